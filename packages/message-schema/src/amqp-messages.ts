@@ -1,0 +1,179 @@
+import { type Static, Type } from 'typebox'
+import {
+  CloseReason,
+  DisconnectCode,
+  EpochMs,
+  ErrorBody,
+  EventName,
+  JsonValue,
+  NodeId,
+  ProtocolVersion,
+  RequestId,
+  RoomName,
+  Sid,
+  WsCloseCode,
+} from './common.js'
+
+// AMQP bodies accept fields they do not know (ignored), so that a newer peer can add optional fields.
+
+// ---- gateway -> User Manager ----
+
+export const ClientMeta = Type.Object({
+  remoteAddress: Type.String(),
+  userAgent: Type.Optional(Type.String()),
+  origin: Type.Optional(Type.String()),
+  user: Type.Optional(Type.Record(Type.String(), JsonValue, { description: 'verified auth claims' })),
+})
+export type ClientMeta = Static<typeof ClientMeta>
+
+export const ClientConnected = Type.Object({
+  type: Type.Literal('CLIENT_CONNECTED'),
+  v: ProtocolVersion,
+  sid: Sid,
+  node: NodeId,
+  ts: EpochMs,
+  meta: ClientMeta,
+})
+export type ClientConnected = Static<typeof ClientConnected>
+
+export const ClientDisconnected = Type.Object({
+  type: Type.Literal('CLIENT_DISCONNECTED'),
+  v: ProtocolVersion,
+  sid: Sid,
+  node: NodeId,
+  ts: EpochMs,
+  code: WsCloseCode,
+  reason: Type.String(),
+})
+export type ClientDisconnected = Static<typeof ClientDisconnected>
+
+export const ClientEvent = Type.Object({
+  type: Type.Literal('CLIENT_EVENT'),
+  v: ProtocolVersion,
+  sid: Sid,
+  node: NodeId,
+  ts: EpochMs,
+  event: EventName,
+  data: Type.Optional(JsonValue),
+  requestId: Type.Optional(RequestId),
+})
+export type ClientEvent = Static<typeof ClientEvent>
+
+export const UmMessage = Type.Union([ClientConnected, ClientDisconnected, ClientEvent])
+export type UmMessage = Static<typeof UmMessage>
+
+// ---- Communication Interface -> gateway ----
+
+export const Emit = Type.Object({
+  type: Type.Literal('EMIT'),
+  v: ProtocolVersion,
+  sid: Sid,
+  event: EventName,
+  data: Type.Optional(JsonValue),
+})
+export type Emit = Static<typeof Emit>
+
+export const RoomEmit = Type.Object({
+  type: Type.Literal('ROOM_EMIT'),
+  v: ProtocolVersion,
+  room: RoomName,
+  event: EventName,
+  data: Type.Optional(JsonValue),
+  exceptSid: Type.Optional(Sid),
+})
+export type RoomEmit = Static<typeof RoomEmit>
+
+export const Broadcast = Type.Object({
+  type: Type.Literal('BROADCAST'),
+  v: ProtocolVersion,
+  event: EventName,
+  data: Type.Optional(JsonValue),
+})
+export type Broadcast = Static<typeof Broadcast>
+
+export const Join = Type.Object({ type: Type.Literal('JOIN'), v: ProtocolVersion, sid: Sid, room: RoomName })
+export type Join = Static<typeof Join>
+
+export const Leave = Type.Object({
+  type: Type.Literal('LEAVE'),
+  v: ProtocolVersion,
+  sid: Sid,
+  room: RoomName,
+})
+export type Leave = Static<typeof Leave>
+
+export const Disconnect = Type.Object({
+  type: Type.Literal('DISCONNECT'),
+  v: ProtocolVersion,
+  sid: Sid,
+  code: Type.Optional(DisconnectCode),
+  reason: Type.Optional(CloseReason),
+})
+export type Disconnect = Static<typeof Disconnect>
+
+export const SessionInfo = Type.Object({ type: Type.Literal('SESSION_INFO'), v: ProtocolVersion, sid: Sid })
+export type SessionInfo = Static<typeof SessionInfo>
+
+export const Ping = Type.Object({ type: Type.Literal('PING'), v: ProtocolVersion })
+export type Ping = Static<typeof Ping>
+
+/** Every CI -> gateway message, discriminated on `type`. */
+export const CiMessage = Type.Union([Emit, RoomEmit, Broadcast, Join, Leave, Disconnect, SessionInfo, Ping])
+export type CiMessage = Static<typeof CiMessage>
+
+/** The schema of each CI message, by `type`. */
+export const CiMessageSchemas = {
+  EMIT: Emit,
+  ROOM_EMIT: RoomEmit,
+  BROADCAST: Broadcast,
+  JOIN: Join,
+  LEAVE: Leave,
+  DISCONNECT: Disconnect,
+  SESSION_INFO: SessionInfo,
+  PING: Ping,
+} as const
+
+// ---- RESULT (gateway -> the CI message's reply_to) ----
+
+export const ResultOk = Type.Object({
+  type: Type.Literal('RESULT'),
+  v: ProtocolVersion,
+  ok: Type.Literal(true),
+  data: Type.Record(Type.String(), JsonValue),
+})
+export type ResultOk = Static<typeof ResultOk>
+
+export const ResultError = Type.Object({
+  type: Type.Literal('RESULT'),
+  v: ProtocolVersion,
+  ok: Type.Literal(false),
+  error: ErrorBody,
+})
+export type ResultError = Static<typeof ResultError>
+
+export const Result = Type.Union([ResultOk, ResultError])
+export type Result = Static<typeof Result>
+
+// `RESULT.data` per CI type, on success.
+export const DeliveredData = Type.Object({ delivered: Type.Integer({ minimum: 0 }) })
+export type DeliveredData = Static<typeof DeliveredData>
+
+export const SessionInfoData = Type.Object({
+  sid: Sid,
+  node: NodeId,
+  connectedAt: EpochMs,
+  rooms: Type.Array(RoomName),
+  meta: ClientMeta,
+})
+export type SessionInfoData = Static<typeof SessionInfoData>
+
+export const PingData = Type.Object({
+  node: NodeId,
+  sessions: Type.Integer({ minimum: 0 }),
+  uptimeMs: Type.Integer({ minimum: 0 }),
+})
+export type PingData = Static<typeof PingData>
+
+/** Every message any party sends over AMQP. */
+export const AmqpMessage = Type.Union([UmMessage, CiMessage, Result])
+export type AmqpMessage = Static<typeof AmqpMessage>

@@ -1,0 +1,211 @@
+import type { TSchema } from 'typebox'
+import {
+  Broadcast,
+  ClientConnected,
+  ClientDisconnected,
+  ClientEvent,
+  Disconnect,
+  Emit,
+  Join,
+  Leave,
+  Ping,
+  Result,
+  RoomEmit,
+  SessionInfo,
+} from './amqp-messages.js'
+import { JSON_CONTENT_TYPE, PROTOCOL_VERSION } from './constants.js'
+import { ClientFrame, ErrorFrame, EventFrame, ReplyFrame } from './ws-frames.js'
+
+/** Plain JSON Schema (typebox schemas may carry non-JSON metadata). */
+function plain(schema: TSchema): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(schema)) as Record<string, unknown>
+}
+
+const wsMessages = {
+  ClientFrame: { schema: ClientFrame, summary: 'A client event: {event, data?, id?}' },
+  EventFrame: { schema: EventFrame, summary: 'An event pushed to the client' },
+  ReplyFrame: { schema: ReplyFrame, summary: 'The one reply to a client frame that carried an id' },
+  ErrorFrame: { schema: ErrorFrame, summary: 'Error for a frame without a usable id' },
+} as const
+
+const amqpMessages = {
+  CLIENT_CONNECTED: { schema: ClientConnected, summary: 'A session opened on a node' },
+  CLIENT_DISCONNECTED: {
+    schema: ClientDisconnected,
+    summary: 'A session closed (sent exactly once per session)',
+  },
+  CLIENT_EVENT: { schema: ClientEvent, summary: 'A client event forwarded to the User Manager' },
+  EMIT: { schema: Emit, summary: 'Event to one session' },
+  ROOM_EMIT: {
+    schema: RoomEmit,
+    summary: "Event to every local member of a room (on the broadcast address: every node's)",
+  },
+  BROADCAST: { schema: Broadcast, summary: 'Event to every session' },
+  JOIN: { schema: Join, summary: 'Add a session to a room' },
+  LEAVE: { schema: Leave, summary: 'Remove a session from a room' },
+  DISCONNECT: { schema: Disconnect, summary: 'Close a session (code 1000 or 4000-4999)' },
+  SESSION_INFO: {
+    schema: SessionInfo,
+    summary: 'Ask for a session: RESULT.data = {sid,node,connectedAt,rooms,meta}',
+  },
+  PING: { schema: Ping, summary: 'Ask a node: RESULT.data = {node,sessions,uptimeMs}' },
+  RESULT: {
+    schema: Result,
+    summary: 'Answer to a CI message that had reply_to; correlation_id = its message_id',
+  },
+} as const
+
+type MessageTable = Record<string, { schema: TSchema; summary: string }>
+
+function componentMessages(table: MessageTable, amqp: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [name, { summary }] of Object.entries(table)) {
+    out[name] = {
+      name,
+      title: name,
+      summary,
+      contentType: JSON_CONTENT_TYPE,
+      payload: { $ref: `#/components/schemas/${name}` },
+      ...(amqp ? { bindings: { amqp1: {} } } : {}),
+    }
+  }
+  return out
+}
+
+function componentSchemas(table: MessageTable): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [name, { schema }] of Object.entries(table)) out[name] = plain(schema)
+  return out
+}
+
+function refs(names: readonly string[]): Record<string, { $ref: string }> {
+  return Object.fromEntries(names.map((n) => [n, { $ref: `#/components/messages/${n}` }]))
+}
+
+function opMessages(channel: string, names: readonly string[]): Array<{ $ref: string }> {
+  return names.map((n) => ({ $ref: `#/channels/${channel}/messages/${n}` }))
+}
+
+const UM_TYPES = ['CLIENT_CONNECTED', 'CLIENT_DISCONNECTED', 'CLIENT_EVENT'] as const
+const NODE_TYPES = [
+  'EMIT',
+  'ROOM_EMIT',
+  'BROADCAST',
+  'JOIN',
+  'LEAVE',
+  'DISCONNECT',
+  'SESSION_INFO',
+  'PING',
+] as const
+
+export interface AsyncApiOptions {
+  /** Version string of the gateway build. */
+  version?: string
+  /** WebSocket path (default `/ws`). */
+  wsPath?: string
+  /** Addresses shown for the AMQP channels (defaults: the RabbitMQ profile's). */
+  umAddress?: string
+  nodeAddress?: string
+  broadcastAddress?: string
+}
+
+/**
+ * The AsyncAPI 3.0 document of the gateway, built from the same schemas the
+ * validators are compiled from. Written from the gateway's point of view.
+ */
+export function buildAsyncApiDocument(options: AsyncApiOptions = {}): Record<string, unknown> {
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: 'Session gateway',
+      version: options.version ?? `${PROTOCOL_VERSION}.0.0`,
+      description:
+        'WebSocket sessions for browsers and apps, bridged to backend services over AMQP 1.0. ' +
+        `Wire contract version ${PROTOCOL_VERSION}.`,
+    },
+    defaultContentType: JSON_CONTENT_TYPE,
+    servers: {
+      gateway: { host: 'localhost:8080', protocol: 'ws', description: 'A gateway node (WebSocket listener)' },
+      broker: {
+        host: 'localhost:5672',
+        protocol: 'amqp1',
+        description: 'The AMQP 1.0 broker shared by all nodes',
+      },
+    },
+    channels: {
+      session: {
+        address: options.wsPath ?? '/ws',
+        title: 'Client session',
+        description: 'One WebSocket connection = one session (SID). Text frames, one JSON object each.',
+        servers: [{ $ref: '#/servers/gateway' }],
+        messages: refs(Object.keys(wsMessages)),
+      },
+      userManager: {
+        address: options.umAddress ?? '/queue/user-manager',
+        title: 'User Manager',
+        description:
+          'Durable queue; messages are durable and carry reply_to = the address of the node holding the session.',
+        servers: [{ $ref: '#/servers/broker' }],
+        messages: refs(UM_TYPES),
+      },
+      node: {
+        address: options.nodeAddress ?? '/amq/queue/gateway.node.{nodeId}',
+        title: "A node's inbound address",
+        description: 'The reply_to of every message a node sends; CI messages for its sessions go here.',
+        parameters: { nodeId: { description: 'GATEWAY_NODE_ID of the node' } },
+        servers: [{ $ref: '#/servers/broker' }],
+        messages: refs(NODE_TYPES),
+      },
+      broadcast: {
+        address: options.broadcastAddress ?? '/topic/gateway.broadcast',
+        title: 'Broadcast',
+        description: 'Every node receives what is sent here.',
+        servers: [{ $ref: '#/servers/broker' }],
+        messages: refs(NODE_TYPES),
+      },
+      result: {
+        address: null,
+        title: 'RESULT replies',
+        description: "Sent to the CI message's reply_to, correlation_id = its message_id.",
+        servers: [{ $ref: '#/servers/broker' }],
+        messages: refs(['RESULT']),
+      },
+    },
+    operations: {
+      receiveClientFrame: {
+        action: 'receive',
+        channel: { $ref: '#/channels/session' },
+        messages: opMessages('session', ['ClientFrame']),
+      },
+      sendServerFrame: {
+        action: 'send',
+        channel: { $ref: '#/channels/session' },
+        messages: opMessages('session', ['EventFrame', 'ReplyFrame', 'ErrorFrame']),
+      },
+      sendToUserManager: {
+        action: 'send',
+        channel: { $ref: '#/channels/userManager' },
+        messages: opMessages('userManager', UM_TYPES),
+      },
+      receiveOnNode: {
+        action: 'receive',
+        channel: { $ref: '#/channels/node' },
+        messages: opMessages('node', NODE_TYPES),
+      },
+      receiveBroadcast: {
+        action: 'receive',
+        channel: { $ref: '#/channels/broadcast' },
+        messages: opMessages('broadcast', NODE_TYPES),
+      },
+      sendResult: {
+        action: 'send',
+        channel: { $ref: '#/channels/result' },
+        messages: opMessages('result', ['RESULT']),
+      },
+    },
+    components: {
+      schemas: { ...componentSchemas(wsMessages), ...componentSchemas(amqpMessages) },
+      messages: { ...componentMessages(wsMessages, false), ...componentMessages(amqpMessages, true) },
+    },
+  }
+}

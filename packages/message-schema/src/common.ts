@@ -1,0 +1,62 @@
+import { type Static, Type } from 'typebox'
+import {
+  APP_CLOSE_CODE_MAX,
+  APP_CLOSE_CODE_MIN,
+  EVENT_NAME_PATTERN,
+  MAX_CLOSE_REASON_LENGTH,
+  MAX_REQUEST_ID_LENGTH,
+  MAX_ROOM_NAME_LENGTH,
+  SID_PATTERN,
+} from './constants.js'
+
+export const EventName = Type.String({
+  pattern: EVENT_NAME_PATTERN,
+  description: '1-64 characters of [A-Za-z0-9_.:-]',
+})
+export type EventName = Static<typeof EventName>
+
+export const RequestId = Type.Union(
+  [
+    Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    Type.String({ minLength: 1, maxLength: MAX_REQUEST_ID_LENGTH }),
+  ],
+  { description: 'integer 0..2^53-1 or string of 1-64 characters' },
+)
+export type RequestId = Static<typeof RequestId>
+
+export const Sid = Type.String({
+  pattern: SID_PATTERN,
+  description: 'session id: base64url, >= 22 characters',
+})
+export type Sid = Static<typeof Sid>
+
+export const RoomName = Type.String({ minLength: 1, maxLength: MAX_ROOM_NAME_LENGTH })
+export type RoomName = Static<typeof RoomName>
+
+export const NodeId = Type.String({ minLength: 1, maxLength: 128 })
+
+export const EpochMs = Type.Integer({ minimum: 0, description: 'milliseconds since the Unix epoch' })
+
+/** Any JSON value. */
+export const JsonValue = Type.Unknown({ description: 'any JSON value' })
+
+export const CloseReason = Type.String({ maxLength: MAX_CLOSE_REASON_LENGTH })
+
+/** Close codes: the standard ones the gateway uses, or 4000-4999 from the CI. */
+export const WsCloseCode = Type.Integer({ minimum: 1000, maximum: APP_CLOSE_CODE_MAX })
+
+export const DisconnectCode = Type.Union([
+  Type.Literal(1000),
+  Type.Integer({ minimum: APP_CLOSE_CODE_MIN, maximum: APP_CLOSE_CODE_MAX }),
+])
+
+export const ErrorBody = Type.Object(
+  {
+    code: Type.String({ minLength: 1 }),
+    message: Type.String(),
+  },
+  { additionalProperties: false },
+)
+export type ErrorBody = Static<typeof ErrorBody>
+
+export const ProtocolVersion = Type.Literal(1)

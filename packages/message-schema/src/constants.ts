@@ -1,0 +1,80 @@
+/** Version of the wire contract (PROTOCOL.md). Every AMQP body carries it as `v`. */
+export const PROTOCOL_VERSION = 1 as const
+
+/** Event names: 1-64 characters of `[A-Za-z0-9_.:-]`. */
+export const EVENT_NAME_PATTERN = '^[A-Za-z0-9_.:-]{1,64}$'
+/** A SID: base64url, at least 22 characters (128 bits). */
+export const SID_PATTERN = '^[A-Za-z0-9_-]{22,128}$'
+export const MAX_REQUEST_ID_LENGTH = 64
+export const MAX_ROOM_NAME_LENGTH = 128
+/** A WebSocket close reason may hold at most 123 bytes. */
+export const MAX_CLOSE_REASON_LENGTH = 123
+/** Deepest JSON nesting a decoder accepts by default; deeper input is refused before it can exhaust the stack. */
+export const DEFAULT_MAX_DEPTH = 64
+
+/** Events the gateway answers itself; they are never forwarded to the User Manager. */
+export const RESERVED_EVENTS = ['GET_SID'] as const
+export type ReservedEvent = (typeof RESERVED_EVENTS)[number]
+
+/** Error codes a client can receive in a reply or error frame. */
+export const ClientErrorCode = {
+  BAD_FRAME: 'BAD_FRAME',
+  INVALID: 'INVALID',
+  RATE_LIMITED: 'RATE_LIMITED',
+  UNAVAILABLE: 'UNAVAILABLE',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  INTERNAL: 'INTERNAL',
+} as const
+export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode]
+
+/** Error codes of a `RESULT` message and of CI message decoding. */
+export const CiErrorCode = {
+  SESSION_NOT_FOUND: 'SESSION_NOT_FOUND',
+  UNKNOWN_TYPE: 'UNKNOWN_TYPE',
+  INVALID: 'INVALID',
+  INTERNAL: 'INTERNAL',
+} as const
+export type CiErrorCode = (typeof CiErrorCode)[keyof typeof CiErrorCode]
+
+/** WebSocket close codes used by the gateway (PROTOCOL.md section 1). */
+export const CloseCode = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  POLICY_VIOLATION: 1008,
+  MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+  TRY_AGAIN_LATER: 1013,
+} as const
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode]
+/** Application close codes a CI `DISCONNECT` may give. */
+export const APP_CLOSE_CODE_MIN = 4000
+export const APP_CLOSE_CODE_MAX = 4999
+
+/** `type` values of the gateway -> User Manager messages. */
+export const UM_MESSAGE_TYPES = ['CLIENT_CONNECTED', 'CLIENT_DISCONNECTED', 'CLIENT_EVENT'] as const
+export type UmMessageType = (typeof UM_MESSAGE_TYPES)[number]
+
+/** `type` values of the Communication Interface -> gateway messages. */
+export const CI_MESSAGE_TYPES = [
+  'EMIT',
+  'ROOM_EMIT',
+  'BROADCAST',
+  'JOIN',
+  'LEAVE',
+  'DISCONNECT',
+  'SESSION_INFO',
+  'PING',
+] as const
+export type CiMessageType = (typeof CI_MESSAGE_TYPES)[number]
+
+/** CI messages aimed at one SID: on the broadcast address only the node holding the SID answers. */
+export const SID_TARGETED_TYPES: ReadonlySet<CiMessageType> = new Set([
+  'EMIT',
+  'JOIN',
+  'LEAVE',
+  'DISCONNECT',
+  'SESSION_INFO',
+])
+
+/** AMQP `content_type` of every message. */
+export const JSON_CONTENT_TYPE = 'application/json'

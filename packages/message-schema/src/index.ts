@@ -1,0 +1,8 @@
+export * from './amqp-messages.js'
+export { type AsyncApiOptions, buildAsyncApiDocument } from './asyncapi.js'
+export * from './common.js'
+export * from './constants.js'
+export * from './decode.js'
+export * from './encode.js'
+export { jsonTextExceedsDepth, valueExceedsDepth } from './json-depth.js'
+export * from './ws-frames.js'

@@ -1,0 +1,54 @@
+import { Compile } from 'typebox/compile'
+import {
+  Broadcast,
+  ClientConnected,
+  ClientDisconnected,
+  ClientEvent,
+  Disconnect,
+  Emit,
+  Join,
+  Leave,
+  Ping,
+  Result,
+  RoomEmit,
+  SessionInfo,
+} from './amqp-messages.js'
+import { RequestId } from './common.js'
+import { ClientFrame, ServerFrame } from './ws-frames.js'
+
+// Compiled once, at module load; never per message.
+export const clientFrameValidator = Compile(ClientFrame)
+export const serverFrameValidator = Compile(ServerFrame)
+export const requestIdValidator = Compile(RequestId)
+export const resultValidator = Compile(Result)
+
+export const ciValidators = {
+  EMIT: Compile(Emit),
+  ROOM_EMIT: Compile(RoomEmit),
+  BROADCAST: Compile(Broadcast),
+  JOIN: Compile(Join),
+  LEAVE: Compile(Leave),
+  DISCONNECT: Compile(Disconnect),
+  SESSION_INFO: Compile(SessionInfo),
+  PING: Compile(Ping),
+}
+
+export const umValidators = {
+  CLIENT_CONNECTED: Compile(ClientConnected),
+  CLIENT_DISCONNECTED: Compile(ClientDisconnected),
+  CLIENT_EVENT: Compile(ClientEvent),
+}
+
+interface ErrorSource {
+  Errors(value: unknown): ReadonlyArray<{ instancePath: string; message: string; keyword: string }>
+}
+
+/** One readable line for the most specific schema error of `value`. */
+export function describeFirstError(validator: ErrorSource, value: unknown): string {
+  const errors = validator.Errors(value)
+  // anyOf/union summaries say little; prefer the first concrete error.
+  const concrete = errors.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf') ?? errors[0]
+  if (!concrete) return 'does not match the schema'
+  const where = concrete.instancePath === '' ? 'message' : concrete.instancePath.slice(1).replaceAll('/', '.')
+  return `${where} ${concrete.message}`
+}
