@@ -1,0 +1,177 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import fastifyWsSessions, { type WsSessionsOptions } from 'fastify-ws-sessions'
+import { registerAmqpBackend } from './backend/amqp-backend.js'
+import { EMBEDDED_BROADCAST_ADDRESS, EMBEDDED_NODE_ADDRESS, EmbeddedBus } from './backend/embedded-bus.js'
+import type { Backend, CiMessageHandler } from './backend/types.js'
+import { createCiDispatcher } from './ci-dispatcher.js'
+import type { GatewayConfig } from './config/load-config.js'
+import { createDemoUserManager } from './demo/demo-user-manager.js'
+import { registerApi } from './http/api.js'
+import { registerDemoPage } from './http/demo-page.js'
+import type { ApiDeps } from './http/deps.js'
+import { createMetrics } from './http/metrics.js'
+import { sessionOptions } from './sessions-wiring.js'
+
+export interface GatewayOverrides {
+  /** A pino-compatible logger instance or Fastify logger options (default: pino at config.logLevel). */
+  logger?: boolean | { level: string }
+  /** Client authentication before the upgrade (see fastify-ws-sessions). */
+  authenticate?: WsSessionsOptions['authenticate']
+}
+
+export interface Gateway {
+  readonly config: GatewayConfig
+  /** The WebSocket listener (and the HTTP API, when it shares the listener). */
+  readonly app: FastifyInstance
+  /** The separate HTTP API listener, when GATEWAY_API_PORT is set. */
+  readonly api: FastifyInstance | undefined
+  readonly backend: Backend
+  /** The in-process bus, in embedded mode. */
+  readonly embedded: EmbeddedBus | undefined
+  /** Starts the listeners; resolves with their URLs. */
+  listen(): Promise<{ wsUrl: string; httpUrl: string; apiUrl: string }>
+  /** Graceful stop: readiness 503, no new sessions, every session closed with 1001 and reported, links closed. */
+  close(): Promise<void>
+  readonly shuttingDown: boolean
+}
+
+/** Composes the gateway: sessions plugin + AMQP bridge (or the embedded bus), CI dispatcher, HTTP API. */
+export async function buildGateway(config: GatewayConfig, overrides: GatewayOverrides = {}): Promise<Gateway> {
+  const startedAt = Date.now()
+  const loggerOptions = overrides.logger ?? { level: config.logLevel }
+  const app = Fastify({
+    logger:
+      loggerOptions === false ? false : { level: loggerOptions === true ? config.logLevel : loggerOptions.level, base: { node: config.nodeId } },
+    disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+  })
+  let shuttingDown = false
+
+  // The CI dispatcher needs the sessions registry, which exists once the sessions plugin is registered;
+  // the transport starts first (so that it closes last), so its handler waits for the dispatcher.
+  let dispatch: CiMessageHandler | undefined
+  let dispatcherReady: () => void = () => {}
+  const dispatcherSet = new Promise<void>((resolve) => {
+    dispatcherReady = resolve
+  })
+  const onCiMessage: CiMessageHandler = async (message, meta) => {
+    if (!dispatch) await dispatcherSet
+    return (dispatch as CiMessageHandler)(message, meta)
+  }
+
+  let backend: Backend
+  let embedded: EmbeddedBus | undefined
+  if (config.amqpUrl) {
+    backend = await registerAmqpBackend(app, { ...config, amqpUrl: config.amqpUrl }, onCiMessage)
+  } else {
+    embedded = new EmbeddedBus(onCiMessage, (reason, meta) =>
+      app.log.warn({ messageId: meta.messageId, reason }, 'CI message rejected'),
+    )
+    backend = embedded
+    const bus = embedded
+    bus.onUserManagerMessage(
+      createDemoUserManager(
+        {
+          toNode: (_address, body) => bus.sendToNode(body),
+          requestNode: (_address, body) => bus.request(body),
+          toAllNodes: (body) => bus.sendToNode(body, { broadcast: true }),
+        },
+        app.log.child({ component: 'demo-user-manager' }),
+      ),
+    )
+    app.addHook('onClose', async () => bus.close())
+  }
+
+  const metrics = createMetrics(
+    config.nodeId,
+    () => app.wsSessions,
+    () => backend,
+  )
+  const deps: ApiDeps = {
+    sessions: () => app.wsSessions,
+    backend: () => backend,
+    metrics,
+    nodeId: config.nodeId,
+    startedAt,
+    isShuttingDown: () => shuttingDown,
+    ...(config.adminToken ? { adminToken: config.adminToken } : {}),
+  }
+  const docs = {
+    wsPath: config.wsPath,
+    addresses: embedded
+      ? { umAddress: 'embedded:user-manager', nodeAddress: EMBEDDED_NODE_ADDRESS, broadcastAddress: EMBEDDED_BROADCAST_ADDRESS }
+      : {
+          ...(config.umAddress ? { umAddress: config.umAddress } : {}),
+          ...(config.nodeReplyTo ? { nodeAddress: config.nodeReplyTo } : {}),
+          ...(config.broadcastAddress ? { broadcastAddress: config.broadcastAddress } : {}),
+        },
+  }
+
+  let api: FastifyInstance | undefined
+  if (config.apiPort === undefined) {
+    await registerApi(app, deps, docs)
+  } else {
+    api = Fastify({ loggerInstance: app.log.child({ listener: 'api' }), disableRequestLogging: true })
+    await registerApi(api, deps, docs)
+  }
+
+  await app.register(
+    fastifyWsSessions,
+    sessionOptions(config, {
+      backend: () => backend,
+      nodeId: config.nodeId,
+      log: app.log,
+      onClientEvent: (outcome) => metrics.clientEvent(outcome),
+      ...(overrides.authenticate ? { authenticate: overrides.authenticate } : {}),
+    }),
+  )
+  dispatch = createCiDispatcher({
+    sessions: app.wsSessions,
+    nodeId: config.nodeId,
+    startedAt,
+    reply: (meta, body) => backend.reply(meta, body),
+    log: app.log,
+    count: (type, outcome) => metrics.ciMessage(type, outcome),
+  })
+  dispatcherReady()
+
+  if (config.demoPage) await registerDemoPage(app)
+
+  const urlOf = (instance: FastifyInstance, scheme: string) => {
+    const address = instance.server.address()
+    if (!address || typeof address === 'string') return ''
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    return `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`
+  }
+
+  let closing: Promise<void> | undefined
+  return {
+    config,
+    app,
+    api,
+    embedded,
+    get backend() {
+      return backend
+    },
+    get shuttingDown() {
+      return shuttingDown
+    },
+    async listen() {
+      await app.listen({ host: config.host, port: config.port })
+      if (api) await api.listen({ host: config.apiHost, port: config.apiPort ?? 0 })
+      const httpUrl = urlOf(app, 'http')
+      return {
+        httpUrl,
+        wsUrl: `${urlOf(app, 'ws')}${config.wsPath}`,
+        apiUrl: api ? urlOf(api, 'http') : httpUrl,
+      }
+    },
+    close() {
+      closing ??= (async () => {
+        shuttingDown = true
+        await app.close()
+        if (api) await api.close()
+      })()
+      return closing
+    },
+  }
+}

@@ -1,0 +1,53 @@
+import type { FastifyInstance } from 'fastify'
+import fastifyCiBridge from 'fastify-ci-bridge'
+import type { GatewayConfig } from '../config/load-config.js'
+import type { Backend, CiMessageHandler } from './types.js'
+
+/** Registers the AMQP bridge on `app` and returns it as the gateway's Backend. */
+export async function registerAmqpBackend(
+  app: FastifyInstance,
+  config: GatewayConfig & { amqpUrl: string },
+  onMessage: CiMessageHandler,
+): Promise<Backend> {
+  const optional = {
+    ...(config.umAddress ? { userManagerAddress: config.umAddress } : {}),
+    ...(config.broadcastAddress ? { broadcastAddress: config.broadcastAddress } : {}),
+    ...(config.nodeAddress ? { nodeAddress: config.nodeAddress } : {}),
+    ...(config.nodeReplyTo ? { nodeReplyTo: config.nodeReplyTo } : {}),
+  }
+  await app.register(fastifyCiBridge, {
+    url: config.amqpUrl,
+    nodeId: config.nodeId,
+    profile: config.amqpProfile,
+    outboxLimit: config.outboxLimit,
+    sendTimeoutMs: config.sendTimeoutMs,
+    credit: config.credit,
+    ...optional,
+    onMessage,
+  })
+  const bridge = app.ciBridge
+  return {
+    kind: 'amqp',
+    get state() {
+      return bridge.state
+    },
+    get nodeReplyTo() {
+      return bridge.nodeReplyTo
+    },
+    sendToUserManager: (body) => bridge.sendToUserManager(body),
+    reply: (meta, body) => bridge.reply(meta, body),
+    stats: () => {
+      const s = bridge.stats
+      return {
+        outboxDepth: s.outboxDepth,
+        inFlight: s.inFlight,
+        reconnects: s.reconnects,
+        sent: s.sent,
+        accepted: s.accepted,
+        rejected: s.rejected,
+        receivedByType: s.receivedByType,
+        settlements: s.settlements,
+      }
+    },
+  }
+}

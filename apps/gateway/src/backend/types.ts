@@ -1,0 +1,43 @@
+import type { CiMessage, Result, UmMessage } from '@session-gateway/message-schema'
+
+export type BackendState = 'connecting' | 'open' | 'reconnecting' | 'closed'
+
+/** What the gateway knows of a received CI message besides its body. */
+export interface CiMeta {
+  messageId?: string
+  correlationId?: string
+  replyTo?: string
+  /** 'node' (this node's address), 'broadcast', or the address it came from. */
+  source: string
+}
+
+export type CiMessageHandler = (message: CiMessage, meta: CiMeta) => Promise<void>
+
+/** Counters the metrics endpoint exports, whatever the transport. */
+export interface BackendStats {
+  outboxDepth: number
+  inFlight: number
+  reconnects: number
+  sent: number
+  accepted: number
+  rejected: number
+  receivedByType: Record<string, number>
+  settlements: Record<string, number>
+}
+
+/**
+ * The gateway's view of the broker: the AMQP bridge in production, the
+ * in-process bus in embedded mode. Both deliver CI messages to the handler
+ * given when they are created.
+ */
+export interface Backend {
+  readonly kind: 'amqp' | 'embedded'
+  readonly state: BackendState
+  /** The address others use to reach this node (reply_to of everything it sends). */
+  readonly nodeReplyTo: string
+  /** Resolves once the broker accepted the message; rejects with a coded error otherwise. */
+  sendToUserManager(body: UmMessage): Promise<void>
+  /** Sends a RESULT to the message's reply_to (correlation_id = its message_id). */
+  reply(meta: CiMeta, body: Result): Promise<void>
+  stats(): BackendStats
+}

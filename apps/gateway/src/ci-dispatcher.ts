@@ -1,0 +1,136 @@
+import {
+  type CiMessage,
+  type CiMessageType,
+  resultError,
+  resultOk,
+  SID_TARGETED_TYPES,
+} from '@session-gateway/message-schema'
+import type { FastifyBaseLogger } from 'fastify'
+import { SessionError, type SessionRegistry } from 'fastify-ws-sessions'
+import type { CiMeta } from './backend/types.js'
+
+/** A failure that becomes a RESULT error with this code. */
+class CiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+type Handlers = {
+  [K in CiMessageType]: (message: Extract<CiMessage, { type: K }>) => Record<string, unknown>
+}
+
+export interface CiDispatcherDeps {
+  sessions: SessionRegistry
+  nodeId: string
+  startedAt: number
+  reply: (meta: CiMeta, body: ReturnType<typeof resultOk> | ReturnType<typeof resultError>) => Promise<void>
+  log: FastifyBaseLogger
+  /** Counts handled messages by type and outcome (for metrics). */
+  count?: (type: string, outcome: string) => void
+}
+
+/**
+ * The seed's handleCommunicationInterfaceMessages: one handler per CI type,
+ * a RESULT whenever the message has a reply_to. Resolves once the effect is
+ * done (frames handed to the sockets), so the bridge can settle `accepted`.
+ */
+export function createCiDispatcher(deps: CiDispatcherDeps) {
+  const { sessions, nodeId } = deps
+
+  function session(sid: string) {
+    const found = sessions.get(sid)
+    if (!found) throw new CiError('SESSION_NOT_FOUND', `no session ${sid} on node ${nodeId}`)
+    return found
+  }
+
+  function roomChange(change: () => void) {
+    try {
+      change()
+    } catch (err) {
+      if (err instanceof SessionError) throw new CiError(err.code, err.message)
+      throw err
+    }
+    return {}
+  }
+
+  const handlers: Handlers = {
+    EMIT: (m) => {
+      session(m.sid).send(m.event, m.data)
+      return { delivered: 1 }
+    },
+    ROOM_EMIT: (m) => ({ delivered: sessions.emitToRoom(m.room, m.event, m.data, m.exceptSid) }),
+    BROADCAST: (m) => ({ delivered: sessions.broadcast(m.event, m.data) }),
+    JOIN: (m) => {
+      session(m.sid)
+      return roomChange(() => sessions.join(m.sid, m.room))
+    },
+    LEAVE: (m) => {
+      session(m.sid)
+      return roomChange(() => sessions.leave(m.sid, m.room))
+    },
+    DISCONNECT: (m) => {
+      session(m.sid).close(m.code ?? 1000, m.reason ?? '')
+      return {}
+    },
+    SESSION_INFO: (m) => {
+      const s = session(m.sid)
+      return {
+        sid: s.sid,
+        node: nodeId,
+        connectedAt: s.connectedAt,
+        rooms: [...s.rooms],
+        meta: sessionMeta(s),
+      }
+    },
+    PING: () => ({ node: nodeId, sessions: sessions.size, uptimeMs: Date.now() - deps.startedAt }),
+  }
+
+  return async function dispatch(message: CiMessage, meta: CiMeta): Promise<void> {
+    // On the broadcast address only the node holding the SID answers a SID-targeted message.
+    if (meta.source === 'broadcast' && SID_TARGETED_TYPES.has(message.type) && 'sid' in message) {
+      if (!sessions.has(message.sid)) {
+        deps.count?.(message.type, 'not_here')
+        return
+      }
+    }
+    let result: ReturnType<typeof resultOk> | ReturnType<typeof resultError>
+    try {
+      const handler = handlers[message.type] as (m: CiMessage) => Record<string, unknown>
+      result = resultOk(handler(message))
+      deps.count?.(message.type, 'ok')
+    } catch (err) {
+      if (err instanceof CiError) {
+        result = resultError(err.code, err.message)
+        deps.count?.(message.type, err.code)
+      } else {
+        deps.log.error({ err, type: message.type, messageId: meta.messageId }, 'CI message handler failed')
+        result = resultError('INTERNAL', 'the node failed to handle the message')
+        deps.count?.(message.type, 'INTERNAL')
+      }
+    }
+    if (!meta.replyTo) return
+    // The effect is done; a RESULT that cannot be sent must not undo or repeat it.
+    await deps.reply(meta, result).catch((err: unknown) => {
+      deps.log.warn({ err, type: message.type, messageId: meta.messageId, replyTo: meta.replyTo }, 'RESULT not sent')
+    })
+  }
+}
+
+/** The `meta` a session reports (the same as CLIENT_CONNECTED.meta). */
+export function sessionMeta(s: {
+  remoteAddress: string
+  userAgent?: string | undefined
+  origin?: string | undefined
+  user?: Record<string, unknown> | undefined
+}) {
+  return {
+    remoteAddress: s.remoteAddress,
+    ...(s.userAgent !== undefined ? { userAgent: s.userAgent } : {}),
+    ...(s.origin !== undefined ? { origin: s.origin } : {}),
+    ...(s.user !== undefined ? { user: s.user } : {}),
+  }
+}

@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto'
+import { Compile } from 'typebox/compile'
+import { type Coerce, VARIABLES, type VariableSpec } from './variables.js'
+
+export interface GatewayConfig {
+  host: string
+  port: number
+  wsPath: string
+  apiHost: string
+  apiPort?: number
+  nodeId: string
+  amqpUrl?: string
+  amqpProfile: 'rabbitmq' | 'generic'
+  umAddress?: string
+  broadcastAddress?: string
+  nodeAddress?: string
+  nodeReplyTo?: string
+  outboxLimit: number
+  sendTimeoutMs: number
+  credit: number
+  adminToken?: string
+  allowedOrigins?: string[]
+  shutdownTimeoutMs: number
+  demoPage: boolean
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  maxPayload: number
+  maxSessions: number
+  maxBadFrames: number
+  ratePerSec: number
+  rateBurst: number
+  rateMaxViolations: number
+  maxRoomsPerSession: number
+  maxBufferedBytes: number
+  heartbeatIntervalMs: number
+}
+
+/** Thrown for invalid configuration; its message names every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+const validators = new Map(VARIABLES.map((v) => [v.name, Compile(v.schema)]))
+
+function coerce(kind: Coerce, text: string): unknown {
+  switch (kind) {
+    case 'string':
+      return text
+    case 'integer':
+      return /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN
+    case 'boolean':
+      return { true: true, '1': true, yes: true, false: false, '0': false, no: false }[text.trim().toLowerCase()] ?? text
+    case 'list':
+      return text
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0)
+  }
+}
+
+function expectation(spec: VariableSpec): string {
+  const s = spec.schema as { minimum?: number; maximum?: number; minLength?: number; pattern?: string; anyOf?: { const?: unknown }[] }
+  if (spec.coerce === 'integer') return `an integer from ${s.minimum ?? 0} to ${s.maximum}`
+  if (spec.coerce === 'boolean') return 'true or false'
+  if (s.anyOf) return `one of ${s.anyOf.map((o) => o.const).join(', ')}`
+  if (spec.coerce === 'list') return 'a comma-separated list of origins like https://app.example.com'
+  if (s.pattern) return `text matching ${s.pattern}`
+  if (s.minLength) return `text of at least ${s.minLength} characters`
+  return 'text'
+}
+
+/** Reads and validates the configuration; throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+  const out: Record<string, unknown> = {}
+  const problems: string[] = []
+  for (const spec of VARIABLES) {
+    const raw = env[spec.name]
+    const text = raw === undefined || raw === '' ? spec.default : raw
+    if (text === undefined) continue
+    const value = coerce(spec.coerce, text)
+    if (!validators.get(spec.name)?.Check(value)) {
+      problems.push(`${spec.name}=${JSON.stringify(text)}: must be ${expectation(spec)}`)
+      continue
+    }
+    out[spec.key] = value
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  out.nodeId ??= `node-${randomBytes(6).toString('hex')}`
+  return out as unknown as GatewayConfig
+}
+
+/** The text `--help` prints: every variable with its default. */
+export function helpText(): string {
+  const lines = [
+    'session-gateway: WebSocket sessions <-> AMQP 1.0',
+    '',
+    'Usage: node apps/gateway/dist/main.js [--help]',
+    'Configuration comes from the environment:',
+    '',
+  ]
+  for (const v of VARIABLES) {
+    lines.push(`  ${v.name.padEnd(28)} ${v.description}`)
+    lines.push(`  ${''.padEnd(28)} default: ${v.default ?? '(unset)'}`)
+  }
+  return `${lines.join('\n')}\n`
+}

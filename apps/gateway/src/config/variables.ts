@@ -1,0 +1,55 @@
+import { type TSchema, Type } from 'typebox'
+
+/** How a variable's text becomes a value before its schema checks it. */
+export type Coerce = 'string' | 'integer' | 'list' | 'boolean'
+
+export interface VariableSpec {
+  /** Environment variable name. */
+  name: string
+  /** Key in the parsed config. */
+  key: string
+  coerce: Coerce
+  schema: TSchema
+  /** Default value, or undefined for "unset". */
+  default?: string
+  /** Shown by --help. */
+  description: string
+}
+
+const port = Type.Integer({ minimum: 0, maximum: 65535 })
+const positive = (max = Number.MAX_SAFE_INTEGER) => Type.Integer({ minimum: 1, maximum: max })
+const nonNegative = (max = Number.MAX_SAFE_INTEGER) => Type.Integer({ minimum: 0, maximum: max })
+const host = Type.String({ minLength: 1, maxLength: 255 })
+
+/** Every variable the gateway reads, in the order --help prints them. */
+export const VARIABLES: readonly VariableSpec[] = [
+  { name: 'GATEWAY_HOST', key: 'host', coerce: 'string', schema: host, default: '0.0.0.0', description: 'Interface of the WebSocket listener (and of the HTTP API when it shares the listener)' },
+  { name: 'GATEWAY_PORT', key: 'port', coerce: 'integer', schema: port, default: '8080', description: 'Port of the WebSocket listener' },
+  { name: 'GATEWAY_WS_PATH', key: 'wsPath', coerce: 'string', schema: Type.String({ pattern: '^/[^?#]*$' }), default: '/ws', description: 'Path of the WebSocket endpoint' },
+  { name: 'GATEWAY_API_HOST', key: 'apiHost', coerce: 'string', schema: host, default: '127.0.0.1', description: 'Interface of the separate HTTP API listener (used only with GATEWAY_API_PORT)' },
+  { name: 'GATEWAY_API_PORT', key: 'apiPort', coerce: 'integer', schema: port, description: 'Unset: the HTTP API shares the WebSocket listener. Set: a second listener for the API' },
+  { name: 'GATEWAY_NODE_ID', key: 'nodeId', coerce: 'string', schema: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), description: 'Name of this node (1-64 of [A-Za-z0-9_.-]); default: random' },
+  { name: 'AMQP_URL', key: 'amqpUrl', coerce: 'string', schema: Type.String({ pattern: '^amqps?://' }), description: 'amqp:// or amqps:// URL of the broker. Unset: embedded mode (in-process bus and demo User Manager, no broker)' },
+  { name: 'AMQP_PROFILE', key: 'amqpProfile', coerce: 'string', schema: Type.Union([Type.Literal('rabbitmq'), Type.Literal('generic')]), default: 'rabbitmq', description: 'Address defaults: rabbitmq (RabbitMQ 3.x AMQP 1.0 plugin) or generic (addresses used exactly as given)' },
+  { name: 'UM_ADDRESS', key: 'umAddress', coerce: 'string', schema: Type.String({ minLength: 1 }), description: 'Address of the User Manager (rabbitmq default /queue/user-manager)' },
+  { name: 'BROADCAST_ADDRESS', key: 'broadcastAddress', coerce: 'string', schema: Type.String({ minLength: 1 }), description: 'Address every node receives (rabbitmq default /topic/gateway.broadcast)' },
+  { name: 'NODE_ADDRESS', key: 'nodeAddress', coerce: 'string', schema: Type.String({ minLength: 1 }), description: "Where this node's receiver attaches (rabbitmq default /queue/gateway.node.<id>)" },
+  { name: 'NODE_REPLY_TO', key: 'nodeReplyTo', coerce: 'string', schema: Type.String({ minLength: 1 }), description: 'The reply_to others use to reach this node (rabbitmq default /amq/queue/gateway.node.<id>)' },
+  { name: 'AMQP_OUTBOX_LIMIT', key: 'outboxLimit', coerce: 'integer', schema: positive(), default: '10000', description: 'Messages held while the broker is away; past it clients get UNAVAILABLE at once' },
+  { name: 'AMQP_SEND_TIMEOUT_MS', key: 'sendTimeoutMs', coerce: 'integer', schema: positive(), default: '10000', description: 'How long a message may wait for the broker to accept it' },
+  { name: 'AMQP_CREDIT', key: 'credit', coerce: 'integer', schema: positive(10000), default: '100', description: 'Unsettled CI messages a node holds at most per address' },
+  { name: 'GATEWAY_ADMIN_TOKEN', key: 'adminToken', coerce: 'string', schema: Type.String({ minLength: 16 }), description: 'Bearer token of the /v1 admin API (>= 16 characters). Unset: the /v1 routes are off' },
+  { name: 'GATEWAY_ALLOWED_ORIGINS', key: 'allowedOrigins', coerce: 'list', schema: Type.Array(Type.String({ pattern: '^https?://[^/]+$' })), description: 'Comma-separated origins allowed to open a session (e.g. https://app.example.com). Unset: any origin' },
+  { name: 'GATEWAY_SHUTDOWN_TIMEOUT_MS', key: 'shutdownTimeoutMs', coerce: 'integer', schema: positive(), default: '10000', description: 'Longest a graceful shutdown may take before the process exits anyway' },
+  { name: 'GATEWAY_DEMO_PAGE', key: 'demoPage', coerce: 'boolean', schema: Type.Boolean(), default: 'true', description: 'Serve the demo page at /' },
+  { name: 'LOG_LEVEL', key: 'logLevel', coerce: 'string', schema: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))), default: 'info', description: 'pino log level' },
+  { name: 'SESSION_MAX_PAYLOAD', key: 'maxPayload', coerce: 'integer', schema: positive(64 * 1024 * 1024), default: '1048576', description: 'Largest client frame in bytes; larger closes with 1009' },
+  { name: 'SESSION_MAX', key: 'maxSessions', coerce: 'integer', schema: positive(), default: '10000', description: 'Sessions per node; past it new upgrades get HTTP 503' },
+  { name: 'SESSION_MAX_BAD_FRAMES', key: 'maxBadFrames', coerce: 'integer', schema: nonNegative(), default: '10', description: 'Bad frames a session may send (each answered with an error) before it is closed with 1008' },
+  { name: 'SESSION_RATE_PER_SEC', key: 'ratePerSec', coerce: 'integer', schema: nonNegative(), default: '100', description: 'Frames per second per session (token bucket refill); 0 turns the rate limit off' },
+  { name: 'SESSION_RATE_BURST', key: 'rateBurst', coerce: 'integer', schema: positive(), default: '200', description: 'Token bucket size' },
+  { name: 'SESSION_RATE_MAX_VIOLATIONS', key: 'rateMaxViolations', coerce: 'integer', schema: positive(), default: '50', description: 'RATE_LIMITED answers before the session is closed with 1008' },
+  { name: 'SESSION_MAX_ROOMS', key: 'maxRoomsPerSession', coerce: 'integer', schema: positive(), default: '100', description: 'Rooms one session may be in' },
+  { name: 'SESSION_MAX_BUFFERED_BYTES', key: 'maxBufferedBytes', coerce: 'integer', schema: positive(), default: '4194304', description: 'Unsent bytes per session; past it the session is closed with 1013 (slow consumer)' },
+  { name: 'SESSION_HEARTBEAT_MS', key: 'heartbeatIntervalMs', coerce: 'integer', schema: nonNegative(), default: '30000', description: 'Protocol ping interval; a session without pong by the next ping is terminated. 0: off' },
+]

@@ -1,0 +1,164 @@
+import { EventName, JsonValue, SID_PATTERN } from '@session-gateway/message-schema'
+import type { FastifyPluginAsync } from 'fastify'
+import { Type } from 'typebox'
+import { sessionMeta } from '../ci-dispatcher.js'
+import { bearerAuth } from './admin-auth.js'
+import type { ApiDeps } from './deps.js'
+
+const ApiError = Type.Object({ code: Type.String(), message: Type.String() })
+const SidParams = Type.Object({ sid: Type.String({ pattern: SID_PATTERN }) })
+const SessionView = Type.Object({
+  sid: Type.String(),
+  node: Type.String(),
+  connectedAt: Type.Integer(),
+  rooms: Type.Array(Type.String()),
+  meta: Type.Object(
+    {
+      remoteAddress: Type.String(),
+      userAgent: Type.Optional(Type.String()),
+      origin: Type.Optional(Type.String()),
+      user: Type.Optional(Type.Record(Type.String(), JsonValue)),
+    },
+    { additionalProperties: false },
+  ),
+})
+const SessionPage = Type.Object({
+  total: Type.Integer(),
+  offset: Type.Integer(),
+  items: Type.Array(SessionView),
+  nextOffset: Type.Union([Type.Integer(), Type.Null()]),
+})
+const Paging = Type.Object(
+  {
+    offset: Type.Integer({ minimum: 0, default: 0 }),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  },
+  { additionalProperties: false },
+)
+const Outgoing = Type.Object({ event: EventName, data: Type.Optional(JsonValue) }, { additionalProperties: false })
+const Delivered = Type.Object({ delivered: Type.Integer() })
+const CloseQuery = Type.Object(
+  {
+    code: Type.Integer({ default: 1000, anyOf: [{ const: 1000 }, { minimum: 4000, maximum: 4999 }] }),
+    reason: Type.String({ maxLength: 123, default: 'closed by admin' }),
+  },
+  { additionalProperties: false },
+)
+
+const security = [{ bearer: [] }]
+const notFound = (sid: string) => ({ code: 'SESSION_NOT_FOUND', message: `no session ${sid} on this node` })
+
+/**
+ * The /v1 admin API: list, inspect, close and message sessions of this node,
+ * broadcast to its sessions. Every route needs the admin bearer token.
+ */
+export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> = async (app, { deps, token }) => {
+  app.addHook('onRequest', bearerAuth(token))
+
+  const view = (sid: string) => {
+    const s = deps.sessions().get(sid)
+    if (!s) return undefined
+    return { sid: s.sid, node: deps.nodeId, connectedAt: s.connectedAt, rooms: [...s.rooms], meta: sessionMeta(s) }
+  }
+
+  app.get(
+    '/v1/sessions',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: "This node's sessions, oldest first, paged",
+        security,
+        querystring: Paging,
+        response: { 200: SessionPage, 401: ApiError },
+      },
+    },
+    async (request) => {
+      const { offset, limit } = request.query as { offset: number; limit: number }
+      const registry = deps.sessions()
+      const items = []
+      let i = 0
+      for (const s of registry.values()) {
+        if (i++ < offset) continue
+        if (items.length === limit) break
+        const v = view(s.sid)
+        if (v) items.push(v)
+      }
+      const total = registry.size
+      return { total, offset, items, nextOffset: offset + items.length < total ? offset + items.length : null }
+    },
+  )
+
+  app.get(
+    '/v1/sessions/:sid',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'One session',
+        security,
+        params: SidParams,
+        response: { 200: SessionView, 401: ApiError, 404: ApiError },
+      },
+    },
+    async (request, reply) => {
+      const { sid } = request.params as { sid: string }
+      return view(sid) ?? reply.code(404).send(notFound(sid))
+    },
+  )
+
+  app.delete(
+    '/v1/sessions/:sid',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Close a session (code 1000 or 4000-4999)',
+        security,
+        params: SidParams,
+        querystring: CloseQuery,
+        response: { 204: Type.Null(), 401: ApiError, 404: ApiError },
+      },
+    },
+    async (request, reply) => {
+      const { sid } = request.params as { sid: string }
+      const { code, reason } = request.query as { code: number; reason: string }
+      if (!deps.sessions().close(sid, code, reason)) return reply.code(404).send(notFound(sid))
+      return reply.code(204).send()
+    },
+  )
+
+  app.post(
+    '/v1/sessions/:sid/messages',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Send an event frame to a session',
+        security,
+        params: SidParams,
+        body: Outgoing,
+        response: { 200: Delivered, 401: ApiError, 404: ApiError },
+      },
+    },
+    async (request, reply) => {
+      const { sid } = request.params as { sid: string }
+      const { event, data } = request.body as { event: string; data?: unknown }
+      if (!deps.sessions().send(sid, event, data)) return reply.code(404).send(notFound(sid))
+      return { delivered: 1 }
+    },
+  )
+
+  app.post(
+    '/v1/broadcast',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: "Send an event frame to every session of this node (for every node, send BROADCAST to the broadcast address)",
+        security,
+        body: Outgoing,
+        response: { 200: Delivered, 401: ApiError },
+      },
+    },
+    async (request) => {
+      const { event, data } = request.body as { event: string; data?: unknown }
+      return { delivered: deps.sessions().broadcast(event, data) }
+    },
+  )
+}

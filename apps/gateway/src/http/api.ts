@@ -1,0 +1,40 @@
+import swagger from '@fastify/swagger'
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { adminRoutes } from './admin-routes.js'
+import type { ApiDeps } from './deps.js'
+import { type DocsOptions, docsRoutes } from './docs-routes.js'
+import { healthRoutes } from './health-routes.js'
+import { metricsRoute } from './metrics-route.js'
+
+/**
+ * The seed's ConfigureApiRoutes: health, readiness, metrics, the /v1 admin
+ * API (only with a token) and the OpenAPI/AsyncAPI documents. Registered on
+ * the WebSocket listener's app, or on the separate API listener.
+ */
+export async function registerApi(app: FastifyInstance, deps: ApiDeps, docs: DocsOptions): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Session gateway HTTP API',
+        version: '1.0.0',
+        description: 'Health, readiness, metrics and session admin of one gateway node.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  })
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.validation) {
+      return reply.code(400).send({ code: 'INVALID', message: error.message })
+    }
+    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
+    if (status >= 500) request.log.error({ err: error }, 'request failed')
+    return reply
+      .code(status)
+      .send({ code: error.code ?? 'INTERNAL', message: status >= 500 ? 'internal error' : error.message })
+  })
+  await app.register(healthRoutes, { deps })
+  await app.register(metricsRoute, { deps })
+  if (deps.adminToken) await app.register(adminRoutes, { deps, token: deps.adminToken })
+  await app.register(docsRoutes, docs)
+}

@@ -1,0 +1,125 @@
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
+import type { SessionRegistry } from 'fastify-ws-sessions'
+import type { Backend } from '../backend/types.js'
+
+export interface GatewayMetrics {
+  registry: Registry
+  /** Counts a CI message handled by the dispatcher. */
+  ciMessage(type: string, outcome: string): void
+  /** Counts a client event forwarded to the User Manager by outcome (accepted, unavailable). */
+  clientEvent(outcome: string): void
+}
+
+/** A counter whose value is read from a monotonic source at scrape time. */
+function mirroredCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  let last = 0
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const now = read()
+      if (now > last) this.inc(now - last)
+      last = Math.max(last, now)
+    },
+  })
+}
+
+function mirroredLabelledCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  label: string,
+  read: () => Record<string, number>,
+): void {
+  const last = new Map<string, number>()
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      for (const [key, now] of Object.entries(read())) {
+        const before = last.get(key) ?? 0
+        if (now > before) this.inc({ [label]: key }, now - before)
+        last.set(key, Math.max(before, now))
+      }
+    },
+  })
+}
+
+const BROKER_STATES = ['connecting', 'open', 'reconnecting', 'closed'] as const
+
+/** The Prometheus metrics of one gateway node (its own registry, so several nodes can live in one process). */
+export function createMetrics(nodeId: string, sessions: () => SessionRegistry, backend: () => Backend): GatewayMetrics {
+  const registry = new Registry()
+  registry.setDefaultLabels({ node: nodeId })
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 })
+
+  new Gauge({
+    name: 'gateway_sessions',
+    help: 'Open WebSocket sessions on this node',
+    registers: [registry],
+    collect() {
+      this.set(sessions().size)
+    },
+  })
+  new Gauge({
+    name: 'gateway_rooms',
+    help: 'Rooms with at least one member on this node',
+    registers: [registry],
+    collect() {
+      this.set(sessions().roomCount)
+    },
+  })
+  mirroredCounter(registry, 'gateway_sessions_opened_total', 'Sessions opened', () => sessions().stats.sessionsOpened)
+  mirroredCounter(registry, 'gateway_sessions_closed_total', 'Sessions closed', () => sessions().stats.sessionsClosed)
+  mirroredCounter(registry, 'gateway_frames_in_total', 'Frames received from clients', () => sessions().stats.framesIn)
+  mirroredCounter(registry, 'gateway_frames_out_total', 'Frames sent to clients', () => sessions().stats.framesOut)
+  mirroredLabelledCounter(registry, 'gateway_client_errors_total', 'Error replies and frames sent to clients, by code', 'code', () => sessions().stats.errorsByCode)
+  mirroredLabelledCounter(registry, 'gateway_rejected_upgrades_total', 'WebSocket upgrades refused, by reason', 'reason', () => sessions().stats.rejectedUpgrades)
+
+  new Gauge({
+    name: 'gateway_broker_state',
+    help: 'State of the broker link (1 for the current state)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const current = backend().state
+      for (const state of BROKER_STATES) this.set({ state }, state === current ? 1 : 0)
+    },
+  })
+  new Gauge({
+    name: 'gateway_outbox_depth',
+    help: 'Messages waiting for the broker (outbox and in flight)',
+    registers: [registry],
+    collect() {
+      const s = backend().stats()
+      this.set(s.outboxDepth + s.inFlight)
+    },
+  })
+  mirroredCounter(registry, 'gateway_broker_reconnects_total', 'Reconnects to the broker', () => backend().stats().reconnects)
+  mirroredCounter(registry, 'gateway_um_messages_sent_total', 'Messages sent to the User Manager', () => backend().stats().sent)
+  mirroredCounter(registry, 'gateway_um_messages_accepted_total', 'Messages the broker accepted', () => backend().stats().accepted)
+  mirroredCounter(registry, 'gateway_um_messages_rejected_total', 'Messages the broker refused', () => backend().stats().rejected)
+  mirroredLabelledCounter(registry, 'gateway_ci_settlements_total', 'CI messages settled, by outcome', 'outcome', () => backend().stats().settlements)
+
+  const ciMessages = new Counter({
+    name: 'gateway_ci_messages_total',
+    help: 'CI messages handled, by type and outcome (ok, an error code, or not_here)',
+    labelNames: ['type', 'outcome'],
+    registers: [registry],
+  })
+  const clientEvents = new Counter({
+    name: 'gateway_client_events_total',
+    help: 'Client events forwarded to the User Manager, by outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+  })
+
+  return {
+    registry,
+    ciMessage: (type, outcome) => ciMessages.inc({ type, outcome }),
+    clientEvent: (outcome) => clientEvents.inc({ outcome }),
+  }
+}

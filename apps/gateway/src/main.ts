@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+import closeWithGrace from 'close-with-grace'
+import { buildGateway } from './app.js'
+import { ConfigError, helpText, loadConfig } from './config/load-config.js'
+
+/** The seed's startService: read the configuration, start the node, stop it gracefully on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(helpText())
+    return
+  }
+  let config: ReturnType<typeof loadConfig>
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`session-gateway: ${err.message}\nRun with --help to see every variable.\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+
+  const gateway = await buildGateway(config)
+  const log = gateway.app.log
+  // First signal: graceful close, bounded in time. A second signal, or the delay, forces the exit.
+  closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err, manual }) => {
+    if (err) log.error({ err }, 'stopping after an unexpected error')
+    log.info({ signal, manual }, 'shutting down: closing sessions with 1001')
+    await gateway.close()
+    log.info('stopped')
+  })
+  const urls = await gateway.listen()
+  log.info(
+    { ...urls, mode: gateway.backend.kind, nodeReplyTo: gateway.backend.nodeReplyTo },
+    gateway.embedded
+      ? `gateway ready in embedded mode (no broker): open ${urls.httpUrl}/ for the demo`
+      : 'gateway ready',
+  )
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`session-gateway: failed to start: ${(err as Error)?.stack ?? String(err)}\n`)
+  process.exit(1)
+})

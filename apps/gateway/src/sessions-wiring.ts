@@ -1,0 +1,75 @@
+import { clientConnected, clientDisconnected, clientEvent } from '@session-gateway/message-schema'
+import type { FastifyBaseLogger } from 'fastify'
+import { SessionError, type WsSessionsOptions } from 'fastify-ws-sessions'
+import type { Backend } from './backend/types.js'
+import { sessionMeta } from './ci-dispatcher.js'
+import type { GatewayConfig } from './config/load-config.js'
+
+export interface WiringDeps {
+  backend: () => Backend
+  nodeId: string
+  log: FastifyBaseLogger
+  onClientEvent?: (outcome: 'accepted' | 'unavailable') => void
+  authenticate?: WsSessionsOptions['authenticate']
+}
+
+/**
+ * The seed's ConfigureWsMethods: the sessions plugin's options, with its hooks
+ * wired to the User Manager. CLIENT_CONNECTED on connect, CLIENT_DISCONNECTED
+ * exactly once per session, every other event forwarded as CLIENT_EVENT and
+ * acknowledged only once the broker accepted it.
+ */
+export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessionsOptions {
+  const { nodeId } = deps
+  return {
+    path: config.wsPath,
+    maxPayload: config.maxPayload,
+    maxSessions: config.maxSessions,
+    maxBadFrames: config.maxBadFrames,
+    rateLimit:
+      config.ratePerSec === 0
+        ? false
+        : { ratePerSec: config.ratePerSec, burst: config.rateBurst, maxViolations: config.rateMaxViolations },
+    maxRoomsPerSession: config.maxRoomsPerSession,
+    maxBufferedBytes: config.maxBufferedBytes,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
+    ...(deps.authenticate ? { authenticate: deps.authenticate } : {}),
+
+    onConnect(session) {
+      // Not awaited: the link keeps order, so the UM sees it before any CLIENT_EVENT of this session.
+      deps
+        .backend()
+        .sendToUserManager(clientConnected({ sid: session.sid, node: nodeId, meta: sessionMeta(session) }))
+        .catch((err: unknown) => session.log.warn({ err }, 'CLIENT_CONNECTED not accepted by the broker'))
+    },
+
+    async onDisconnect(session, code, reason) {
+      try {
+        await deps.backend().sendToUserManager(clientDisconnected({ sid: session.sid, node: nodeId, code, reason }))
+      } catch (err) {
+        session.log.warn({ err, code }, 'CLIENT_DISCONNECTED not accepted by the broker')
+      }
+    },
+
+    async onEvent(session, data, frame) {
+      const body = clientEvent({
+        sid: session.sid,
+        node: nodeId,
+        event: frame.event,
+        ...(data !== undefined ? { data } : {}),
+        ...(frame.id !== undefined ? { requestId: frame.id } : {}),
+      })
+      try {
+        await deps.backend().sendToUserManager(body)
+      } catch (err) {
+        deps.onClientEvent?.('unavailable')
+        const detail = (err as { code?: string; message?: string }).code ?? 'error'
+        session.log.warn({ err, event: frame.event }, 'client event not accepted by the broker')
+        throw new SessionError('UNAVAILABLE', `the event could not be delivered to the backend (${detail}); retry later`)
+      }
+      deps.onClientEvent?.('accepted')
+      return undefined
+    },
+  }
+}
