@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { describe, it } from 'node:test'
+import { promisify } from 'node:util'
+import { ConfigError, helpText, loadConfig } from '../src/config/load-config.js'
+import { VARIABLES } from '../src/config/variables.js'
+
+const run = promisify(execFile)
+const mainJs = new URL('../dist/main.js', import.meta.url).pathname
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env)
+  } catch (err) {
+    assert.ok(err instanceof ConfigError)
+    return err.problems
+  }
+  assert.fail('expected a ConfigError')
+}
+
+describe('configuration', () => {
+  it('has working defaults: embedded mode on 0.0.0.0:8080, /ws, a random node id', () => {
+    const a = loadConfig({})
+    const b = loadConfig({})
+    assert.equal(a.port, 8080)
+    assert.equal(a.host, '0.0.0.0')
+    assert.equal(a.wsPath, '/ws')
+    assert.equal(a.amqpUrl, undefined)
+    assert.equal(a.apiPort, undefined)
+    assert.equal(a.maxPayload, 1_048_576)
+    assert.match(a.nodeId, /^node-[0-9a-f]{12}$/)
+    assert.notEqual(a.nodeId, b.nodeId)
+  })
+  it('reads every fixed variable name of the issue', () => {
+    const c = loadConfig({
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_PORT: '9000',
+      GATEWAY_API_HOST: '10.0.0.5',
+      GATEWAY_API_PORT: '9001',
+      GATEWAY_NODE_ID: 'node-a',
+      AMQP_URL: 'amqp://u:p@broker:5672',
+      AMQP_PROFILE: 'generic',
+      UM_ADDRESS: 'um',
+      BROADCAST_ADDRESS: 'bc',
+      GATEWAY_ADMIN_TOKEN: 'a-long-enough-token',
+      GATEWAY_ALLOWED_ORIGINS: 'https://a.example.com, http://localhost:3000',
+      LOG_LEVEL: 'warn',
+      SESSION_MAX: '5',
+      SESSION_HEARTBEAT_MS: '0',
+      GATEWAY_DEMO_PAGE: 'false',
+    })
+    assert.deepEqual(
+      [c.host, c.port, c.apiHost, c.apiPort, c.nodeId, c.amqpUrl, c.amqpProfile, c.umAddress, c.broadcastAddress],
+      ['127.0.0.1', 9000, '10.0.0.5', 9001, 'node-a', 'amqp://u:p@broker:5672', 'generic', 'um', 'bc'],
+    )
+    assert.deepEqual(c.allowedOrigins, ['https://a.example.com', 'http://localhost:3000'])
+    assert.equal(c.adminToken, 'a-long-enough-token')
+    assert.equal(c.logLevel, 'warn')
+    assert.equal(c.maxSessions, 5)
+    assert.equal(c.heartbeatIntervalMs, 0)
+    assert.equal(c.demoPage, false)
+  })
+  it('an empty variable counts as unset', () => {
+    assert.equal(loadConfig({ AMQP_URL: '', GATEWAY_PORT: '' }).port, 8080)
+  })
+  it('names each bad variable with what it must be, all at once', () => {
+    const problems = problemsOf({
+      GATEWAY_PORT: '80a',
+      SESSION_MAX: '0',
+      AMQP_URL: 'http://broker',
+      AMQP_PROFILE: 'kafka',
+      GATEWAY_ADMIN_TOKEN: 'short',
+      GATEWAY_ALLOWED_ORIGINS: 'example.com',
+      LOG_LEVEL: 'loud',
+      GATEWAY_NODE_ID: 'has space',
+      GATEWAY_DEMO_PAGE: 'maybe',
+    })
+    const joined = problems.join('\n')
+    for (const pattern of [
+      /GATEWAY_PORT="80a": must be an integer from 0 to 65535/,
+      /SESSION_MAX="0": must be an integer from 1/,
+      /AMQP_URL="http:\/\/broker": must be text matching \^amqps\?:\/\//,
+      /AMQP_PROFILE="kafka": must be one of rabbitmq, generic/,
+      /GATEWAY_ADMIN_TOKEN="short": must be text of at least 16 characters/,
+      /GATEWAY_ALLOWED_ORIGINS="example.com"/,
+      /LOG_LEVEL="loud": must be one of fatal, error/,
+      /GATEWAY_NODE_ID="has space"/,
+      /GATEWAY_DEMO_PAGE="maybe": must be true or false/,
+    ]) {
+      assert.match(joined, pattern)
+    }
+    assert.equal(problems.length, 9)
+  })
+  it('a port out of range is refused', () => {
+    assert.match(problemsOf({ GATEWAY_API_PORT: '70000' }).join(), /GATEWAY_API_PORT="70000"/)
+  })
+  it('--help prints every variable with its default', () => {
+    const text = helpText()
+    for (const v of VARIABLES) {
+      assert.ok(text.includes(v.name), v.name)
+    }
+    assert.match(text, /GATEWAY_PORT[\s\S]*default: 8080/)
+    assert.match(text, /AMQP_URL[\s\S]*default: \(unset\)/)
+  })
+  it('the entry point exits 2 with a message naming the variable on bad configuration, and prints --help', async () => {
+    await assert.rejects(
+      run(process.execPath, [mainJs], { env: { ...process.env, GATEWAY_PORT: 'eighty' } }),
+      (err: { code: number; stderr: string }) => {
+        assert.equal(err.code, 2)
+        assert.match(err.stderr, /GATEWAY_PORT="eighty": must be an integer/)
+        return true
+      },
+    )
+    const { stdout } = await run(process.execPath, [mainJs, '--help'])
+    assert.match(stdout, /SESSION_MAX_PAYLOAD/)
+  })
+})

@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { deleteQueues, unique } from './helpers/broker.js'
+import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
+import { startGateway, type StartedGateway, until } from './helpers/gateway.js'
+import { TestClient } from './helpers/ws-client.js'
+
+describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () => {
+  const umQueue = unique('test-um')
+  const nodeId = unique('test-node')
+  const broadcastKey = unique('test-bc')
+  let um: FakeUserManager
+  let gw: StartedGateway
+  let nodeAddress: string
+
+  before(async () => {
+    um = await FakeUserManager.start(`/queue/${umQueue}`)
+    gw = await startGateway({
+      AMQP_URL: BROKER_URL,
+      UM_ADDRESS: `/queue/${umQueue}`,
+      BROADCAST_ADDRESS: `/topic/${broadcastKey}`,
+      GATEWAY_NODE_ID: nodeId,
+    })
+    await until(() => gw.gateway.backend.state === 'open', 10_000, 'bridge open')
+    nodeAddress = gw.gateway.backend.nodeReplyTo
+  })
+  after(async () => {
+    await gw?.gateway.close()
+    await um?.close()
+    await deleteQueues([umQueue, `gateway.node.${nodeId}`, um.replyQueue])
+  })
+
+  async function connect() {
+    const client = await TestClient.open(gw.wsUrl)
+    const sid = await client.sid()
+    const connected = await um.waitFor((m) => m.body.type === 'CLIENT_CONNECTED' && m.body.sid === sid)
+    return { client, sid, connected }
+  }
+
+  it('sends CLIENT_CONNECTED, durable, with reply_to = this node, content_type, subject and message_id', async () => {
+    const { client, sid, connected } = await connect()
+    assert.equal(connected.body.type, 'CLIENT_CONNECTED')
+    if (connected.body.type !== 'CLIENT_CONNECTED') return
+    assert.equal(connected.body.sid, sid)
+    assert.equal(connected.body.node, nodeId)
+    assert.equal(connected.body.v, 1)
+    assert.ok(Math.abs(connected.body.ts - Date.now()) < 60_000)
+    assert.equal(connected.body.meta.remoteAddress, '127.0.0.1')
+    assert.equal(connected.replyTo, nodeAddress)
+    assert.equal(connected.durable, true)
+    assert.equal(connected.contentType, 'application/json')
+    assert.equal(connected.subject, 'CLIENT_CONNECTED')
+    assert.ok(connected.messageId)
+    await client.close()
+  })
+
+  it('forwards a client event as CLIENT_EVENT and acks it only once the broker accepted it', async () => {
+    const { client, sid } = await connect()
+    const ack = await client.request('chat.send', { text: 'hi' })
+    assert.deepEqual(ack, { id: 2, ok: true })
+    const event = await um.waitFor((m) => m.body.type === 'CLIENT_EVENT' && m.body.sid === sid)
+    assert.deepEqual({ ...event.body, ts: 0 }, {
+      type: 'CLIENT_EVENT',
+      v: 1,
+      sid,
+      node: nodeId,
+      ts: 0,
+      event: 'chat.send',
+      data: { text: 'hi' },
+      requestId: 2,
+    })
+    assert.equal(event.replyTo, nodeAddress)
+    assert.equal(event.durable, true)
+    // Without id: forwarded, no reply, and `data` left out when the client sent none.
+    client.send({ event: 'tick' })
+    const tick = await um.waitFor((m) => m.body.type === 'CLIENT_EVENT' && m.body.sid === sid && m.body.event === 'tick')
+    assert.equal('data' in tick.body, false)
+    assert.equal('requestId' in tick.body, false)
+    assert.equal(client.frames.filter((f) => f.id !== undefined).length, 0)
+    await client.close()
+  })
+
+  it('EMIT reaches the session and answers RESULT {delivered:1}; an unknown SID gets SESSION_NOT_FOUND', async () => {
+    const { client, sid } = await connect()
+    const result = await um.request(nodeAddress, { type: 'EMIT', v: 1, sid, event: 'news', data: { n: 1 } })
+    assert.deepEqual(result, { type: 'RESULT', v: 1, ok: true, data: { delivered: 1 } })
+    assert.deepEqual((await client.event('news')).data, { n: 1 })
+    const missing = await um.request(nodeAddress, { type: 'EMIT', v: 1, sid: 'A'.repeat(22), event: 'news' })
+    assert.equal(missing.ok, false)
+    if (!missing.ok) assert.equal(missing.error.code, 'SESSION_NOT_FOUND')
+    await client.close()
+  })
+
+  it('JOIN, ROOM_EMIT (with exceptSid), LEAVE, SESSION_INFO', async () => {
+    const a = await connect()
+    const b = await connect()
+    const room = unique('room')
+    assert.deepEqual(await um.request(nodeAddress, { type: 'JOIN', v: 1, sid: a.sid, room }), { type: 'RESULT', v: 1, ok: true, data: {} })
+    assert.equal((await um.request(nodeAddress, { type: 'JOIN', v: 1, sid: b.sid, room })).ok, true)
+    const info = await um.request(nodeAddress, { type: 'SESSION_INFO', v: 1, sid: a.sid })
+    assert.ok(info.ok)
+    if (info.ok) {
+      assert.equal(info.data.sid, a.sid)
+      assert.equal(info.data.node, nodeId)
+      assert.deepEqual(info.data.rooms, [room])
+      assert.equal((info.data.meta as { remoteAddress: string }).remoteAddress, '127.0.0.1')
+      assert.equal(typeof info.data.connectedAt, 'number')
+    }
+    const all = await um.request(nodeAddress, { type: 'ROOM_EMIT', v: 1, room, event: 'room.msg', data: 1 })
+    assert.deepEqual(all, { type: 'RESULT', v: 1, ok: true, data: { delivered: 2 } })
+    await a.client.event('room.msg')
+    await b.client.event('room.msg')
+    const except = await um.request(nodeAddress, { type: 'ROOM_EMIT', v: 1, room, event: 'room.msg2', exceptSid: a.sid })
+    assert.ok(except.ok && except.data.delivered === 1)
+    await b.client.event('room.msg2')
+    assert.equal((await um.request(nodeAddress, { type: 'LEAVE', v: 1, sid: b.sid, room })).ok, true)
+    const after = await um.request(nodeAddress, { type: 'ROOM_EMIT', v: 1, room, event: 'room.msg3' })
+    assert.ok(after.ok && after.data.delivered === 1)
+    await a.client.event('room.msg3')
+    assert.equal(a.client.frames.some((f) => f.event === 'room.msg2'), false)
+    assert.equal(b.client.frames.some((f) => f.event === 'room.msg3'), false)
+    const gone = await um.request(nodeAddress, { type: 'JOIN', v: 1, sid: 'B'.repeat(22), room })
+    assert.ok(!gone.ok && gone.error.code === 'SESSION_NOT_FOUND')
+    await Promise.all([a.client.close(), b.client.close()])
+  })
+
+  it('BROADCAST and PING', async () => {
+    const a = await connect()
+    const broadcast = await um.request(nodeAddress, { type: 'BROADCAST', v: 1, event: 'all', data: 'x' })
+    assert.ok(broadcast.ok && (broadcast.data.delivered as number) >= 1)
+    assert.equal((await a.client.event('all')).data, 'x')
+    const ping = await um.request(nodeAddress, { type: 'PING', v: 1 })
+    assert.ok(ping.ok)
+    if (ping.ok) {
+      assert.equal(ping.data.node, nodeId)
+      assert.ok((ping.data.sessions as number) >= 1)
+      assert.ok((ping.data.uptimeMs as number) >= 0)
+    }
+    await a.client.close()
+  })
+
+  it('DISCONNECT closes with the given code and reports CLIENT_DISCONNECTED exactly once', async () => {
+    const { client, sid } = await connect()
+    const result = await um.request(nodeAddress, { type: 'DISCONNECT', v: 1, sid, code: 4001, reason: 'kicked' })
+    assert.deepEqual(result, { type: 'RESULT', v: 1, ok: true, data: {} })
+    assert.deepEqual(await client.waitClosed(), { code: 4001, reason: 'kicked' })
+    const [gone] = await um.waitForCount((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid, 1)
+    assert.ok(gone && gone.body.type === 'CLIENT_DISCONNECTED')
+    if (gone?.body.type === 'CLIENT_DISCONNECTED') {
+      assert.equal(gone.body.code, 4001)
+      assert.equal(gone.body.reason, 'kicked')
+    }
+    // DISCONNECT without a code closes with 1000.
+    const second = await connect()
+    await um.request(nodeAddress, { type: 'DISCONNECT', v: 1, sid: second.sid })
+    assert.equal((await second.client.waitClosed()).code, 1000)
+    // One more round trip through the UM queue: no second CLIENT_DISCONNECTED for the first session.
+    const marker = await connect()
+    await marker.client.close()
+    await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === marker.sid)
+    assert.equal(um.received.filter((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid).length, 1)
+  })
+
+  it('answers bad CI messages with a RESULT error and keeps working', async () => {
+    const cases: Array<[unknown, string, RegExp]> = [
+      [{ type: 'FROBNICATE', v: 1 }, 'UNKNOWN_TYPE', /unknown type "FROBNICATE"/],
+      [{ type: 'EMIT', v: 2, sid: 'A'.repeat(22), event: 'x' }, 'INVALID', /"v" must be 1/],
+      [{ type: 'EMIT', v: 1, event: 'x' }, 'INVALID', /sid/],
+      [{ type: 'DISCONNECT', v: 1, sid: 'A'.repeat(22), code: 1001 }, 'INVALID', /code/],
+      [[1, 2, 3], 'INVALID', /JSON object/],
+    ]
+    for (const [body, code, pattern] of cases) {
+      const result = await um.request(nodeAddress, body)
+      assert.equal(result.ok, false, JSON.stringify(body))
+      if (!result.ok) {
+        assert.equal(result.error.code, code)
+        assert.match(result.error.message, pattern)
+      }
+    }
+    // A body that is not JSON at all (raw bytes in a data section).
+    const raw = await um.send(nodeAddress, { typecode: 0x75, content: Buffer.from('{not json') }, { reply: true, raw: true })
+    const [bad] = await um.waitResults(raw, 1)
+    assert.ok(bad && !bad.ok && bad.error.code === 'INVALID')
+    // Still working.
+    const { client, sid } = await connect()
+    assert.equal((await um.request(nodeAddress, { type: 'EMIT', v: 1, sid, event: 'ok' })).ok, true)
+    await client.event('ok')
+    await client.close()
+  })
+
+  it('reports CLIENT_DISCONNECTED exactly once when the client closes, with its code', async () => {
+    const { client, sid } = await connect()
+    client.ws.close(4321, 'bye')
+    await client.waitClosed()
+    const gone = await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid)
+    assert.ok(gone.body.type === 'CLIENT_DISCONNECTED' && gone.body.code === 4321 && gone.body.reason === 'bye')
+  })
+})

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { after, before, describe, it } from 'node:test'
+import { deleteQueues, unique } from './helpers/broker.js'
+import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
+import { until } from './helpers/gateway.js'
+import { TestClient } from './helpers/ws-client.js'
+
+const mainJs = new URL('../dist/main.js', import.meta.url).pathname
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net')
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  return port
+}
+
+describe('graceful shutdown on SIGTERM (the built entry point, real broker)', () => {
+  const umQueue = unique('test-um')
+  const nodeId = unique('test-node')
+  let um: FakeUserManager
+  let child: ChildProcess
+  let port: number
+
+  before(async () => {
+    um = await FakeUserManager.start(`/queue/${umQueue}`)
+    port = await freePort()
+    child = spawn(process.execPath, [mainJs], {
+      env: {
+        ...process.env,
+        AMQP_URL: BROKER_URL,
+        UM_ADDRESS: `/queue/${umQueue}`,
+        BROADCAST_ADDRESS: `/topic/${unique('bc')}`,
+        GATEWAY_NODE_ID: nodeId,
+        GATEWAY_HOST: '127.0.0.1',
+        GATEWAY_PORT: String(port),
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    })
+    await until(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 15_000, 'gateway ready')
+  })
+  after(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+    await um.close()
+    await deleteQueues([umQueue, `gateway.node.${nodeId}`, um.replyQueue])
+  })
+
+  it('closes every session with 1001, reports each CLIENT_DISCONNECTED to the broker, and exits 0', async () => {
+    const clients = await Promise.all([1, 2, 3].map(() => TestClient.open(`ws://127.0.0.1:${port}/ws`)))
+    const sids = await Promise.all(clients.map((c) => c.sid()))
+    const exited = once(child, 'exit')
+    child.kill('SIGTERM')
+    for (const c of clients) assert.equal((await c.waitClosed(10_000)).code, 1001)
+    const [code, signal] = (await exited) as [number | null, string | null]
+    assert.equal(signal, null)
+    assert.equal(code, 0)
+    for (const sid of sids) {
+      const gone = await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid)
+      assert.ok(gone.body.type === 'CLIENT_DISCONNECTED' && gone.body.code === 1001)
+    }
+    // New connections are refused once it is gone.
+    await assert.rejects(TestClient.open(`ws://127.0.0.1:${port}/ws`))
+  })
+})
