@@ -1,1 +1,19 @@
-export {}
+import { fastifyWsSessions } from './plugin.js'
+
+export type { ClientFrame, RequestId } from '@session-gateway/message-schema'
+export { CloseCode } from '@session-gateway/message-schema'
+export { isSendableCloseCode, SessionError, type SessionErrorOptions } from './errors.js'
+export { DEFAULTS } from './options.js'
+export { fastifyWsSessions } from './plugin.js'
+export type {
+  EventHandler,
+  RateLimitOptions,
+  Session,
+  SessionRegistry,
+  UserClaims,
+  WsSessionsOptions,
+  WsSessionsStats,
+} from './types.js'
+export { RejectCode } from './upgrade-guard.js'
+
+export default fastifyWsSessions

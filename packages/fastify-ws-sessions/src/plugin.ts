@@ -1,0 +1,95 @@
+import fastifyWebsocket from '@fastify/websocket'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { WebSocket } from 'ws'
+import { resolveOptions } from './options.js'
+import { Registry } from './registry.js'
+import type { SessionRegistry, UserClaims, WsSessionsOptions } from './types.js'
+import { createUpgradeGuard, RejectCode } from './upgrade-guard.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The WebSocket sessions of this node (fastify-ws-sessions). */
+    wsSessions: SessionRegistry
+  }
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
+}
+
+async function wsSessionsPlugin(fastify: FastifyInstance, opts: WsSessionsOptions): Promise<void> {
+  const options = resolveOptions(opts)
+  if (fastify.hasDecorator('websocketServer')) {
+    throw new Error(
+      'fastify-ws-sessions: @fastify/websocket is already registered; fastify-ws-sessions registers it itself (with maxPayload), so do not register it separately',
+    )
+  }
+  const registry = new Registry(options)
+  const log = fastify.log.child({ plugin: 'fastify-ws-sessions' })
+  const claims = new WeakMap<FastifyRequest, UserClaims>()
+
+  fastify.decorate('wsSessions', registry)
+
+  // Added before @fastify/websocket registers its own preClose (which closes
+  // every client without a code), so sessions see 1001 and their hooks first.
+  fastify.addHook('preClose', async () => {
+    await registry.shutdown()
+  })
+  fastify.addHook('onClose', async () => {
+    registry.dispose()
+  })
+
+  await fastify.register(fastifyWebsocket, {
+    options: { maxPayload: options.maxPayload },
+    // Sessions listen for their own socket errors; `ws` closes the socket after one.
+    errorHandler(error, socket) {
+      log.debug({ err: error }, 'WebSocket error')
+      if (socket.readyState === socket.CONNECTING) socket.terminate()
+    },
+  })
+
+  fastify.route({
+    method: 'GET',
+    url: options.path,
+    onRequest: createUpgradeGuard(options, registry, claims),
+    handler(_request: FastifyRequest, reply: FastifyReply) {
+      return reply.code(426).header('upgrade', 'websocket').send({
+        code: 'UPGRADE_REQUIRED',
+        message: 'this endpoint speaks WebSocket only',
+      })
+    },
+    wsHandler(socket: WebSocket, request: FastifyRequest) {
+      // Re-checked here: sessions may have opened, or shutdown started, since the guard ran.
+      if (registry.closing) {
+        registry.countRejectedUpgrade(RejectCode.SHUTTING_DOWN)
+        socket.close(1001, 'server shutting down')
+        return
+      }
+      if (registry.size >= options.maxSessions) {
+        registry.countRejectedUpgrade(RejectCode.TOO_MANY_SESSIONS)
+        socket.close(1013, 'too many sessions')
+        return
+      }
+      try {
+        registry.open({
+          socket,
+          log: request.log,
+          remoteAddress: request.ip,
+          userAgent: header(request.headers['user-agent']),
+          origin: header(request.headers.origin),
+          user: claims.get(request),
+        })
+      } catch (err) {
+        request.log.error({ err }, 'could not open a WebSocket session')
+        socket.close(1011, 'internal error')
+      }
+    },
+  })
+}
+
+/** The plugin: turns a route (default `/ws`) into WebSocket sessions. */
+export const fastifyWsSessions = fp(wsSessionsPlugin, {
+  name: 'fastify-ws-sessions',
+  fastify: '5.x',
+})

@@ -1,0 +1,303 @@
+import { randomBytes } from 'node:crypto'
+import {
+  EVENT_NAME_PATTERN,
+  encodeEventFrame,
+  MAX_ROOM_NAME_LENGTH,
+  RESERVED_EVENTS,
+} from '@session-gateway/message-schema'
+import type { FastifyBaseLogger } from 'fastify'
+import type { RawData, WebSocket } from 'ws'
+import { dispatchFrame } from './dispatch.js'
+import { SessionError } from './errors.js'
+import { Heartbeat } from './heartbeat.js'
+import type { ResolvedOptions } from './options.js'
+import { Rooms } from './rooms.js'
+import { type SessionHost, WsSession } from './session.js'
+import { Timers } from './timers.js'
+import type { EventHandler, Session, SessionRegistry, UserClaims, WsSessionsStats } from './types.js'
+
+const EVENT_NAME = new RegExp(EVENT_NAME_PATTERN)
+const RESERVED: ReadonlySet<string> = new Set(RESERVED_EVENTS)
+
+/** What the plugin knows about an accepted upgrade. */
+export interface Connection {
+  socket: WebSocket
+  log: FastifyBaseLogger
+  remoteAddress: string
+  userAgent: string | undefined
+  origin: string | undefined
+  user: UserClaims | undefined
+}
+
+interface Lifecycle {
+  /** Settles when `onConnect` has (never rejects). */
+  connecting: Promise<void> | undefined
+  /** Resolves once `onDisconnect` has run. */
+  finish: () => void
+}
+
+function increment(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1
+}
+
+export class Registry implements SessionRegistry, SessionHost {
+  readonly options: ResolvedOptions
+  readonly rooms = new Rooms()
+  readonly timers = new Timers()
+  readonly #sessions = new Map<string, WsSession>()
+  readonly #lifecycles = new WeakMap<WsSession, Lifecycle>()
+  /** One promise per session whose `onDisconnect` has not finished yet. */
+  readonly #unfinished = new Set<Promise<void>>()
+  readonly #handlers = new Map<string, EventHandler>()
+  readonly #heartbeat: Heartbeat
+  readonly #stats: WsSessionsStats = {
+    sessionsOpened: 0,
+    sessionsClosed: 0,
+    framesIn: 0,
+    framesOut: 0,
+    errorsByCode: {},
+    rejectedUpgrades: {},
+    closeCodes: {},
+  }
+  #closing = false
+
+  constructor(options: ResolvedOptions) {
+    this.options = options
+    this.#heartbeat = new Heartbeat(this.timers, options.heartbeatIntervalMs, () => this.#sessions.values())
+  }
+
+  // ---- lookup ----
+
+  get size(): number {
+    return this.#sessions.size
+  }
+
+  get(sid: string): Session | undefined {
+    return this.#sessions.get(sid)
+  }
+
+  has(sid: string): boolean {
+    return this.#sessions.has(sid)
+  }
+
+  values(): IterableIterator<Session> {
+    return this.#sessions.values()
+  }
+
+  [Symbol.iterator](): IterableIterator<Session> {
+    return this.#sessions.values()
+  }
+
+  get stats(): Readonly<WsSessionsStats> {
+    return this.#stats
+  }
+
+  get closing(): boolean {
+    return this.#closing
+  }
+
+  get activeTimers(): number {
+    return this.timers.size
+  }
+
+  // ---- sending and closing ----
+
+  send(sid: string, event: string, data?: unknown): boolean {
+    return this.#sessions.get(sid)?.send(event, data) ?? false
+  }
+
+  close(sid: string, code?: number, reason?: string): boolean {
+    const session = this.#sessions.get(sid)
+    if (!session) return false
+    session.close(code, reason)
+    return true
+  }
+
+  emitToRoom(room: string, event: string, data?: unknown, exceptSid?: string): number {
+    const members = this.rooms.membersView(room)
+    if (members.size === 0) return 0
+    const text = encodeEventFrame(event, data)
+    let delivered = 0
+    // Copy first: a send may close a slow session, which must not disturb the iteration.
+    for (const sid of [...members]) {
+      if (sid !== exceptSid && this.#sessions.get(sid)?.sendRaw(text)) delivered++
+    }
+    return delivered
+  }
+
+  broadcast(event: string, data?: unknown): number {
+    if (this.#sessions.size === 0) return 0
+    const text = encodeEventFrame(event, data)
+    let delivered = 0
+    for (const session of [...this.#sessions.values()]) {
+      if (session.sendRaw(text)) delivered++
+    }
+    return delivered
+  }
+
+  // ---- events ----
+
+  handle(event: string, handler: EventHandler): void {
+    if (typeof event !== 'string' || !EVENT_NAME.test(event)) {
+      throw new TypeError(`fastify-ws-sessions: event name must be 1-64 characters of [A-Za-z0-9_.:-]`)
+    }
+    if (RESERVED.has(event)) throw new Error(`fastify-ws-sessions: event "${event}" is reserved`)
+    if (typeof handler !== 'function') {
+      throw new TypeError(`fastify-ws-sessions: handler of event "${event}" must be a function`)
+    }
+    if (this.#handlers.has(event)) {
+      throw new Error(`fastify-ws-sessions: event "${event}" already has a handler`)
+    }
+    this.#handlers.set(event, handler)
+  }
+
+  handlerFor(event: string): EventHandler | undefined {
+    return this.#handlers.get(event) ?? this.options.onEvent
+  }
+
+  // ---- rooms ----
+
+  join(sid: string, room: string): void {
+    if (typeof room !== 'string' || room.length === 0 || room.length > MAX_ROOM_NAME_LENGTH) {
+      throw new SessionError('INVALID', `room name must be a string of 1-${MAX_ROOM_NAME_LENGTH} characters`)
+    }
+    if (!this.#sessions.has(sid)) throw new SessionError('SESSION_NOT_FOUND', `no session "${sid}" on this node`)
+    if (this.rooms.has(sid, room)) return
+    const max = this.options.maxRoomsPerSession
+    if (this.rooms.countOf(sid) >= max) {
+      throw new SessionError('LIMIT', `too many rooms: a session may be in at most ${max}`)
+    }
+    this.rooms.join(sid, room)
+  }
+
+  leave(sid: string, room: string): void {
+    if (!this.#sessions.has(sid)) throw new SessionError('SESSION_NOT_FOUND', `no session "${sid}" on this node`)
+    this.rooms.leave(sid, room)
+  }
+
+  members(room: string): ReadonlySet<string> {
+    return new Set(this.rooms.membersView(room))
+  }
+
+  roomsOf(sid: string): ReadonlySet<string> {
+    return new Set(this.rooms.roomsView(sid))
+  }
+
+  get roomCount(): number {
+    return this.rooms.size
+  }
+
+  // ---- SessionHost ----
+
+  frameIn(): void {
+    this.#stats.framesIn++
+  }
+
+  frameOut(): void {
+    this.#stats.framesOut++
+  }
+
+  countError(code: string): void {
+    increment(this.#stats.errorsByCode, code)
+  }
+
+  countRejectedUpgrade(code: string): void {
+    increment(this.#stats.rejectedUpgrades, code)
+  }
+
+  dispatch(session: WsSession, data: RawData, isBinary: boolean): void {
+    dispatchFrame(this, session, data, isBinary)
+  }
+
+  closed(session: WsSession, code: number, reason: string): void {
+    if (this.#sessions.get(session.sid) !== session) return
+    this.#sessions.delete(session.sid)
+    this.rooms.removeSession(session.sid)
+    this.#stats.sessionsClosed++
+    increment(this.#stats.closeCodes, String(code))
+    this.#heartbeat.update(this.#sessions.size)
+    session.log.info({ code, reason }, 'session closed')
+    const lifecycle = this.#lifecycles.get(session)
+    this.#lifecycles.delete(session)
+    const { onDisconnect } = this.options
+    void (async () => {
+      try {
+        await lifecycle?.connecting
+        if (onDisconnect) await onDisconnect(session, code, reason)
+      } catch (err) {
+        session.log.error({ err }, 'onDisconnect hook failed')
+      } finally {
+        lifecycle?.finish()
+      }
+    })()
+  }
+
+  // ---- lifecycle ----
+
+  #newSid(): string {
+    for (;;) {
+      const sid = randomBytes(16).toString('base64url')
+      if (!this.#sessions.has(sid)) return sid
+    }
+  }
+
+  /** Turns an accepted socket into a session and runs `onConnect`. */
+  open(connection: Connection): WsSession {
+    const sid = this.#newSid()
+    const session = new WsSession({
+      sid,
+      socket: connection.socket,
+      log: connection.log.child({ sid }),
+      remoteAddress: connection.remoteAddress,
+      userAgent: connection.userAgent,
+      origin: connection.origin,
+      user: connection.user,
+      host: this,
+    })
+    let finish!: () => void
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve
+    })
+    this.#unfinished.add(finished)
+    void finished.then(() => this.#unfinished.delete(finished))
+    const lifecycle: Lifecycle = { connecting: undefined, finish }
+    this.#lifecycles.set(session, lifecycle)
+    this.#sessions.set(sid, session)
+    this.#stats.sessionsOpened++
+    this.#heartbeat.update(this.#sessions.size)
+    session.log.info({ remoteAddress: session.remoteAddress }, 'session opened')
+
+    const { onConnect } = this.options
+    if (onConnect) {
+      session.holdFrames()
+      lifecycle.connecting = (async () => onConnect(session))().then(
+        () => session.ready(),
+        (err: unknown) => this.#reject(session, err),
+      )
+    }
+    return session
+  }
+
+  #reject(session: WsSession, err: unknown): void {
+    if (err instanceof SessionError) {
+      session.log.info({ code: err.code, message: err.message }, 'onConnect rejected the session')
+      session.close(err.closeCode ?? 1011, err.message)
+    } else {
+      session.log.error({ err }, 'onConnect failed: closing the session')
+      session.close(1011, 'internal error')
+    }
+  }
+
+  /** Shutdown: refuse new sessions, close every session with 1001, wait for every disconnect hook. */
+  async shutdown(): Promise<void> {
+    this.#closing = true
+    for (const session of [...this.#sessions.values()]) session.close(1001, 'server shutting down')
+    while (this.#unfinished.size > 0) await Promise.all(this.#unfinished)
+  }
+
+  /** Clears whatever is left (nothing, after a clean shutdown). */
+  dispose(): void {
+    this.#heartbeat.stop()
+    this.timers.clearAll()
+  }
+}

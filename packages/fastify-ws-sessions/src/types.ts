@@ -1,0 +1,134 @@
+import type { ClientFrame } from '@session-gateway/message-schema'
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+
+/** Claims returned by `authenticate`, stored on `session.user`. */
+export type UserClaims = Record<string, unknown>
+
+/** A per-session token bucket. */
+export interface RateLimitOptions {
+  /** Tokens added per second (a frame costs one token). */
+  ratePerSec: number
+  /** Bucket size: how many frames may arrive at once. */
+  burst: number
+  /** Rate-limited frames a session may send; one more closes it with 1008. */
+  maxViolations: number
+}
+
+/**
+ * Handles one client event. The returned value becomes the `data` of the ok
+ * reply when the client sent an `id`; a thrown {@link SessionError} becomes an
+ * error reply with its code and message; anything else thrown becomes `INTERNAL`.
+ */
+export type EventHandler = (session: Session, data: unknown, frame: ClientFrame) => unknown | Promise<unknown>
+
+export interface WsSessionsOptions {
+  /** Route of the WebSocket endpoint. Default `'/ws'`. */
+  path?: string
+  /** Largest frame in bytes; a larger one closes the session with 1009. Default 1 MiB. */
+  maxPayload?: number
+  /** Sessions per node; past it, upgrades get HTTP 503. Default 10 000. */
+  maxSessions?: number
+  /** Bad frames a session may send (each answered with an error); one more closes it with 1008. Default 10. */
+  maxBadFrames?: number
+  /** Per-session token bucket, or `false` for none. Default `{ ratePerSec: 100, burst: 200, maxViolations: 50 }`. */
+  rateLimit?: RateLimitOptions | false
+  /** Rooms one session may be in. Default 100. */
+  maxRoomsPerSession?: number
+  /** Unsent bytes a session may hold; past it the session is closed with 1013 'slow consumer'. Default 4 MiB. */
+  maxBufferedBytes?: number
+  /** Protocol ping interval in ms; no pong before the next ping terminates the session. 0 disables. Default 30 000. */
+  heartbeatIntervalMs?: number
+  /** Origins allowed to connect (exact match of the `Origin` header); `undefined` allows any. */
+  allowedOrigins?: string[]
+  /** Runs before the upgrade; returns the claims stored on `session.user`. Throwing or returning `undefined` answers HTTP 401. */
+  authenticate?: (
+    request: FastifyRequest,
+  ) => Promise<UserClaims | undefined> | UserClaims | undefined
+  /** Runs once a session is open, before its frames are handled. Throwing rejects the session (close 1011, or the SessionError's `closeCode`). */
+  onConnect?: (session: Session) => void | Promise<void>
+  /** Runs exactly once per session, after it closed, whatever closed it. */
+  onDisconnect?: (session: Session, code: number, reason: string) => void | Promise<void>
+  /** Fallback for every event without its own handler. Without it such an event is answered `INVALID`. */
+  onEvent?: EventHandler
+  /** Deepest JSON nesting accepted in a frame. Default 64. */
+  maxDepth?: number
+  /** How long a server-initiated close waits for the client's close frame before the socket is destroyed, in ms. Default 2000. */
+  closeTimeoutMs?: number
+}
+
+/** One WebSocket connection. */
+export interface Session {
+  /** Session id: 22 base64url characters, 128 random bits. */
+  readonly sid: string
+  /** When the session opened, ms since the epoch. */
+  readonly connectedAt: number
+  /** `request.ip` of the upgrade request (honours Fastify's `trustProxy`). */
+  readonly remoteAddress: string
+  readonly userAgent?: string
+  readonly origin?: string
+  /** Claims returned by `authenticate`. */
+  readonly user?: UserClaims
+  /** The rooms the session is in (a snapshot). */
+  readonly rooms: ReadonlySet<string>
+  /** Child logger carrying `{ sid }`. */
+  readonly log: FastifyBaseLogger
+  /** Bytes queued on the socket and not yet sent. */
+  readonly bufferedAmount: number
+  /** True until the session starts closing. */
+  readonly isOpen: boolean
+  /** Sends an event frame; false when the session is not open or passed its send-buffer bound. */
+  send(event: string, data?: unknown): boolean
+  /** Sends an already-encoded frame (serialize once, send to many). */
+  sendRaw(text: string): boolean
+  /** Starts a close handshake; the socket is destroyed if the client does not answer within `closeTimeoutMs`. */
+  close(code?: number, reason?: string): void
+}
+
+export interface WsSessionsStats {
+  sessionsOpened: number
+  sessionsClosed: number
+  /** Frames received from clients (text and binary). */
+  framesIn: number
+  /** Frames handed to client sockets (events, replies, error frames). */
+  framesOut: number
+  /** Errors sent to clients, or raised by handlers for frames without id, by code. */
+  errorsByCode: Record<string, number>
+  /** Upgrades answered with an HTTP error, by code (`SHUTTING_DOWN`, `ORIGIN_NOT_ALLOWED`, `TOO_MANY_SESSIONS`, `UNAUTHORIZED`). */
+  rejectedUpgrades: Record<string, number>
+  /** Closed sessions by the close code given to `onDisconnect`. */
+  closeCodes: Record<string, number>
+}
+
+/** The registry of this node's sessions: `fastify.wsSessions`. */
+export interface SessionRegistry {
+  get(sid: string): Session | undefined
+  has(sid: string): boolean
+  readonly size: number
+  values(): IterableIterator<Session>
+  [Symbol.iterator](): IterableIterator<Session>
+  /** Sends an event to one session; false when there is no such open session. */
+  send(sid: string, event: string, data?: unknown): boolean
+  /** Closes one session; false when there is no such session. */
+  close(sid: string, code?: number, reason?: string): boolean
+  /** Registers the handler of one event (`GET_SID` is reserved). */
+  handle(event: string, handler: EventHandler): void
+  /** Throws SessionError `SESSION_NOT_FOUND`, `LIMIT` (too many rooms) or `INVALID` (bad room name). */
+  join(sid: string, room: string): void
+  /** Throws SessionError `SESSION_NOT_FOUND`; leaving a room one is not in does nothing. */
+  leave(sid: string, room: string): void
+  /** SIDs in a room (a snapshot; empty for an unknown room). */
+  members(room: string): ReadonlySet<string>
+  /** Rooms of a session (a snapshot; empty for an unknown session). */
+  roomsOf(sid: string): ReadonlySet<string>
+  /** Number of non-empty rooms. */
+  readonly roomCount: number
+  /** Sends one event to every member of a room, serialized once; returns how many sessions it was handed to. */
+  emitToRoom(room: string, event: string, data?: unknown, exceptSid?: string): number
+  /** Sends one event to every session, serialized once; returns how many sessions it was handed to. */
+  broadcast(event: string, data?: unknown): number
+  readonly stats: Readonly<WsSessionsStats>
+  /** True once `fastify.close()` started. */
+  readonly closing: boolean
+  /** Timers the plugin holds (heartbeat and close timeouts): 0 when no session is open or closing. */
+  readonly activeTimers: number
+}
