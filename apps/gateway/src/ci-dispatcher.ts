@@ -58,10 +58,8 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
   }
 
   const handlers: Handlers = {
-    EMIT: (m) => {
-      session(m.sid).send(m.event, m.data)
-      return { delivered: 1 }
-    },
+    // delivered 0: the session exists but is closing (e.g. past its send-buffer bound).
+    EMIT: (m) => ({ delivered: session(m.sid).send(m.event, m.data) ? 1 : 0 }),
     ROOM_EMIT: (m) => ({ delivered: sessions.emitToRoom(m.room, m.event, m.data, m.exceptSid) }),
     BROADCAST: (m) => ({ delivered: sessions.broadcast(m.event, m.data) }),
     JOIN: (m) => {
