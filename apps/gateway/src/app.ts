@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyWsSessions, { type WsSessionsOptions } from 'fastify-ws-sessions'
+import { createJwtAuthenticator } from './auth/jwt-authenticator.js'
 import { registerAmqpBackend } from './backend/amqp-backend.js'
 import { EMBEDDED_BROADCAST_ADDRESS, EMBEDDED_NODE_ADDRESS, EmbeddedBus } from './backend/embedded-bus.js'
 import type { Backend, CiMessageHandler } from './backend/types.js'
@@ -8,6 +9,7 @@ import type { GatewayConfig } from './config/load-config.js'
 import { createDemoUserManager } from './demo/demo-user-manager.js'
 import { registerApi } from './http/api.js'
 import { registerDemoPage } from './http/demo-page.js'
+import { logSerializers } from './http/log-serializers.js'
 import type { ApiDeps } from './http/deps.js'
 import { createMetrics } from './http/metrics.js'
 import { sessionOptions } from './sessions-wiring.js'
@@ -15,7 +17,7 @@ import { sessionOptions } from './sessions-wiring.js'
 export interface GatewayOverrides {
   /** A pino-compatible logger instance or Fastify logger options (default: pino at config.logLevel). */
   logger?: boolean | { level: string }
-  /** Client authentication before the upgrade (see fastify-ws-sessions). */
+  /** Client authentication before the upgrade (see fastify-ws-sessions); default: JWT when AUTH_* is configured. */
   authenticate?: WsSessionsOptions['authenticate']
 }
 
@@ -38,10 +40,26 @@ export interface Gateway {
 /** Composes the gateway: sessions plugin + AMQP bridge (or the embedded bus), CI dispatcher, HTTP API. */
 export async function buildGateway(config: GatewayConfig, overrides: GatewayOverrides = {}): Promise<Gateway> {
   const startedAt = Date.now()
+  const authenticate =
+    overrides.authenticate ??
+    (config.jwtSecret || config.jwksFile
+      ? createJwtAuthenticator({
+          ...(config.jwtSecret ? { secret: config.jwtSecret } : {}),
+          ...(config.jwksFile ? { jwksFile: config.jwksFile } : {}),
+          ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
+          ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
+        })
+      : undefined)
   const loggerOptions = overrides.logger ?? { level: config.logLevel }
   const app = Fastify({
     logger:
-      loggerOptions === false ? false : { level: loggerOptions === true ? config.logLevel : loggerOptions.level, base: { node: config.nodeId } },
+      loggerOptions === false
+        ? false
+        : {
+            level: loggerOptions === true ? config.logLevel : loggerOptions.level,
+            base: { node: config.nodeId },
+            serializers: logSerializers,
+          },
     disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
   })
   let shuttingDown = false
@@ -121,7 +139,7 @@ export async function buildGateway(config: GatewayConfig, overrides: GatewayOver
       nodeId: config.nodeId,
       log: app.log,
       onClientEvent: (outcome) => metrics.clientEvent(outcome),
-      ...(overrides.authenticate ? { authenticate: overrides.authenticate } : {}),
+      ...(authenticate ? { authenticate } : {}),
     }),
   )
   dispatch = createCiDispatcher({

@@ -21,6 +21,10 @@ export interface GatewayConfig {
   adminToken?: string
   allowedOrigins?: string[]
   shutdownTimeoutMs: number
+  jwtSecret?: string
+  jwksFile?: string
+  jwtAudience?: string
+  jwtIssuer?: string
   demoPage: boolean
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   maxPayload: number
@@ -85,6 +89,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       continue
     }
     out[spec.key] = value
+  }
+  if (out.jwtSecret !== undefined && out.jwksFile !== undefined) {
+    problems.push('AUTH_JWT_SECRET and AUTH_JWKS_FILE: set one of them, not both')
+  }
+  if ((out.jwtAudience !== undefined || out.jwtIssuer !== undefined) && out.jwtSecret === undefined && out.jwksFile === undefined) {
+    problems.push('AUTH_JWT_AUDIENCE / AUTH_JWT_ISSUER need AUTH_JWT_SECRET or AUTH_JWKS_FILE')
   }
   if (problems.length > 0) throw new ConfigError(problems)
   out.nodeId ??= `node-${randomBytes(6).toString('hex')}`

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import type { UmMessage } from '@session-gateway/message-schema'
+import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose'
+import { redactUrl } from '../src/http/log-serializers.js'
+import { startGateway, type StartedGateway } from './helpers/gateway.js'
+import { TestClient } from './helpers/ws-client.js'
+
+const SECRET = 'a-test-secret-that-is-long-enough-0123456789'
+const key = new TextEncoder().encode(SECRET)
+
+function token(claims: Record<string, unknown> = {}, options: { exp?: string | number; aud?: string; iss?: string; secret?: Uint8Array } = {}) {
+  return new SignJWT({ sub: 'user-1', role: 'member', ...claims })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setAudience(options.aud ?? 'gateway')
+    .setIssuer(options.iss ?? 'https://auth.example.com')
+    .setExpirationTime(options.exp ?? '5m')
+    .sign(options.secret ?? key)
+}
+
+async function status(url: string, headers: Record<string, string> = {}): Promise<number> {
+  try {
+    const client = await TestClient.open(url, { headers })
+    await client.close()
+    return 101
+  } catch (err) {
+    return (err as { status?: number }).status ?? -1
+  }
+}
+
+describe('JWT authentication (HS256) before the upgrade', () => {
+  let gw: StartedGateway
+  const connected: UmMessage[] = []
+  before(async () => {
+    gw = await startGateway({
+      AUTH_JWT_SECRET: SECRET,
+      AUTH_JWT_AUDIENCE: 'gateway',
+      AUTH_JWT_ISSUER: 'https://auth.example.com',
+    })
+    gw.gateway.embedded?.onUserManagerMessage((m) => {
+      if (m.type === 'CLIENT_CONNECTED') connected.push(m)
+    })
+  })
+  after(() => gw.gateway.close())
+
+  it('a valid token opens a session, and its verified claims reach the UM in CLIENT_CONNECTED.meta.user', async () => {
+    const client = await TestClient.open(gw.wsUrl, { headers: { authorization: `Bearer ${await token({ name: 'Ada' })}` } })
+    const sid = await client.sid()
+    const deadline = Date.now() + 5000
+    while (!connected.some((m) => m.sid === sid) && Date.now() < deadline) await new Promise((r) => setImmediate(r))
+    const message = connected.find((m) => m.sid === sid)
+    assert.ok(message && message.type === 'CLIENT_CONNECTED')
+    assert.equal(message.meta.user?.sub, 'user-1')
+    assert.equal(message.meta.user?.name, 'Ada')
+    assert.equal(message.meta.user?.aud, 'gateway')
+    await client.close()
+  })
+
+  it('a token in the access_token query parameter works too (browsers cannot set headers)', async () => {
+    assert.equal(await status(`${gw.wsUrl}?access_token=${await token()}`), 101)
+  })
+
+  it('missing, expired, wrong-signature, wrong-audience, wrong-issuer and unsigned tokens get 401 before any upgrade', async () => {
+    const unsigned = new UnsecuredJWT({ sub: 'x' }).setAudience('gateway').setIssuer('https://auth.example.com').encode()
+    const bad = {
+      missing: {},
+      'not a JWT': { authorization: 'Bearer not-a-jwt' },
+      expired: { authorization: `Bearer ${await token({}, { exp: Math.floor(Date.now() / 1000) - 60 })}` },
+      'wrong signature': { authorization: `Bearer ${await token({}, { secret: new TextEncoder().encode('another-secret-another-secret-123') })}` },
+      'wrong audience': { authorization: `Bearer ${await token({}, { aud: 'someone-else' })}` },
+      'wrong issuer': { authorization: `Bearer ${await token({}, { iss: 'https://evil.example.com' })}` },
+      'alg none': { authorization: `Bearer ${unsigned}` },
+    }
+    for (const [what, headers] of Object.entries(bad)) {
+      assert.equal(await status(gw.wsUrl, headers), 401, what)
+    }
+    assert.equal(gw.gateway.app.wsSessions.size, 0)
+    assert.ok((gw.gateway.app.wsSessions.stats.rejectedUpgrades.UNAUTHORIZED ?? 0) >= 7)
+  })
+})
+
+describe('JWT authentication with a JWKS file (ES256)', () => {
+  it('accepts a token signed by a key of the set, refuses one signed by another key', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256')
+    const other = await generateKeyPair('ES256')
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }
+    const dir = mkdtempSync(join(tmpdir(), 'jwks-'))
+    const file = join(dir, 'jwks.json')
+    writeFileSync(file, JSON.stringify({ keys: [jwk] }))
+    const gw = await startGateway({ AUTH_JWKS_FILE: file })
+    try {
+      const sign = (k: CryptoKey) =>
+        new SignJWT({ sub: 'u2' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setExpirationTime('5m').sign(k)
+      assert.equal(await status(gw.wsUrl, { authorization: `Bearer ${await sign(privateKey)}` }), 101)
+      assert.equal(await status(gw.wsUrl, { authorization: `Bearer ${await sign(other.privateKey)}` }), 401)
+    } finally {
+      await gw.gateway.close()
+    }
+  })
+
+  it('a JWKS file that cannot be read stops the start with a message naming the variable', async () => {
+    await assert.rejects(startGateway({ AUTH_JWKS_FILE: '/nonexistent/jwks.json' }), /AUTH_JWKS_FILE: cannot read/)
+  })
+})
+
+describe('origin allow-list, session cap, and token redaction', () => {
+  it('a refused origin gets 403, an allowed one connects', async () => {
+    const gw = await startGateway({ GATEWAY_ALLOWED_ORIGINS: 'https://app.example.com' })
+    try {
+      assert.equal(await status(gw.wsUrl, { origin: 'https://evil.example.com' }), 403)
+      assert.equal(await status(gw.wsUrl, {}), 403)
+      assert.equal(await status(gw.wsUrl, { origin: 'https://app.example.com' }), 101)
+    } finally {
+      await gw.gateway.close()
+    }
+  })
+  it('past SESSION_MAX the upgrade gets 503', async () => {
+    const gw = await startGateway({ SESSION_MAX: '2' })
+    try {
+      const a = await TestClient.open(gw.wsUrl)
+      const b = await TestClient.open(gw.wsUrl)
+      assert.equal(await status(gw.wsUrl), 503)
+      await Promise.all([a.close(), b.close()])
+    } finally {
+      await gw.gateway.close()
+    }
+  })
+  it('tokens in URLs never reach a log line', () => {
+    assert.equal(redactUrl('/ws?access_token=abc.def.ghi&x=1'), '/ws?access_token=[redacted]&x=1')
+    assert.equal(redactUrl('/v1/sessions?token=secret'), '/v1/sessions?token=[redacted]')
+  })
+})
