@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import fastifyWebsocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -31,12 +33,21 @@ async function wsSessionsPlugin(fastify: FastifyInstance, opts: WsSessionsOption
 
   fastify.decorate('wsSessions', registry)
 
+  // While closing, Fastify answers every request 503 itself, before any hook:
+  // an upgrade socket answered that way is never released, and would keep
+  // fastify.close() waiting. End it once the answer is written.
+  const endUpgradeWhileClosing = (_request: IncomingMessage, socket: Duplex) => {
+    if (!socket.destroyed) socket.end()
+  }
+
   // Added before @fastify/websocket registers its own preClose (which closes
   // every client without a code), so sessions see 1001 and their hooks first.
   fastify.addHook('preClose', async () => {
+    fastify.server.on('upgrade', endUpgradeWhileClosing)
     await registry.shutdown()
   })
   fastify.addHook('onClose', async () => {
+    fastify.server.removeListener('upgrade', endUpgradeWhileClosing)
     registry.dispose()
   })
 

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict'
+import type { Socket } from 'node:net'
+import { describe, it } from 'node:test'
+import {
+  disconnectRecorder,
+  expectRejected,
+  startServer,
+  TestClient,
+  waitFor,
+  within,
+} from './helpers.js'
+
+describe('rate limit', () => {
+  it('answers RATE_LIMITED past the burst, drops the frame, and closes 1008 past maxViolations', async () => {
+    const recorder = disconnectRecorder()
+    const handled: unknown[] = []
+    const server = await startServer(
+      {
+        heartbeatIntervalMs: 0,
+        rateLimit: { ratePerSec: 0.01, burst: 3, maxViolations: 2 },
+        onDisconnect: recorder.onDisconnect,
+      },
+      (app) => {
+        app.wsSessions.handle('work', (_s, data) => {
+          handled.push(data)
+          return data
+        })
+      },
+    )
+    const client = await TestClient.open(server.url)
+    for (let i = 1; i <= 3; i++) {
+      assert.deepEqual(await client.request({ event: 'work', data: i, id: i }), { id: i, ok: true, data: i })
+    }
+    // Two violations are tolerated: answered as a reply (with id) or an error frame (without).
+    assert.deepEqual(await client.request({ event: 'work', data: 4, id: 4 }), {
+      id: 4,
+      ok: false,
+      error: { code: 'RATE_LIMITED', message: 'rate limit exceeded' },
+    })
+    assert.deepEqual(await client.request({ event: 'work', data: 5 }), {
+      event: 'error',
+      data: { code: 'RATE_LIMITED', message: 'rate limit exceeded' },
+    })
+    // One more closes the session.
+    assert.equal((await client.request({ event: 'work', data: 6, id: 6 })).error.code, 'RATE_LIMITED')
+    assert.deepEqual(await client.closed, { code: 1008, reason: 'rate limit exceeded' })
+    assert.deepEqual(handled, [1, 2, 3])
+    await waitFor(() => recorder.calls.length === 1)
+    assert.equal(recorder.calls[0]?.code, 1008)
+    assert.equal(server.app.wsSessions.stats.errorsByCode.RATE_LIMITED, 3)
+    await server.close()
+  })
+
+  it('refills the bucket over time', async () => {
+    const server = await startServer({
+      heartbeatIntervalMs: 0,
+      rateLimit: { ratePerSec: 200, burst: 1, maxViolations: 1000 },
+    })
+    const client = await TestClient.open(server.url)
+    assert.equal((await client.request({ event: 'GET_SID', id: 1 })).ok, true)
+    // Poll until a token is back (5 ms at 200/s): some frame eventually passes again.
+    let reply = await client.request({ event: 'GET_SID', id: 2 })
+    const deadline = Date.now() + 2000
+    while (reply.ok !== true && Date.now() < deadline) reply = await client.request({ event: 'GET_SID', id: 2 })
+    assert.equal(reply.ok, true)
+    await client.close()
+    await server.close()
+  })
+
+  it('rateLimit: false disables it', async () => {
+    const server = await startServer({ heartbeatIntervalMs: 0, rateLimit: false })
+    const client = await TestClient.open(server.url)
+    for (let i = 0; i < 500; i++) client.send({ event: 'GET_SID', id: i })
+    for (let i = 0; i < 500; i++) assert.equal((await client.next()).ok, true)
+    await client.close()
+    await server.close()
+  })
+})
+
+describe('maxSessions', () => {
+  it('answers HTTP 503 before the upgrade once the node is full, and accepts again when a session leaves', async () => {
+    const server = await startServer({ heartbeatIntervalMs: 0, maxSessions: 2 })
+    const a = await TestClient.open(server.url)
+    const b = await TestClient.open(server.url)
+    assert.deepEqual(await expectRejected(server.url), {
+      status: 503,
+      body: { code: 'TOO_MANY_SESSIONS', message: 'too many sessions on this node' },
+    })
+    assert.equal(server.app.wsSessions.stats.rejectedUpgrades.TOO_MANY_SESSIONS, 1)
+    assert.equal(server.app.wsSessions.size, 2)
+    await a.close()
+    await waitFor(() => server.app.wsSessions.size === 1)
+    const c = await TestClient.open(server.url)
+    await Promise.all([b.close(), c.close()])
+    await server.close()
+  })
+})
+
+describe('slow consumer', () => {
+  it('closes with 1013 a session whose send buffer passes maxBufferedBytes, and frees it', async () => {
+    const recorder = disconnectRecorder()
+    const server = await startServer({
+      heartbeatIntervalMs: 0,
+      maxBufferedBytes: 256 * 1024,
+      closeTimeoutMs: 100,
+      onDisconnect: recorder.onDisconnect,
+    })
+    const client = await TestClient.open(server.url)
+    const sid = await client.sid()
+    // The client stops reading: the kernel buffers fill, then the server's send buffer grows.
+    const raw = (client.ws as unknown as { _socket: Socket })._socket
+    raw.pause()
+    const session = server.app.wsSessions.get(sid)
+    assert.ok(session)
+    const big = 'x'.repeat(256 * 1024)
+    let sent = 0
+    while (session.send('big', big)) {
+      sent++
+      assert.ok(sent < 2000, 'the send buffer never passed its bound')
+    }
+    assert.equal(session.isOpen, false)
+    assert.equal(server.app.wsSessions.send(sid, 'big', 'more'), false)
+    // The client never reads the close frame: the server gives up after closeTimeoutMs.
+    await waitFor(() => recorder.calls.length === 1, 3000, 'the disconnect hook')
+    assert.deepEqual(recorder.calls, [{ sid, code: 1013, reason: 'slow consumer' }])
+    assert.equal(server.app.wsSessions.size, 0)
+    assert.equal(server.app.wsSessions.activeTimers, 0)
+    raw.resume()
+    await within(client.closed, 3000, 'the client to see the close')
+    await server.close()
+  })
+})
+
+describe('heartbeat', () => {
+  it('terminates a client that does not answer pings; the disconnect hook gets 1006', async () => {
+    const recorder = disconnectRecorder()
+    const server = await startServer({ heartbeatIntervalMs: 50, onDisconnect: recorder.onDisconnect })
+    const silent = await TestClient.open(server.url, { autoPong: false })
+    const sid = await silent.sid()
+    let pings = 0
+    silent.ws.on('ping', () => pings++)
+    assert.equal((await within(silent.closed, 3000, 'the silent client to be terminated')).code, 1006)
+    assert.ok(pings >= 1)
+    await waitFor(() => recorder.calls.length === 1)
+    assert.deepEqual(recorder.calls, [{ sid, code: 1006, reason: 'heartbeat timeout' }])
+    await waitFor(() => server.app.wsSessions.activeTimers === 0, 3000, 'the heartbeat timer to stop')
+    await server.close()
+  })
+
+  it('keeps a client that answers pings', async () => {
+    const server = await startServer({ heartbeatIntervalMs: 20 })
+    const client = await TestClient.open(server.url)
+    let pings = 0
+    client.ws.on('ping', () => pings++)
+    await waitFor(() => pings >= 5, 3000, 'five pings')
+    assert.equal(client.ws.readyState, client.ws.OPEN)
+    assert.equal(server.app.wsSessions.size, 1)
+    await client.close()
+    await server.close()
+  })
+
+  it('heartbeatIntervalMs: 0 sends no pings and holds no timer', async () => {
+    const server = await startServer({ heartbeatIntervalMs: 0 })
+    const client = await TestClient.open(server.url)
+    await client.sid()
+    assert.equal(server.app.wsSessions.activeTimers, 0)
+    await client.close()
+    await server.close()
+  })
+})

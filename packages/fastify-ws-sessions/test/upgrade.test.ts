@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { FastifyRequest } from 'fastify'
+import { SessionError, type UserClaims } from '../src/index.js'
+import { expectRejected, startServer, TestClient } from './helpers.js'
+
+function tokenAuth(request: FastifyRequest): UserClaims | undefined {
+  const token = request.headers.authorization
+  if (token === 'Bearer good') return { userId: 'u1', roles: ['admin'] }
+  if (token === 'Bearer boom') throw new Error('token service down')
+  if (token === 'Bearer refused') throw new SessionError('EXPIRED', 'token expired')
+  return undefined
+}
+
+describe('authenticate', () => {
+  it('stores the claims on session.user', async () => {
+    const server = await startServer({ heartbeatIntervalMs: 0, authenticate: tokenAuth }, (app) => {
+      app.wsSessions.handle('whoami', (session) => session.user)
+    })
+    const client = await TestClient.open(server.url, { headers: { authorization: 'Bearer good' } })
+    assert.deepEqual((await client.request({ event: 'whoami', id: 1 })).data, {
+      userId: 'u1',
+      roles: ['admin'],
+    })
+    await client.close()
+    await server.close()
+  })
+
+  it('supports an async authenticate', async () => {
+    const server = await startServer({
+      heartbeatIntervalMs: 0,
+      authenticate: async (request) => {
+        await new Promise((resolve) => setImmediate(resolve))
+        return tokenAuth(request)
+      },
+    })
+    const client = await TestClient.open(server.url, { headers: { authorization: 'Bearer good' } })
+    const sid = await client.sid()
+    assert.deepEqual(server.app.wsSessions.get(sid)?.user, { userId: 'u1', roles: ['admin'] })
+    assert.deepEqual(
+      (await expectRejected(server.url, { headers: { authorization: 'Bearer bad' } })).status,
+      401,
+    )
+    await client.close()
+    await server.close()
+  })
+
+  for (const [what, headers] of [
+    ['returns undefined', { authorization: 'Bearer bad' }],
+    ['no credentials at all', {}],
+    ['throws an Error', { authorization: 'Bearer boom' }],
+    ['throws a SessionError', { authorization: 'Bearer refused' }],
+  ] as const) {
+    it(`answers HTTP 401 with no upgrade when authenticate ${what}`, async () => {
+      const server = await startServer({ heartbeatIntervalMs: 0, authenticate: tokenAuth })
+      const rejection = await expectRejected(server.url, { headers })
+      assert.deepEqual(rejection, {
+        status: 401,
+        body: { code: 'UNAUTHORIZED', message: 'authentication failed' },
+      })
+      assert.equal(server.app.wsSessions.size, 0)
+      assert.equal(server.app.wsSessions.stats.sessionsOpened, 0)
+      assert.equal(server.app.wsSessions.stats.rejectedUpgrades.UNAUTHORIZED, 1)
+      await server.close()
+    })
+  }
+
+  it('refuses claims that are not an object', async () => {
+    const server = await startServer({
+      heartbeatIntervalMs: 0,
+      authenticate: () => true as unknown as UserClaims,
+    })
+    assert.equal((await expectRejected(server.url)).status, 401)
+    await server.close()
+  })
+})
+
+describe('allowedOrigins', () => {
+  it('accepts a listed origin and answers HTTP 403 to others and to a missing Origin', async () => {
+    const server = await startServer({
+      heartbeatIntervalMs: 0,
+      allowedOrigins: ['https://app.example.com'],
+    })
+    const client = await TestClient.open(server.url, { origin: 'https://app.example.com' })
+    const sid = await client.sid()
+    assert.equal(server.app.wsSessions.get(sid)?.origin, 'https://app.example.com')
+    for (const origin of ['https://evil.example.com', 'http://app.example.com', undefined]) {
+      const rejection = await expectRejected(server.url, origin === undefined ? {} : { origin })
+      assert.deepEqual(rejection, { status: 403, body: { code: 'ORIGIN_NOT_ALLOWED', message: 'origin not allowed' } })
+    }
+    assert.equal(server.app.wsSessions.stats.rejectedUpgrades.ORIGIN_NOT_ALLOWED, 3)
+    await client.close()
+    await server.close()
+  })
+
+  it('checks the origin before calling authenticate', async () => {
+    let calls = 0
+    const server = await startServer({
+      heartbeatIntervalMs: 0,
+      allowedOrigins: ['https://app.example.com'],
+      authenticate: () => {
+        calls++
+        return { ok: true }
+      },
+    })
+    assert.equal((await expectRejected(server.url, { origin: 'https://evil.example.com' })).status, 403)
+    assert.equal(calls, 0)
+    await server.close()
+  })
+
+  it('allows any origin when the option is not set', async () => {
+    const server = await startServer({ heartbeatIntervalMs: 0 })
+    const client = await TestClient.open(server.url, { origin: 'https://anything.example' })
+    await client.sid()
+    await client.close()
+    await server.close()
+  })
+})
+
+describe('the WebSocket route', () => {
+  it('answers a plain HTTP GET with 426', async () => {
+    const server = await startServer({ heartbeatIntervalMs: 0, path: '/socket' })
+    const response = await server.app.inject({ method: 'GET', url: '/socket' })
+    assert.equal(response.statusCode, 426)
+    assert.deepEqual(response.json(), { code: 'UPGRADE_REQUIRED', message: 'this endpoint speaks WebSocket only' })
+    const client = await TestClient.open(server.url)
+    assert.ok(server.url.endsWith('/socket'))
+    await client.sid()
+    await client.close()
+    await server.close()
+  })
+
+  it('records the session metadata', async () => {
+    const server = await startServer({ heartbeatIntervalMs: 0 })
+    const before = Date.now()
+    const client = await TestClient.open(server.url, { headers: { 'user-agent': 'test-agent/1.0' } })
+    const session = server.app.wsSessions.get(await client.sid())
+    assert.ok(session)
+    assert.equal(session.remoteAddress, '127.0.0.1')
+    assert.equal(session.userAgent, 'test-agent/1.0')
+    assert.equal(session.origin, undefined)
+    assert.equal(session.user, undefined)
+    assert.ok(session.connectedAt >= before && session.connectedAt <= Date.now())
+    assert.equal(session.isOpen, true)
+    assert.equal(session.bufferedAmount, 0)
+    await client.close()
+    await server.close()
+  })
+})
