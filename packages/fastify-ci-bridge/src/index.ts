@@ -1,1 +1,26 @@
-export {}
+import { fastifyCiBridge } from './plugin.js'
+
+export { type BridgeAddresses, rabbitmqNodeQueue } from './addresses.js'
+export { createCiBridge } from './bridge.js'
+export { DECODE_ERROR_CONDITION, HANDLER_ERROR_CONDITION } from './consumer.js'
+export { BridgeError, type BridgeErrorCode, isBridgeError } from './errors.js'
+export { DEFAULTS } from './options.js'
+export type {
+  BridgeLogger,
+  BridgeState,
+  BridgeStats,
+  BrokerProfile,
+  CiBridge,
+  CiBridgeEvents,
+  CiBridgeOptions,
+  CiMessageHandler,
+  ReceivedMeta,
+  RequestOptions,
+  RequestReplyResult,
+  SendOptions,
+  StandaloneCiBridge,
+  SubscribeOptions,
+  Subscription,
+} from './types.js'
+export { fastifyCiBridge }
+export default fastifyCiBridge

@@ -1,0 +1,432 @@
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { type AmqpDecodeResult, decodeCiMessage, resultError } from '@session-gateway/message-schema'
+import type { Connection, Message } from 'rhea'
+import { encodeJsonMessage } from './codec.js'
+import { ConnectionManager } from './connection.js'
+import { createConsumer } from './consumer.js'
+import { DedupeWindow } from './dedupe.js'
+import { BridgeError } from './errors.js'
+import { type ResolvedOptions, resolveOptions } from './options.js'
+import { Outbox } from './outbox.js'
+import { LinkReceiver, type Settlement } from './receiver.js'
+import { RequestReply } from './request-reply.js'
+import { LinkSender, type LinkSenderOptions } from './sender.js'
+import { SenderCache } from './sender-cache.js'
+import type {
+  BridgeLogger,
+  BridgeState,
+  BridgeStats,
+  CiBridgeOptions,
+  ReceivedMeta,
+  RequestOptions,
+  RequestReplyResult,
+  SendOptions,
+  StandaloneCiBridge,
+  SubscribeOptions,
+  Subscription,
+} from './types.js'
+
+const silentLogger: BridgeLogger = { debug() {}, info() {}, warn() {}, error() {} }
+
+interface ReceiveCounters {
+  receivedByType: Record<string, number>
+  receivedInvalid: number
+  settlements: { accepted: number; rejected: number; released: number }
+  duplicatesDropped: number
+  reconnects: number
+}
+
+/** Waits for `promise` at most `ms`; the timer is cleared either way. */
+async function atMost(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    promise,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, ms))
+      timer.unref()
+    }),
+  ])
+  clearTimeout(timer)
+}
+
+/**
+ * The bridge: one AMQP connection (re-established by itself), a sender to the User Manager, cached
+ * senders to other addresses, the node and broadcast consumers, subscriptions and request/reply.
+ * State is `open` while the connection and the bridge's own links (User Manager sender; node and
+ * broadcast receivers when `onMessage` is set) are attached.
+ */
+export class Bridge extends EventEmitter implements StandaloneCiBridge {
+  readonly nodeId: string
+  readonly userManagerAddress: string
+  readonly nodeReplyTo: string
+  readonly broadcastAddress: string
+  readonly nodeAddress: string
+  readonly requestReplyTo: string
+
+  private currentState: BridgeState = 'connecting'
+  private connectionOpenedBefore = false
+  private closing: Promise<void> | undefined
+  private readonly opts: ResolvedOptions
+  private readonly log: BridgeLogger
+  private readonly connection: ConnectionManager
+  private readonly outbox: Outbox
+  private readonly umSender: LinkSender
+  private readonly senders: SenderCache
+  private readonly receivers = new Set<LinkReceiver>()
+  private readonly coreReceivers: LinkReceiver[] = []
+  private readonly requests: RequestReply
+  private readonly counters: ReceiveCounters = {
+    receivedByType: {},
+    receivedInvalid: 0,
+    settlements: { accepted: 0, rejected: 0, released: 0 },
+    duplicatesDropped: 0,
+    reconnects: 0,
+  }
+
+  constructor(opts: ResolvedOptions, log: BridgeLogger = silentLogger) {
+    super()
+    this.opts = opts
+    this.log = log
+    this.nodeId = opts.nodeId
+    this.userManagerAddress = opts.userManagerAddress
+    this.nodeReplyTo = opts.nodeReplyTo
+    this.broadcastAddress = opts.broadcastAddress
+    this.nodeAddress = opts.nodeAddress
+    this.requestReplyTo = opts.requestReplyTo
+    // 'error' is never emitted, but a listener keeps a stray one from crashing the process.
+    this.on('error', (error: unknown) => this.log.error({ err: error }, 'fastify-ci-bridge: error event'))
+
+    this.outbox = new Outbox(opts.outboxLimit, opts.sendTimeoutMs)
+    this.connection = new ConnectionManager(
+      opts,
+      { onOpen: (connection) => this.onConnectionOpen(connection), onLost: () => this.onConnectionLost() },
+      log,
+    )
+    this.umSender = this.createSender(opts.userManagerAddress, 'retry', () => this.refreshState())
+    this.senders = new SenderCache(opts.maxCachedSenders, (address, onChange) =>
+      this.createSender(address, 'reject', onChange),
+    )
+    this.requests = new RequestReply({
+      replyTo: opts.requestReplyTo,
+      defaultTimeoutMs: opts.sendTimeoutMs,
+      log,
+      createReceiver: (process) =>
+        this.addReceiver(
+          { address: opts.requestReplyAddress, durable: false, credit: opts.credit, failFast: true },
+          process,
+        ),
+      send: (address, body, options) => this.send(address, body, options),
+    })
+
+    const onMessage = opts.onMessage
+    if (onMessage) {
+      const decode = (body: unknown) => decodeCiMessage(body, { maxDepth: opts.maxDepth })
+      for (const [source, address, durable] of [
+        ['node', opts.nodeAddress, true],
+        ['broadcast', opts.broadcastAddress, false],
+      ] as const) {
+        const process = this.consumer(source, decode, onMessage)
+        this.coreReceivers.push(
+          this.addReceiver({ address, durable, credit: opts.credit, failFast: false }, process, false),
+        )
+      }
+    }
+  }
+
+  get state(): BridgeState {
+    return this.currentState
+  }
+
+  get stats(): BridgeStats {
+    const c = this.outbox.counters
+    return {
+      sent: c.sent,
+      accepted: c.accepted,
+      rejected: c.rejected,
+      released: c.released,
+      timedOut: c.timedOut,
+      resent: c.resent,
+      outboxDepth: this.outbox.waitingCount,
+      inFlight: this.outbox.inflightCount,
+      reconnects: this.counters.reconnects,
+      receivedByType: { ...this.counters.receivedByType },
+      receivedInvalid: this.counters.receivedInvalid,
+      settlements: { ...this.counters.settlements },
+      duplicatesDropped: this.counters.duplicatesDropped,
+    }
+  }
+
+  /** Starts connecting (once). */
+  start(): void {
+    this.connection.start()
+  }
+
+  // ---- links ----
+
+  private createSender(
+    address: string,
+    onFailure: 'retry' | 'reject',
+    onChange: LinkSenderOptions['onChange'],
+  ): LinkSender {
+    const options: LinkSenderOptions = {
+      address,
+      outbox: this.outbox,
+      log: this.log,
+      connection: () => this.connection.connection,
+      onFailure,
+      retryDelays: { initialMs: this.opts.initialDelayMs, maxMs: this.opts.maxDelayMs },
+    }
+    if (onChange) options.onChange = onChange
+    return new LinkSender(options)
+  }
+
+  private addReceiver(
+    spec: { address: string; durable: boolean; credit: number; failFast: boolean },
+    process: (message: Message) => Promise<Settlement>,
+    attachNow = true,
+  ): LinkReceiver {
+    const receiver = new LinkReceiver({
+      ...spec,
+      log: this.log,
+      connection: () => this.connection.connection,
+      retryDelays: { initialMs: this.opts.initialDelayMs, maxMs: this.opts.maxDelayMs },
+      process,
+      onSettled: (outcome) => {
+        this.counters.settlements[outcome] += 1
+      },
+      onChange: (changed) => {
+        if (changed.isClosed) this.receivers.delete(changed)
+        this.refreshState()
+      },
+    })
+    this.receivers.add(receiver)
+    if (attachNow) receiver.attach()
+    return receiver
+  }
+
+  private consumer<T>(
+    source: string,
+    decode: (body: unknown) => AmqpDecodeResult<T>,
+    handler: (message: T, meta: ReceivedMeta) => Promise<void> | void,
+  ): (message: Message) => Promise<Settlement> {
+    return createConsumer({
+      source,
+      decode,
+      handler,
+      dedupe: new DedupeWindow(this.opts.dedupeWindow),
+      log: this.log,
+      stats: {
+        received: (type) => {
+          this.counters.receivedByType[type] = (this.counters.receivedByType[type] ?? 0) + 1
+        },
+        invalid: () => {
+          this.counters.receivedInvalid += 1
+        },
+        duplicate: () => {
+          this.counters.duplicatesDropped += 1
+        },
+      },
+      replyError: async (replyTo, correlationId, code, message) => {
+        try {
+          await this.send(
+            replyTo,
+            resultError(code, message),
+            correlationId === undefined ? {} : { correlationId },
+          )
+        } catch (error) {
+          this.log.warn({ err: error, replyTo }, 'amqp: could not send a RESULT error')
+        }
+      },
+    })
+  }
+
+  private onConnectionOpen(_connection: Connection): void {
+    if (this.connectionOpenedBefore) this.counters.reconnects += 1
+    this.connectionOpenedBefore = true
+    // rhea re-attaches nothing after a broker restart: every link is created anew, each on its own session.
+    this.umSender.attach()
+    for (const receiver of this.receivers) receiver.attach()
+    this.senders.attachBusy()
+    this.refreshState()
+  }
+
+  private onConnectionLost(): void {
+    this.umSender.connectionLost()
+    this.senders.connectionLost()
+    for (const receiver of this.receivers) receiver.connectionLost()
+    this.refreshState()
+  }
+
+  private refreshState(): void {
+    if (this.closing) return
+    const ready =
+      this.connection.connection !== undefined &&
+      this.umSender.isOpen &&
+      this.coreReceivers.every((receiver) => receiver.isOpen)
+    if (ready) this.setState('open')
+    else if (this.currentState === 'open') this.setState('reconnecting')
+    else if (
+      this.currentState === 'connecting' &&
+      this.connectionOpenedBefore &&
+      !this.connection.connection
+    ) {
+      this.setState('reconnecting')
+    }
+  }
+
+  private setState(state: BridgeState): void {
+    const previous = this.currentState
+    if (previous === state) return
+    this.currentState = state
+    this.log.info({ state, previous }, 'fastify-ci-bridge: state')
+    this.emit('state', state, previous)
+  }
+
+  // ---- public API ----
+
+  send(address: string, body: object, options: SendOptions = {}): Promise<void> {
+    if (this.closing) return Promise.reject(new BridgeError('CLOSED', 'bridge closed', { address }))
+    if (typeof address !== 'string' || address === '') {
+      return Promise.reject(new TypeError('address must be a non-empty string'))
+    }
+    let message: ReturnType<typeof encodeJsonMessage>
+    try {
+      message = encodeJsonMessage(body, options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    let created: ReturnType<Outbox['create']>
+    try {
+      created = this.outbox.create(address, message)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const sender = address === this.userManagerAddress ? this.umSender : this.senders.get(address)
+    sender.enqueue(created.entry)
+    return created.done
+  }
+
+  sendToUserManager(body: object, options: SendOptions = {}): Promise<void> {
+    return this.send(this.userManagerAddress, body, { replyTo: this.nodeReplyTo, durable: true, ...options })
+  }
+
+  request(address: string, body: object, options: RequestOptions = {}): Promise<RequestReplyResult> {
+    if (this.closing) return Promise.reject(new BridgeError('CLOSED', 'bridge closed', { address }))
+    return this.requests.request(address, body, options)
+  }
+
+  reply(meta: ReceivedMeta, body: object): Promise<void> {
+    if (!meta.replyTo) return Promise.resolve()
+    const correlationId = meta.messageId ?? meta.correlationId
+    return this.send(meta.replyTo, body, correlationId === undefined ? {} : { correlationId })
+  }
+
+  async subscribe<T>(address: string, options: SubscribeOptions<T>): Promise<Subscription> {
+    if (this.closing) throw new BridgeError('CLOSED', 'bridge closed', { address })
+    if (typeof address !== 'string' || address === '')
+      throw new TypeError('address must be a non-empty string')
+    if (typeof options?.decode !== 'function' || typeof options.handler !== 'function') {
+      throw new TypeError('subscribe needs { decode, handler } functions')
+    }
+    const credit = options.credit ?? this.opts.credit
+    if (!Number.isInteger(credit) || credit < 1 || credit > 1000) {
+      throw new TypeError('credit must be an integer from 1 to 1000')
+    }
+    const process = this.consumer(address, options.decode, options.handler)
+    const receiver = this.addReceiver(
+      { address, durable: options.durable ?? true, credit, failFast: true },
+      process,
+    )
+    try {
+      await receiver.whenAttached()
+    } catch (error) {
+      this.receivers.delete(receiver)
+      if (this.closing) throw new BridgeError('CLOSED', 'bridge closed', { address })
+      const condition = (error as { condition?: string }).condition
+      throw new BridgeError(
+        'REJECTED',
+        `the broker refused a receiver on ${address}: ${(error as Error).message}`,
+        {
+          address,
+          ...(condition === undefined ? {} : { condition }),
+        },
+      )
+    }
+    return {
+      address,
+      close: async () => {
+        receiver.stopIntake()
+        await atMost(receiver.whenIdle(), this.opts.closeTimeoutMs)
+        receiver.close()
+        this.receivers.delete(receiver)
+      },
+    }
+  }
+
+  waitForOpen(timeoutMs = this.opts.connectTimeoutMs): Promise<void> {
+    if (this.currentState === 'open') return Promise.resolve()
+    if (this.closing) return Promise.reject(new BridgeError('CLOSED', 'bridge closed'))
+    return new Promise((resolve, reject) => {
+      const onState = (state: BridgeState) => {
+        if (state === 'open') finish()
+        else if (state === 'closed') finish(new BridgeError('CLOSED', 'bridge closed'))
+      }
+      const finish = (error?: Error) => {
+        clearTimeout(timer)
+        this.off('state', onState)
+        if (error) reject(error)
+        else resolve()
+      }
+      const timer = setTimeout(
+        () =>
+          finish(
+            new BridgeError('TIMEOUT', `bridge not open within ${timeoutMs} ms (state ${this.currentState})`),
+          ),
+        timeoutMs,
+      )
+      timer.unref()
+      this.on('state', onState)
+    })
+  }
+
+  /**
+   * Stops taking messages, waits (at most `closeTimeoutMs`) for running handlers to settle and for
+   * pending sends to get their outcome, rejects what is left with CLOSED, then closes the links and
+   * the connection.
+   */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown(): Promise<void> {
+    const deadline = Date.now() + this.opts.closeTimeoutMs
+    for (const receiver of this.receivers) receiver.stopIntake()
+    const idle = Promise.all([...this.receivers].map((receiver) => receiver.whenIdle()))
+    await atMost(Promise.all([idle, this.outbox.whenEmpty()]), deadline - Date.now())
+    this.requests.close()
+    this.outbox.rejectAll(
+      () => new BridgeError('CLOSED', 'bridge closed before the broker accepted the message'),
+    )
+    for (const receiver of this.receivers) receiver.close()
+    this.receivers.clear()
+    this.umSender.close()
+    this.senders.closeAll()
+    await this.connection.stop(Math.max(250, deadline - Date.now()))
+    const previous = this.currentState
+    this.currentState = 'closed'
+    this.log.info({ state: 'closed', previous }, 'fastify-ci-bridge: state')
+    this.emit('state', 'closed', previous)
+  }
+}
+
+/**
+ * A bridge outside Fastify: validates the options like the plugin, starts connecting, and leaves
+ * closing to the caller (`await bridge.close()`).
+ */
+export function createCiBridge(options: CiBridgeOptions, logger?: BridgeLogger): StandaloneCiBridge {
+  const bridge = new Bridge(resolveOptions(options, randomBytes(4).toString('hex')), logger)
+  bridge.start()
+  return bridge
+}

@@ -1,0 +1,200 @@
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
+import rhea, { type Connection, type ConnectionOptions, type Container, type EventContext } from 'rhea'
+import { Backoff } from './backoff.js'
+import type { BridgeLogger } from './types.js'
+
+export interface ConnectionSettings {
+  host: string
+  port: number
+  transport: 'tcp' | 'tls'
+  username: string
+  password: string
+  vhost: string | undefined
+  containerId: string
+  tls: TlsConnectionOptions | undefined
+  initialDelayMs: number
+  maxDelayMs: number
+  connectTimeoutMs: number
+  safeUrl: string
+}
+
+export interface ConnectionHooks {
+  /** A connection is open: (re-)create every link on it. */
+  onOpen(connection: Connection): void
+  /** The open connection is gone: every link on it is dead. */
+  onLost(error: Error | undefined): void
+}
+
+/** What the bridge reads of rhea's connection beyond its typings. */
+interface ConnectionInternals {
+  socket?: { setNoDelay?: (noDelay?: boolean) => unknown; destroyed?: boolean }
+  abort_socket?: (socket: unknown) => void
+}
+
+/** Heartbeats: the broker is asked to send a frame at least every 15 s; 60 s of silence drops the link. */
+const IDLE_TIME_OUT_MS = 30_000
+
+function asError(value: unknown): Error | undefined {
+  if (value instanceof Error) return value
+  if (value === undefined || value === null) return undefined
+  return new Error(String(value))
+}
+
+/**
+ * Owns the AMQP connection. rhea's own reconnect is off: it re-attaches no links after a broker
+ * `stop_app` (AMQP-NOTES.md). Every attempt is a fresh rhea connection, so that sessions and links
+ * are always created anew by the bridge; attempts are spaced by exponential backoff with full jitter.
+ */
+export class ConnectionManager {
+  private readonly container: Container
+  private readonly backoff: Backoff
+  private current: Connection | undefined
+  private openConnection: Connection | undefined
+  private reconnectTimer: NodeJS.Timeout | undefined
+  private connectTimer: NodeJS.Timeout | undefined
+  private stopped = false
+
+  constructor(
+    private readonly settings: ConnectionSettings,
+    private readonly hooks: ConnectionHooks,
+    private readonly log: BridgeLogger,
+  ) {
+    this.backoff = new Backoff(settings.initialDelayMs, settings.maxDelayMs)
+    this.container = rhea.create_container({ id: settings.containerId })
+    // rhea emits unhandled session and link errors on the container: never let them crash the process.
+    this.container.on('error', (error: unknown) => {
+      this.log.warn({ err: asError(error) }, 'amqp: unhandled error event')
+    })
+  }
+
+  /** The connection while it is open. */
+  get connection(): Connection | undefined {
+    return this.openConnection
+  }
+
+  start(): void {
+    this.connect()
+  }
+
+  private connect(): void {
+    this.reconnectTimer = undefined
+    if (this.stopped) return
+    const s = this.settings
+    const options = {
+      host: s.host,
+      port: s.port,
+      transport: s.transport,
+      username: s.username,
+      password: s.password,
+      container_id: s.containerId,
+      reconnect: false,
+      tcp_no_delay: true,
+      idle_time_out: IDLE_TIME_OUT_MS,
+      ...(s.vhost === undefined ? {} : { hostname: `vhost:${s.vhost}` }),
+      ...(s.transport === 'tls' ? { servername: s.host, ...s.tls } : {}),
+    } as ConnectionOptions
+    let connection: Connection
+    try {
+      connection = this.container.connect(options)
+    } catch (error) {
+      this.log.error({ err: asError(error), url: s.safeUrl }, 'amqp: cannot start a connection')
+      this.scheduleReconnect()
+      return
+    }
+    this.current = connection
+    const isCurrent = () => this.current === connection && !this.stopped
+
+    connection.on('connection_open', () => {
+      if (!isCurrent()) return
+      clearTimeout(this.connectTimer)
+      // Nagle adds ~40 ms per hop on links of explicitly created sessions (AMQP-NOTES.md).
+      ;(connection as ConnectionInternals).socket?.setNoDelay?.(true)
+      this.backoff.reset()
+      this.openConnection = connection
+      this.log.info({ url: s.safeUrl }, 'amqp: connection open')
+      this.hooks.onOpen(connection)
+    })
+    const onLost = (reason: string) => (context: EventContext | Error | undefined) => {
+      if (!isCurrent()) return
+      const error = context instanceof Error ? context : asError(context?.error ?? context?.connection?.error)
+      this.drop(connection, reason, error)
+    }
+    connection.on('connection_close', onLost('connection closed by the broker'))
+    connection.on('connection_error', onLost('connection error'))
+    connection.on('disconnected', onLost('disconnected'))
+    connection.on('protocol_error', onLost('protocol error'))
+    connection.on('error', onLost('error'))
+
+    clearTimeout(this.connectTimer)
+    this.connectTimer = setTimeout(() => {
+      if (isCurrent() && this.openConnection !== connection) {
+        this.drop(connection, 'connect timeout', new Error(`no AMQP open within ${s.connectTimeoutMs} ms`))
+      }
+    }, s.connectTimeoutMs)
+    this.connectTimer.unref()
+  }
+
+  private drop(connection: Connection, reason: string, error: Error | undefined): void {
+    const wasOpen = this.openConnection === connection
+    this.current = undefined
+    this.openConnection = undefined
+    clearTimeout(this.connectTimer)
+    abort(connection)
+    const level = wasOpen ? 'warn' : 'debug'
+    this.log[level]({ err: error, url: this.settings.safeUrl }, `amqp: ${reason}`)
+    if (wasOpen) this.hooks.onLost(error)
+    this.scheduleReconnect()
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return
+    const delay = this.backoff.next()
+    this.reconnectTimer = setTimeout(() => this.connect(), delay)
+    this.reconnectTimer.unref()
+  }
+
+  /** Closes the connection (AMQP close, bounded by `timeoutMs`, then the socket is dropped). */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.reconnectTimer)
+    clearTimeout(this.connectTimer)
+    this.reconnectTimer = undefined
+    const connection = this.current
+    const wasOpen = this.openConnection === connection
+    this.current = undefined
+    this.openConnection = undefined
+    if (!connection) return
+    if (!wasOpen) {
+      abort(connection)
+      return
+    }
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        connection.removeListener('connection_close', done)
+        connection.removeListener('disconnected', done)
+        resolve()
+      }
+      const timer = setTimeout(done, timeoutMs)
+      timer.unref()
+      connection.on('connection_close', done)
+      connection.on('disconnected', done)
+      try {
+        connection.close()
+      } catch {
+        done()
+      }
+    })
+    abort(connection)
+  }
+}
+
+/** Drops the socket of a connection the bridge no longer uses; rhea clears its heartbeat timers. */
+function abort(connection: Connection): void {
+  const internals = connection as ConnectionInternals
+  try {
+    if (internals.socket && !internals.socket.destroyed) internals.abort_socket?.(internals.socket)
+  } catch {
+    // the socket is already gone
+  }
+}

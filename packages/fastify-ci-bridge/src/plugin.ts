@@ -1,0 +1,30 @@
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { Bridge } from './bridge.js'
+import { resolveOptions } from './options.js'
+import type { CiBridge, CiBridgeOptions } from './types.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ciBridge: CiBridge
+  }
+}
+
+async function ciBridgePlugin(fastify: FastifyInstance, options: CiBridgeOptions): Promise<void> {
+  const resolved = resolveOptions(options, randomBytes(4).toString('hex'))
+  const log = fastify.log.child({ plugin: 'fastify-ci-bridge', node: resolved.nodeId })
+  const bridge = new Bridge(resolved, log)
+  fastify.decorate('ciBridge', bridge)
+  fastify.addHook('onClose', async () => {
+    await bridge.close()
+  })
+  // Connecting does not hold up the app: readiness follows `ciBridge.state` (and `waitForOpen()`).
+  bridge.start()
+}
+
+/**
+ * Fastify plugin: a zero-loss AMQP 1.0 bridge, decorated as `fastify.ciBridge`.
+ * Options are validated at registration; everything is closed in `onClose`.
+ */
+export const fastifyCiBridge = fp(ciBridgePlugin, { name: 'fastify-ci-bridge', fastify: '5.x' })

@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto'
+import type { Message } from 'rhea'
+import { jsonBodyOf, metaOf } from './codec.js'
+import { BridgeError } from './errors.js'
+import type { LinkReceiver, Settlement } from './receiver.js'
+import type { BridgeLogger, RequestOptions, RequestReplyResult, SendOptions } from './types.js'
+
+export interface RequestReplyOptions {
+  /** The `reply_to` of requests. */
+  replyTo: string
+  defaultTimeoutMs: number
+  log: BridgeLogger
+  /** Creates (and attaches) the reply receiver; called on the first request, again after it was refused. */
+  createReceiver: (process: (message: Message) => Promise<Settlement>) => LinkReceiver
+  send: (address: string, body: object, options: SendOptions) => Promise<void>
+}
+
+interface Waiting {
+  resolve: (result: RequestReplyResult) => void
+  reject: (error: Error) => void
+  timer: NodeJS.Timeout
+}
+
+/**
+ * request(): sends with `reply_to` = this bridge's reply queue and a fresh message_id, and resolves
+ * with the first reply whose `correlation_id` is that message_id. The reply receiver is created on
+ * the first request. Late or unknown replies are accepted and dropped.
+ */
+export class RequestReply {
+  private receiver: LinkReceiver | undefined
+  private readonly waiting = new Map<string, Waiting>()
+  private closed = false
+
+  constructor(private readonly options: RequestReplyOptions) {}
+
+  get pendingCount(): number {
+    return this.waiting.size
+  }
+
+  /** The reply receiver, once a request created it. */
+  get replyReceiver(): LinkReceiver | undefined {
+    return this.receiver
+  }
+
+  request(address: string, body: object, options: RequestOptions = {}): Promise<RequestReplyResult> {
+    if (this.closed) return Promise.reject(new BridgeError('CLOSED', 'bridge closed', { address }))
+    const { timeoutMs = this.options.defaultTimeoutMs, ...sendOptions } = options
+    const messageId = sendOptions.messageId ?? randomUUID()
+    if (this.waiting.has(messageId)) {
+      return Promise.reject(new TypeError(`a request with message id ${messageId} is already waiting`))
+    }
+    return new Promise<RequestReplyResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.waiting.get(messageId)?.timer !== timer) return
+        this.waiting.delete(messageId)
+        reject(new BridgeError('TIMEOUT', `no reply within ${timeoutMs} ms`, { address }))
+      }, timeoutMs)
+      timer.unref()
+      this.waiting.set(messageId, { resolve, reject, timer })
+      const fail = (error: unknown) => {
+        const entry = this.waiting.get(messageId)
+        if (entry?.timer !== timer) return
+        this.waiting.delete(messageId)
+        clearTimeout(timer)
+        reject(error instanceof Error ? error : new Error(String(error)))
+      }
+      this.ensureReceiver()
+        .then(() =>
+          this.options.send(address, body, { ...sendOptions, messageId, replyTo: this.options.replyTo }),
+        )
+        .catch(fail)
+    })
+  }
+
+  private async ensureReceiver(): Promise<void> {
+    if (!this.receiver) {
+      const receiver = this.options.createReceiver((message) => this.onReply(message))
+      this.receiver = receiver
+      receiver.whenAttached().catch(() => {
+        if (this.receiver === receiver) this.receiver = undefined
+      })
+    }
+    try {
+      await this.receiver.whenAttached()
+    } catch (error) {
+      const condition = (error as { condition?: string }).condition
+      throw new BridgeError(
+        'REJECTED',
+        `reply queue refused: ${(error as Error).message}`,
+        condition === undefined ? {} : { condition },
+      )
+    }
+  }
+
+  private async onReply(message: Message): Promise<Settlement> {
+    const meta = metaOf(message, 'reply')
+    const key = meta.correlationId
+    const entry = key === undefined ? undefined : this.waiting.get(key)
+    if (!entry || key === undefined) {
+      this.options.log.debug({ correlationId: key }, 'amqp: reply without a waiting request dropped')
+      return { outcome: 'accepted' }
+    }
+    this.waiting.delete(key)
+    clearTimeout(entry.timer)
+    entry.resolve({ body: jsonBodyOf(message), meta })
+    return { outcome: 'accepted' }
+  }
+
+  /** Rejects every waiting request with CLOSED; the receiver is closed by its owner. */
+  close(): void {
+    this.closed = true
+    for (const [id, entry] of this.waiting) {
+      clearTimeout(entry.timer)
+      this.waiting.delete(id)
+      entry.reject(new BridgeError('CLOSED', 'bridge closed before the reply came'))
+    }
+  }
+}

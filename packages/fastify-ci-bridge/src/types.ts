@@ -1,0 +1,169 @@
+import type { EventEmitter } from 'node:events'
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
+import type { AmqpDecodeResult, CiMessage } from '@session-gateway/message-schema'
+
+export type BridgeState = 'connecting' | 'open' | 'reconnecting' | 'closed'
+
+export type BrokerProfile = 'rabbitmq' | 'generic'
+
+/** AMQP metadata of a received message. */
+export interface ReceivedMeta {
+  messageId?: string
+  correlationId?: string
+  replyTo?: string
+  subject?: string
+  /** `'node'` or `'broadcast'` for the `onMessage` consumers; the address for `subscribe()` consumers. */
+  source: 'node' | 'broadcast' | string
+}
+
+/**
+ * Handles one valid CI message. The message is settled `accepted` once this resolves; when it throws
+ * (or rejects) the message is settled `rejected` (condition `amqp:internal-error`) and, when it has a
+ * `reply_to`, answered with a `RESULT` error `INTERNAL`.
+ */
+export type CiMessageHandler = (message: CiMessage, meta: ReceivedMeta) => Promise<void> | void
+
+export interface SendOptions {
+  replyTo?: string
+  correlationId?: string
+  /** Default: a fresh `randomUUID()`. Kept across resends, so a receiver can drop duplicates. */
+  messageId?: string
+  /** Default: the body's `type` when it is a string. */
+  subject?: string
+  /** The message header's `durable` (survives a broker restart in a durable queue). */
+  durable?: boolean
+}
+
+export interface RequestOptions extends SendOptions {
+  /** Whole request (send + reply); default `sendTimeoutMs`. */
+  timeoutMs?: number
+}
+
+export interface RequestReplyResult {
+  /** The reply body: parsed JSON when it was JSON (data section or string), else as received. */
+  body: unknown
+  meta: ReceivedMeta
+}
+
+export interface SubscribeOptions<T> {
+  /** Decodes and validates a body (e.g. `decodeUmMessage`); a failure rejects the message. */
+  decode: (body: unknown) => AmqpDecodeResult<T>
+  handler: (message: T, meta: ReceivedMeta) => Promise<void> | void
+  /** Max unsettled deliveries on this receiver; default the bridge's `credit`. */
+  credit?: number
+  /** Durable source terminus (on RabbitMQ: the queue declared by `/queue/NAME` is durable). Default true. */
+  durable?: boolean
+}
+
+export interface Subscription {
+  readonly address: string
+  /** Stops the consumer: waits for its handlers (bounded by `closeTimeoutMs`), then detaches. */
+  close(): Promise<void>
+}
+
+export interface BridgeStats {
+  /** Messages submitted with send() and friends (each counted once, whatever the resends). */
+  sent: number
+  accepted: number
+  rejected: number
+  released: number
+  timedOut: number
+  /** Messages transferred again after a reconnect or a link re-creation. */
+  resent: number
+  /** Messages waiting for a link (broker away, no credit yet). */
+  outboxDepth: number
+  /** Messages on the wire, waiting for their outcome. */
+  inFlight: number
+  /** Connections re-established after a loss. */
+  reconnects: number
+  /** Valid received messages, by `type`. */
+  receivedByType: Record<string, number>
+  /** Received messages that could not be decoded or failed their schema. */
+  receivedInvalid: number
+  /** How received messages were settled. */
+  settlements: { accepted: number; rejected: number; released: number }
+  duplicatesDropped: number
+}
+
+export interface CiBridgeEvents {
+  state: [state: BridgeState, previous: BridgeState]
+}
+
+export interface CiBridge extends EventEmitter {
+  readonly state: BridgeState
+  readonly nodeId: string
+  readonly userManagerAddress: string
+  readonly nodeReplyTo: string
+  readonly broadcastAddress: string
+  readonly stats: BridgeStats
+
+  /** Resolves only once the broker settled the message `accepted`; rejects with a BridgeError otherwise. */
+  send(address: string, body: object, options?: SendOptions): Promise<void>
+  /** send() to the User Manager address; `replyTo` defaults to `nodeReplyTo`, `durable` to true. */
+  sendToUserManager(body: object, options?: SendOptions): Promise<void>
+  /** Sends with `reply_to` = a reply queue of this bridge and waits for the reply correlated by message id. */
+  request(address: string, body: object, options?: RequestOptions): Promise<RequestReplyResult>
+  /** Answers a received message at its `reply_to`, `correlation_id` = its message id; resolves at once without `reply_to`. */
+  reply(meta: ReceivedMeta, body: object): Promise<void>
+  /** A generic consumer; resolves once the receiver is attached, rejects when the broker refuses the address. */
+  subscribe<T>(address: string, options: SubscribeOptions<T>): Promise<Subscription>
+  /** Resolves when `state` is `open` (at once if it is); rejects with TIMEOUT or CLOSED. */
+  waitForOpen(timeoutMs?: number): Promise<void>
+
+  on<E extends keyof CiBridgeEvents>(event: E, listener: (...args: CiBridgeEvents[E]) => void): this
+  once<E extends keyof CiBridgeEvents>(event: E, listener: (...args: CiBridgeEvents[E]) => void): this
+  off<E extends keyof CiBridgeEvents>(event: E, listener: (...args: CiBridgeEvents[E]) => void): this
+}
+
+/** A bridge created outside Fastify (see `createCiBridge`): the owner closes it. */
+export interface StandaloneCiBridge extends CiBridge {
+  close(): Promise<void>
+}
+
+export interface CiBridgeOptions {
+  /** `amqp://user:password@host:port` or `amqps://…`; required. */
+  url: string
+  /** This node's id: 1-64 characters of `[A-Za-z0-9_.-]`; required. */
+  nodeId: string
+  /** AMQP container id; default `gateway-<nodeId>`. */
+  containerId?: string
+  /** Address defaults: `rabbitmq` (RabbitMQ 3.x AMQP 1.0 plugin) or `generic` (addresses used exactly as given). */
+  profile?: BrokerProfile
+  userManagerAddress?: string
+  /** Where this node's receiver attaches. */
+  nodeAddress?: string
+  /** What others send to reach this node (the `reply_to` of everything the node sends to the UM). */
+  nodeReplyTo?: string
+  /** The receiver every node attaches. */
+  broadcastAddress?: string
+  /** Where this bridge's request() reply receiver attaches (created on the first request()). */
+  requestReplyAddress?: string
+  /** The `reply_to` of request() messages (others send replies there). */
+  requestReplyTo?: string
+  tls?: TlsConnectionOptions
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number }
+  /** Max messages not yet accepted (waiting + in flight); past it send() rejects at once with UNAVAILABLE. */
+  outboxLimit?: number
+  sendTimeoutMs?: number
+  /** Max unsettled deliveries per receiver. */
+  credit?: number
+  /** How many message ids each consumer remembers to drop duplicates. */
+  dedupeWindow?: number
+  closeTimeoutMs?: number
+  /** Time allowed for TCP + SASL + AMQP open before a connection attempt is abandoned. */
+  connectTimeoutMs?: number
+  /** Max cached senders to addresses other than the User Manager's (LRU; idle ones are closed). */
+  maxCachedSenders?: number
+  /** Deepest JSON nesting accepted in a received body. */
+  maxDepth?: number
+  /** Consumes the node and broadcast addresses when given. */
+  onMessage?: CiMessageHandler
+}
+
+/** The logger the bridge writes to (Fastify's `log` fits). */
+export interface BridgeLogger {
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
