@@ -105,7 +105,12 @@ function handlerDone(ctx: DispatchContext, session: WsSession, frame: ClientFram
   session.sendRaw(text)
 }
 
-function runHandler(ctx: DispatchContext, session: WsSession, handler: EventHandler, frame: ClientFrame): void {
+function runHandler(
+  ctx: DispatchContext,
+  session: WsSession,
+  handler: EventHandler,
+  frame: ClientFrame,
+): void {
   let result: unknown
   try {
     result = handler(session, frame.data, frame)
@@ -124,7 +129,12 @@ function runHandler(ctx: DispatchContext, session: WsSession, handler: EventHand
 }
 
 /** Handles one frame a client sent: rate limit, decoding, GET_SID, handlers, replies. */
-export function dispatchFrame(ctx: DispatchContext, session: WsSession, data: RawData, isBinary: boolean): void {
+export function dispatchFrame(
+  ctx: DispatchContext,
+  session: WsSession,
+  data: RawData,
+  isBinary: boolean,
+): void {
   if (session.bucket && !session.bucket.take()) {
     rateLimited(ctx, session, data, isBinary)
     return

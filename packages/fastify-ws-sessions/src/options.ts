@@ -1,5 +1,5 @@
-import type { EventHandler, RateLimitOptions, Session, UserClaims, WsSessionsOptions } from './types.js'
 import type { FastifyRequest } from 'fastify'
+import type { EventHandler, RateLimitOptions, Session, UserClaims, WsSessionsOptions } from './types.js'
 
 /** Options after validation, with every default applied. */
 export interface ResolvedOptions {
@@ -141,7 +141,12 @@ export function resolveOptions(input: WsSessionsOptions | undefined): ResolvedOp
     maxSessions: integer('maxSessions', opts.maxSessions, DEFAULTS.maxSessions, 1),
     maxBadFrames: integer('maxBadFrames', opts.maxBadFrames, DEFAULTS.maxBadFrames, 0),
     rateLimit: rateLimitOption(opts.rateLimit),
-    maxRoomsPerSession: integer('maxRoomsPerSession', opts.maxRoomsPerSession, DEFAULTS.maxRoomsPerSession, 0),
+    maxRoomsPerSession: integer(
+      'maxRoomsPerSession',
+      opts.maxRoomsPerSession,
+      DEFAULTS.maxRoomsPerSession,
+      0,
+    ),
     maxBufferedBytes: integer('maxBufferedBytes', opts.maxBufferedBytes, DEFAULTS.maxBufferedBytes, 1),
     heartbeatIntervalMs: integer(
       'heartbeatIntervalMs',

@@ -161,7 +161,8 @@ export class Registry implements SessionRegistry, SessionHost {
     if (typeof room !== 'string' || room.length === 0 || room.length > MAX_ROOM_NAME_LENGTH) {
       throw new SessionError('INVALID', `room name must be a string of 1-${MAX_ROOM_NAME_LENGTH} characters`)
     }
-    if (!this.#sessions.has(sid)) throw new SessionError('SESSION_NOT_FOUND', `no session "${sid}" on this node`)
+    if (!this.#sessions.has(sid))
+      throw new SessionError('SESSION_NOT_FOUND', `no session "${sid}" on this node`)
     if (this.rooms.has(sid, room)) return
     const max = this.options.maxRoomsPerSession
     if (this.rooms.countOf(sid) >= max) {
@@ -171,7 +172,8 @@ export class Registry implements SessionRegistry, SessionHost {
   }
 
   leave(sid: string, room: string): void {
-    if (!this.#sessions.has(sid)) throw new SessionError('SESSION_NOT_FOUND', `no session "${sid}" on this node`)
+    if (!this.#sessions.has(sid))
+      throw new SessionError('SESSION_NOT_FOUND', `no session "${sid}" on this node`)
     this.rooms.leave(sid, room)
   }
 

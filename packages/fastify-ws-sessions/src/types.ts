@@ -41,9 +41,7 @@ export interface WsSessionsOptions {
   /** Origins allowed to connect (exact match of the `Origin` header); `undefined` allows any. */
   allowedOrigins?: string[]
   /** Runs before the upgrade; returns the claims stored on `session.user`. Throwing or returning `undefined` answers HTTP 401. */
-  authenticate?: (
-    request: FastifyRequest,
-  ) => Promise<UserClaims | undefined> | UserClaims | undefined
+  authenticate?: (request: FastifyRequest) => Promise<UserClaims | undefined> | UserClaims | undefined
   /** Runs once a session is open, before its frames are handled. Throwing rejects the session (close 1011, or the SessionError's `closeCode`). */
   onConnect?: (session: Session) => void | Promise<void>
   /** Runs exactly once per session, after it closed, whatever closed it. */

@@ -62,7 +62,11 @@ describe('bad frames: each kind gets its coded error and the session lives', () 
 describe('bad-frame budget', () => {
   it('answers maxBadFrames bad frames, then closes 1008 on one more', async () => {
     const recorder = disconnectRecorder()
-    const server = await startServer({ heartbeatIntervalMs: 0, maxBadFrames: 3, onDisconnect: recorder.onDisconnect })
+    const server = await startServer({
+      heartbeatIntervalMs: 0,
+      maxBadFrames: 3,
+      onDisconnect: recorder.onDisconnect,
+    })
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     for (let i = 0; i < 3; i++) {
@@ -89,9 +93,12 @@ describe('bad-frame budget', () => {
 describe('maximum frame size', () => {
   it('closes with 1009 when a frame is larger than maxPayload; smaller frames pass', async () => {
     const recorder = disconnectRecorder()
-    const server = await startServer({ heartbeatIntervalMs: 0, maxPayload: 1024, onDisconnect: recorder.onDisconnect }, (app) => {
-      app.wsSessions.handle('echo', (_s, data) => data)
-    })
+    const server = await startServer(
+      { heartbeatIntervalMs: 0, maxPayload: 1024, onDisconnect: recorder.onDisconnect },
+      (app) => {
+        app.wsSessions.handle('echo', (_s, data) => data)
+      },
+    )
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     const fits = 'x'.repeat(900)

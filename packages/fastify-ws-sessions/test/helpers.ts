@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import WebSocket, { type ClientOptions } from 'ws'
 import { fastifyWsSessions, type WsSessionsOptions } from '../src/index.js'
 
@@ -13,8 +13,9 @@ export interface TestServer {
 export async function startServer(
   options: WsSessionsOptions = {},
   setup?: (app: FastifyInstance) => void | Promise<void>,
+  fastifyOptions: FastifyServerOptions = {},
 ): Promise<TestServer> {
-  const app = Fastify({ logger: false })
+  const app = Fastify({ logger: false, ...fastifyOptions })
   await app.register(fastifyWsSessions, options)
   if (setup) await setup(app)
   await app.listen({ port: 0, host: '127.0.0.1' })

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import type { Socket } from 'node:net'
 import { describe, it } from 'node:test'
-import { SessionError, type Session } from '../src/index.js'
+import { type Session, SessionError } from '../src/index.js'
 import { disconnectRecorder, expectRejected, startServer, TestClient, waitFor, within } from './helpers.js'
 
 function rawSocket(client: TestClient): Socket {
@@ -242,9 +242,18 @@ describe('Session and registry', () => {
     assert.equal(server.app.wsSessions.send(sid, 'via.registry', 2), true)
     assert.deepEqual(await client.next(), { event: 'via.registry', data: 2 })
     assert.equal(server.app.wsSessions.send('no-such-sid', 'x'), false)
-    assert.deepEqual([...server.app.wsSessions].map((s) => s.sid), [sid])
-    assert.deepEqual([...server.app.wsSessions.values()].map((s) => s.sid), [sid])
-    assert.throws(() => session.close(1006), { name: 'RangeError', message: 'invalid WebSocket close code 1006' })
+    assert.deepEqual(
+      [...server.app.wsSessions].map((s) => s.sid),
+      [sid],
+    )
+    assert.deepEqual(
+      [...server.app.wsSessions.values()].map((s) => s.sid),
+      [sid],
+    )
+    assert.throws(() => session.close(1006), {
+      name: 'RangeError',
+      message: 'invalid WebSocket close code 1006',
+    })
     session.close(4000, 'é'.repeat(100)) // the reason is cut to 123 bytes
     const closed = await client.closed
     assert.equal(closed.code, 4000)

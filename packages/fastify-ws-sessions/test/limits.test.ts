@@ -1,14 +1,7 @@
 import assert from 'node:assert/strict'
 import type { Socket } from 'node:net'
 import { describe, it } from 'node:test'
-import {
-  disconnectRecorder,
-  expectRejected,
-  startServer,
-  TestClient,
-  waitFor,
-  within,
-} from './helpers.js'
+import { disconnectRecorder, expectRejected, startServer, TestClient, waitFor, within } from './helpers.js'
 
 describe('rate limit', () => {
   it('answers RATE_LIMITED past the burst, drops the frame, and closes 1008 past maxViolations', async () => {
@@ -61,7 +54,8 @@ describe('rate limit', () => {
     // Poll until a token is back (5 ms at 200/s): some frame eventually passes again.
     let reply = await client.request({ event: 'GET_SID', id: 2 })
     const deadline = Date.now() + 2000
-    while (reply.ok !== true && Date.now() < deadline) reply = await client.request({ event: 'GET_SID', id: 2 })
+    while (reply.ok !== true && Date.now() < deadline)
+      reply = await client.request({ event: 'GET_SID', id: 2 })
     assert.equal(reply.ok, true)
     await client.close()
     await server.close()

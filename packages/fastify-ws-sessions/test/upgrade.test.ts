@@ -86,7 +86,10 @@ describe('allowedOrigins', () => {
     assert.equal(server.app.wsSessions.get(sid)?.origin, 'https://app.example.com')
     for (const origin of ['https://evil.example.com', 'http://app.example.com', undefined]) {
       const rejection = await expectRejected(server.url, origin === undefined ? {} : { origin })
-      assert.deepEqual(rejection, { status: 403, body: { code: 'ORIGIN_NOT_ALLOWED', message: 'origin not allowed' } })
+      assert.deepEqual(rejection, {
+        status: 403,
+        body: { code: 'ORIGIN_NOT_ALLOWED', message: 'origin not allowed' },
+      })
     }
     assert.equal(server.app.wsSessions.stats.rejectedUpgrades.ORIGIN_NOT_ALLOWED, 3)
     await client.close()
@@ -122,7 +125,10 @@ describe('the WebSocket route', () => {
     const server = await startServer({ heartbeatIntervalMs: 0, path: '/socket' })
     const response = await server.app.inject({ method: 'GET', url: '/socket' })
     assert.equal(response.statusCode, 426)
-    assert.deepEqual(response.json(), { code: 'UPGRADE_REQUIRED', message: 'this endpoint speaks WebSocket only' })
+    assert.deepEqual(response.json(), {
+      code: 'UPGRADE_REQUIRED',
+      message: 'this endpoint speaks WebSocket only',
+    })
     const client = await TestClient.open(server.url)
     assert.ok(server.url.endsWith('/socket'))
     await client.sid()

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { startServer, TestClient, waitFor } from './helpers.js'
+
+describe('1,000 sessions', () => {
+  it('connect, join rooms, receive, leave: registry, rooms, timers and listeners back to zero', async () => {
+    let connected = 0
+    let disconnected = 0
+    const server = await startServer({
+      heartbeatIntervalMs: 1000,
+      onConnect: () => {
+        connected++
+      },
+      onDisconnect: () => {
+        disconnected++
+      },
+    })
+    const registry = server.app.wsSessions
+    const clients: TestClient[] = []
+    for (let batch = 0; batch < 10; batch++) {
+      clients.push(...(await Promise.all(Array.from({ length: 100 }, () => TestClient.open(server.url)))))
+    }
+    await waitFor(() => connected === 1000, 10_000, 'every onConnect')
+    assert.equal(registry.size, 1000)
+    assert.equal(registry.activeTimers, 1, 'one heartbeat interval for all sessions')
+
+    let i = 0
+    for (const session of registry) {
+      registry.join(session.sid, 'all')
+      registry.join(session.sid, `group:${i++ % 10}`)
+    }
+    assert.equal(registry.roomCount, 11)
+    assert.equal(registry.members('group:3').size, 100)
+    assert.equal(registry.emitToRoom('group:3', 'hello'), 100)
+    assert.equal(registry.broadcast('all.hello', { n: 1 }), 1000)
+    await Promise.all(
+      clients.map(async (client) => {
+        let frame = await client.next(10_000)
+        if (frame.event === 'hello') frame = await client.next(10_000)
+        assert.deepEqual(frame, { event: 'all.hello', data: { n: 1 } })
+      }),
+    )
+
+    // Every socket has the session's listeners and no more.
+    const ws = server.app.websocketServer
+    for (const socket of ws.clients) assert.equal(socket.listenerCount('message'), 1)
+
+    await Promise.all(clients.map((client) => client.close()))
+    await waitFor(() => registry.size === 0 && disconnected === 1000, 10_000, 'every session to leave')
+    assert.equal(registry.roomCount, 0)
+    assert.equal(registry.activeTimers, 0)
+    assert.equal(ws.clients.size, 0)
+    assert.equal(registry.stats.sessionsOpened, 1000)
+    assert.equal(registry.stats.sessionsClosed, 1000)
+    await server.close()
+    assert.equal(server.app.server.listenerCount('upgrade'), 0)
+  })
+})
