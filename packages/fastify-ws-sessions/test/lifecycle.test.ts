@@ -219,6 +219,29 @@ describe('graceful shutdown', () => {
     await within(client.closed, 2000, 'the client close')
   })
 
+  it('answers its own 503 SHUTTING_DOWN when Fastify lets requests through while closing', async () => {
+    let duringShutdown: Promise<unknown> | undefined
+    const server = await startServer(
+      {
+        heartbeatIntervalMs: 0,
+        onDisconnect: async () => {
+          duringShutdown ??= expectRejected(server.url)
+          await duringShutdown
+        },
+      },
+      undefined,
+      { return503OnClosing: false },
+    )
+    const client = await TestClient.open(server.url)
+    await client.sid()
+    await server.close()
+    assert.deepEqual(await duringShutdown, {
+      status: 503,
+      body: { code: 'SHUTTING_DOWN', message: 'server is shutting down' },
+    })
+    assert.equal(server.app.wsSessions.stats.rejectedUpgrades.SHUTTING_DOWN, 1)
+  })
+
   it('closes cleanly with no session at all', async () => {
     const server = await startServer()
     await server.close()
@@ -227,6 +250,24 @@ describe('graceful shutdown', () => {
 })
 
 describe('Session and registry', () => {
+  it('logs through a child logger carrying the sid', async () => {
+    const lines: Array<Record<string, unknown>> = []
+    const stream = { write: (line: string) => lines.push(JSON.parse(line)) }
+    const server = await startServer({ heartbeatIntervalMs: 0 }, undefined, {
+      logger: { level: 'info', stream },
+    })
+    const client = await TestClient.open(server.url)
+    const sid = await client.sid()
+    const session = server.app.wsSessions.get(sid)
+    session?.log.info('from the app')
+    await client.close()
+    await waitFor(() => lines.some((l) => l.msg === 'session closed'))
+    await server.close()
+    const about = lines.filter((l) => l.sid === sid).map((l) => l.msg)
+    assert.deepEqual(about, ['session opened', 'from the app', 'session closed'])
+    assert.equal(lines.find((l) => l.msg === 'session closed')?.code, 1000)
+  })
+
   it('send, sendRaw and registry.send deliver event frames; false when the session is gone', async () => {
     const server = await startServer({ heartbeatIntervalMs: 0 })
     const client = await TestClient.open(server.url)
