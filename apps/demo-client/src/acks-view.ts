@@ -1,0 +1,39 @@
+import type { Ack } from './connection.js'
+import { formatRtt } from './describe.js'
+import { element, trimChildren } from './dom.js'
+
+/** The table of replies: one row per request, newest on top, with its round-trip time. */
+export class AcksView {
+  constructor(
+    private readonly body: HTMLTableSectionElement,
+    private readonly max = 40,
+  ) {}
+
+  add(ack: Ack): void {
+    const row = element('tr', ack.ok ? 'ok' : 'failed')
+    row.dataset.testid = 'ack'
+    row.dataset.id = String(ack.id)
+    row.dataset.event = ack.event
+    row.dataset.ok = String(ack.ok)
+
+    const result = element('td', 'result')
+    if (ack.ok) {
+      result.append(element('span', 'badge badge-ok', 'ok'))
+    } else {
+      result.append(
+        element('span', 'badge badge-fail', ack.error.code),
+        element('span', 'why', ack.error.message),
+      )
+    }
+    const rtt = element(
+      'td',
+      'num',
+      !ack.ok && ack.error.code === 'NOT_CONNECTED' ? '—' : formatRtt(ack.rttMs),
+    )
+    rtt.dataset.testid = 'ack-rtt'
+    row.append(element('td', 'num', `#${ack.id}`), element('td', 'event', ack.event), result, rtt)
+
+    this.body.prepend(row)
+    trimChildren(this.body, this.max, true)
+  }
+}

@@ -1,0 +1,50 @@
+import {
+  ErrorFrame,
+  type EventFrame,
+  type ReplyFrame,
+  ReplyFrame as ReplyFrameSchema,
+  ServerFrame,
+} from '@session-gateway/message-schema'
+import { Compile } from 'typebox/compile'
+
+// Compiled once, when the page loads.
+const serverFrame = Compile(ServerFrame)
+const replyFrame = Compile(ReplyFrameSchema)
+const errorFrame = Compile(ErrorFrame)
+
+/** A frame from the gateway, sorted by what it is. `invalid` breaks the wire contract. */
+export type Incoming =
+  | { kind: 'reply'; frame: ReplyFrame }
+  | { kind: 'error'; frame: ErrorFrame }
+  | { kind: 'event'; frame: EventFrame }
+  | { kind: 'invalid'; reason: string; value?: unknown }
+
+function firstError(value: unknown): string {
+  const errors = serverFrame.Errors(value)
+  const concrete = errors.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf') ?? errors[0]
+  if (!concrete) return 'does not match the ServerFrame schema'
+  const where = concrete.instancePath === '' ? 'frame' : concrete.instancePath.slice(1).replaceAll('/', '.')
+  return `${where} ${concrete.message}`
+}
+
+/** Parses and validates one text frame against message-schema's ServerFrame. Never throws. */
+export function classifyFrame(text: string): Incoming {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return { kind: 'invalid', reason: 'the frame is not JSON' }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { kind: 'invalid', reason: 'the frame is not a JSON object', value }
+  }
+  if (!serverFrame.Check(value)) {
+    return { kind: 'invalid', reason: `not a ServerFrame: ${firstError(value)}`, value }
+  }
+  if (replyFrame.Check(value)) return { kind: 'reply', frame: value }
+  if ('event' in value && value.event === 'error') {
+    if (errorFrame.Check(value)) return { kind: 'error', frame: value }
+    return { kind: 'invalid', reason: 'an "error" frame needs data {code, message}', value }
+  }
+  return { kind: 'event', frame: value as EventFrame }
+}

@@ -1,0 +1,73 @@
+import { AcksView } from './acks-view.js'
+import { ChatView } from './chat-view.js'
+import { GatewayConnection } from './connection.js'
+import { DemoPage } from './demo-page.js'
+import { byTestId } from './dom.js'
+import { LogView } from './log-view.js'
+import { Notices } from './notices.js'
+import { browserSocket } from './socket.js'
+import { StatusView } from './status-view.js'
+import { bindForms } from './ui.js'
+import { resolveSocketUrl } from './ws-url.js'
+
+function boot(): void {
+  const notices = new Notices(byTestId('notices', HTMLElement))
+  const status = new StatusView({
+    status: byTestId('conn-status', HTMLElement),
+    statusText: byTestId('conn-status-text', HTMLElement),
+    detail: byTestId('conn-detail', HTMLElement),
+    toggle: byTestId('connect-toggle', HTMLButtonElement),
+    retryNow: byTestId('reconnect-now', HTMLButtonElement),
+    sid: byTestId('sid', HTMLElement),
+  })
+  const urlText = byTestId('ws-url', HTMLElement)
+  const target = resolveSocketUrl(window.location)
+  if (!target.ok) {
+    urlText.textContent = 'none'
+    status.render({ status: 'closed' })
+    notices.show('error', 'The page does not know where the gateway is.', target.message)
+    return
+  }
+  urlText.textContent = target.url
+
+  const log = new LogView(byTestId('frame-log', HTMLElement), byTestId('frame-list', HTMLOListElement))
+  byTestId('log-clear', HTMLButtonElement).addEventListener('click', () => log.clear())
+
+  let page: DemoPage | undefined
+  const connection = new GatewayConnection({
+    url: target.url,
+    createSocket: browserSocket,
+    onState: (state) => page?.onState(state),
+    onFrame: (incoming, text, ack) => page?.onFrame(incoming, text, ack),
+    onSent: (frame, text) => page?.onSent(frame.event, frame.id, text),
+    onProtocolWarning: (message) => page?.onProtocolWarning(message),
+  })
+  const chat = new ChatView(
+    byTestId('chat-log', HTMLOListElement),
+    byTestId('my-rooms', HTMLUListElement),
+    byTestId('my-rooms-empty', HTMLElement),
+    byTestId('chat-room', HTMLSelectElement),
+    (room) => void page?.leave(room),
+  )
+  page = new DemoPage(connection, {
+    status,
+    log,
+    acks: new AcksView(byTestId('acks', HTMLTableSectionElement)),
+    chat,
+    notices,
+    echoResult: byTestId('echo-result', HTMLElement),
+    knownEvents: byTestId('known-events', HTMLDataListElement),
+  })
+  bindForms(page, notices)
+
+  byTestId('connect-toggle', HTMLButtonElement).addEventListener('click', () => {
+    const s = connection.state.status
+    if (s === 'closed' || s === 'idle') connection.start()
+    else connection.stop()
+  })
+  byTestId('reconnect-now', HTMLButtonElement).addEventListener('click', () => connection.retryNow())
+
+  connection.start()
+}
+
+boot()
