@@ -9,8 +9,8 @@ import type { GatewayConfig } from './config/load-config.js'
 import { createDemoUserManager } from './demo/demo-user-manager.js'
 import { registerApi } from './http/api.js'
 import { registerDemoPage } from './http/demo-page.js'
-import { logSerializers } from './http/log-serializers.js'
 import type { ApiDeps } from './http/deps.js'
+import { logSerializers } from './http/log-serializers.js'
 import { createMetrics } from './http/metrics.js'
 import { sessionOptions } from './sessions-wiring.js'
 
@@ -38,7 +38,10 @@ export interface Gateway {
 }
 
 /** Composes the gateway: sessions plugin + AMQP bridge (or the embedded bus), CI dispatcher, HTTP API. */
-export async function buildGateway(config: GatewayConfig, overrides: GatewayOverrides = {}): Promise<Gateway> {
+export async function buildGateway(
+  config: GatewayConfig,
+  overrides: GatewayOverrides = {},
+): Promise<Gateway> {
   const startedAt = Date.now()
   const authenticate =
     overrides.authenticate ??
@@ -116,7 +119,11 @@ export async function buildGateway(config: GatewayConfig, overrides: GatewayOver
   const docs = {
     wsPath: config.wsPath,
     addresses: embedded
-      ? { umAddress: 'embedded:user-manager', nodeAddress: EMBEDDED_NODE_ADDRESS, broadcastAddress: EMBEDDED_BROADCAST_ADDRESS }
+      ? {
+          umAddress: 'embedded:user-manager',
+          nodeAddress: EMBEDDED_NODE_ADDRESS,
+          broadcastAddress: EMBEDDED_BROADCAST_ADDRESS,
+        }
       : {
           ...(config.umAddress ? { umAddress: config.umAddress } : {}),
           ...(config.nodeReplyTo ? { nodeAddress: config.nodeReplyTo } : {}),

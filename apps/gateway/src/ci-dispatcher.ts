@@ -113,7 +113,10 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
     if (!meta.replyTo) return
     // The effect is done; a RESULT that cannot be sent must not undo or repeat it.
     await deps.reply(meta, result).catch((err: unknown) => {
-      deps.log.warn({ err, type: message.type, messageId: meta.messageId, replyTo: meta.replyTo }, 'RESULT not sent')
+      deps.log.warn(
+        { err, type: message.type, messageId: meta.messageId, replyTo: meta.replyTo },
+        'RESULT not sent',
+      )
     })
   }
 }

@@ -46,7 +46,9 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
 
     async onDisconnect(session, code, reason) {
       try {
-        await deps.backend().sendToUserManager(clientDisconnected({ sid: session.sid, node: nodeId, code, reason }))
+        await deps
+          .backend()
+          .sendToUserManager(clientDisconnected({ sid: session.sid, node: nodeId, code, reason }))
       } catch (err) {
         session.log.warn({ err, code }, 'CLIENT_DISCONNECTED not accepted by the broker')
       }
@@ -66,7 +68,10 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
         deps.onClientEvent?.('unavailable')
         const detail = (err as { code?: string; message?: string }).code ?? 'error'
         session.log.warn({ err, event: frame.event }, 'client event not accepted by the broker')
-        throw new SessionError('UNAVAILABLE', `the event could not be delivered to the backend (${detail}); retry later`)
+        throw new SessionError(
+          'UNAVAILABLE',
+          `the event could not be delivered to the backend (${detail}); retry later`,
+        )
       }
       deps.onClientEvent?.('accepted')
       return undefined

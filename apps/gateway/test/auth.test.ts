@@ -6,13 +6,16 @@ import { after, before, describe, it } from 'node:test'
 import type { UmMessage } from '@session-gateway/message-schema'
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose'
 import { redactUrl } from '../src/http/log-serializers.js'
-import { startGateway, type StartedGateway } from './helpers/gateway.js'
+import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { TestClient } from './helpers/ws-client.js'
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789'
 const key = new TextEncoder().encode(SECRET)
 
-function token(claims: Record<string, unknown> = {}, options: { exp?: string | number; aud?: string; iss?: string; secret?: Uint8Array } = {}) {
+function token(
+  claims: Record<string, unknown> = {},
+  options: { exp?: string | number; aud?: string; iss?: string; secret?: Uint8Array } = {},
+) {
   return new SignJWT({ sub: 'user-1', role: 'member', ...claims })
     .setProtectedHeader({ alg: 'HS256' })
     .setIssuedAt()
@@ -48,10 +51,13 @@ describe('JWT authentication (HS256) before the upgrade', () => {
   after(() => gw.gateway.close())
 
   it('a valid token opens a session, and its verified claims reach the UM in CLIENT_CONNECTED.meta.user', async () => {
-    const client = await TestClient.open(gw.wsUrl, { headers: { authorization: `Bearer ${await token({ name: 'Ada' })}` } })
+    const client = await TestClient.open(gw.wsUrl, {
+      headers: { authorization: `Bearer ${await token({ name: 'Ada' })}` },
+    })
     const sid = await client.sid()
     const deadline = Date.now() + 5000
-    while (!connected.some((m) => m.sid === sid) && Date.now() < deadline) await new Promise((r) => setImmediate(r))
+    while (!connected.some((m) => m.sid === sid) && Date.now() < deadline)
+      await new Promise((r) => setImmediate(r))
     const message = connected.find((m) => m.sid === sid)
     assert.ok(message && message.type === 'CLIENT_CONNECTED')
     assert.equal(message.meta.user?.sub, 'user-1')
@@ -65,12 +71,17 @@ describe('JWT authentication (HS256) before the upgrade', () => {
   })
 
   it('missing, expired, wrong-signature, wrong-audience, wrong-issuer and unsigned tokens get 401 before any upgrade', async () => {
-    const unsigned = new UnsecuredJWT({ sub: 'x' }).setAudience('gateway').setIssuer('https://auth.example.com').encode()
+    const unsigned = new UnsecuredJWT({ sub: 'x' })
+      .setAudience('gateway')
+      .setIssuer('https://auth.example.com')
+      .encode()
     const bad = {
       missing: {},
       'not a JWT': { authorization: 'Bearer not-a-jwt' },
       expired: { authorization: `Bearer ${await token({}, { exp: Math.floor(Date.now() / 1000) - 60 })}` },
-      'wrong signature': { authorization: `Bearer ${await token({}, { secret: new TextEncoder().encode('another-secret-another-secret-123') })}` },
+      'wrong signature': {
+        authorization: `Bearer ${await token({}, { secret: new TextEncoder().encode('another-secret-another-secret-123') })}`,
+      },
       'wrong audience': { authorization: `Bearer ${await token({}, { aud: 'someone-else' })}` },
       'wrong issuer': { authorization: `Bearer ${await token({}, { iss: 'https://evil.example.com' })}` },
       'alg none': { authorization: `Bearer ${unsigned}` },
@@ -93,8 +104,11 @@ describe('JWT authentication with a JWKS file (ES256)', () => {
     writeFileSync(file, JSON.stringify({ keys: [jwk] }))
     const gw = await startGateway({ AUTH_JWKS_FILE: file })
     try {
-      const sign = (k: CryptoKey) =>
-        new SignJWT({ sub: 'u2' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setExpirationTime('5m').sign(k)
+      const sign = (k: Parameters<SignJWT['sign']>[0]) =>
+        new SignJWT({ sub: 'u2' })
+          .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+          .setExpirationTime('5m')
+          .sign(k)
       assert.equal(await status(gw.wsUrl, { authorization: `Bearer ${await sign(privateKey)}` }), 101)
       assert.equal(await status(gw.wsUrl, { authorization: `Bearer ${await sign(other.privateKey)}` }), 401)
     } finally {
@@ -103,7 +117,10 @@ describe('JWT authentication with a JWKS file (ES256)', () => {
   })
 
   it('a JWKS file that cannot be read stops the start with a message naming the variable', async () => {
-    await assert.rejects(startGateway({ AUTH_JWKS_FILE: '/nonexistent/jwks.json' }), /AUTH_JWKS_FILE: cannot read/)
+    await assert.rejects(
+      startGateway({ AUTH_JWKS_FILE: '/nonexistent/jwks.json' }),
+      /AUTH_JWKS_FILE: cannot read/,
+    )
   })
 })
 

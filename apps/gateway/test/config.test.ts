@@ -50,7 +50,17 @@ describe('configuration', () => {
       GATEWAY_DEMO_PAGE: 'false',
     })
     assert.deepEqual(
-      [c.host, c.port, c.apiHost, c.apiPort, c.nodeId, c.amqpUrl, c.amqpProfile, c.umAddress, c.broadcastAddress],
+      [
+        c.host,
+        c.port,
+        c.apiHost,
+        c.apiPort,
+        c.nodeId,
+        c.amqpUrl,
+        c.amqpProfile,
+        c.umAddress,
+        c.broadcastAddress,
+      ],
       ['127.0.0.1', 9000, '10.0.0.5', 9001, 'node-a', 'amqp://u:p@broker:5672', 'generic', 'um', 'bc'],
     )
     assert.deepEqual(c.allowedOrigins, ['https://a.example.com', 'http://localhost:3000'])
@@ -90,6 +100,20 @@ describe('configuration', () => {
       assert.match(joined, pattern)
     }
     assert.equal(problems.length, 9)
+  })
+  it('JWT settings: a short secret, both key sources, or an audience without a key are refused', () => {
+    assert.match(
+      problemsOf({ AUTH_JWT_SECRET: 'short' }).join(),
+      /AUTH_JWT_SECRET="short": must be text of at least 32/,
+    )
+    assert.match(
+      problemsOf({ AUTH_JWT_SECRET: 'x'.repeat(32), AUTH_JWKS_FILE: '/k.json' }).join(),
+      /set one of them, not both/,
+    )
+    assert.match(
+      problemsOf({ AUTH_JWT_AUDIENCE: 'gateway' }).join(),
+      /need AUTH_JWT_SECRET or AUTH_JWKS_FILE/,
+    )
   })
   it('a port out of range is refused', () => {
     assert.match(problemsOf({ GATEWAY_API_PORT: '70000' }).join(), /GATEWAY_API_PORT="70000"/)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { startGateway, type StartedGateway } from './helpers/gateway.js'
+import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { TestClient } from './helpers/ws-client.js'
 
 const TOKEN = 'embedded-admin-token-0123'
@@ -46,7 +46,10 @@ describe('embedded mode (no broker): the demo User Manager end to end', () => {
     await bob.waitFor((f) => f.event === 'room.joined' && (f.data as { sid: string }).sid === bobSid)
     await alice.request('room.send', { room: 'lobby', text: 'hi bob' })
     const msg = await bob.event('room.message')
-    assert.deepEqual({ ...(msg.data as object), ts: 0 }, { room: 'lobby', from: aliceSid, text: 'hi bob', ts: 0 })
+    assert.deepEqual(
+      { ...(msg.data as object), ts: 0 },
+      { room: 'lobby', from: aliceSid, text: 'hi bob', ts: 0 },
+    )
     await alice.event('room.message')
     await Promise.all([alice.close(), bob.close()])
   })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { startGateway, type StartedGateway } from './helpers/gateway.js'
+import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { TestClient } from './helpers/ws-client.js'
 
 const TOKEN = 'http-api-test-token-0123456789'
@@ -13,7 +13,8 @@ describe('HTTP API on the shared listener', () => {
   })
   after(() => gw.gateway.close())
 
-  const get = (path: string, headers: Record<string, string> = auth) => fetch(`${gw.httpUrl}${path}`, { headers })
+  const get = (path: string, headers: Record<string, string> = auth) =>
+    fetch(`${gw.httpUrl}${path}`, { headers })
 
   it('healthz and readyz', async () => {
     const health = await get('/healthz', {})
@@ -37,7 +38,11 @@ describe('HTTP API on the shared listener', () => {
   it('lists sessions paged, shows one, sends to it, broadcasts, closes it', async () => {
     const clients = await Promise.all([1, 2, 3].map(() => TestClient.open(gw.wsUrl)))
     const sids = await Promise.all(clients.map((c) => c.sid()))
-    const page1 = (await (await get('/v1/sessions?limit=2')).json()) as { total: number; items: { sid: string }[]; nextOffset: number | null }
+    const page1 = (await (await get('/v1/sessions?limit=2')).json()) as {
+      total: number
+      items: { sid: string }[]
+      nextOffset: number | null
+    }
     assert.equal(page1.total, 3)
     assert.equal(page1.items.length, 2)
     assert.equal(page1.nextOffset, 2)
@@ -65,7 +70,10 @@ describe('HTTP API on the shared listener', () => {
     assert.deepEqual(await all.json(), { delivered: 3 })
     for (const c of clients) await c.event('admin.all')
 
-    const closed = await fetch(`${gw.httpUrl}/v1/sessions/${sidB}?code=4002&reason=admin`, { method: 'DELETE', headers: auth })
+    const closed = await fetch(`${gw.httpUrl}/v1/sessions/${sidB}?code=4002&reason=admin`, {
+      method: 'DELETE',
+      headers: auth,
+    })
     assert.equal(closed.status, 204)
     assert.deepEqual(await clientB.waitClosed(), { code: 4002, reason: 'admin' })
     for (const c of clients) await c.close()
@@ -75,8 +83,14 @@ describe('HTTP API on the shared listener', () => {
     const unknown = 'Z'.repeat(22)
     const res = await get(`/v1/sessions/${unknown}`)
     assert.equal(res.status, 404)
-    assert.deepEqual(await res.json(), { code: 'SESSION_NOT_FOUND', message: `no session ${unknown} on this node` })
-    assert.equal((await fetch(`${gw.httpUrl}/v1/sessions/${unknown}`, { method: 'DELETE', headers: auth })).status, 404)
+    assert.deepEqual(await res.json(), {
+      code: 'SESSION_NOT_FOUND',
+      message: `no session ${unknown} on this node`,
+    })
+    assert.equal(
+      (await fetch(`${gw.httpUrl}/v1/sessions/${unknown}`, { method: 'DELETE', headers: auth })).status,
+      404,
+    )
     const badSid = await get('/v1/sessions/short')
     assert.equal(badSid.status, 400)
     assert.equal(((await badSid.json()) as { code: string }).code, 'INVALID')
@@ -87,7 +101,10 @@ describe('HTTP API on the shared listener', () => {
     })
     assert.equal(badBody.status, 400)
     assert.match(((await badBody.json()) as { message: string }).message, /event/)
-    const badCode = await fetch(`${gw.httpUrl}/v1/sessions/${unknown}?code=1001`, { method: 'DELETE', headers: auth })
+    const badCode = await fetch(`${gw.httpUrl}/v1/sessions/${unknown}?code=1001`, {
+      method: 'DELETE',
+      headers: auth,
+    })
     assert.equal(badCode.status, 400)
     assert.equal((await get('/v1/sessions?limit=0')).status, 400)
   })
@@ -100,7 +117,13 @@ describe('HTTP API on the shared listener', () => {
     assert.match(res.headers.get('content-type') ?? '', /text\/plain/)
     const text = await res.text()
     assert.match(text, /^gateway_sessions\{node="[^"]+"\} 1$/m)
-    for (const name of ['gateway_frames_in_total', 'gateway_broker_state', 'gateway_outbox_depth', 'gateway_ci_messages_total', 'nodejs_eventloop_lag_seconds']) {
+    for (const name of [
+      'gateway_frames_in_total',
+      'gateway_broker_state',
+      'gateway_outbox_depth',
+      'gateway_ci_messages_total',
+      'nodejs_eventloop_lag_seconds',
+    ]) {
       assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name)
     }
     assert.match(text, /^gateway_broker_state\{state="open",node="[^"]+"\} 1$/m)
@@ -108,9 +131,19 @@ describe('HTTP API on the shared listener', () => {
   })
 
   it('serves the OpenAPI and AsyncAPI documents', async () => {
-    const openapi = (await (await get('/docs/openapi.json', {})).json()) as { openapi: string; paths: Record<string, unknown> }
+    const openapi = (await (await get('/docs/openapi.json', {})).json()) as {
+      openapi: string
+      paths: Record<string, unknown>
+    }
     assert.equal(openapi.openapi, '3.1.0')
-    for (const path of ['/healthz', '/readyz', '/v1/sessions', '/v1/sessions/{sid}', '/v1/sessions/{sid}/messages', '/v1/broadcast']) {
+    for (const path of [
+      '/healthz',
+      '/readyz',
+      '/v1/sessions',
+      '/v1/sessions/{sid}',
+      '/v1/sessions/{sid}/messages',
+      '/v1/broadcast',
+    ]) {
       assert.ok(openapi.paths[path], path)
     }
     const asyncapi = (await (await get('/docs/asyncapi.json', {})).json()) as { asyncapi: string }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
-import { startGateway, type StartedGateway, until } from './helpers/gateway.js'
+import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
 import { TestClient } from './helpers/ws-client.js'
 
 describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () => {
@@ -59,21 +59,26 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
     const ack = await client.request('chat.send', { text: 'hi' })
     assert.deepEqual(ack, { id: 2, ok: true })
     const event = await um.waitFor((m) => m.body.type === 'CLIENT_EVENT' && m.body.sid === sid)
-    assert.deepEqual({ ...event.body, ts: 0 }, {
-      type: 'CLIENT_EVENT',
-      v: 1,
-      sid,
-      node: nodeId,
-      ts: 0,
-      event: 'chat.send',
-      data: { text: 'hi' },
-      requestId: 2,
-    })
+    assert.deepEqual(
+      { ...event.body, ts: 0 },
+      {
+        type: 'CLIENT_EVENT',
+        v: 1,
+        sid,
+        node: nodeId,
+        ts: 0,
+        event: 'chat.send',
+        data: { text: 'hi' },
+        requestId: 2,
+      },
+    )
     assert.equal(event.replyTo, nodeAddress)
     assert.equal(event.durable, true)
     // Without id: forwarded, no reply, and `data` left out when the client sent none.
     client.send({ event: 'tick' })
-    const tick = await um.waitFor((m) => m.body.type === 'CLIENT_EVENT' && m.body.sid === sid && m.body.event === 'tick')
+    const tick = await um.waitFor(
+      (m) => m.body.type === 'CLIENT_EVENT' && m.body.sid === sid && m.body.event === 'tick',
+    )
     assert.equal('data' in tick.body, false)
     assert.equal('requestId' in tick.body, false)
     assert.equal(client.frames.filter((f) => f.id !== undefined).length, 0)
@@ -95,7 +100,12 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
     const a = await connect()
     const b = await connect()
     const room = unique('room')
-    assert.deepEqual(await um.request(nodeAddress, { type: 'JOIN', v: 1, sid: a.sid, room }), { type: 'RESULT', v: 1, ok: true, data: {} })
+    assert.deepEqual(await um.request(nodeAddress, { type: 'JOIN', v: 1, sid: a.sid, room }), {
+      type: 'RESULT',
+      v: 1,
+      ok: true,
+      data: {},
+    })
     assert.equal((await um.request(nodeAddress, { type: 'JOIN', v: 1, sid: b.sid, room })).ok, true)
     const info = await um.request(nodeAddress, { type: 'SESSION_INFO', v: 1, sid: a.sid })
     assert.ok(info.ok)
@@ -110,15 +120,27 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
     assert.deepEqual(all, { type: 'RESULT', v: 1, ok: true, data: { delivered: 2 } })
     await a.client.event('room.msg')
     await b.client.event('room.msg')
-    const except = await um.request(nodeAddress, { type: 'ROOM_EMIT', v: 1, room, event: 'room.msg2', exceptSid: a.sid })
+    const except = await um.request(nodeAddress, {
+      type: 'ROOM_EMIT',
+      v: 1,
+      room,
+      event: 'room.msg2',
+      exceptSid: a.sid,
+    })
     assert.ok(except.ok && except.data.delivered === 1)
     await b.client.event('room.msg2')
     assert.equal((await um.request(nodeAddress, { type: 'LEAVE', v: 1, sid: b.sid, room })).ok, true)
     const after = await um.request(nodeAddress, { type: 'ROOM_EMIT', v: 1, room, event: 'room.msg3' })
     assert.ok(after.ok && after.data.delivered === 1)
     await a.client.event('room.msg3')
-    assert.equal(a.client.frames.some((f) => f.event === 'room.msg2'), false)
-    assert.equal(b.client.frames.some((f) => f.event === 'room.msg3'), false)
+    assert.equal(
+      a.client.frames.some((f) => f.event === 'room.msg2'),
+      false,
+    )
+    assert.equal(
+      b.client.frames.some((f) => f.event === 'room.msg3'),
+      false,
+    )
     const gone = await um.request(nodeAddress, { type: 'JOIN', v: 1, sid: 'B'.repeat(22), room })
     assert.ok(!gone.ok && gone.error.code === 'SESSION_NOT_FOUND')
     await Promise.all([a.client.close(), b.client.close()])
@@ -141,10 +163,19 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
 
   it('DISCONNECT closes with the given code and reports CLIENT_DISCONNECTED exactly once', async () => {
     const { client, sid } = await connect()
-    const result = await um.request(nodeAddress, { type: 'DISCONNECT', v: 1, sid, code: 4001, reason: 'kicked' })
+    const result = await um.request(nodeAddress, {
+      type: 'DISCONNECT',
+      v: 1,
+      sid,
+      code: 4001,
+      reason: 'kicked',
+    })
     assert.deepEqual(result, { type: 'RESULT', v: 1, ok: true, data: {} })
     assert.deepEqual(await client.waitClosed(), { code: 4001, reason: 'kicked' })
-    const [gone] = await um.waitForCount((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid, 1)
+    const [gone] = await um.waitForCount(
+      (m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid,
+      1,
+    )
     assert.ok(gone && gone.body.type === 'CLIENT_DISCONNECTED')
     if (gone?.body.type === 'CLIENT_DISCONNECTED') {
       assert.equal(gone.body.code, 4001)
@@ -158,7 +189,10 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
     const marker = await connect()
     await marker.client.close()
     await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === marker.sid)
-    assert.equal(um.received.filter((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid).length, 1)
+    assert.equal(
+      um.received.filter((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid).length,
+      1,
+    )
   })
 
   it('answers bad CI messages with a RESULT error and keeps working', async () => {
@@ -178,7 +212,11 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
       }
     }
     // A body that is not JSON at all (raw bytes in a data section).
-    const raw = await um.send(nodeAddress, { typecode: 0x75, content: Buffer.from('{not json') }, { reply: true, raw: true })
+    const raw = await um.send(
+      nodeAddress,
+      { typecode: 0x75, content: Buffer.from('{not json') },
+      { reply: true, raw: true },
+    )
     const [bad] = await um.waitResults(raw, 1)
     assert.ok(bad && !bad.ok && bad.error.code === 'INVALID')
     // Still working.
@@ -193,6 +231,8 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
     client.ws.close(4321, 'bye')
     await client.waitClosed()
     const gone = await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid)
-    assert.ok(gone.body.type === 'CLIENT_DISCONNECTED' && gone.body.code === 4321 && gone.body.reason === 'bye')
+    assert.ok(
+      gone.body.type === 'CLIENT_DISCONNECTED' && gone.body.code === 4321 && gone.body.reason === 'bye',
+    )
   })
 })

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
-import { startGateway, type StartedGateway, until } from './helpers/gateway.js'
+import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
 import { TestClient } from './helpers/ws-client.js'
 
 describe('scale-out: three nodes on one broker', () => {
@@ -16,7 +16,12 @@ describe('scale-out: three nodes on one broker', () => {
   before(async () => {
     um = await FakeUserManager.start(`/queue/${umQueue}`)
     for (const id of nodeIds) {
-      const gw = await startGateway({ AMQP_URL: BROKER_URL, UM_ADDRESS: `/queue/${umQueue}`, BROADCAST_ADDRESS: broadcast, GATEWAY_NODE_ID: id })
+      const gw = await startGateway({
+        AMQP_URL: BROKER_URL,
+        UM_ADDRESS: `/queue/${umQueue}`,
+        BROADCAST_ADDRESS: broadcast,
+        GATEWAY_NODE_ID: id,
+      })
       nodes.push(gw)
     }
     await until(() => nodes.every((n) => n.gateway.backend.state === 'open'), 10_000, 'three bridges open')
@@ -40,7 +45,13 @@ describe('scale-out: three nodes on one broker', () => {
   it('a CI message sent to the reply_to of CLIENT_CONNECTED reaches exactly the node that holds the session', async () => {
     assert.equal(new Set(sessions.map((s) => s.replyTo)).size, 3)
     for (const s of sessions) {
-      const result = await um.request(s.replyTo, { type: 'EMIT', v: 1, sid: s.sid, event: 'direct', data: s.sid })
+      const result = await um.request(s.replyTo, {
+        type: 'EMIT',
+        v: 1,
+        sid: s.sid,
+        event: 'direct',
+        data: s.sid,
+      })
       assert.deepEqual(result, { type: 'RESULT', v: 1, ok: true, data: { delivered: 1 } })
       assert.equal((await s.client.event('direct')).data, s.sid)
     }
@@ -48,7 +59,11 @@ describe('scale-out: three nodes on one broker', () => {
   })
 
   it('BROADCAST on the broadcast address reaches every session on every node, one RESULT per node', async () => {
-    const id = await um.send(broadcast, { type: 'BROADCAST', v: 1, event: 'everyone', data: 1 }, { reply: true })
+    const id = await um.send(
+      broadcast,
+      { type: 'BROADCAST', v: 1, event: 'everyone', data: 1 },
+      { reply: true },
+    )
     const results = await um.waitResults(id, 3)
     assert.deepEqual(
       results.map((r) => (r.ok ? r.data.delivered : -1)),
@@ -60,13 +75,24 @@ describe('scale-out: three nodes on one broker', () => {
   it('ROOM_EMIT on the broadcast address reaches the room members on every node', async () => {
     const room = unique('room')
     const members = [sessions[0], sessions[2], sessions[4]].filter((s) => s !== undefined)
-    for (const m of members) assert.equal((await um.request(m.replyTo, { type: 'JOIN', v: 1, sid: m.sid, room })).ok, true)
-    const id = await um.send(broadcast, { type: 'ROOM_EMIT', v: 1, room, event: 'room.news' }, { reply: true })
+    for (const m of members)
+      assert.equal((await um.request(m.replyTo, { type: 'JOIN', v: 1, sid: m.sid, room })).ok, true)
+    const id = await um.send(
+      broadcast,
+      { type: 'ROOM_EMIT', v: 1, room, event: 'room.news' },
+      { reply: true },
+    )
     const results = await um.waitResults(id, 3)
-    assert.deepEqual(results.map((r) => (r.ok ? r.data.delivered : -1)), [1, 1, 1])
+    assert.deepEqual(
+      results.map((r) => (r.ok ? r.data.delivered : -1)),
+      [1, 1, 1],
+    )
     for (const m of members) await m.client.event('room.news')
     for (const s of sessions.filter((x) => !members.includes(x))) {
-      assert.equal(s.client.frames.some((f) => f.event === 'room.news'), false)
+      assert.equal(
+        s.client.frames.some((f) => f.event === 'room.news'),
+        false,
+      )
     }
   })
 

@@ -42,7 +42,11 @@ describe('graceful shutdown on SIGTERM (the built entry point, real broker)', ()
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     })
-    await until(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 15_000, 'gateway ready')
+    await until(
+      async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,
+      15_000,
+      'gateway ready',
+    )
   })
   after(async () => {
     if (child.exitCode === null) child.kill('SIGKILL')

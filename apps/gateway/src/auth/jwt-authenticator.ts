@@ -52,11 +52,17 @@ export function createJwtAuthenticator(options: JwtAuthOptions) {
   let verify: (token: string) => Promise<Record<string, unknown>>
   if (options.secret) {
     const key = new TextEncoder().encode(options.secret)
-    verify = async (token) => (await jwtVerify(token, key, { ...verifyOptions, algorithms: ['HS256'] })).payload
+    verify = async (token) =>
+      (await jwtVerify(token, key, { ...verifyOptions, algorithms: ['HS256'] })).payload
   } else if (options.jwksFile) {
     const keys = loadJwks(options.jwksFile)
     verify = async (token) =>
-      (await jwtVerify(token, keys, { ...verifyOptions, algorithms: ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'] })).payload
+      (
+        await jwtVerify(token, keys, {
+          ...verifyOptions,
+          algorithms: ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'],
+        })
+      ).payload
   } else {
     throw new Error('JWT authentication needs a secret or a JWKS file')
   }

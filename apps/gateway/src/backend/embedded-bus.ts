@@ -1,12 +1,21 @@
 import { randomUUID } from 'node:crypto'
-import { type CiMessage, decodeCiMessage, decodeResult, type Result, type UmMessage } from '@session-gateway/message-schema'
+import {
+  type CiMessage,
+  decodeCiMessage,
+  decodeResult,
+  type Result,
+  type UmMessage,
+} from '@session-gateway/message-schema'
 import type { Backend, BackendStats, CiMessageHandler, CiMeta } from './types.js'
 
 /** The address of the one node in embedded mode. */
 export const EMBEDDED_NODE_ADDRESS = 'embedded:node'
 export const EMBEDDED_BROADCAST_ADDRESS = 'embedded:broadcast'
 
-export type UmListener = (message: UmMessage, meta: { replyTo: string; messageId: string }) => Promise<void> | void
+export type UmListener = (
+  message: UmMessage,
+  meta: { replyTo: string; messageId: string },
+) => Promise<void> | void
 
 /**
  * An in-process stand-in for the broker, for running the gateway whole on one
@@ -53,14 +62,17 @@ export class EmbeddedBus implements Backend {
     // Delivered after the sender's turn, as a broker would.
     setImmediate(() => {
       if (!listener) return
-      Promise.resolve(listener(JSON.parse(text) as UmMessage, { replyTo: EMBEDDED_NODE_ADDRESS, messageId: randomUUID() })).catch(
-        () => {},
-      )
+      Promise.resolve(
+        listener(JSON.parse(text) as UmMessage, { replyTo: EMBEDDED_NODE_ADDRESS, messageId: randomUUID() }),
+      ).catch(() => {})
     })
   }
 
   /** The CI side: sends a CI message to the node; resolves once the node has handled it. */
-  async sendToNode(body: CiMessage | Record<string, unknown>, options: { replyTo?: string; broadcast?: boolean } = {}): Promise<void> {
+  async sendToNode(
+    body: CiMessage | Record<string, unknown>,
+    options: { replyTo?: string; broadcast?: boolean } = {},
+  ): Promise<void> {
     const messageId = randomUUID()
     const meta: CiMeta = {
       messageId,

@@ -55,7 +55,11 @@ function coerce(kind: Coerce, text: string): unknown {
     case 'integer':
       return /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN
     case 'boolean':
-      return { true: true, '1': true, yes: true, false: false, '0': false, no: false }[text.trim().toLowerCase()] ?? text
+      return (
+        { true: true, '1': true, yes: true, false: false, '0': false, no: false }[
+          text.trim().toLowerCase()
+        ] ?? text
+      )
     case 'list':
       return text
         .split(',')
@@ -65,7 +69,13 @@ function coerce(kind: Coerce, text: string): unknown {
 }
 
 function expectation(spec: VariableSpec): string {
-  const s = spec.schema as { minimum?: number; maximum?: number; minLength?: number; pattern?: string; anyOf?: { const?: unknown }[] }
+  const s = spec.schema as {
+    minimum?: number
+    maximum?: number
+    minLength?: number
+    pattern?: string
+    anyOf?: { const?: unknown }[]
+  }
   if (spec.coerce === 'integer') return `an integer from ${s.minimum ?? 0} to ${s.maximum}`
   if (spec.coerce === 'boolean') return 'true or false'
   if (s.anyOf) return `one of ${s.anyOf.map((o) => o.const).join(', ')}`
@@ -93,7 +103,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (out.jwtSecret !== undefined && out.jwksFile !== undefined) {
     problems.push('AUTH_JWT_SECRET and AUTH_JWKS_FILE: set one of them, not both')
   }
-  if ((out.jwtAudience !== undefined || out.jwtIssuer !== undefined) && out.jwtSecret === undefined && out.jwksFile === undefined) {
+  if (
+    (out.jwtAudience !== undefined || out.jwtIssuer !== undefined) &&
+    out.jwtSecret === undefined &&
+    out.jwksFile === undefined
+  ) {
     problems.push('AUTH_JWT_AUDIENCE / AUTH_JWT_ISSUER need AUTH_JWT_SECRET or AUTH_JWKS_FILE')
   }
   if (problems.length > 0) throw new ConfigError(problems)

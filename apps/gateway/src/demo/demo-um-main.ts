@@ -17,7 +17,9 @@ async function main(): Promise<void> {
     process.stderr.write('demo-user-manager: set AMQP_URL (e.g. amqp://guest:guest@127.0.0.1:5672)\n')
     process.exit(2)
   }
-  const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'info', base: { component: 'demo-user-manager' } } })
+  const app = Fastify({
+    logger: { level: process.env.LOG_LEVEL ?? 'info', base: { component: 'demo-user-manager' } },
+  })
   await app.register(fastifyCiBridge, {
     url,
     nodeId: process.env.DEMO_UM_ID ?? `demo-um-${process.pid}`,

@@ -38,7 +38,8 @@ function roomOf(data: unknown): string | undefined {
 export function createDemoUserManager(ci: CiPort, log: DemoLogger) {
   const emit = (replyTo: string, sid: string, event: string, data: unknown) =>
     ci.toNode(replyTo, { type: 'EMIT', v: 1, sid, event, data })
-  const problem = (replyTo: string, sid: string, message: string) => emit(replyTo, sid, 'demo.error', { message })
+  const problem = (replyTo: string, sid: string, message: string) =>
+    emit(replyTo, sid, 'demo.error', { message })
 
   async function onClientEvent(msg: ClientEvent, replyTo: string): Promise<void> {
     const { sid } = msg
@@ -77,7 +78,11 @@ export function createDemoUserManager(ci: CiPort, log: DemoLogger) {
         })
       }
       default:
-        return problem(replyTo, sid, `the demo does not know the event "${msg.event}" (try: ${Object.keys(DEMO_EVENTS).join(', ')})`)
+        return problem(
+          replyTo,
+          sid,
+          `the demo does not know the event "${msg.event}" (try: ${Object.keys(DEMO_EVENTS).join(', ')})`,
+        )
     }
   }
 

@@ -14,7 +14,10 @@ export function bearerAuth(token: string) {
   return async function checkBearer(request: FastifyRequest, reply: FastifyReply) {
     const query = request.query as Record<string, unknown> | undefined
     if (query && ('token' in query || 'access_token' in query)) {
-      return reply.code(401).send({ code: 'UNAUTHORIZED', message: 'send the token in the Authorization header, not the query string' })
+      return reply.code(401).send({
+        code: 'UNAUTHORIZED',
+        message: 'send the token in the Authorization header, not the query string',
+      })
     }
     const header = request.headers.authorization
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
@@ -25,7 +28,10 @@ export function bearerAuth(token: string) {
         .send({ code: 'UNAUTHORIZED', message: 'missing "Authorization: Bearer <GATEWAY_ADMIN_TOKEN>"' })
     }
     if (!timingSafeEqual(digest(match[1]), expected)) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'UNAUTHORIZED', message: 'wrong token' })
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .send({ code: 'UNAUTHORIZED', message: 'wrong token' })
     }
   }
 }

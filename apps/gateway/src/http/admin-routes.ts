@@ -35,7 +35,10 @@ const Paging = Type.Object(
   },
   { additionalProperties: false },
 )
-const Outgoing = Type.Object({ event: EventName, data: Type.Optional(JsonValue) }, { additionalProperties: false })
+const Outgoing = Type.Object(
+  { event: EventName, data: Type.Optional(JsonValue) },
+  { additionalProperties: false },
+)
 const Delivered = Type.Object({ delivered: Type.Integer() })
 const CloseQuery = Type.Object(
   {
@@ -52,13 +55,22 @@ const notFound = (sid: string) => ({ code: 'SESSION_NOT_FOUND', message: `no ses
  * The /v1 admin API: list, inspect, close and message sessions of this node,
  * broadcast to its sessions. Every route needs the admin bearer token.
  */
-export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> = async (app, { deps, token }) => {
+export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> = async (
+  app,
+  { deps, token },
+) => {
   app.addHook('onRequest', bearerAuth(token))
 
   const view = (sid: string) => {
     const s = deps.sessions().get(sid)
     if (!s) return undefined
-    return { sid: s.sid, node: deps.nodeId, connectedAt: s.connectedAt, rooms: [...s.rooms], meta: sessionMeta(s) }
+    return {
+      sid: s.sid,
+      node: deps.nodeId,
+      connectedAt: s.connectedAt,
+      rooms: [...s.rooms],
+      meta: sessionMeta(s),
+    }
   }
 
   app.get(
@@ -84,7 +96,12 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
         if (v) items.push(v)
       }
       const total = registry.size
-      return { total, offset, items, nextOffset: offset + items.length < total ? offset + items.length : null }
+      return {
+        total,
+        offset,
+        items,
+        nextOffset: offset + items.length < total ? offset + items.length : null,
+      }
     },
   )
 
@@ -150,7 +167,8 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
     {
       schema: {
         tags: ['sessions'],
-        summary: "Send an event frame to every session of this node (for every node, send BROADCAST to the broadcast address)",
+        summary:
+          'Send an event frame to every session of this node (for every node, send BROADCAST to the broadcast address)',
         security,
         body: Outgoing,
         response: { 200: Delivered, 401: ApiError },

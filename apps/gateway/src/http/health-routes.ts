@@ -14,7 +14,13 @@ const Ready = Type.Object({
 export const healthRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
   app.get(
     '/healthz',
-    { schema: { tags: ['health'], summary: 'Liveness: 200 while the process serves', response: { 200: Health } } },
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Liveness: 200 while the process serves',
+        response: { 200: Health },
+      },
+    },
     async () => ({ status: 'ok', node: deps.nodeId, uptimeMs: Date.now() - deps.startedAt }),
   )
   app.get(
@@ -22,7 +28,8 @@ export const healthRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     {
       schema: {
         tags: ['health'],
-        summary: 'Readiness: 200 while the broker link is open (or in embedded mode); 503 while connecting, reconnecting or shutting down',
+        summary:
+          'Readiness: 200 while the broker link is open (or in embedded mode); 503 while connecting, reconnecting or shutting down',
         response: { 200: Ready, 503: Ready },
       },
     },

@@ -3,8 +3,12 @@ import type { ApiDeps } from './deps.js'
 
 /** GET /metrics in the Prometheus text format. */
 export const metricsRoute: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
-  app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics (text format)' } }, async (_req, reply) => {
-    const text = await deps.metrics.registry.metrics()
-    return reply.type(deps.metrics.registry.contentType).send(text)
-  })
+  app.get(
+    '/metrics',
+    { schema: { tags: ['health'], summary: 'Prometheus metrics (text format)' } },
+    async (_req, reply) => {
+      const text = await deps.metrics.registry.metrics()
+      return reply.type(deps.metrics.registry.contentType).send(text)
+    },
+  )
 }

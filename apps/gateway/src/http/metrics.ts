@@ -1,5 +1,5 @@
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import type { SessionRegistry } from 'fastify-ws-sessions'
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import type { Backend } from '../backend/types.js'
 
 export interface GatewayMetrics {
@@ -51,7 +51,11 @@ function mirroredLabelledCounter(
 const BROKER_STATES = ['connecting', 'open', 'reconnecting', 'closed'] as const
 
 /** The Prometheus metrics of one gateway node (its own registry, so several nodes can live in one process). */
-export function createMetrics(nodeId: string, sessions: () => SessionRegistry, backend: () => Backend): GatewayMetrics {
+export function createMetrics(
+  nodeId: string,
+  sessions: () => SessionRegistry,
+  backend: () => Backend,
+): GatewayMetrics {
   const registry = new Registry()
   registry.setDefaultLabels({ node: nodeId })
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 })
@@ -72,12 +76,44 @@ export function createMetrics(nodeId: string, sessions: () => SessionRegistry, b
       this.set(sessions().roomCount)
     },
   })
-  mirroredCounter(registry, 'gateway_sessions_opened_total', 'Sessions opened', () => sessions().stats.sessionsOpened)
-  mirroredCounter(registry, 'gateway_sessions_closed_total', 'Sessions closed', () => sessions().stats.sessionsClosed)
-  mirroredCounter(registry, 'gateway_frames_in_total', 'Frames received from clients', () => sessions().stats.framesIn)
-  mirroredCounter(registry, 'gateway_frames_out_total', 'Frames sent to clients', () => sessions().stats.framesOut)
-  mirroredLabelledCounter(registry, 'gateway_client_errors_total', 'Error replies and frames sent to clients, by code', 'code', () => sessions().stats.errorsByCode)
-  mirroredLabelledCounter(registry, 'gateway_rejected_upgrades_total', 'WebSocket upgrades refused, by reason', 'reason', () => sessions().stats.rejectedUpgrades)
+  mirroredCounter(
+    registry,
+    'gateway_sessions_opened_total',
+    'Sessions opened',
+    () => sessions().stats.sessionsOpened,
+  )
+  mirroredCounter(
+    registry,
+    'gateway_sessions_closed_total',
+    'Sessions closed',
+    () => sessions().stats.sessionsClosed,
+  )
+  mirroredCounter(
+    registry,
+    'gateway_frames_in_total',
+    'Frames received from clients',
+    () => sessions().stats.framesIn,
+  )
+  mirroredCounter(
+    registry,
+    'gateway_frames_out_total',
+    'Frames sent to clients',
+    () => sessions().stats.framesOut,
+  )
+  mirroredLabelledCounter(
+    registry,
+    'gateway_client_errors_total',
+    'Error replies and frames sent to clients, by code',
+    'code',
+    () => sessions().stats.errorsByCode,
+  )
+  mirroredLabelledCounter(
+    registry,
+    'gateway_rejected_upgrades_total',
+    'WebSocket upgrades refused, by reason',
+    'reason',
+    () => sessions().stats.rejectedUpgrades,
+  )
 
   new Gauge({
     name: 'gateway_broker_state',
@@ -98,11 +134,37 @@ export function createMetrics(nodeId: string, sessions: () => SessionRegistry, b
       this.set(s.outboxDepth + s.inFlight)
     },
   })
-  mirroredCounter(registry, 'gateway_broker_reconnects_total', 'Reconnects to the broker', () => backend().stats().reconnects)
-  mirroredCounter(registry, 'gateway_um_messages_sent_total', 'Messages sent to the User Manager', () => backend().stats().sent)
-  mirroredCounter(registry, 'gateway_um_messages_accepted_total', 'Messages the broker accepted', () => backend().stats().accepted)
-  mirroredCounter(registry, 'gateway_um_messages_rejected_total', 'Messages the broker refused', () => backend().stats().rejected)
-  mirroredLabelledCounter(registry, 'gateway_ci_settlements_total', 'CI messages settled, by outcome', 'outcome', () => backend().stats().settlements)
+  mirroredCounter(
+    registry,
+    'gateway_broker_reconnects_total',
+    'Reconnects to the broker',
+    () => backend().stats().reconnects,
+  )
+  mirroredCounter(
+    registry,
+    'gateway_um_messages_sent_total',
+    'Messages sent to the User Manager',
+    () => backend().stats().sent,
+  )
+  mirroredCounter(
+    registry,
+    'gateway_um_messages_accepted_total',
+    'Messages the broker accepted',
+    () => backend().stats().accepted,
+  )
+  mirroredCounter(
+    registry,
+    'gateway_um_messages_rejected_total',
+    'Messages the broker refused',
+    () => backend().stats().rejected,
+  )
+  mirroredLabelledCounter(
+    registry,
+    'gateway_ci_settlements_total',
+    'CI messages settled, by outcome',
+    'outcome',
+    () => backend().stats().settlements,
+  )
 
   const ciMessages = new Counter({
     name: 'gateway_ci_messages_total',

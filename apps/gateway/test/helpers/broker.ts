@@ -17,5 +17,8 @@ export async function deleteQueues(names: Iterable<string>): Promise<void> {
 /** Names of the broker's queues. */
 export async function listQueues(): Promise<string[]> {
   const { stdout } = await run('rabbitmqctl', ['list_queues', 'name', '--no-table-headers', '--quiet'])
-  return stdout.split('\n').map((l) => l.trim()).filter(Boolean)
+  return stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
 }

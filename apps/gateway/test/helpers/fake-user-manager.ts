@@ -1,8 +1,19 @@
 import { randomUUID } from 'node:crypto'
-import { type AmqpDecodeResult, decodeResult, decodeUmMessage, type Result, type UmMessage } from '@session-gateway/message-schema'
+import {
+  type AmqpDecodeResult,
+  decodeResult,
+  decodeUmMessage,
+  type Result,
+  type UmMessage,
+} from '@session-gateway/message-schema'
 import rhea, { type Connection, type Delivery, type Receiver, type Sender } from 'rhea'
 
-export const BROKER = { host: '127.0.0.1', port: Number(process.env.AMQP_TEST_PORT ?? 5672), username: 'guest', password: 'guest' }
+export const BROKER = {
+  host: '127.0.0.1',
+  port: Number(process.env.AMQP_TEST_PORT ?? 5672),
+  username: 'guest',
+  password: 'guest',
+}
 export const BROKER_URL = `amqp://guest:guest@${BROKER.host}:${BROKER.port}`
 
 export interface ReceivedUm {
@@ -35,7 +46,7 @@ export class FakeUserManager {
   private constructor(
     readonly connection: Connection,
     readonly umAddress: string,
-    private readonly umReceiver: Receiver,
+    readonly umReceiver: Receiver,
   ) {}
 
   static async start(umAddress: string): Promise<FakeUserManager> {
@@ -47,7 +58,11 @@ export class FakeUserManager {
       connection.once('disconnected', (ctx) => reject(ctx.error ?? new Error('disconnected')))
     })
     connection.on('disconnected', () => {})
-    const receiver = connection.open_receiver({ source: { address: umAddress, durable: 2 }, autoaccept: false, credit_window: 500 })
+    const receiver = connection.open_receiver({
+      source: { address: umAddress, durable: 2 },
+      autoaccept: false,
+      credit_window: 500,
+    })
     const um = new FakeUserManager(connection, umAddress, receiver)
     receiver.on('message', (ctx) => {
       const decoded = decodeUmMessage(bodyOf(ctx.message))
@@ -64,7 +79,10 @@ export class FakeUserManager {
       ;(ctx.delivery as Delivery).accept()
       um.wake()
     })
-    const results = connection.open_receiver({ source: { address: `/queue/${um.replyQueue}` }, credit_window: 500 })
+    const results = connection.open_receiver({
+      source: { address: `/queue/${um.replyQueue}` },
+      credit_window: 500,
+    })
     results.on('message', (ctx) => {
       const decoded: AmqpDecodeResult<Result> = decodeResult(bodyOf(ctx.message))
       const correlation = ctx.message.correlation_id
@@ -107,7 +125,11 @@ export class FakeUserManager {
   }
 
   /** Waits until `count` messages match, then returns them. */
-  async waitForCount(predicate: (m: ReceivedUm) => boolean, count: number, timeoutMs = 5000): Promise<ReceivedUm[]> {
+  async waitForCount(
+    predicate: (m: ReceivedUm) => boolean,
+    count: number,
+    timeoutMs = 5000,
+  ): Promise<ReceivedUm[]> {
     return this.waitUntil(
       () => {
         const all = this.received.filter(predicate)
@@ -127,7 +149,11 @@ export class FakeUserManager {
   }
 
   /** Sends a body (object as JSON data section, or raw) to `address`; resolves with its message_id once accepted. */
-  async send(address: string, body: unknown, options: { reply?: boolean; raw?: boolean; messageId?: string } = {}): Promise<string> {
+  async send(
+    address: string,
+    body: unknown,
+    options: { reply?: boolean; raw?: boolean; messageId?: string } = {},
+  ): Promise<string> {
     const sender = await this.sender(address)
     const messageId = options.messageId ?? randomUUID()
     const message: rhea.Message = {
@@ -135,7 +161,9 @@ export class FakeUserManager {
       content_type: 'application/json',
       body: options.raw ? body : rhea.message.data_section(Buffer.from(JSON.stringify(body))),
       ...(options.reply ? { reply_to: `/amq/queue/${this.replyQueue}` } : {}),
-      ...(typeof (body as { type?: unknown })?.type === 'string' ? { subject: (body as { type: string }).type } : {}),
+      ...(typeof (body as { type?: unknown })?.type === 'string'
+        ? { subject: (body as { type: string }).type }
+        : {}),
     }
     const delivery = sender.send(message)
     await new Promise<void>((resolve, reject) => {
@@ -166,7 +194,11 @@ export class FakeUserManager {
   /** Sends a CI message with reply_to and waits for its RESULT. */
   async request(address: string, body: unknown, timeoutMs = 5000): Promise<Result> {
     const id = await this.send(address, body, { reply: true })
-    return this.waitUntil(() => this.results.get(id)?.[0], timeoutMs, `RESULT for ${(body as { type?: string }).type}`)
+    return this.waitUntil(
+      () => this.results.get(id)?.[0],
+      timeoutMs,
+      `RESULT for ${(body as { type?: string }).type}`,
+    )
   }
 
   /** Waits until `count` RESULTs arrived for one message id (a broadcast answered by several nodes). */

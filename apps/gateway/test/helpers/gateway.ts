@@ -9,15 +9,28 @@ export interface StartedGateway {
 }
 
 /** Starts a gateway in this process on free loopback ports, configured by environment-style variables. */
-export async function startGateway(env: Record<string, string>, overrides: GatewayOverrides = {}): Promise<StartedGateway> {
-  const config = loadConfig({ GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: '0', LOG_LEVEL: 'silent', GATEWAY_DEMO_PAGE: 'false', ...env })
+export async function startGateway(
+  env: Record<string, string>,
+  overrides: GatewayOverrides = {},
+): Promise<StartedGateway> {
+  const config = loadConfig({
+    GATEWAY_HOST: '127.0.0.1',
+    GATEWAY_PORT: '0',
+    LOG_LEVEL: 'silent',
+    GATEWAY_DEMO_PAGE: 'false',
+    ...env,
+  })
   const gateway = await buildGateway(config, { logger: false, ...overrides })
   const urls = await gateway.listen()
   return { gateway, ...urls }
 }
 
 /** Polls `check` until it returns true, or fails after `timeoutMs`. */
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)

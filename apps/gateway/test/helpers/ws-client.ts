@@ -32,7 +32,9 @@ export class TestClient {
       const ws = new WebSocket(url, options)
       const client = new TestClient(ws)
       ws.once('open', () => resolve(client))
-      ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })))
+      ws.once('unexpected-response', (_req, res) =>
+        reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })),
+      )
       ws.once('error', reject)
     })
   }
