@@ -47,8 +47,12 @@ describe('decodeClientFrame: the valid examples of PROTOCOL.md', () => {
 })
 
 describe('decodeClientFrame: each rule broken', () => {
-  it('not JSON -> BAD_FRAME', () => expectError('{"event":', 'BAD_FRAME', /not valid JSON/))
-  it('empty text -> BAD_FRAME', () => expectError('', 'BAD_FRAME'))
+  it('not JSON -> BAD_FRAME', () => {
+    expectError('{"event":', 'BAD_FRAME', /not valid JSON/)
+  })
+  it('empty text -> BAD_FRAME', () => {
+    expectError('', 'BAD_FRAME')
+  })
   it('JSON that is not an object -> BAD_FRAME', () => {
     for (const text of ['[]', '[{"event":"e"}]', 'null', '1', '"GET_SID"', 'true']) {
       expectError(text, 'BAD_FRAME', /must be a JSON object/)
@@ -57,7 +61,9 @@ describe('decodeClientFrame: each rule broken', () => {
   it('invalid UTF-8 bytes -> BAD_FRAME', () => {
     expectError(new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 'BAD_FRAME', /UTF-8/)
   })
-  it('missing event -> INVALID', () => expectError('{"data":1}', 'INVALID', /missing "event"/))
+  it('missing event -> INVALID', () => {
+    expectError('{"data":1}', 'INVALID', /missing "event"/)
+  })
   it('event of the wrong type, empty, too long or with bad characters -> INVALID', () => {
     for (const event of [1, '', 'x'.repeat(65), 'has space', 'semi;colon', 'slash/', 'é', null]) {
       expectError(JSON.stringify({ event }), 'INVALID', /"event" must be/)
