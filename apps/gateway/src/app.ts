@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import fastifyWsSessions, { type WsSessionsOptions } from 'fastify-ws-sessions'
 import { createJwtAuthenticator } from './auth/jwt-authenticator.js'
 import { registerAmqpBackend } from './backend/amqp-backend.js'
@@ -63,7 +63,7 @@ export async function buildGateway(
             base: { node: config.nodeId },
             serializers: logSerializers,
           },
-    disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+    logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
   })
   let shuttingDown = false
 
@@ -135,7 +135,10 @@ export async function buildGateway(
   if (config.apiPort === undefined) {
     await registerApi(app, deps, docs)
   } else {
-    api = Fastify({ loggerInstance: app.log.child({ listener: 'api' }), disableRequestLogging: true })
+    api = Fastify({
+      loggerInstance: app.log.child({ listener: 'api' }),
+      logController: new LogController({ disableRequestLogging: true }),
+    })
     await registerApi(api, deps, docs)
   }
 

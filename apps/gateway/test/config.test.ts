@@ -126,6 +126,15 @@ describe('configuration', () => {
     assert.match(text, /GATEWAY_PORT[\s\S]*default: 8080/)
     assert.match(text, /AMQP_URL[\s\S]*default: \(unset\)/)
   })
+  it("the README's configuration table lists every variable with its default", async () => {
+    const { readFile } = await import('node:fs/promises')
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8')
+    for (const v of VARIABLES) {
+      const row = readme.split('\n').find((line) => line.startsWith(`| \`${v.name}\` |`))
+      assert.ok(row, `README lacks a row for ${v.name}`)
+      if (v.default !== undefined) assert.ok(row.includes(`\`${v.default}\``), `README row of ${v.name} lacks its default ${v.default}`)
+    }
+  })
   it('the entry point exits 2 with a message naming the variable on bad configuration, and prints --help', async () => {
     await assert.rejects(
       run(process.execPath, [mainJs], { env: { ...process.env, GATEWAY_PORT: 'eighty' } }),
