@@ -101,7 +101,7 @@ export class ChatView {
       return option
     })
     if (options.length === 0) {
-      const none = element('option', undefined, '(join a room first)')
+      const none = element('option', undefined, '(no room yet)')
       none.value = ''
       options.push(none)
     }

@@ -31,25 +31,30 @@ function compact(text: string): string {
   }
 }
 
-/** The frame log: newest at the bottom, bounded, follows new entries while scrolled to the end. */
+/**
+ * The frame log: newest at the bottom, bounded, follows new entries while scrolled to the end.
+ * Entries are rendered in batches, so that a burst of frames costs one layout, not one each.
+ */
 export class LogView {
+  private queue: HTMLLIElement[] = []
+  private flushTimer: ReturnType<typeof setTimeout> | undefined
+
   constructor(
     private readonly scroller: HTMLElement,
     private readonly list: HTMLOListElement,
     private readonly max = 400,
+    private readonly batchMs = 30,
   ) {}
 
   add(entry: LogEntry): void {
-    const atEnd = this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < 40
     const item = element('li', `entry ${entry.direction} kind-${entry.kind}`)
     item.dataset.testid = 'frame'
     item.dataset.direction = entry.direction
     item.dataset.kind = entry.kind
 
     const head = element('div', 'entry-head')
-    const time = element('time', 'time', clockTime())
     head.append(
-      time,
+      element('time', 'time', clockTime()),
       element('span', 'direction', DIRECTION_LABEL[entry.direction]),
       element('span', `badge badge-${entry.kind}`, KIND_LABEL[entry.kind]),
       element('span', 'title', entry.title),
@@ -57,12 +62,22 @@ export class LogView {
     item.append(head)
     if (entry.body !== undefined) item.append(element('code', 'body', compact(entry.body)))
 
-    this.list.append(item)
-    trimChildren(this.list, this.max)
-    if (atEnd) this.scroller.scrollTop = this.scroller.scrollHeight
+    this.queue.push(item)
+    if (this.queue.length > this.max) this.queue.splice(0, this.queue.length - this.max)
+    this.flushTimer ??= setTimeout(() => this.flush(), this.batchMs)
   }
 
   clear(): void {
+    this.queue = []
     this.list.replaceChildren()
+  }
+
+  private flush(): void {
+    this.flushTimer = undefined
+    const atEnd = this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < 40
+    this.list.append(...this.queue)
+    this.queue = []
+    trimChildren(this.list, this.max)
+    if (atEnd) this.scroller.scrollTop = this.scroller.scrollHeight
   }
 }

@@ -1,6 +1,14 @@
 import type { ConnectionState } from './connection.js'
 import { describeClose } from './describe.js'
 
+const TOGGLE_LABEL: Record<ConnectionState['status'], string> = {
+  idle: 'Connect',
+  closed: 'Connect',
+  connecting: 'Disconnect',
+  open: 'Disconnect',
+  reconnecting: 'Stop retrying',
+}
+
 export interface StatusElements {
   status: HTMLElement
   statusText: HTMLElement
@@ -24,8 +32,7 @@ export class StatusView {
     this.stopTicker()
     this.el.status.dataset.state = state.status
     this.el.retryNow.hidden = state.status !== 'reconnecting'
-    this.el.toggle.textContent =
-      state.status === 'closed' || state.status === 'idle' ? 'Connect' : 'Disconnect'
+    this.el.toggle.textContent = TOGGLE_LABEL[state.status]
     switch (state.status) {
       case 'idle':
         this.setText('Not connected', '')
