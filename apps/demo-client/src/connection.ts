@@ -91,6 +91,7 @@ export class GatewayConnection {
   start(): void {
     this.stopped = false
     if (this.current.status === 'open' || this.current.status === 'connecting') return
+    this.clearRetry()
     this.failures = 0
     this.open()
   }

@@ -3,7 +3,11 @@ import { describeDemoFlow } from './helpers/demo-flow.js'
 import { freePort, GatewayProcess } from './helpers/processes.js'
 
 // Embedded mode: one gateway process, no broker (in-process bus and demo User Manager).
-const gateway = new GatewayProcess(await freePort(), randomBytes(16).toString('hex'))
+// The default bucket (200 frames) with a slower refill than the default 100/s, so that the page's
+// burst of 220 echoes is over the limit even on a slow machine.
+const gateway = new GatewayProcess(await freePort(), randomBytes(16).toString('hex'), () => ({
+  SESSION_RATE_PER_SEC: '20',
+}))
 
 describeDemoFlow(
   {

@@ -145,3 +145,14 @@ test('events from an old socket are ignored', async () => {
   old.handlers.close(1006, '', false)
   assert.equal(connection.state.status, 'open')
 })
+
+test('start() while waiting to reconnect opens one socket, not two', async () => {
+  const { connection, sockets, last } = setup()
+  connection.start()
+  last().handlers.close(1006, '', false)
+  assert.equal(connection.state.status, 'reconnecting')
+  connection.start()
+  assert.equal(sockets.length, 2)
+  await new Promise((r) => setTimeout(r, 40))
+  assert.equal(sockets.length, 2)
+})

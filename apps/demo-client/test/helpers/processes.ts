@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -101,6 +102,9 @@ export class GatewayProcess {
   }
 
   async start(): Promise<void> {
+    if (!existsSync(join(GATEWAY_DIST, 'main.js'))) {
+      throw new Error(`${GATEWAY_DIST}/main.js is missing: build the gateway first (pnpm build)`)
+    }
     const child = Child.start(`gateway :${this.port}`, join(GATEWAY_DIST, 'main.js'), {
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_PORT: String(this.port),
