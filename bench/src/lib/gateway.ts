@@ -1,0 +1,79 @@
+import { type Child, startChild } from './procs.js'
+import { AMQP_URL } from './rabbitmq.js'
+import type { BenchSettings } from './types.js'
+
+export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef'
+
+export interface RunningGateway {
+  gateway: Child
+  um: Child
+  wsUrl: string
+  httpUrl: string
+}
+
+/** Marker in the name of every queue a scenario creates: they are deleted by it afterwards. */
+export function queueMarker(settings: BenchSettings, scenario: string): string {
+  return `bench-${settings.runId}-${scenario.toLowerCase()}`
+}
+
+/**
+ * The gateway as the bench runs it: AMQP mode against the local RabbitMQ, unique queues for this
+ * run, logs at warn (no line per session), rate limit set out of reach (the token bucket still runs
+ * on every frame), room for 19,000 sessions, no auth, admin API on.
+ */
+export function gatewayEnv(settings: BenchSettings, scenario: string): Record<string, string> {
+  const marker = queueMarker(settings, scenario)
+  return {
+    GATEWAY_HOST: '127.0.0.1',
+    GATEWAY_PORT: '0',
+    GATEWAY_NODE_ID: marker,
+    AMQP_URL,
+    UM_ADDRESS: `/queue/${marker}-um`,
+    BROADCAST_ADDRESS: `/queue/${marker}-broadcast`,
+    NODE_ADDRESS: '',
+    NODE_REPLY_TO: '',
+    LOG_LEVEL: 'warn',
+    SESSION_MAX: '20000',
+    SESSION_RATE_PER_SEC: '1000000',
+    SESSION_RATE_BURST: '1000000',
+    GATEWAY_DEMO_PAGE: 'false',
+    GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
+    GATEWAY_API_PORT: '',
+    GATEWAY_ALLOWED_ORIGINS: '',
+    AUTH_JWT_SECRET: '',
+    AUTH_JWKS_FILE: '',
+    AUTH_JWT_AUDIENCE: '',
+    AUTH_JWT_ISSUER: '',
+  }
+}
+
+/** Starts the echo User Manager on the scenario's UM queue, then the gateway. */
+export async function startGateway(
+  settings: BenchSettings,
+  scenario: string,
+  options: { execArgv?: string[] } = {},
+): Promise<RunningGateway> {
+  const marker = queueMarker(settings, scenario)
+  const { child: um } = await startChild('servers/echo-um.ts', {
+    name: `${scenario}-echo-um`,
+    env: { ECHO_UM_QUEUE: `${marker}-um` },
+  })
+  const profile = settings.profileDir
+    ? [
+        '--cpu-prof',
+        `--cpu-prof-dir=${settings.profileDir}`,
+        `--cpu-prof-name=${scenario}-gateway.cpuprofile`,
+      ]
+    : []
+  try {
+    const { child: gateway, ready } = await startChild('servers/gateway-server.ts', {
+      name: `${scenario}-gateway`,
+      env: gatewayEnv(settings, scenario),
+      execArgv: [...profile, ...(options.execArgv ?? [])],
+    })
+    return { gateway, um, wsUrl: String(ready.wsUrl), httpUrl: String(ready.httpUrl) }
+  } catch (err) {
+    um.kill()
+    throw err
+  }
+}

@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs'
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
+const TICKS_PER_SEC = 100
+
+/** Resident set size of a process, in bytes (VmRSS of /proc/<pid>/status). */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)
+  if (!match?.[1]) throw new Error(`no VmRSS for pid ${pid}`)
+  return Number(match[1]) * 1024
+}
+
+/** CPU time (user + system) a process has used so far, in seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // The command name may hold spaces: fields are counted after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const utime = Number(fields[11])
+  const stime = Number(fields[12])
+  return (utime + stime) / TICKS_PER_SEC
+}
+
+/** CPU time the whole machine has been busy (all cores, everything but idle and iowait), in seconds. */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? ''
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number)
+  return (
+    ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / TICKS_PER_SEC
+  )
+}
+
+export interface CpuShares {
+  /** CPU share of each measured process, in the order given (1.0 = one core). */
+  processes: number[]
+  /** CPU share of the whole machine. */
+  machine: number
+  /** What the rest of the machine used meanwhile: noise from outside the measurement. */
+  others: number
+}
+
+/** Measures the CPU share (1.0 = one core) processes used between start() and stop(). */
+export class CpuMeter {
+  private readonly pids: number[]
+  private startCpu: number[] = []
+  private startMachine = 0
+  private startAt = 0
+
+  constructor(pids: number[]) {
+    this.pids = pids
+  }
+
+  start(): void {
+    this.startCpu = this.pids.map(cpuSeconds)
+    this.startMachine = machineBusySeconds()
+    this.startAt = performance.now()
+  }
+
+  stop(): CpuShares {
+    const seconds = (performance.now() - this.startAt) / 1000
+    const processes = this.pids.map((pid, i) => round2((cpuSeconds(pid) - (this.startCpu[i] ?? 0)) / seconds))
+    const machine = round2((machineBusySeconds() - this.startMachine) / seconds)
+    const ours = processes.reduce((a, b) => a + b, 0)
+    return { processes, machine, others: round2(Math.max(0, machine - ours)) }
+  }
+}
+
+export function round2(n: number): number {
+  return Math.round(n * 100) / 100
+}

@@ -1,0 +1,50 @@
+import { type LatencySummary, mergeHistograms, summarize } from './histogram.js'
+import { CpuMeter, type CpuShares } from './proc-stats.js'
+import type { Child } from './procs.js'
+
+export interface ReqRepRound {
+  msgPerSec: number
+  completed: number
+  latency: LatencySummary
+  /** CPU of the measured processes: the server(s) first, then the load generators. */
+  cpu: CpuShares
+  unanswered: number
+  acksOk: number
+  acksFailed: number
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * One measured round of a closed request/reply loop: the load generators get `command` (type
+ * `reqrep` or `run`), warm up, then measure; CPU of `measured` processes is sampled over the same window.
+ */
+export async function reqRepRound(
+  loadgens: Child[],
+  measured: Child[],
+  command: Record<string, unknown> & { type: string },
+  timing: { warmupMs: number; durationMs: number },
+): Promise<ReqRepRound> {
+  const cpu = new CpuMeter(measured.map((c) => c.pid))
+  const answers = Promise.all(
+    loadgens.map((lg) =>
+      lg.request({ ...command, ...timing }, 'reqrep-done', timing.warmupMs + timing.durationMs + 30_000),
+    ),
+  )
+  await sleep(timing.warmupMs)
+  cpu.start()
+  await sleep(timing.durationMs)
+  const shares = cpu.stop()
+  const results = await answers
+  const completed = results.reduce((s, r) => s + Number(r.completed), 0)
+  const measuredMs = Math.max(...results.map((r) => Number(r.measuredMs)))
+  return {
+    msgPerSec: completed / (measuredMs / 1000),
+    completed,
+    latency: summarize(mergeHistograms(results.map((r) => String(r.histogram)))),
+    cpu: shares,
+    unanswered: results.reduce((s, r) => s + Number(r.unanswered), 0),
+    acksOk: results.reduce((s, r) => s + Number(r.acksOk ?? 0), 0),
+    acksFailed: results.reduce((s, r) => s + Number(r.acksFailed ?? 0), 0),
+  }
+}
