@@ -209,7 +209,22 @@ export function describeDemoFlow(system: TestSystem, options: FlowOptions = {}):
         .filter({ hasText: 'back again' })
         .waitFor()
       await screenshot(a.page, `demo-client-${system.mode}-reconnected`)
+    })
 
+    it('leaves the room: the other page is told, the gateway forgets the membership', async () => {
+      await a.page.getByRole('button', { name: `Leave room ${room}` }).click()
+      await a.page.locator(`[data-testid="room-chip"][data-room="${room}"]`).waitFor({ state: 'detached' })
+      await withText(b.page, 'chat-system', `${sidA.slice(0, 8)}… left`).waitFor()
+      await wait(
+        async () => !(await listed(sidA, room)) && (await listed(sidA)),
+        'the session out of the room',
+      )
+    })
+
+    it('saw only frames that match the wire contract, and no page errors', async () => {
+      for (const tab of [a, b]) {
+        assert.equal(await tab.page.locator('[data-testid="frame"][data-kind="warning"]').count(), 0)
+      }
       for (const tab of tabs) assert.deepEqual(tab.errors, [], 'no uncaught errors in the page')
     })
   })
