@@ -1,16 +1,12 @@
 import {
-  ErrorFrame,
+  describeFirstError,
+  type ErrorFrame,
   type EventFrame,
+  errorFrameValidator as errorFrame,
   type ReplyFrame,
-  ReplyFrame as ReplyFrameSchema,
-  ServerFrame,
+  replyFrameValidator as replyFrame,
+  serverFrameValidator as serverFrame,
 } from '@session-gateway/message-schema'
-import { Compile } from 'typebox/compile'
-
-// Compiled once, when the page loads.
-const serverFrame = Compile(ServerFrame)
-const replyFrame = Compile(ReplyFrameSchema)
-const errorFrame = Compile(ErrorFrame)
 
 /** A frame from the gateway, sorted by what it is. `invalid` breaks the wire contract. */
 export type Incoming =
@@ -18,14 +14,6 @@ export type Incoming =
   | { kind: 'error'; frame: ErrorFrame }
   | { kind: 'event'; frame: EventFrame }
   | { kind: 'invalid'; reason: string; value?: unknown }
-
-function firstError(value: unknown): string {
-  const errors = serverFrame.Errors(value)
-  const concrete = errors.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf') ?? errors[0]
-  if (!concrete) return 'does not match the ServerFrame schema'
-  const where = concrete.instancePath === '' ? 'frame' : concrete.instancePath.slice(1).replaceAll('/', '.')
-  return `${where} ${concrete.message}`
-}
 
 /** Parses and validates one text frame against message-schema's ServerFrame. Never throws. */
 export function classifyFrame(text: string): Incoming {
@@ -39,7 +27,7 @@ export function classifyFrame(text: string): Incoming {
     return { kind: 'invalid', reason: 'the frame is not a JSON object', value }
   }
   if (!serverFrame.Check(value)) {
-    return { kind: 'invalid', reason: `not a ServerFrame: ${firstError(value)}`, value }
+    return { kind: 'invalid', reason: `not a ServerFrame: ${describeFirstError(serverFrame, value)}`, value }
   }
   if (replyFrame.Check(value)) return { kind: 'reply', frame: value }
   if ('event' in value && value.event === 'error') {

@@ -5,4 +5,15 @@ export * from './constants.js'
 export * from './decode.js'
 export * from './encode.js'
 export { jsonTextExceedsDepth, valueExceedsDepth } from './json-depth.js'
+export {
+  ciValidators,
+  clientFrameValidator,
+  describeFirstError,
+  errorFrameValidator,
+  replyFrameValidator,
+  requestIdValidator,
+  resultValidator,
+  serverFrameValidator,
+  umValidators,
+} from './validators.js'
 export * from './ws-frames.js'

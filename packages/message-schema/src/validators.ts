@@ -14,11 +14,13 @@ import {
   SessionInfo,
 } from './amqp-messages.js'
 import { RequestId } from './common.js'
-import { ClientFrame, ServerFrame } from './ws-frames.js'
+import { ClientFrame, ErrorFrame, ReplyFrame, ServerFrame } from './ws-frames.js'
 
 // Compiled once, at module load; never per message.
 export const clientFrameValidator = Compile(ClientFrame)
 export const serverFrameValidator = Compile(ServerFrame)
+export const replyFrameValidator = Compile(ReplyFrame)
+export const errorFrameValidator = Compile(ErrorFrame)
 export const requestIdValidator = Compile(RequestId)
 export const resultValidator = Compile(Result)
 
