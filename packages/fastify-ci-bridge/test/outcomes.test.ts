@@ -1,0 +1,149 @@
+// Outcomes toward the sender that RabbitMQ does not produce on demand, from an in-process rhea peer.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { BridgeError, createCiBridge } from '../src/index.js'
+import { cut, type PeerDelivery, startFakePeer } from './fake-peer.js'
+import { captureLogger, waitFor } from './helpers.js'
+
+function bridgeFor(url: string, extra: Record<string, unknown> = {}) {
+  return createCiBridge(
+    {
+      url,
+      nodeId: 'outcomes',
+      profile: 'generic',
+      userManagerAddress: 'um',
+      nodeAddress: 'node',
+      broadcastAddress: 'broadcast',
+      requestReplyAddress: 'replies',
+      reconnect: { initialDelayMs: 10, maxDelayMs: 50 },
+      ...extra,
+    },
+    captureLogger(),
+  )
+}
+
+async function expectCode(promise: Promise<unknown>, code: string): Promise<BridgeError> {
+  const error = await promise.then(
+    () => assert.fail(`expected ${code}`),
+    (e: unknown) => e,
+  )
+  assert.ok(error instanceof BridgeError, `a BridgeError, got ${String(error)}`)
+  assert.equal(error.code, code)
+  return error
+}
+
+test('rejected -> REJECTED with the condition; released and modified -> RELEASED', async () => {
+  const peer = await startFakePeer((d: PeerDelivery) => {
+    const kind = (d.message.subject ?? '') as string
+    if (kind === 'reject')
+      d.delivery.reject({ condition: 'amqp:precondition-failed', description: 'no thanks' })
+    else if (kind === 'release') d.delivery.release()
+    else if (kind === 'modify') d.delivery.modified({ delivery_failed: true })
+    else d.delivery.accept()
+  })
+  const bridge = bridgeFor(peer.url)
+  try {
+    await bridge.waitForOpen(5000)
+    const rejected = await expectCode(bridge.send('um', { type: 'reject' }), 'REJECTED')
+    assert.equal(rejected.condition, 'amqp:precondition-failed')
+    assert.match(rejected.message, /no thanks/)
+    await expectCode(bridge.send('um', { type: 'release' }), 'RELEASED')
+    await expectCode(bridge.send('other', { type: 'modify' }), 'RELEASED')
+    await bridge.send('um', { type: 'ok' })
+    const stats = bridge.stats
+    assert.equal(stats.rejected, 1)
+    assert.equal(stats.released, 2)
+    assert.equal(stats.accepted, 1)
+    assert.equal(stats.inFlight, 0)
+  } finally {
+    await bridge.close()
+    await peer.close()
+  }
+})
+
+test('no outcome at all -> TIMEOUT after sendTimeoutMs', async () => {
+  const peer = await startFakePeer(() => {
+    // never settles
+  })
+  const bridge = bridgeFor(peer.url, { sendTimeoutMs: 200, closeTimeoutMs: 100 })
+  try {
+    await bridge.waitForOpen(5000)
+    const started = Date.now()
+    await expectCode(bridge.send('um', { type: 'X' }), 'TIMEOUT')
+    const elapsed = Date.now() - started
+    assert.ok(elapsed >= 190 && elapsed < 2000, `timed out after ${elapsed} ms`)
+    assert.equal(bridge.stats.timedOut, 1)
+  } finally {
+    await bridge.close()
+    await peer.close()
+  }
+})
+
+test('a connection cut with a message in flight: resent with the same message_id, resolved once', async () => {
+  const peer = await startFakePeer((d) => {
+    // First connection: swallow the message and crash (like kill -9 of a broker). Then accept.
+    if (d.connectionNumber === 1) cut(d.connection)
+    else d.delivery.accept()
+  })
+  const bridge = bridgeFor(peer.url)
+  const states: string[] = []
+  bridge.on('state', (state) => states.push(state))
+  try {
+    await bridge.waitForOpen(5000)
+    await bridge.send('um', { type: 'X' }, { messageId: 'm-1' })
+    const ids = peer.received.map((d) => d.message.message_id)
+    assert.deepEqual(ids, ['m-1', 'm-1'])
+    assert.deepEqual(
+      peer.received.map((d) => d.connectionNumber),
+      [1, 2],
+    )
+    assert.equal(bridge.stats.accepted, 1)
+    assert.equal(bridge.stats.resent, 1)
+    assert.equal(bridge.stats.reconnects, 1)
+    assert.deepEqual(states, ['open', 'reconnecting', 'open'])
+  } finally {
+    await bridge.close()
+    await peer.close()
+  }
+})
+
+test('a sender link detached by the peer with an error rejects its sends with REJECTED; other links live on', async () => {
+  const peer = await startFakePeer((d) => {
+    if (d.receiver.target?.address !== 'forbidden') d.delivery.accept()
+  })
+  const bridge = bridgeFor(peer.url)
+  try {
+    await bridge.waitForOpen(5000)
+    // Close the peer's end of the link to "forbidden" with an error as soon as a message arrives there.
+    const forbidden = bridge.send('forbidden', { type: 'X' })
+    await waitFor(() => peer.received.length === 1, 5000, 'the message at the peer')
+    const first = peer.received.find((d) => d.receiver.target?.address === 'forbidden')
+    assert.ok(first)
+    // the message is not settled: the link dies under it
+    first.receiver.close({ condition: 'amqp:unauthorized-access', description: 'not you' })
+    const error = await expectCode(forbidden, 'REJECTED')
+    assert.equal(error.condition, 'amqp:unauthorized-access')
+    await bridge.send('um', { type: 'still fine' })
+    assert.equal(bridge.state, 'open')
+  } finally {
+    await bridge.close()
+    await peer.close()
+  }
+})
+
+test('nothing is left running once the bridge is closed', async () => {
+  const peer = await startFakePeer((d) => d.delivery.accept())
+  const bridge = bridgeFor(peer.url)
+  await bridge.waitForOpen(5000)
+  await bridge.send('um', { type: 'X' })
+  await bridge.close()
+  await peer.close()
+  await waitFor(
+    () =>
+      !process
+        .getActiveResourcesInfo()
+        .some((r) => r === 'Timeout' || r === 'TCPSocketWrap' || r === 'TCPServerWrap'),
+    2000,
+    `no timers or sockets left (${process.getActiveResourcesInfo().join(', ')})`,
+  )
+})
