@@ -14,9 +14,15 @@ import { deleteQueuesContaining } from './lib/rabbitmq.js'
 import { renderTable, writeReport } from './lib/report.js'
 import type { BenchSettings, Scenario, ScenarioResult } from './lib/types.js'
 import { b1GetSid } from './scenarios/b1-get-sid.js'
+import { b2AmqpRoundtrip } from './scenarios/b2-amqp-roundtrip.js'
+import { b3IdleSessions } from './scenarios/b3-idle-sessions.js'
+import { b4Broadcast } from './scenarios/b4-broadcast.js'
 
 const SCENARIOS: Record<string, Scenario> = {
   B1: b1GetSid,
+  B2: b2AmqpRoundtrip,
+  B3: b3IdleSessions,
+  B4: b4Broadcast,
 }
 
 const RESULTS_DIR = fileURLToPath(new URL('../results', import.meta.url))

@@ -70,9 +70,13 @@ export class Child {
     return this.process.pid ?? -1
   }
 
-  /** Calls `listener` for every message of the child. */
-  onMessage(listener: (m: Message) => void): void {
+  /** Calls `listener` for every message of the child; returns a function that removes it. */
+  onMessage(listener: (m: Message) => void): () => void {
     this.listeners.push(listener)
+    return () => {
+      const i = this.listeners.indexOf(listener)
+      if (i >= 0) this.listeners.splice(i, 1)
+    }
   }
 
   /** Resolves with the next message of `type` (rejects on timeout, error or exit). */

@@ -33,3 +33,16 @@ export async function deleteQueuesContaining(marker: string): Promise<string[]> 
   )
   return names
 }
+
+/** The broker's OS process id (its CPU is part of every path that crosses it), or undefined. */
+export async function brokerPid(): Promise<number | undefined> {
+  try {
+    const { stdout } = await run('rabbitmqctl', ['eval', 'list_to_integer(os:getpid()).'], {
+      timeout: 30_000,
+    })
+    const pid = Number(stdout.trim())
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -24,8 +24,10 @@ export async function reqRepRound(
   measured: Child[],
   command: Record<string, unknown> & { type: string },
   timing: { warmupMs: number; durationMs: number },
+  /** Other processes whose CPU is measured too (the broker), after `measured`. */
+  extraPid?: number,
 ): Promise<ReqRepRound> {
-  const cpu = new CpuMeter(measured.map((c) => c.pid))
+  const cpu = new CpuMeter([...measured.map((c) => c.pid), ...(extraPid === undefined ? [] : [extraPid])])
   const answers = Promise.all(
     loadgens.map((lg) =>
       lg.request({ ...command, ...timing }, 'reqrep-done', timing.warmupMs + timing.durationMs + 30_000),

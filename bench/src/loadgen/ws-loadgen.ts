@@ -2,7 +2,8 @@
  * WebSocket load generator (a child process of the bench). Commands:
  * - `connect` {url, count, concurrency, protocol, localAddresses?} -> `connected`
  * - `reqrep` {mode, inFlightPerConnection, warmupMs, durationMs, connections?} -> `reqrep-done`
- * - `fanout-start` -> `seq-done` {seq} per complete broadcast; `fanout-stop` -> `fanout-done` {frames}
+ * - `fanout-start` -> `fanout-started`, then `seq-done` {seq} per complete broadcast; `frames` -> `frames`
+ *   {frames} (counted so far); `fanout-stop` -> `fanout-done` {frames}
  * - `open-count` -> `open-count` {open}
  * - `reset` -> `reset-done` (every connection closed with a TCP reset)
  * - `stop`: exits.
@@ -50,6 +51,9 @@ onCommand(async (command) => {
     case 'fanout-start':
       fanout = countBroadcasts(sockets, (seq) => toParent({ type: 'seq-done', seq }))
       toParent({ type: 'fanout-started' })
+      return
+    case 'frames':
+      toParent({ type: 'frames', frames: fanout?.frames ?? 0 })
       return
     case 'fanout-stop': {
       const frames = fanout?.frames ?? 0

@@ -1,0 +1,123 @@
+import { queueMarker, startGateway } from '../lib/gateway.js'
+import { connectAll, startLoadgens } from '../lib/loadgens.js'
+import { type Child, startChild, stopAll } from '../lib/procs.js'
+import { brokerPid, deleteQueuesContaining } from '../lib/rabbitmq.js'
+import { bestBy, interleaved } from '../lib/rounds.js'
+import { type BenchSettings, figure, type ScenarioResult } from '../lib/types.js'
+import { type ReqRepRound, reqRepRound } from '../lib/ws-reqrep.js'
+
+const CONCURRENCY = [1, 50] as const
+
+/**
+ * B2: client event -> gateway -> RabbitMQ -> echo UM -> EMIT -> gateway -> client, at 1 and at 50 in
+ * flight (50 sessions with one event each in flight), vs a bare rhea client -> RabbitMQ -> the same
+ * echo UM -> back, at the same number in flight on one connection.
+ */
+export async function b2AmqpRoundtrip(settings: BenchSettings): Promise<ScenarioResult> {
+  const started = performance.now()
+  const marker = queueMarker(settings, 'B2')
+  const children: Array<Child | undefined> = []
+  const broker = await brokerPid()
+  try {
+    settings.log('B2: starting the gateway with its echo UM, and the bare rhea baseline with its own echo UM')
+    const gw = await startGateway(settings, 'B2')
+    children.push(gw.gateway, gw.um)
+    const { child: baseUm } = await startChild('servers/echo-um.ts', {
+      name: 'b2-base-echo-um',
+      env: { ECHO_UM_QUEUE: `${marker}-base-um` },
+    })
+    children.push(baseUm)
+    const { child: baseClient } = await startChild('loadgen/amqp-loadgen.ts', {
+      name: 'b2-base-loadgen',
+      env: { BASE_UM_QUEUE: `${marker}-base-um`, BASE_REPLY_QUEUE: `${marker}-base-reply` },
+    })
+    children.push(baseClient)
+    const [gwLoadgen] = await startLoadgens('b2-gw', 1)
+    if (!gwLoadgen) throw new Error('no load generator')
+    children.push(gwLoadgen)
+    const c = await connectAll([gwLoadgen], { url: gw.wsUrl }, Math.max(...CONCURRENCY))
+    if (c.failed > 0) throw new Error(`B2: ${c.failed} connections failed (${c.firstError})`)
+
+    const timing = { warmupMs: settings.warmupMs, durationMs: settings.durationMs }
+    const byConcurrency: Record<number, { gateway: ReqRepRound[]; baseline: ReqRepRound[] }> = {}
+    for (const n of CONCURRENCY) {
+      settings.log(`B2 at ${n} in flight`)
+      byConcurrency[n] = await interleaved<ReqRepRound>(
+        settings.rounds,
+        {
+          baseline: () =>
+            reqRepRound([baseClient], [baseClient, baseUm], { type: 'run', inFlight: n }, timing, broker),
+          gateway: () =>
+            reqRepRound(
+              [gwLoadgen],
+              [gw.gateway, gwLoadgen, gw.um],
+              { type: 'reqrep', mode: 'event', inFlightPerConnection: 1, connections: n },
+              timing,
+              broker,
+            ),
+        },
+        settings.log,
+      )
+    }
+    const best = (n: number) => {
+      const rounds = byConcurrency[n] as { gateway: ReqRepRound[]; baseline: ReqRepRound[] }
+      return {
+        gateway: bestBy(rounds.gateway, (r) => r.msgPerSec),
+        baseline: bestBy(rounds.baseline, (r) => r.msgPerSec),
+      }
+    }
+    const at1 = best(1)
+    const at50 = best(50)
+    return {
+      id: 'B2',
+      title: 'client event -> gateway -> RabbitMQ -> echo UM -> EMIT -> client',
+      baseline: 'bare rhea client -> RabbitMQ -> the same echo UM -> back (same number in flight)',
+      figures: [
+        figure('B2', 'throughput, 1 in flight', 'msg/s', at1.gateway.msgPerSec, at1.baseline.msgPerSec, {
+          kind: 'ratio-min',
+          value: 0.9,
+        }),
+        figure(
+          'B2',
+          'latency p50, 1 in flight',
+          'ms',
+          at1.gateway.latency.p50Ms,
+          at1.baseline.latency.p50Ms,
+          {
+            kind: 'delta-max',
+            value: 0.3,
+          },
+        ),
+        figure('B2', 'latency p99, 1 in flight', 'ms', at1.gateway.latency.p99Ms, at1.baseline.latency.p99Ms),
+        figure('B2', 'throughput, 50 in flight', 'msg/s', at50.gateway.msgPerSec, at50.baseline.msgPerSec, {
+          kind: 'ratio-min',
+          value: 0.9,
+        }),
+        figure(
+          'B2',
+          'latency p50, 50 in flight',
+          'ms',
+          at50.gateway.latency.p50Ms,
+          at50.baseline.latency.p50Ms,
+        ),
+        figure(
+          'B2',
+          'latency p99, 50 in flight',
+          'ms',
+          at50.gateway.latency.p99Ms,
+          at50.baseline.latency.p99Ms,
+        ),
+      ],
+      details: { best: { at1, at50 }, rounds: byConcurrency, brokerPid: broker ?? null },
+      notes: [
+        'CPU shares in the rounds: gateway side [gateway, ws load generator, echo UM, broker]; baseline side [rhea client, echo UM, broker].',
+      ],
+      durationMs: performance.now() - started,
+    }
+  } finally {
+    await stopAll(children.filter((c) => c?.name.includes('loadgen')))
+    await stopAll(children.filter((c) => c?.name.includes('gateway')))
+    await stopAll(children.filter((c) => c?.name.includes('echo-um')))
+    await deleteQueuesContaining(marker)
+  }
+}
