@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { AmqpDecodeResult } from '@session-gateway/message-schema'
-import { type BridgeState, createCiBridge, type StandaloneCiBridge } from '../src/index.js'
+import { type BridgeState, createCiBridge } from '../src/index.js'
 import {
   captureLogger,
   deleteQueuesContaining,

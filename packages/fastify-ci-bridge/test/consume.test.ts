@@ -1,0 +1,348 @@
+// Consuming against the real RabbitMQ on 127.0.0.1:5672 (unique queue names per run).
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { type CiMessage, decodeResult } from '@session-gateway/message-schema'
+import type { Connection, Message } from 'rhea'
+import { createCiBridge, type ReceivedMeta } from '../src/index.js'
+import {
+  BROKER_URL,
+  captureLogger,
+  dataSection,
+  deleteQueuesContaining,
+  listQueues,
+  rabbitmqctl,
+  rawClose,
+  rawConnect,
+  rawReceiver,
+  rawSend,
+  uid,
+  waitFor,
+} from './helpers.js'
+
+const run = uid()
+let raw: Connection
+
+before(async () => {
+  raw = await rawConnect()
+})
+
+after(async () => {
+  await rawClose(raw)
+  await deleteQueuesContaining(run)
+  const left = (await listQueues()).filter((q) => q.name.includes(run))
+  assert.deepEqual(left, [], 'no test queue left behind')
+})
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => {}
+  const promise = new Promise<void>((r) => {
+    resolve = r
+  })
+  return { promise, resolve }
+}
+
+async function unacked(queue: string): Promise<{ ready: number; unacked: number }> {
+  const out = await rabbitmqctl([
+    'list_queues',
+    'name',
+    'messages_ready',
+    'messages_unacknowledged',
+    '--no-table-headers',
+  ])
+  for (const line of out.split('\n')) {
+    const [name, ready, unack] = line.trim().split(/\s+/)
+    if (name === queue) return { ready: Number(ready), unacked: Number(unack) }
+  }
+  throw new Error(`queue ${queue} not found`)
+}
+
+test('consume: the handler gets the typed message and its metadata; accepted only after it resolves', async () => {
+  const id = uid()
+  const gate = deferred()
+  const got: Array<[CiMessage, ReceivedMeta]> = []
+  const bridge = createCiBridge({
+    url: BROKER_URL,
+    nodeId: `t-consume-${run}-${id}`,
+    userManagerAddress: `/queue/t-um-${run}`,
+    onMessage: async (message, meta) => {
+      got.push([message, meta])
+      await gate.promise
+    },
+  })
+  try {
+    await bridge.waitForOpen(10_000)
+    const outcome = await rawSend(raw, bridge.nodeReplyTo, {
+      body: dataSection({ type: 'PING', v: 1 }),
+      message_id: 'ping-1',
+      correlation_id: 'c-1',
+      reply_to: `/amq/queue/t-nowhere-${run}`,
+      subject: 'PING',
+    })
+    assert.equal(outcome, 'accepted', 'the broker took it')
+    await waitFor(() => got.length === 1, 5000, 'the handler called')
+    assert.deepEqual(got[0]?.[0], { type: 'PING', v: 1 })
+    assert.deepEqual(got[0]?.[1], {
+      source: 'node',
+      messageId: 'ping-1',
+      correlationId: 'c-1',
+      replyTo: `/amq/queue/t-nowhere-${run}`,
+      subject: 'PING',
+    })
+    // While the handler runs, the message is unsettled: unacknowledged at the broker.
+    const queue = `gateway.node.t-consume-${run}-${id}`
+    assert.deepEqual(await unacked(queue), { ready: 0, unacked: 1 })
+    assert.equal(bridge.stats.settlements.accepted, 0)
+    gate.resolve()
+    await waitFor(() => bridge.stats.settlements.accepted === 1, 5000, 'settled accepted')
+    // The broker sees the disposition a moment later: poll it (rabbitmqctl takes ~0.5 s a call).
+    const deadline = Date.now() + 10_000
+    let atBroker = await unacked(queue)
+    while (atBroker.unacked !== 0 && Date.now() < deadline) atBroker = await unacked(queue)
+    assert.deepEqual(atBroker, { ready: 0, unacked: 0 })
+    assert.deepEqual(bridge.stats.receivedByType, { PING: 1 })
+  } finally {
+    await bridge.close()
+  }
+})
+
+test('amqp-value bodies (a JSON string, a map) are accepted too', async () => {
+  const got: CiMessage[] = []
+  const bridge = createCiBridge({
+    url: BROKER_URL,
+    nodeId: `t-value-${run}`,
+    userManagerAddress: `/queue/t-um-${run}`,
+    onMessage: (message) => {
+      got.push(message)
+    },
+  })
+  try {
+    await bridge.waitForOpen(10_000)
+    await rawSend(raw, bridge.nodeReplyTo, { body: '{"type":"PING","v":1}' })
+    await rawSend(raw, bridge.nodeReplyTo, { body: { type: 'BROADCAST', v: 1, event: 'news' } })
+    await waitFor(() => got.length === 2, 5000, 'two messages')
+    assert.deepEqual(got, [
+      { type: 'PING', v: 1 },
+      { type: 'BROADCAST', v: 1, event: 'news' },
+    ])
+  } finally {
+    await bridge.close()
+  }
+})
+
+test('undecodable, invalid and unknown-type messages: RESULT error to reply_to, rejected (dead-lettered), logged; the consumer keeps working', async () => {
+  const id = uid()
+  const nodeId = `t-invalid-${run}-${id}`
+  const dlq = `t-dlq-${run}`
+  const replies = `t-replies-${run}`
+  const logger = captureLogger()
+  const handled: CiMessage[] = []
+  // A dead-letter policy on this node's queue shows the `rejected` outcome at the broker.
+  await rabbitmqctl([
+    'set_policy',
+    `t-dlx-${run}`,
+    `^gateway\\.node\\.${nodeId}$`,
+    JSON.stringify({ 'dead-letter-exchange': '', 'dead-letter-routing-key': dlq }),
+    '--apply-to',
+    'queues',
+    '--priority',
+    '10',
+  ])
+  const dead = await rawReceiver(raw, `/queue/${dlq}`)
+  const results = await rawReceiver(raw, `/queue/${replies}`)
+  const bridge = createCiBridge(
+    {
+      url: BROKER_URL,
+      nodeId,
+      userManagerAddress: `/queue/t-um-${run}`,
+      onMessage: (message) => {
+        handled.push(message)
+      },
+    },
+    logger,
+  )
+  try {
+    await bridge.waitForOpen(10_000)
+    const replyTo = `/amq/queue/${replies}`
+    await rawSend(raw, bridge.nodeReplyTo, {
+      body: dataSection('{"type": "PING", '),
+      message_id: 'bad-json',
+      reply_to: replyTo,
+    })
+    await rawSend(raw, bridge.nodeReplyTo, {
+      body: dataSection({ type: 'EMIT', v: 1, event: 'x' }),
+      message_id: 'no-sid',
+      reply_to: replyTo,
+    })
+    await rawSend(raw, bridge.nodeReplyTo, {
+      body: dataSection({ type: 'NOPE', v: 1 }),
+      message_id: 'nope',
+      reply_to: replyTo,
+    })
+    await rawSend(raw, bridge.nodeReplyTo, {
+      body: dataSection({ type: 'PING', v: 2 }),
+      correlation_id: 'v2-corr',
+      reply_to: replyTo,
+    })
+    await rawSend(raw, bridge.nodeReplyTo, { body: Buffer.from([0xff, 0xfe]), message_id: 'binary-value' })
+    await rawSend(raw, bridge.nodeReplyTo, { body: dataSection({ type: 'PING', v: 1 }), message_id: 'fine' })
+
+    await waitFor(() => handled.length === 1, 5000, 'the valid message handled after the bad ones')
+    await waitFor(() => results.received.length === 4, 5000, 'four RESULT errors')
+    await waitFor(() => dead.received.length === 5, 5000, 'five dead-lettered messages')
+
+    const byCorrelation = new Map(
+      results.received.map((r) => [String(r.message.correlation_id), decodeResult(bodyBytes(r.message))]),
+    )
+    const codeOf = (key: string) => {
+      const result = byCorrelation.get(key)
+      assert.ok(result?.ok, `a valid RESULT for ${key}`)
+      assert.equal(result.message.ok, false)
+      return result.message.ok === false ? result.message.error.code : ''
+    }
+    assert.equal(codeOf('bad-json'), 'INVALID')
+    assert.equal(codeOf('no-sid'), 'INVALID')
+    assert.equal(codeOf('nope'), 'UNKNOWN_TYPE')
+    assert.equal(
+      codeOf('v2-corr'),
+      'INVALID',
+      'correlation_id = the correlation_id when there is no message_id',
+    )
+    for (const r of results.received) assert.equal(r.message.subject, 'RESULT')
+
+    assert.deepEqual(handled, [{ type: 'PING', v: 1 }])
+    const stats = bridge.stats
+    assert.equal(stats.settlements.rejected, 5)
+    assert.equal(stats.settlements.accepted, 1)
+    assert.equal(stats.receivedInvalid, 5)
+    const warned = logger.entries.filter((e) => e.level === 'warn' && e.msg === 'amqp: message rejected')
+    assert.equal(warned.length, 5)
+    const nope = warned.find((e) => e.obj.messageId === 'nope')
+    assert.equal(nope?.obj.type, 'NOPE')
+    assert.equal(nope?.obj.code, 'UNKNOWN_TYPE')
+  } finally {
+    await bridge.close()
+    dead.close()
+    results.close()
+    await rabbitmqctl(['clear_policy', `t-dlx-${run}`])
+  }
+})
+
+function bodyBytes(message: Message): Uint8Array {
+  return (message.body as { content: Buffer }).content
+}
+
+test('a handler that throws: rejected (amqp:internal-error) with a RESULT error INTERNAL; the next message is handled', async () => {
+  const replies = `t-replies2-${run}`
+  const results = await rawReceiver(raw, `/queue/${replies}`)
+  const handled: string[] = []
+  const bridge = createCiBridge(
+    {
+      url: BROKER_URL,
+      nodeId: `t-throw-${run}`,
+      userManagerAddress: `/queue/t-um-${run}`,
+      onMessage: (message) => {
+        if (message.type === 'JOIN') throw new Error('room service down')
+        handled.push(message.type)
+      },
+    },
+    captureLogger(),
+  )
+  try {
+    await bridge.waitForOpen(10_000)
+    await rawSend(raw, bridge.nodeReplyTo, {
+      body: dataSection({ type: 'JOIN', v: 1, sid: 'b'.repeat(22), room: 'r' }),
+      message_id: 'join-1',
+      reply_to: `/amq/queue/${replies}`,
+    })
+    await rawSend(raw, bridge.nodeReplyTo, { body: dataSection({ type: 'PING', v: 1 }) })
+    await waitFor(
+      () => handled.length === 1 && results.received.length === 1,
+      5000,
+      'PING handled, RESULT sent',
+    )
+    const result = decodeResult(bodyBytes(results.received[0]?.message as Message))
+    assert.ok(result.ok && result.message.ok === false)
+    assert.equal(result.message.ok === false && result.message.error.code, 'INTERNAL')
+    assert.equal(results.received[0]?.message.correlation_id, 'join-1')
+    assert.deepEqual(bridge.stats.settlements, { accepted: 1, rejected: 1, released: 0 })
+  } finally {
+    await bridge.close()
+    results.close()
+  }
+})
+
+test('duplicates by message_id are settled accepted without running the handler again', async () => {
+  const handled: string[] = []
+  const bridge = createCiBridge({
+    url: BROKER_URL,
+    nodeId: `t-dup-${run}`,
+    userManagerAddress: `/queue/t-um-${run}`,
+    onMessage: (_message, meta) => {
+      handled.push(meta.messageId ?? '')
+    },
+  })
+  try {
+    await bridge.waitForOpen(10_000)
+    for (const messageId of ['d-1', 'd-1', 'd-2', 'd-1']) {
+      await rawSend(raw, bridge.nodeReplyTo, {
+        body: dataSection({ type: 'PING', v: 1 }),
+        message_id: messageId,
+      })
+    }
+    await waitFor(() => bridge.stats.settlements.accepted === 4, 5000, 'four settled')
+    assert.deepEqual(handled, ['d-1', 'd-2'])
+    assert.equal(bridge.stats.duplicatesDropped, 2)
+  } finally {
+    await bridge.close()
+  }
+})
+
+test('credit bound: a slow handler never has more than `credit` messages outstanding', async () => {
+  const queue = `t-credit-${run}`
+  const credit = 5
+  const total = 60
+  let running = 0
+  let maxRunning = 0
+  let done = 0
+  const brokerSamples: number[] = []
+  const bridge = createCiBridge({
+    url: BROKER_URL,
+    nodeId: `t-credit-${run}`,
+    userManagerAddress: `/queue/t-um-${run}`,
+  })
+  try {
+    await bridge.waitForOpen(10_000)
+    // Fill the queue first, so the broker could push everything at once if credit let it.
+    await Promise.all(
+      Array.from({ length: total }, (_, i) =>
+        bridge.send(`/queue/${queue}`, { type: 'CLIENT_EVENT', v: 1, i }, { durable: false }),
+      ),
+    )
+    const sub = await bridge.subscribe(`/queue/${queue}`, {
+      decode: (body) => ({ ok: true, message: JSON.parse(Buffer.from(body as Uint8Array).toString('utf8')) }),
+      credit,
+      handler: async () => {
+        running += 1
+        maxRunning = Math.max(maxRunning, running)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        running -= 1
+        done += 1
+      },
+    })
+    while (done < total - credit) {
+      const { unacked: u } = await unacked(queue)
+      brokerSamples.push(u)
+    }
+    await waitFor(() => done >= total, 20_000, 'every message handled')
+    await sub.close()
+    assert.ok(maxRunning <= credit, `at most ${credit} handlers at once (saw ${maxRunning})`)
+    assert.ok(maxRunning >= 2, `and more than one at a time (saw ${maxRunning})`)
+    assert.ok(brokerSamples.length >= 1)
+    assert.ok(
+      brokerSamples.every((u) => u <= credit),
+      `at most ${credit} unacknowledged at the broker (saw ${brokerSamples.join(',')})`,
+    )
+  } finally {
+    await bridge.close()
+  }
+})

@@ -1,0 +1,192 @@
+// Sending against the real RabbitMQ on 127.0.0.1:5672 (unique queue names per run).
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import type { Connection } from 'rhea'
+import { BridgeError, createCiBridge, type StandaloneCiBridge } from '../src/index.js'
+import {
+  BROKER_URL,
+  captureLogger,
+  deleteQueuesContaining,
+  listQueues,
+  rawClose,
+  rawConnect,
+  rawReceiver,
+  uid,
+  waitFor,
+} from './helpers.js'
+
+const run = uid()
+let raw: Connection
+let bridge: StandaloneCiBridge
+const UM = `/queue/t-send-um-${run}`
+
+before(async () => {
+  raw = await rawConnect()
+  bridge = createCiBridge(
+    { url: BROKER_URL, nodeId: `t-send-${run}`, userManagerAddress: UM, onMessage: () => {} },
+    captureLogger(),
+  )
+  await bridge.waitForOpen(10_000)
+})
+
+after(async () => {
+  await bridge.close()
+  await rawClose(raw)
+  await deleteQueuesContaining(run)
+  const left = (await listQueues()).filter((q) => q.name.includes(run))
+  assert.deepEqual(left, [], 'no test queue left behind')
+})
+
+test('send resolves on accepted; body and properties as PROTOCOL.md section 2', async () => {
+  const queue = `t-send-${run}`
+  const receiver = await rawReceiver(raw, `/queue/${queue}`)
+  const body = { type: 'EMIT', v: 1, sid: 'a'.repeat(22), event: 'chat.message', data: { text: 'héllo ✓' } }
+  await bridge.send(`/queue/${queue}`, body, { replyTo: '/amq/queue/somewhere', correlationId: 'corr-1' })
+  await waitFor(() => receiver.received.length === 1, 5000, 'the message at the raw receiver')
+  const got = receiver.received[0]?.message
+  assert.ok(got)
+  const section = got.body as { typecode: number; content: Buffer }
+  assert.equal(section.typecode, 0x75, 'one data section')
+  assert.deepEqual(JSON.parse(section.content.toString('utf8')), body, 'UTF-8 JSON')
+  assert.equal(got.content_type, 'application/json')
+  assert.equal(got.subject, 'EMIT', 'subject = type')
+  assert.match(
+    String(got.message_id),
+    /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+  )
+  assert.equal(got.reply_to, '/amq/queue/somewhere')
+  assert.equal(got.correlation_id, 'corr-1')
+  assert.notEqual(got.durable, true, 'send() is not durable unless asked')
+  receiver.close()
+})
+
+test('message ids are unique unless given, and kept when given', async () => {
+  const queue = `t-ids-${run}`
+  const receiver = await rawReceiver(raw, `/queue/${queue}`)
+  await Promise.all([
+    bridge.send(`/queue/${queue}`, { type: 'A' }),
+    bridge.send(`/queue/${queue}`, { type: 'B' }),
+    bridge.send(`/queue/${queue}`, { type: 'C' }, { messageId: 'mine-1', subject: 'custom' }),
+  ])
+  await waitFor(() => receiver.received.length === 3, 5000, 'three messages')
+  const ids = receiver.received.map((r) => String(r.message.message_id))
+  assert.equal(new Set(ids).size, 3)
+  const mine = receiver.received.find((r) => r.message.message_id === 'mine-1')
+  assert.equal(mine?.message.subject, 'custom')
+  receiver.close()
+})
+
+test('sendToUserManager: durable message, reply_to = nodeReplyTo, into the durable User Manager queue', async () => {
+  const before = bridge.stats.accepted
+  await bridge.sendToUserManager({ type: 'CLIENT_EVENT', v: 1 })
+  assert.equal(bridge.stats.accepted, before + 1)
+  const queue = (await listQueues()).find((q) => q.name === `t-send-um-${run}`)
+  assert.ok(queue, 'the UM queue exists (declared before the bridge reported open)')
+  assert.equal(queue.durable, true)
+  const receiver = await rawReceiver(raw, `/amq/queue/t-send-um-${run}`)
+  await waitFor(() => receiver.received.length >= 1, 5000, 'the UM message')
+  const got = receiver.received[0]?.message
+  assert.equal(got?.durable, true)
+  assert.equal(got?.reply_to, bridge.nodeReplyTo)
+  assert.equal(bridge.nodeReplyTo, `/amq/queue/gateway.node.t-send-${run}`)
+  receiver.close()
+})
+
+test('a body that is not a plain JSON object is refused before anything is sent', async () => {
+  await assert.rejects(bridge.send(`/queue/t-x-${run}`, [1, 2] as unknown as object), TypeError)
+  const circular: Record<string, unknown> = {}
+  circular.self = circular
+  await assert.rejects(bridge.send(`/queue/t-x-${run}`, circular), TypeError)
+})
+
+test('a bad address rejects with REJECTED and takes no other link down', async () => {
+  const logger = captureLogger()
+  const handled: string[] = []
+  const id = uid()
+  const other = createCiBridge(
+    {
+      url: BROKER_URL,
+      nodeId: `t-bad-${run}-${id}`,
+      userManagerAddress: UM,
+      onMessage: (message) => {
+        handled.push(message.type)
+      },
+    },
+    logger,
+  )
+  try {
+    await other.waitForOpen(10_000)
+    // Not a RabbitMQ address at all: the broker ends the sender's session (amqp:invalid-field).
+    const bad = await other.send('no/such/kind', { type: 'X' }).then(
+      () => assert.fail('should be rejected'),
+      (e: unknown) => e,
+    )
+    assert.ok(bad instanceof BridgeError)
+    assert.equal(bad.code, 'REJECTED')
+    assert.equal(bad.condition, 'amqp:invalid-field')
+    // A queue that does not exist, as a receiver: amqp:not-found ends that receiver's session only.
+    const refused = await other
+      .subscribe(`/amq/queue/t-missing-${run}`, {
+        decode: () => ({ ok: true, message: {} }),
+        handler: () => {},
+      })
+      .then(
+        () => assert.fail('should be refused'),
+        (e: unknown) => e,
+      )
+    assert.ok(refused instanceof BridgeError)
+    assert.equal(refused.code, 'REJECTED')
+    assert.equal(refused.condition, 'amqp:not-found')
+    // Durability mismatch on an existing queue: amqp:precondition-failed, again only that link.
+    const mismatch = await other
+      .subscribe(UM, { decode: () => ({ ok: true, message: {} }), handler: () => {}, durable: false })
+      .then(
+        () => assert.fail('should be refused'),
+        (e: unknown) => e,
+      )
+    assert.equal((mismatch as BridgeError).condition, 'amqp:precondition-failed')
+
+    // Everything else still works: the state, the UM sender, the node receiver.
+    assert.equal(other.state, 'open')
+    await other.sendToUserManager({ type: 'CLIENT_EVENT', v: 1 })
+    await bridge.send(other.nodeReplyTo, { type: 'PING', v: 1 })
+    await waitFor(() => handled.length === 1, 5000, 'the PING at the node receiver')
+    assert.deepEqual(handled, ['PING'])
+    assert.ok(logger.entries.some((e) => e.level === 'warn' && e.obj.address === 'no/such/kind'))
+  } finally {
+    await other.close()
+  }
+})
+
+test('outbox bound: with the broker away, sends past the bound reject at once with UNAVAILABLE', async () => {
+  // Nothing listens on port 1: the bridge keeps trying to connect, messages wait in the outbox.
+  const away = createCiBridge({
+    url: 'amqp://guest:guest@127.0.0.1:1',
+    nodeId: `t-outbox-${run}`,
+    outboxLimit: 5,
+    closeTimeoutMs: 100,
+  })
+  try {
+    assert.equal(away.state, 'connecting')
+    const waiting = Array.from({ length: 5 }, (_, i) => away.send('/queue/anything', { type: 'X', i }))
+    for (const p of waiting) p.catch(() => {})
+    assert.equal(away.stats.outboxDepth, 5)
+    const started = Date.now()
+    const error = await away.send('/queue/anything', { type: 'X' }).then(
+      () => assert.fail('should be refused'),
+      (e: unknown) => e,
+    )
+    assert.ok(Date.now() - started < 50, 'at once')
+    assert.ok(error instanceof BridgeError)
+    assert.equal(error.code, 'UNAVAILABLE')
+    await away.close()
+    const outcomes = await Promise.allSettled(waiting)
+    for (const outcome of outcomes) {
+      assert.equal(outcome.status, 'rejected')
+      assert.equal((outcome.reason as BridgeError).code, 'CLOSED')
+    }
+    assert.equal(away.state, 'closed')
+  } finally {
+    await away.close()
+  }
+})
