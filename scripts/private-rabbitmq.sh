@@ -59,10 +59,18 @@ vm_alive() {
 vm_gone() { ! vm_alive; }
 
 start() {
-  if vm_alive && node_up; then
-    wait_for amqp_up 60 || { log "AMQP not answering on $port"; exit 1; }
-    return 0
+  if ! (vm_alive && node_up); then
+    launch
+  elif ! amqp_up; then
+    ctl start_app >/dev/null # left stopped by stop_app
   fi
+  wait_for amqp_up 60 || { log "AMQP not answering on $port"; exit 1; }
+  # Idle gateway node queues and server-named broadcast queues expire (README, "RabbitMQ set-up").
+  ctl set_policy gateway-expiry '^(gateway\.node\.|amq\.gen-)' "{\"expires\":$expires}" \
+    --apply-to queues --priority 0 >/dev/null
+}
+
+launch() {
   mkdir -p "$base/mnesia" "$base/log"
   echo '[rabbitmq_amqp1_0].' >"$base/enabled_plugins"
   # amqp1_0.default_user = none: a connection without credentials is refused (not mapped to guest).
@@ -83,12 +91,9 @@ start() {
       RABBITMQ_CONFIG_FILE='$base/rabbitmq.conf' \
       /usr/lib/rabbitmq/bin/rabbitmq-server -detached" >/dev/null 2>&1
   )
-  # await_startup fails at once right after -detached: wait on the pid file, then on AMQP.
+  # await_startup fails at once right after -detached: wait on the pid file, then on the node.
   wait_for vm_alive 30 || { log "node did not write its pid file (see $base/log)"; exit 1; }
   ctl wait --timeout 60 "$pidfile" >/dev/null || { log "node did not start (see $base/log)"; exit 1; }
-  wait_for amqp_up 60 || { log "AMQP not answering on $port"; exit 1; }
-  ctl set_policy gateway-expiry '^(gateway\.node\.|amq\.gen-)' "{\"expires\":$expires}" \
-    --apply-to queues --priority 0 >/dev/null
 }
 
 stop() {

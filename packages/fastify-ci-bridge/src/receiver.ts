@@ -232,14 +232,13 @@ export class LinkReceiver {
     this.open = false
   }
 
-  /** No new messages: credit is drained, anything still arriving is released. */
+  /**
+   * No new messages: no more credit is given, and anything still arriving on credit already given is
+   * released at once (the broker redelivers it elsewhere or later). Not a drain: RabbitMQ answers a
+   * drain with a flow that rhea reports as an error on the console.
+   */
   stopIntake(): void {
     this.intakeStopped = true
-    try {
-      if (this.receiver && this.open && creditOf(this.receiver) > 0) this.receiver.drain_credit()
-    } catch {
-      // the link is going anyway
-    }
   }
 
   /** Resolves once no handler is running. */

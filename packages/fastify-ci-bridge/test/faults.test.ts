@@ -6,6 +6,7 @@ import { type BridgeState, createCiBridge } from '../src/index.js'
 import {
   captureLogger,
   deleteQueuesContaining,
+  listQueues,
   privateNode,
   privateNodeName,
   uid,
@@ -141,6 +142,49 @@ async function streamThroughFault(
     await deleteQueuesContaining(id, node)
   }
 }
+
+describe('no queue left behind (private node, expires policy at 1 s)', () => {
+  test('node, broadcast and reply queues go once the bridge is closed and the policy has run', async () => {
+    const id = uid()
+    const before = new Set((await listQueues(node)).map((q) => q.name))
+    const bridge = createCiBridge({
+      url,
+      nodeId: `t-expiry-${id}`,
+      userManagerAddress: `/queue/t-expiry-um-${id}`,
+      onMessage: async (_message, meta) => {
+        await bridge.reply(meta, { type: 'RESULT', v: 1, ok: true, data: {} })
+      },
+    })
+    let ours: string[] = []
+    try {
+      await bridge.waitForOpen(10_000)
+      await bridge.request(bridge.nodeReplyTo, { type: 'PING', v: 1 })
+      ours = (await listQueues(node))
+        .map((q) => q.name)
+        .filter((name) => !before.has(name) && !name.startsWith('t-'))
+      assert.ok(ours.includes(`gateway.node.t-expiry-${id}`), ours.join(', '))
+      assert.ok(
+        ours.some((name) => name.startsWith(`gateway.node.t-expiry-${id}.reply.`)),
+        ours.join(', '),
+      )
+      assert.ok(
+        ours.some((name) => name.startsWith('amq.gen-')),
+        `the broadcast queue: ${ours.join(', ')}`,
+      )
+      assert.equal(ours.length, 3)
+    } finally {
+      await bridge.close()
+    }
+    const deadline = Date.now() + 30_000
+    let left = ours
+    while (left.length > 0 && Date.now() < deadline) {
+      const names = new Set((await listQueues(node)).map((q) => q.name))
+      left = ours.filter((name) => names.has(name))
+    }
+    assert.deepEqual(left, [], 'every queue of the node expired')
+    await deleteQueuesContaining(id, node)
+  })
+})
 
 describe('zero loss across broker faults (private node)', () => {
   test('stop_app + start_app under a steady stream: every accepted send is received', async (t) => {

@@ -1,0 +1,142 @@
+// The Fastify plugin: decorator, state, onClose (bounded wait for handlers and sends), nothing left behind.
+import assert from 'node:assert/strict'
+import { after, test } from 'node:test'
+import Fastify from 'fastify'
+import type { Connection } from 'rhea'
+import fastifyCiBridge, { BridgeError, type BridgeState } from '../src/index.js'
+import {
+  BROKER_URL,
+  dataSection,
+  deleteQueuesContaining,
+  listQueues,
+  rawClose,
+  rawConnect,
+  rawSend,
+  uid,
+  waitFor,
+} from './helpers.js'
+
+const run = uid()
+let raw: Connection | undefined
+
+/** Opened by the first test that needs it, so the first test can check nothing is left running. */
+async function rawConnection(): Promise<Connection> {
+  raw ??= await rawConnect()
+  return raw
+}
+
+after(async () => {
+  if (raw) await rawClose(raw)
+  await deleteQueuesContaining(run)
+  assert.deepEqual(
+    (await listQueues()).filter((q) => q.name.includes(run)),
+    [],
+    'no test queue left behind',
+  )
+})
+
+function appWith(options: Record<string, unknown> = {}) {
+  const app = Fastify({ logger: false })
+  app.register(fastifyCiBridge, {
+    url: BROKER_URL,
+    nodeId: `t-plugin-${run}-${uid()}`,
+    userManagerAddress: `/queue/t-plugin-um-${run}`,
+    ...options,
+  })
+  app.get('/readyz', async (_request, reply) => {
+    const open = app.ciBridge.state === 'open'
+    return reply.code(open ? 200 : 503).send({ state: app.ciBridge.state })
+  })
+  return app
+}
+
+test('registers as fastify-ci-bridge, decorates ciBridge, reports its state', async () => {
+  const app = appWith()
+  const states: Array<[BridgeState, BridgeState]> = []
+  await app.ready()
+  app.ciBridge.on('state', (state, previous) => states.push([state, previous]))
+  assert.ok(app.hasDecorator('ciBridge'))
+  assert.equal(app.ciBridge.userManagerAddress, `/queue/t-plugin-um-${run}`)
+  await app.ciBridge.waitForOpen(10_000)
+  assert.equal((await app.inject('/readyz')).statusCode, 200)
+  await app.ciBridge.sendToUserManager({ type: 'CLIENT_EVENT', v: 1 })
+  await app.close()
+  assert.equal(app.ciBridge.state, 'closed')
+  assert.deepEqual(states.at(-1), ['closed', 'open'])
+  const error = await app.ciBridge.send('/queue/x', { type: 'X' }).then(
+    () => assert.fail('closed'),
+    (e: unknown) => e,
+  )
+  assert.ok(error instanceof BridgeError)
+  assert.equal(error.code, 'CLOSED')
+  await waitFor(
+    () => !process.getActiveResourcesInfo().some((r) => r === 'Timeout' || r === 'TCPSocketWrap'),
+    2000,
+    `no timers or sockets left (${process.getActiveResourcesInfo().join(', ')})`,
+  )
+})
+
+test('onClose waits for a running handler, then settles its message accepted', async () => {
+  let release: () => void = () => {}
+  let started = false
+  const app = appWith({
+    onMessage: async () => {
+      started = true
+      await new Promise<void>((resolve) => {
+        release = resolve
+        setTimeout(resolve, 300)
+      })
+    },
+  })
+  await app.ready()
+  await app.ciBridge.waitForOpen(10_000)
+  await rawSend(await rawConnection(), app.ciBridge.nodeReplyTo, {
+    body: dataSection({ type: 'PING', v: 1 }),
+  })
+  await waitFor(() => started, 5000, 'the handler running')
+  const t0 = Date.now()
+  await app.close()
+  assert.ok(Date.now() - t0 >= 200, 'close waited for the handler')
+  assert.equal(app.ciBridge.stats.settlements.accepted, 1)
+  release()
+})
+
+test('onClose is bounded: a stuck handler does not hold it past closeTimeoutMs; its message stays queued', async () => {
+  let started = false
+  const nodeId = `t-stuck-${run}`
+  const app = appWith({
+    nodeId,
+    closeTimeoutMs: 300,
+    onMessage: async () => {
+      started = true
+      await new Promise(() => {})
+    },
+  })
+  await app.ready()
+  await app.ciBridge.waitForOpen(10_000)
+  await rawSend(await rawConnection(), app.ciBridge.nodeReplyTo, {
+    body: dataSection({ type: 'PING', v: 1 }),
+  })
+  await waitFor(() => started, 5000, 'the handler running')
+  const t0 = Date.now()
+  await app.close()
+  const took = Date.now() - t0
+  assert.ok(took >= 280 && took < 2000, `closed after ${took} ms`)
+  assert.equal(app.ciBridge.stats.settlements.accepted, 0)
+  // Never settled: the broker requeued it for the node's next life.
+  const deadline = Date.now() + 10_000
+  let queue = (await listQueues()).find((q) => q.name === `gateway.node.${nodeId}`)
+  while (queue?.messages !== 1 && Date.now() < deadline) {
+    queue = (await listQueues()).find((q) => q.name === `gateway.node.${nodeId}`)
+  }
+  assert.equal(queue?.messages, 1)
+})
+
+test('readiness follows the state: 503 while connecting', async () => {
+  const app = appWith({ url: 'amqp://guest:guest@127.0.0.1:1', closeTimeoutMs: 50 })
+  await app.ready()
+  const response = await app.inject('/readyz')
+  assert.equal(response.statusCode, 503)
+  assert.deepEqual(response.json(), { state: 'connecting' })
+  await app.close()
+})

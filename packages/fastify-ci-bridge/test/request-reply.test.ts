@@ -1,0 +1,89 @@
+// request() / reply() against the real RabbitMQ on 127.0.0.1:5672.
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { decodeResult, resultOk } from '@session-gateway/message-schema'
+import { BridgeError, createCiBridge, type StandaloneCiBridge } from '../src/index.js'
+import { BROKER_URL, deleteQueuesContaining, listQueues, uid } from './helpers.js'
+
+const run = uid()
+let gateway: StandaloneCiBridge
+let ci: StandaloneCiBridge
+
+before(async () => {
+  // A "gateway" node that answers PING with a RESULT through reply(), like the real dispatcher.
+  gateway = createCiBridge({
+    url: BROKER_URL,
+    nodeId: `t-rr-gw-${run}`,
+    userManagerAddress: `/queue/t-rr-um-${run}`,
+    onMessage: async (message, meta) => {
+      if (message.type === 'PING')
+        await gateway.reply(meta, resultOk({ node: gateway.nodeId, sessions: 0, uptimeMs: 1 }))
+    },
+  })
+  // The CI side: only requests.
+  ci = createCiBridge({
+    url: BROKER_URL,
+    nodeId: `t-rr-ci-${run}`,
+    userManagerAddress: `/queue/t-rr-um-${run}`,
+  })
+  await Promise.all([gateway.waitForOpen(10_000), ci.waitForOpen(10_000)])
+})
+
+after(async () => {
+  await Promise.all([gateway.close(), ci.close()])
+  await deleteQueuesContaining(run)
+  const left = (await listQueues()).filter((q) => q.name.includes(run))
+  assert.deepEqual(left, [], 'no test queue left behind')
+})
+
+test('request/reply round trip: RESULT correlated by message id', async () => {
+  const { body, meta } = await ci.request(gateway.nodeReplyTo, { type: 'PING', v: 1 }, { messageId: 'req-1' })
+  const result = decodeResult(body)
+  assert.ok(result.ok, JSON.stringify(body))
+  assert.deepEqual(result.message, resultOk({ node: gateway.nodeId, sessions: 0, uptimeMs: 1 }))
+  assert.equal(meta.correlationId, 'req-1')
+  assert.equal(meta.subject, 'RESULT')
+})
+
+test('many requests in flight each get their own reply', async () => {
+  const replies = await Promise.all(
+    Array.from({ length: 50 }, () => ci.request(gateway.nodeReplyTo, { type: 'PING', v: 1 })),
+  )
+  const correlations = new Set(replies.map((r) => r.meta.correlationId))
+  assert.equal(correlations.size, 50)
+  for (const reply of replies) assert.ok(decodeResult(reply.body).ok)
+})
+
+test('an invalid request is answered with a RESULT error by the gateway bridge itself', async () => {
+  const { body } = await ci.request(gateway.nodeReplyTo, { type: 'EMIT', v: 1 })
+  const result = decodeResult(body)
+  assert.ok(result.ok && result.message.ok === false)
+  assert.equal(result.message.ok === false && result.message.error.code, 'INVALID')
+})
+
+test('request timeout: TIMEOUT when nobody answers', async () => {
+  const started = Date.now()
+  const error = await ci
+    .request(`/queue/t-rr-silent-${run}`, { type: 'PING', v: 1 }, { timeoutMs: 300 })
+    .then(
+      () => assert.fail('no reply expected'),
+      (e: unknown) => e,
+    )
+  assert.ok(error instanceof BridgeError)
+  assert.equal(error.code, 'TIMEOUT')
+  const elapsed = Date.now() - started
+  assert.ok(elapsed >= 290 && elapsed < 3000, `after ${elapsed} ms`)
+})
+
+test('reply() without reply_to resolves without sending anything', async () => {
+  const sent = gateway.stats.sent
+  await gateway.reply({ source: 'node', messageId: 'x' }, resultOk({}))
+  assert.equal(gateway.stats.sent, sent)
+})
+
+test("the reply queue is this bridge instance's own, named for the expiry policy", async () => {
+  const queues = await listQueues()
+  const reply = queues.find((q) => q.name.startsWith(`gateway.node.t-rr-ci-${run}.reply.`))
+  assert.ok(reply, 'gateway.node.<nodeId>.reply.<instance> exists')
+  assert.equal(reply.consumers, 1)
+})
