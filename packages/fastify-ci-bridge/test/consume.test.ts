@@ -8,6 +8,7 @@ import {
   BROKER_URL,
   captureLogger,
   dataSection,
+  deleteBroadcastQueues,
   deleteQueuesContaining,
   listQueues,
   rabbitmqctl,
@@ -15,6 +16,7 @@ import {
   rawConnect,
   rawReceiver,
   rawSend,
+  runBroadcast,
   uid,
   waitFor,
 } from './helpers.js'
@@ -29,6 +31,7 @@ before(async () => {
 after(async () => {
   await rawClose(raw)
   await deleteQueuesContaining(run)
+  await deleteBroadcastQueues(run)
   const left = (await listQueues()).filter((q) => q.name.includes(run))
   assert.deepEqual(left, [], 'no test queue left behind')
 })
@@ -64,6 +67,7 @@ test('consume: the handler gets the typed message and its metadata; accepted onl
     url: BROKER_URL,
     nodeId: `t-consume-${run}-${id}`,
     userManagerAddress: `/queue/t-um-${run}`,
+    broadcastAddress: runBroadcast(run),
     onMessage: async (message, meta) => {
       got.push([message, meta])
       await gate.promise
@@ -111,6 +115,7 @@ test('amqp-value bodies (a JSON string, a map) are accepted too', async () => {
     url: BROKER_URL,
     nodeId: `t-value-${run}`,
     userManagerAddress: `/queue/t-um-${run}`,
+    broadcastAddress: runBroadcast(run),
     onMessage: (message) => {
       got.push(message)
     },
@@ -154,6 +159,7 @@ test('undecodable, invalid and unknown-type messages: RESULT error to reply_to, 
       url: BROKER_URL,
       nodeId,
       userManagerAddress: `/queue/t-um-${run}`,
+      broadcastAddress: runBroadcast(run),
       onMessage: (message) => {
         handled.push(message)
       },
@@ -240,6 +246,7 @@ test('a handler that throws: rejected (amqp:internal-error) with a RESULT error 
       url: BROKER_URL,
       nodeId: `t-throw-${run}`,
       userManagerAddress: `/queue/t-um-${run}`,
+      broadcastAddress: runBroadcast(run),
       onMessage: (message) => {
         if (message.type === 'JOIN') throw new Error('room service down')
         handled.push(message.type)
@@ -277,6 +284,7 @@ test('duplicates by message_id are settled accepted without running the handler 
     url: BROKER_URL,
     nodeId: `t-dup-${run}`,
     userManagerAddress: `/queue/t-um-${run}`,
+    broadcastAddress: runBroadcast(run),
     onMessage: (_message, meta) => {
       handled.push(meta.messageId ?? '')
     },
@@ -345,4 +353,35 @@ test('credit bound: a slow handler never has more than `credit` messages outstan
   } finally {
     await bridge.close()
   }
+})
+
+test('broadcast: every node receives a message sent to the broadcast address (source "broadcast")', async () => {
+  const broadcastAddress = runBroadcast(`${run}b`)
+  const seen: Array<[string, string]> = []
+  const make = (name: string) =>
+    createCiBridge({
+      url: BROKER_URL,
+      nodeId: `t-bcast-${name}-${run}`,
+      userManagerAddress: `/queue/t-um-${run}`,
+      broadcastAddress,
+      onMessage: (message, meta) => {
+        seen.push([name, `${message.type}/${meta.source}`])
+      },
+    })
+  const a = make('a')
+  const b = make('b')
+  try {
+    await Promise.all([a.waitForOpen(10_000), b.waitForOpen(10_000)])
+    await a.send(broadcastAddress, { type: 'BROADCAST', v: 1, event: 'hello' })
+    await waitFor(() => seen.length === 2, 5000, 'both nodes got it')
+    assert.deepEqual(seen.sort(), [
+      ['a', 'BROADCAST/broadcast'],
+      ['b', 'BROADCAST/broadcast'],
+    ])
+  } finally {
+    await Promise.all([a.close(), b.close()])
+  }
+  // The server-named queues behind /topic receivers outlive their link (AMQP-NOTES.md): the
+  // expires policy removes them in production; here ours are deleted (and counted: one per node).
+  assert.equal((await deleteBroadcastQueues(`${run}b`)).length, 2)
 })

@@ -215,3 +215,25 @@ export function dataSection(json: unknown): unknown {
     Buffer.from(typeof json === 'string' ? json : JSON.stringify(json), 'utf8'),
   )
 }
+
+/**
+ * A broadcast address of this test run only (tests on the shared broker must not hear other runs'
+ * broadcasts), and the clean-up of the server-named queues behind it.
+ */
+export function runBroadcast(run: string): string {
+  return `/topic/t-bcast-${run}`
+}
+
+export async function deleteBroadcastQueues(run: string, node?: string): Promise<string[]> {
+  const bindings = await rabbitmqctl(
+    ['list_bindings', 'destination_name', 'routing_key', '--no-table-headers'],
+    node,
+  )
+  const ours = bindings
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([queue, key]) => queue?.startsWith('amq.gen-') && key === `t-bcast-${run}`)
+    .map(([queue]) => queue as string)
+  await deleteQueues(ours, node)
+  return ours
+}

@@ -148,7 +148,7 @@ for (const [name, options, message] of cases) {
 test('options are checked at registration: ready() rejects with the same message', async () => {
   const app = Fastify()
   app.register(fastifyCiBridge, { url: base.url } as CiBridgeOptions)
-  await assert.rejects(app.ready(), {
+  await assert.rejects(async () => app.ready(), {
     message: 'fastify-ci-bridge: "nodeId" is required: 1-64 characters of [A-Za-z0-9_.-]',
   })
   await app.close()

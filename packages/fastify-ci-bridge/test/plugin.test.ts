@@ -7,11 +7,13 @@ import fastifyCiBridge, { BridgeError, type BridgeState } from '../src/index.js'
 import {
   BROKER_URL,
   dataSection,
+  deleteBroadcastQueues,
   deleteQueuesContaining,
   listQueues,
   rawClose,
   rawConnect,
   rawSend,
+  runBroadcast,
   uid,
   waitFor,
 } from './helpers.js'
@@ -28,6 +30,7 @@ async function rawConnection(): Promise<Connection> {
 after(async () => {
   if (raw) await rawClose(raw)
   await deleteQueuesContaining(run)
+  await deleteBroadcastQueues(run)
   assert.deepEqual(
     (await listQueues()).filter((q) => q.name.includes(run)),
     [],
@@ -41,6 +44,7 @@ function appWith(options: Record<string, unknown> = {}) {
     url: BROKER_URL,
     nodeId: `t-plugin-${run}-${uid()}`,
     userManagerAddress: `/queue/t-plugin-um-${run}`,
+    broadcastAddress: runBroadcast(run),
     ...options,
   })
   app.get('/readyz', async (_request, reply) => {

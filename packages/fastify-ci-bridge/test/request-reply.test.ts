@@ -3,7 +3,14 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { decodeResult, resultOk } from '@session-gateway/message-schema'
 import { BridgeError, createCiBridge, type StandaloneCiBridge } from '../src/index.js'
-import { BROKER_URL, deleteQueuesContaining, listQueues, uid } from './helpers.js'
+import {
+  BROKER_URL,
+  deleteBroadcastQueues,
+  deleteQueuesContaining,
+  listQueues,
+  runBroadcast,
+  uid,
+} from './helpers.js'
 
 const run = uid()
 let gateway: StandaloneCiBridge
@@ -15,6 +22,7 @@ before(async () => {
     url: BROKER_URL,
     nodeId: `t-rr-gw-${run}`,
     userManagerAddress: `/queue/t-rr-um-${run}`,
+    broadcastAddress: runBroadcast(run),
     onMessage: async (message, meta) => {
       if (message.type === 'PING')
         await gateway.reply(meta, resultOk({ node: gateway.nodeId, sessions: 0, uptimeMs: 1 }))
@@ -32,6 +40,7 @@ before(async () => {
 after(async () => {
   await Promise.all([gateway.close(), ci.close()])
   await deleteQueuesContaining(run)
+  await deleteBroadcastQueues(run)
   const left = (await listQueues()).filter((q) => q.name.includes(run))
   assert.deepEqual(left, [], 'no test queue left behind')
 })

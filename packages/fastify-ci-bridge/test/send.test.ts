@@ -6,11 +6,13 @@ import { BridgeError, createCiBridge, type StandaloneCiBridge } from '../src/ind
 import {
   BROKER_URL,
   captureLogger,
+  deleteBroadcastQueues,
   deleteQueuesContaining,
   listQueues,
   rawClose,
   rawConnect,
   rawReceiver,
+  runBroadcast,
   uid,
   waitFor,
 } from './helpers.js'
@@ -23,7 +25,13 @@ const UM = `/queue/t-send-um-${run}`
 before(async () => {
   raw = await rawConnect()
   bridge = createCiBridge(
-    { url: BROKER_URL, nodeId: `t-send-${run}`, userManagerAddress: UM, onMessage: () => {} },
+    {
+      url: BROKER_URL,
+      nodeId: `t-send-${run}`,
+      userManagerAddress: UM,
+      broadcastAddress: runBroadcast(run),
+      onMessage: () => {},
+    },
     captureLogger(),
   )
   await bridge.waitForOpen(10_000)
@@ -33,6 +41,7 @@ after(async () => {
   await bridge.close()
   await rawClose(raw)
   await deleteQueuesContaining(run)
+  await deleteBroadcastQueues(run)
   const left = (await listQueues()).filter((q) => q.name.includes(run))
   assert.deepEqual(left, [], 'no test queue left behind')
 })
@@ -108,6 +117,7 @@ test('a bad address rejects with REJECTED and takes no other link down', async (
       url: BROKER_URL,
       nodeId: `t-bad-${run}-${id}`,
       userManagerAddress: UM,
+      broadcastAddress: runBroadcast(run),
       onMessage: (message) => {
         handled.push(message.type)
       },

@@ -1,0 +1,63 @@
+// Small pieces without a broker: backoff, dedupe window, codec.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import rhea, { type Message } from 'rhea'
+import { Backoff } from '../src/backoff.js'
+import { bodyOf, encodeJsonMessage, jsonBodyOf, metaOf } from '../src/codec.js'
+import { DedupeWindow } from '../src/dedupe.js'
+
+test('backoff: exponential ceiling with full jitter, capped, reset after success', () => {
+  let r = 0.999_999
+  const backoff = new Backoff(100, 1000, () => r)
+  const ceilings = [100, 200, 400, 800, 1000, 1000]
+  for (const ceiling of ceilings) {
+    assert.equal(backoff.ceilingMs, ceiling)
+    assert.equal(backoff.next(), ceiling - 1)
+  }
+  r = 0
+  assert.equal(backoff.next(), 0, 'full jitter reaches 0')
+  backoff.reset()
+  assert.equal(backoff.ceilingMs, 100)
+})
+
+test('dedupe: remembers the last N successes; a failure is not remembered; a copy waits for the original', async () => {
+  const window = new DedupeWindow(2)
+  window.begin('a')(true)
+  window.begin('b')(true)
+  assert.equal(window.status('a'), 'done')
+  window.begin('c')(true)
+  assert.equal(window.status('a'), 'new', 'the oldest is forgotten past the window')
+  assert.equal(window.status('c'), 'done')
+  window.begin('d')(false)
+  assert.equal(window.status('d'), 'new', 'a failed message is handled again')
+  const finish = window.begin('e')
+  const waiting = window.status('e')
+  assert.ok(waiting instanceof Promise)
+  finish(true)
+  assert.equal(await waiting, true)
+  assert.equal(window.status('e'), 'done')
+})
+
+test('codec: encoding as PROTOCOL.md section 2, decoding of data sections and amqp-values', () => {
+  const encoded = encodeJsonMessage({ type: 'EMIT', v: 1 }, { durable: true, correlationId: 'c' })
+  const decoded = rhea.message.decode(rhea.message.encode(encoded)) as unknown as Message
+  assert.equal((decoded.body as { typecode: number }).typecode, 0x75)
+  assert.deepEqual(jsonBodyOf(decoded), { type: 'EMIT', v: 1 })
+  assert.equal(decoded.content_type, 'application/json')
+  assert.equal(decoded.subject, 'EMIT')
+  assert.equal(decoded.durable, true)
+  assert.equal(decoded.correlation_id, 'c')
+  assert.equal(typeof decoded.message_id, 'string')
+  // several data sections are joined
+  const multi = { body: rhea.message.data_sections([Buffer.from('{"a":'), Buffer.from('1}')]) } as Message
+  const again = rhea.message.decode(rhea.message.encode(multi)) as unknown as Message
+  assert.deepEqual(jsonBodyOf(again), { a: 1 })
+  // amqp-value: a string is parsed, a map is as is, anything else is handed over untouched
+  assert.deepEqual(jsonBodyOf({ body: '{"x":1}' } as Message), { x: 1 })
+  assert.deepEqual(bodyOf({ body: { x: 1 } } as Message), { x: 1 })
+  assert.equal(jsonBodyOf({ body: 'not json' } as Message), 'not json')
+  // a uuid message id reads as its canonical string
+  const uuid = rhea.generate_uuid()
+  const meta = metaOf({ body: null, message_id: rhea.string_to_uuid(uuid) } as unknown as Message, 'node')
+  assert.equal(meta.messageId, uuid)
+})
