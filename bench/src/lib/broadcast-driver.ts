@@ -1,6 +1,7 @@
 import { type LatencySummary, newHistogram, recordMs, summarize } from './histogram.js'
 import { CpuMeter, type CpuShares } from './proc-stats.js'
 import type { Child } from './procs.js'
+import type { Server } from './server.js'
 
 export interface BroadcastRound {
   /** Frames the clients received per second in the measured window. */
@@ -27,7 +28,7 @@ export function tickData(seq: number): { seq: number; pad: string } {
 export async function broadcastRound(options: {
   loadgens: Child[]
   clients: number
-  server: Child
+  server: Server
   trigger: (seq: number) => Promise<void>
   window: number
   warmupMs: number

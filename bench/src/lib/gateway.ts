@@ -1,3 +1,6 @@
+import { join } from 'node:path'
+import { GatewayProcess } from './gateway-process.js'
+import { freePort } from './ports.js'
 import { type Child, startChild } from './procs.js'
 import { AMQP_URL } from './rabbitmq.js'
 import type { BenchSettings } from './types.js'
@@ -5,7 +8,7 @@ import type { BenchSettings } from './types.js'
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef'
 
 export interface RunningGateway {
-  gateway: Child
+  gateway: GatewayProcess
   um: Child
   wsUrl: string
   httpUrl: string
@@ -21,11 +24,11 @@ export function queueMarker(settings: BenchSettings, scenario: string): string {
  * run, logs at warn (no line per session), rate limit set out of reach (the token bucket still runs
  * on every frame), room for 19,000 sessions, no auth, admin API on.
  */
-export function gatewayEnv(settings: BenchSettings, scenario: string): Record<string, string> {
+export function gatewayEnv(settings: BenchSettings, scenario: string, port: number): Record<string, string> {
   const marker = queueMarker(settings, scenario)
   return {
     GATEWAY_HOST: '127.0.0.1',
-    GATEWAY_PORT: '0',
+    GATEWAY_PORT: String(port),
     GATEWAY_NODE_ID: marker,
     AMQP_URL,
     UM_ADDRESS: `/queue/${marker}-um`,
@@ -47,7 +50,11 @@ export function gatewayEnv(settings: BenchSettings, scenario: string): Record<st
   }
 }
 
-/** Starts the echo User Manager on the scenario's UM queue, then the gateway. */
+/**
+ * Starts the echo User Manager on the scenario's UM queue, then the gateway (its production entry
+ * point). With a profile directory set, the gateway runs with --cpu-prof and writes its profile there
+ * when it exits.
+ */
 export async function startGateway(
   settings: BenchSettings,
   scenario: string,
@@ -59,19 +66,18 @@ export async function startGateway(
     env: { ECHO_UM_QUEUE: `${marker}-um` },
   })
   const profile = settings.profileDir
-    ? [
-        '--cpu-prof',
-        `--cpu-prof-dir=${settings.profileDir}`,
-        `--cpu-prof-name=${scenario}-gateway.cpuprofile`,
-      ]
+    ? ['--cpu-prof', `--cpu-prof-dir=${join(settings.profileDir, scenario)}`]
     : []
   try {
-    const { child: gateway, ready } = await startChild('servers/gateway-server.ts', {
+    const port = await freePort()
+    const gateway = await GatewayProcess.start({
       name: `${scenario}-gateway`,
-      env: gatewayEnv(settings, scenario),
+      port,
+      env: gatewayEnv(settings, scenario, port),
+      adminToken: ADMIN_TOKEN,
       execArgv: [...profile, ...(options.execArgv ?? [])],
     })
-    return { gateway, um, wsUrl: String(ready.wsUrl), httpUrl: String(ready.httpUrl) }
+    return { gateway, um, wsUrl: gateway.wsUrl, httpUrl: gateway.httpUrl }
   } catch (err) {
     um.kill()
     throw err

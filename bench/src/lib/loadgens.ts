@@ -1,5 +1,6 @@
 import type { Message } from './ipc.js'
 import { type Child, startChild } from './procs.js'
+import type { Server } from './server.js'
 
 /** Starts `n` WebSocket load generator processes. */
 export async function startLoadgens(prefix: string, n: number): Promise<Child[]> {
@@ -60,16 +61,15 @@ export async function resetAll(loadgens: Child[]): Promise<void> {
   await Promise.all(loadgens.map((lg) => lg.request({ type: 'reset' }, 'reset-done', 60_000)))
 }
 
-/** Waits until the server reports at most `target` sessions (or `maxMs` passed); returns the last count. */
+/** Waits until the server's session count satisfies `predicate` (or `maxMs` passed); returns the last count. */
 export async function waitForSessions(
-  server: Child,
+  server: Server,
   predicate: (sessions: number) => boolean,
   maxMs: number,
 ): Promise<number> {
   const until = performance.now() + maxMs
   for (;;) {
-    const stats = await server.request({ type: 'stats' }, 'stats')
-    const sessions = Number(stats.sessions)
+    const sessions = await server.sessions()
     if (predicate(sessions) || performance.now() > until) return sessions
     await new Promise((resolve) => setTimeout(resolve, 200))
   }

@@ -159,14 +159,26 @@ export async function startChild(
   }
 }
 
+/** Registers a process started elsewhere, so that it is killed with the others. */
+export function track(proc: ChildProcess): void {
+  live.add(proc)
+  proc.once('exit', () => live.delete(proc))
+}
+
 /** Kills every child still running (on errors, and as a last resort at exit). */
 export function killAll(): void {
   for (const proc of live) proc.kill('SIGKILL')
   live.clear()
 }
 
-/** Stops the given children in parallel (graceful, then killed). */
-export async function stopAll(children: Array<Child | undefined>): Promise<void> {
+/** Anything a scenario starts and must stop. */
+export interface Stoppable {
+  readonly name: string
+  stop(): Promise<void>
+}
+
+/** Stops the given processes in parallel (graceful, then killed). */
+export async function stopAll(children: Array<Stoppable | undefined>): Promise<void> {
   await Promise.all(children.map((c) => c?.stop()))
 }
 

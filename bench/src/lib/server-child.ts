@@ -7,17 +7,11 @@ export interface ServerControl {
   stop(): Promise<void>
 }
 
-const gc = (globalThis as { gc?: () => void }).gc
-
-/** The commands every server under test answers: `stats` (after an optional full GC), `stop`. */
+/** The commands every bench server answers: `stats`, `stop`. */
 export function serveCommands(control: ServerControl): void {
   onCommand(async (command) => {
     switch (command.type) {
       case 'stats': {
-        if (command.gc === true && gc) {
-          gc()
-          gc()
-        }
         const memory = process.memoryUsage()
         toParent({ type: 'stats', sessions: control.sessions(), memory: { ...memory } })
         return

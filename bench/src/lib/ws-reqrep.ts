@@ -1,6 +1,7 @@
 import { type LatencySummary, mergeHistograms, summarize } from './histogram.js'
 import { CpuMeter, type CpuShares } from './proc-stats.js'
 import type { Child } from './procs.js'
+import type { Server } from './server.js'
 
 export interface ReqRepRound {
   msgPerSec: number
@@ -21,7 +22,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  */
 export async function reqRepRound(
   loadgens: Child[],
-  measured: Child[],
+  measured: Array<Child | Server>,
   command: Record<string, unknown> & { type: string },
   timing: { warmupMs: number; durationMs: number },
   /** Other processes whose CPU is measured too (the broker), after `measured`. */

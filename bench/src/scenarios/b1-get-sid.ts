@@ -1,6 +1,6 @@
 import { queueMarker, startGateway } from '../lib/gateway.js'
 import { connectAll, startLoadgens } from '../lib/loadgens.js'
-import { type Child, startChild, stopAll } from '../lib/procs.js'
+import { type Stoppable, startChild, stopAll } from '../lib/procs.js'
 import { deleteQueuesContaining } from '../lib/rabbitmq.js'
 import { bestBy, interleaved } from '../lib/rounds.js'
 import { type BenchSettings, figure, type ScenarioResult } from '../lib/types.js'
@@ -12,7 +12,7 @@ const IN_FLIGHT = 10
 /** B1: GET_SID request/reply, 100 connections x 10 in flight, vs a bare `ws` echo server. */
 export async function b1GetSid(settings: BenchSettings): Promise<ScenarioResult> {
   const started = performance.now()
-  const children: Array<Child | undefined> = []
+  const children: Array<Stoppable | undefined> = []
   try {
     settings.log('B1: starting the bare ws echo server, the gateway and one load generator for each')
     const { child: echo, ready } = await startChild('servers/bare-ws-server.ts', { name: 'b1-bare-ws' })

@@ -1,6 +1,6 @@
 import { queueMarker, startGateway } from '../lib/gateway.js'
 import { connectAll, startLoadgens } from '../lib/loadgens.js'
-import { type Child, startChild, stopAll } from '../lib/procs.js'
+import { type Stoppable, startChild, stopAll } from '../lib/procs.js'
 import { brokerPid, deleteQueuesContaining } from '../lib/rabbitmq.js'
 import { bestBy, interleaved } from '../lib/rounds.js'
 import { type BenchSettings, figure, type ScenarioResult } from '../lib/types.js'
@@ -16,7 +16,7 @@ const CONCURRENCY = [1, 50] as const
 export async function b2AmqpRoundtrip(settings: BenchSettings): Promise<ScenarioResult> {
   const started = performance.now()
   const marker = queueMarker(settings, 'B2')
-  const children: Array<Child | undefined> = []
+  const children: Array<Stoppable | undefined> = []
   const broker = await brokerPid()
   try {
     settings.log('B2: starting the gateway with its echo UM, and the bare rhea baseline with its own echo UM')

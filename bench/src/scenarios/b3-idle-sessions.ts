@@ -1,8 +1,9 @@
 import { queueMarker, startGateway } from '../lib/gateway.js'
 import { type ConnectSummary, connectAll, resetAll, startLoadgens, waitForSessions } from '../lib/loadgens.js'
 import { rssBytes } from '../lib/proc-stats.js'
-import { type Child, startChild, stopAll } from '../lib/procs.js'
+import { startChild, stopAll } from '../lib/procs.js'
 import { deleteQueuesContaining } from '../lib/rabbitmq.js'
+import { ipcServer, type Server } from '../lib/server.js'
 import { timeWaitCount, waitForTimeWait } from '../lib/tcp.js'
 import { type BenchSettings, figure, type ScenarioResult } from '../lib/types.js'
 
@@ -18,29 +19,22 @@ interface IdleResult {
   rssBeforeBytes: number
   rssAfterBytes: number
   rssPerSessionBytes: number
-  heapUsedPerSessionBytes: number
   closedInMs: number
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function memory(server: Child): Promise<{ rss: number; heapUsed: number }> {
-  const stats = await server.request({ type: 'stats', gc: true }, 'stats', 60_000)
-  await sleep(500)
-  const heapUsed = Number((stats.memory as { heapUsed: number }).heapUsed)
-  return { rss: rssBytes(server.pid), heapUsed }
-}
-
 /** Connects TARGET_SESSIONS idle sessions from 4 processes and 4 source addresses; measures RSS and connect rate. */
 async function holdIdle(
   settings: BenchSettings,
-  server: Child,
+  server: Server,
   url: string,
   prefix: string,
 ): Promise<IdleResult> {
   const loadgens = await startLoadgens(prefix, LOADGENS)
   try {
-    const before = await memory(server)
+    await sleep(1000)
+    const rssBefore = rssBytes(server.pid)
     settings.log(`  ${prefix}: connecting ${TARGET_SESSIONS} sessions`)
     const connect = await connectAll(
       loadgens,
@@ -48,8 +42,9 @@ async function holdIdle(
       TARGET_SESSIONS,
     )
     const sessions = await waitForSessions(server, (n) => n >= connect.opened, 10_000)
-    await sleep(1000)
-    const after = await memory(server)
+    // The same settling time on both sides; no forced GC (the gateway runs its production entry point).
+    await sleep(3000)
+    const rssAfter = rssBytes(server.pid)
     settings.log(`  ${prefix}: ${sessions} sessions, closing them with TCP resets`)
     const closeStart = performance.now()
     await resetAll(loadgens)
@@ -58,10 +53,9 @@ async function holdIdle(
       sessions,
       connect,
       connectPerSec: connect.opened / (connect.elapsedMs / 1000),
-      rssBeforeBytes: before.rss,
-      rssAfterBytes: after.rss,
-      rssPerSessionBytes: (after.rss - before.rss) / Math.max(1, sessions),
-      heapUsedPerSessionBytes: (after.heapUsed - before.heapUsed) / Math.max(1, sessions),
+      rssBeforeBytes: rssBefore,
+      rssAfterBytes: rssAfter,
+      rssPerSessionBytes: (rssAfter - rssBefore) / Math.max(1, sessions),
       closedInMs: performance.now() - closeStart,
     }
   } finally {
@@ -75,12 +69,9 @@ export async function b3IdleSessions(settings: BenchSettings): Promise<ScenarioR
   const timeWaitAtStart = timeWaitCount()
   let baseline: IdleResult
   settings.log('B3 baseline: bare ws server')
-  const { child: bare, ready } = await startChild('servers/bare-ws-server.ts', {
-    name: 'b3-bare-ws',
-    execArgv: ['--expose-gc'],
-  })
+  const { child: bare, ready } = await startChild('servers/bare-ws-server.ts', { name: 'b3-bare-ws' })
   try {
-    baseline = await holdIdle(settings, bare, String(ready.wsUrl), 'b3-base')
+    baseline = await holdIdle(settings, ipcServer(bare), String(ready.wsUrl), 'b3-base')
   } finally {
     await bare.stop()
   }
@@ -88,7 +79,7 @@ export async function b3IdleSessions(settings: BenchSettings): Promise<ScenarioR
 
   settings.log('B3 gateway')
   let gateway: IdleResult
-  const gw = await startGateway(settings, 'B3', { execArgv: ['--expose-gc'] })
+  const gw = await startGateway(settings, 'B3')
   try {
     gateway = await holdIdle(settings, gw.gateway, gw.wsUrl, 'b3-gw')
   } finally {

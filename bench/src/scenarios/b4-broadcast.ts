@@ -1,9 +1,10 @@
 import { type BroadcastRound, broadcastRound, tickData } from '../lib/broadcast-driver.js'
 import { ADMIN_TOKEN, queueMarker, startGateway } from '../lib/gateway.js'
 import { connectAll, startLoadgens, waitForSessions } from '../lib/loadgens.js'
-import { type Child, startChild, stopAll } from '../lib/procs.js'
+import { type Child, type Stoppable, startChild, stopAll } from '../lib/procs.js'
 import { deleteQueuesContaining } from '../lib/rabbitmq.js'
 import { bestBy, interleaved } from '../lib/rounds.js'
+import { ipcServer, type Server } from '../lib/server.js'
 import { type BenchSettings, figure, type ScenarioResult } from '../lib/types.js'
 
 const CLIENTS = Number(process.env.BENCH_B4_CLIENTS ?? 10_000)
@@ -32,11 +33,12 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
  */
 export async function b4Broadcast(settings: BenchSettings): Promise<ScenarioResult> {
   const started = performance.now()
-  const children: Array<Child | undefined> = []
+  const children: Array<Stoppable | undefined> = []
   try {
     settings.log('B4: starting Socket.IO and the gateway')
-    const { child: sio, ready } = await startChild('servers/socketio-server.ts', { name: 'b4-socketio' })
-    children.push(sio)
+    const { child: sioChild, ready } = await startChild('servers/socketio-server.ts', { name: 'b4-socketio' })
+    children.push(sioChild)
+    const sio = ipcServer(sioChild)
     const gw = await startGateway(settings, 'B4')
     children.push(gw.gateway, gw.um)
     const baseLoadgens = await startLoadgens('b4-base', LOADGENS_PER_SIDE)
@@ -62,7 +64,7 @@ export async function b4Broadcast(settings: BenchSettings): Promise<ScenarioResu
     await waitForSessions(gw.gateway, (n) => n >= CLIENTS, 10_000)
 
     let round = 0
-    const run = (server: Child, loadgens: Child[], trigger: (seq: number) => Promise<void>) =>
+    const run = (server: Server, loadgens: Child[], trigger: (seq: number) => Promise<void>) =>
       broadcastRound({
         loadgens,
         clients: CLIENTS,
