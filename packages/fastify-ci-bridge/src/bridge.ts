@@ -67,6 +67,8 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
   private currentState: BridgeState = 'connecting'
   private connectionOpenedBefore = false
   private closing: Promise<void> | undefined
+  /** Set once close() stopped waiting: from then on send() rejects with CLOSED. */
+  private sendsClosed = false
   private readonly opts: ResolvedOptions
   private readonly log: BridgeLogger
   private readonly connection: ConnectionManager
@@ -286,7 +288,8 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
   // ---- public API ----
 
   send(address: string, body: object, options: SendOptions = {}): Promise<void> {
-    if (this.closing) return Promise.reject(new BridgeError('CLOSED', 'bridge closed', { address }))
+    // While close() waits for running handlers, their replies (and other sends) still go out.
+    if (this.sendsClosed) return Promise.reject(new BridgeError('CLOSED', 'bridge closed', { address }))
     if (typeof address !== 'string' || address === '') {
       return Promise.reject(new TypeError('address must be a non-empty string'))
     }
@@ -308,7 +311,11 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
   }
 
   sendToUserManager(body: object, options: SendOptions = {}): Promise<void> {
-    return this.send(this.userManagerAddress, body, { replyTo: this.nodeReplyTo, durable: true, ...options })
+    return this.send(this.userManagerAddress, body, {
+      ...options,
+      replyTo: options.replyTo ?? this.nodeReplyTo,
+      durable: options.durable ?? true,
+    })
   }
 
   request(address: string, body: object, options: RequestOptions = {}): Promise<RequestReplyResult> {
@@ -391,9 +398,10 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
   }
 
   /**
-   * Stops taking messages, waits (at most `closeTimeoutMs`) for running handlers to settle and for
-   * pending sends to get their outcome, rejects what is left with CLOSED, then closes the links and
-   * the connection.
+   * Stops taking messages, waits (at most `closeTimeoutMs`) for running handlers to settle and then
+   * for pending sends (theirs included) to get their outcome, rejects what is left with CLOSED, then
+   * closes the links and the connection. New requests and subscriptions are refused at once; sends
+   * are taken until the wait is over.
    */
   close(): Promise<void> {
     if (!this.closing) this.closing = this.shutdown()
@@ -404,7 +412,11 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     const deadline = Date.now() + this.opts.closeTimeoutMs
     for (const receiver of this.receivers) receiver.stopIntake()
     const idle = Promise.all([...this.receivers].map((receiver) => receiver.whenIdle()))
-    await atMost(Promise.all([idle, this.outbox.whenEmpty()]), deadline - Date.now())
+    await atMost(
+      idle.then(() => this.outbox.whenEmpty()),
+      deadline - Date.now(),
+    )
+    this.sendsClosed = true
     this.requests.close()
     this.outbox.rejectAll(
       () => new BridgeError('CLOSED', 'bridge closed before the broker accepted the message'),

@@ -29,10 +29,14 @@ export interface ConnectionHooks {
 interface ConnectionInternals {
   socket?: { setNoDelay?: (noDelay?: boolean) => unknown; destroyed?: boolean }
   abort_socket?: (socket: unknown) => void
+  heartbeat_in?: NodeJS.Timeout
+  heartbeat_out?: NodeJS.Timeout
+  abort_idle?: NodeJS.Timeout
 }
 
 /** Heartbeats: the broker is asked to send a frame at least every 15 s; 60 s of silence drops the link. */
 const IDLE_TIME_OUT_MS = 30_000
+const ATTEMPT_WARNING_INTERVAL_MS = 10_000
 
 function asError(value: unknown): Error | undefined {
   if (value instanceof Error) return value
@@ -53,6 +57,7 @@ export class ConnectionManager {
   private reconnectTimer: NodeJS.Timeout | undefined
   private connectTimer: NodeJS.Timeout | undefined
   private stopped = false
+  private lastAttemptWarning = 0
 
   constructor(
     private readonly settings: ConnectionSettings,
@@ -140,8 +145,15 @@ export class ConnectionManager {
     this.openConnection = undefined
     clearTimeout(this.connectTimer)
     abort(connection)
-    const level = wasOpen ? 'warn' : 'debug'
-    this.log[level]({ err: error, url: this.settings.safeUrl }, `amqp: ${reason}`)
+    // A lost connection is always worth a warning; failed attempts (broker away, bad credentials,
+    // untrusted certificate) at most one every 10 s, the rest at debug.
+    const now = Date.now()
+    const warn = wasOpen || now - this.lastAttemptWarning >= ATTEMPT_WARNING_INTERVAL_MS
+    if (warn && !wasOpen) this.lastAttemptWarning = now
+    this.log[warn ? 'warn' : 'debug'](
+      { err: error, url: this.settings.safeUrl },
+      wasOpen ? `amqp: ${reason}` : `amqp: connection attempt failed (${reason})`,
+    )
     if (wasOpen) this.hooks.onLost(error)
     this.scheduleReconnect()
   }
@@ -189,12 +201,27 @@ export class ConnectionManager {
   }
 }
 
-/** Drops the socket of a connection the bridge no longer uses; rhea clears its heartbeat timers. */
+/**
+ * Drops the socket of a connection the bridge no longer uses, and its heartbeat timers. Done again
+ * on the next turn of the event loop: when the drop happens inside rhea's frame handling (a SASL
+ * failure, say), rhea re-arms its 60 s idle timer after the handler returns, which would hold the
+ * process open.
+ */
 function abort(connection: Connection): void {
+  dropSocket(connection)
+  setImmediate(() => dropSocket(connection)).unref()
+}
+
+function dropSocket(connection: Connection): void {
   const internals = connection as ConnectionInternals
   try {
     if (internals.socket && !internals.socket.destroyed) internals.abort_socket?.(internals.socket)
   } catch {
     // the socket is already gone
   }
+  for (const timer of [internals.heartbeat_in, internals.heartbeat_out, internals.abort_idle])
+    clearTimeout(timer)
+  internals.heartbeat_in = undefined
+  internals.heartbeat_out = undefined
+  internals.abort_idle = undefined
 }

@@ -25,6 +25,7 @@ export interface FakePeer {
 export async function startFakePeer(
   onMessage: (delivery: PeerDelivery) => void,
   onAttach?: (link: Receiver, connectionNumber: number) => void,
+  tls?: { key: string; cert: string },
 ): Promise<FakePeer> {
   const container = rhea.create_container({ id: 'fake-peer', autoaccept: false })
   container.sasl_server_mechanisms.enable_plain(() => true)
@@ -58,10 +59,12 @@ export async function startFakePeer(
       onMessage(entry)
     },
   )
-  const server: Server = container.listen({ port: 0, host: '127.0.0.1' })
+  const server: Server = tls
+    ? container.listen({ port: 0, host: '127.0.0.1', transport: 'tls', key: tls.key, cert: tls.cert })
+    : container.listen({ port: 0, host: '127.0.0.1' })
   await new Promise<void>((resolve) => server.once('listening', () => resolve()))
   const { port } = server.address() as AddressInfo
-  peer.url = `amqp://user:pass@127.0.0.1:${port}`
+  peer.url = tls ? `amqps://user:pass@localhost:${port}` : `amqp://user:pass@127.0.0.1:${port}`
   peer.close = async () => {
     for (const connection of connections) cut(connection)
     await new Promise<void>((resolve) => server.close(() => resolve()))

@@ -1,9 +1,15 @@
 // Outcomes toward the sender that RabbitMQ does not produce on demand, from an in-process rhea peer.
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { BridgeError, createCiBridge } from '../src/index.js'
 import { cut, type PeerDelivery, startFakePeer } from './fake-peer.js'
 import { captureLogger, waitFor } from './helpers.js'
+
+// One test below talks to the real broker on 5672 (bad credentials): RabbitMQ refuses them after ~3 s.
 
 function bridgeFor(url: string, extra: Record<string, unknown> = {}) {
   return createCiBridge(
@@ -143,6 +149,82 @@ test('nothing is left running once the bridge is closed', async () => {
       !process
         .getActiveResourcesInfo()
         .some((r) => r === 'Timeout' || r === 'TCPSocketWrap' || r === 'TCPServerWrap'),
+    2000,
+    `no timers or sockets left (${process.getActiveResourcesInfo().join(', ')})`,
+  )
+})
+
+test('amqps:// with tls options: the certificate is verified (ca given: open; no ca: never open)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ci-bridge-tls-'))
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    )
+    const key = readFileSync(join(dir, 'key.pem'), 'utf8')
+    const cert = readFileSync(join(dir, 'cert.pem'), 'utf8')
+    const peer = await startFakePeer((d) => d.delivery.accept(), undefined, { key, cert })
+    const trusted = bridgeFor(peer.url, { tls: { ca: cert } })
+    const untrusted = bridgeFor(peer.url, { connectTimeoutMs: 2000 })
+    try {
+      await trusted.waitForOpen(5000)
+      await trusted.send('um', { type: 'over TLS' })
+      assert.equal(peer.received.at(-1)?.message.subject, 'over TLS')
+      await assert.rejects(untrusted.waitForOpen(500), { code: 'TIMEOUT' })
+      assert.equal(untrusted.state, 'connecting')
+    } finally {
+      await Promise.all([trusted.close(), untrusted.close()])
+      await peer.close()
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('bad credentials: the bridge keeps trying (with backoff), warns, never crashes', async () => {
+  const logger = captureLogger()
+  const wrong = createCiBridge(
+    {
+      url: 'amqp://guest:wrong@127.0.0.1:5672',
+      nodeId: 't-auth',
+      reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+      closeTimeoutMs: 100,
+    },
+    logger,
+  )
+  try {
+    await waitFor(() => logger.entries.some((e) => e.level === 'warn'), 5000, 'a warning')
+    const warning = logger.entries.find((e) => e.level === 'warn')
+    assert.match(String(warning?.msg), /connection attempt failed/)
+    assert.equal(wrong.state, 'connecting')
+    assert.doesNotMatch(
+      JSON.stringify(logger.entries.map((e) => e.obj)),
+      /wrong/,
+      'the password is never logged',
+    )
+  } finally {
+    await wrong.close()
+  }
+  // The refused SASL exchange leaves no rhea timer behind (it would hold the process for 60 s).
+  await waitFor(
+    () => !process.getActiveResourcesInfo().some((r) => r === 'Timeout' || r === 'TCPSocketWrap'),
     2000,
     `no timers or sockets left (${process.getActiveResourcesInfo().join(', ')})`,
   )

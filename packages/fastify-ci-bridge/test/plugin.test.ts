@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
 import Fastify from 'fastify'
 import type { Connection } from 'rhea'
-import fastifyCiBridge, { BridgeError, type BridgeState } from '../src/index.js'
+import fastifyCiBridge, { BridgeError, type BridgeState, type ReceivedMeta } from '../src/index.js'
 import {
   BROKER_URL,
   dataSection,
@@ -12,6 +12,7 @@ import {
   listQueues,
   rawClose,
   rawConnect,
+  rawReceiver,
   rawSend,
   runBroadcast,
   uid,
@@ -80,29 +81,33 @@ test('registers as fastify-ci-bridge, decorates ciBridge, reports its state', as
   )
 })
 
-test('onClose waits for a running handler, then settles its message accepted', async () => {
-  let release: () => void = () => {}
+test('onClose waits for a running handler (its reply still goes out), then settles its message accepted', async () => {
+  const connection = await rawConnection()
+  const replies = `t-plugin-replies-${run}`
+  const results = await rawReceiver(connection, `/queue/${replies}`, { durable: false })
   let started = false
   const app = appWith({
-    onMessage: async () => {
+    onMessage: async (_message: unknown, meta: ReceivedMeta) => {
       started = true
-      await new Promise<void>((resolve) => {
-        release = resolve
-        setTimeout(resolve, 300)
-      })
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      await app.ciBridge.reply(meta, { type: 'RESULT', v: 1, ok: true, data: {} })
     },
   })
   await app.ready()
   await app.ciBridge.waitForOpen(10_000)
-  await rawSend(await rawConnection(), app.ciBridge.nodeReplyTo, {
+  await rawSend(connection, app.ciBridge.nodeReplyTo, {
     body: dataSection({ type: 'PING', v: 1 }),
+    message_id: 'close-1',
+    reply_to: `/amq/queue/${replies}`,
   })
   await waitFor(() => started, 5000, 'the handler running')
   const t0 = Date.now()
   await app.close()
   assert.ok(Date.now() - t0 >= 200, 'close waited for the handler')
   assert.equal(app.ciBridge.stats.settlements.accepted, 1)
-  release()
+  await waitFor(() => results.received.length === 1, 5000, 'the reply sent during close')
+  assert.equal(results.received[0]?.message.correlation_id, 'close-1')
+  results.close()
 })
 
 test('onClose is bounded: a stuck handler does not hold it past closeTimeoutMs; its message stays queued', async () => {

@@ -96,3 +96,18 @@ test("the reply queue is this bridge instance's own, named for the expiry policy
   assert.ok(reply, 'gateway.node.<nodeId>.reply.<instance> exists')
   assert.equal(reply.consumers, 1)
 })
+
+test('no Nagle delay: request/reply at one in flight has a p50 of a few ms (Nagle would add ~40 ms a hop)', async (t) => {
+  const samples: number[] = []
+  for (let i = 0; i < 60; i++) {
+    const started = performance.now()
+    await ci.request(gateway.nodeReplyTo, { type: 'PING', v: 1 })
+    samples.push(performance.now() - started)
+  }
+  samples.sort((a, b) => a - b)
+  const p50 = samples[Math.floor(samples.length / 2)] ?? Number.POSITIVE_INFINITY
+  t.diagnostic(
+    `request/reply p50 ${p50.toFixed(2)} ms, p90 ${samples[Math.floor(samples.length * 0.9)]?.toFixed(2)} ms`,
+  )
+  assert.ok(p50 < 20, `p50 ${p50} ms`)
+})

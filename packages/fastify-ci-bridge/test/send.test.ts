@@ -9,6 +9,7 @@ import {
   deleteBroadcastQueues,
   deleteQueuesContaining,
   listQueues,
+  rabbitmqctl,
   rawClose,
   rawConnect,
   rawReceiver,
@@ -198,5 +199,29 @@ test('outbox bound: with the broker away, sends past the bound reject at once wi
     assert.equal(away.state, 'closed')
   } finally {
     await away.close()
+  }
+})
+
+test('a vhost in the URL path selects the RabbitMQ virtual host', async () => {
+  const vhost = `t-vhost-${run}`
+  await rabbitmqctl(['add_vhost', vhost])
+  try {
+    await rabbitmqctl(['set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*'])
+    const inVhost = createCiBridge({
+      url: `amqp://guest:guest@127.0.0.1:5672/${vhost}`,
+      nodeId: `t-vhost-${run}`,
+      userManagerAddress: `/queue/t-vhost-um-${run}`,
+    })
+    try {
+      await inVhost.waitForOpen(10_000)
+      await inVhost.sendToUserManager({ type: 'CLIENT_EVENT', v: 1 })
+    } finally {
+      await inVhost.close()
+    }
+    const queues = await rabbitmqctl(['list_queues', '-p', vhost, 'name', 'messages', '--no-table-headers'])
+    assert.match(queues, new RegExp(`t-vhost-um-${run}\\s+1`))
+    assert.ok(!(await listQueues()).some((q) => q.name === `t-vhost-um-${run}`), 'not in the default vhost')
+  } finally {
+    await rabbitmqctl(['delete_vhost', vhost])
   }
 })
