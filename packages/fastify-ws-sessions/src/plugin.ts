@@ -6,6 +6,7 @@ import fp from 'fastify-plugin'
 import type { WebSocket } from 'ws'
 import { resolveOptions } from './options.js'
 import { Registry } from './registry.js'
+import { releaseUpgrade } from './release-upgrade.js'
 import type { SessionRegistry, UserClaims, WsSessionsOptions } from './types.js'
 import { createUpgradeGuard, RejectCode } from './upgrade-guard.js'
 
@@ -82,6 +83,8 @@ async function wsSessionsPlugin(fastify: FastifyInstance, opts: WsSessionsOption
         socket.close(1013, 'too many sessions')
         return
       }
+      // Listeners @fastify/websocket added; released once the session has its own (release-upgrade.ts).
+      const inherited = socket.listeners('error') as Array<(...args: unknown[]) => void>
       try {
         registry.open({
           socket,
@@ -91,6 +94,7 @@ async function wsSessionsPlugin(fastify: FastifyInstance, opts: WsSessionsOption
           origin: header(request.headers.origin),
           user: claims.get(request),
         })
+        releaseUpgrade(socket, request, inherited)
       } catch (err) {
         request.log.error({ err }, 'could not open a WebSocket session')
         socket.close(1011, 'internal error')
