@@ -56,3 +56,15 @@ export function resolveAddresses(
     requestReplyTo: given.requestReplyTo ?? `/amq/queue/${replyQueue}`,
   }
 }
+
+/**
+ * Why the bridge refuses an address without trying it, or undefined. On RabbitMQ 3.x a link to
+ * `/temp-queue/…` (or `/temp-topic/…`) gets no answer and then the broker drops the whole
+ * connection (AMQP-NOTES.md): one bad `reply_to` from a peer would cut every link of the node.
+ */
+export function refusedAddress(profile: BrokerProfile, address: string): string | undefined {
+  if (profile === 'rabbitmq' && /^\/temp-(queue|topic)\//.test(address)) {
+    return `${address}: temporary queues end the whole connection on RabbitMQ; use /queue/ or /amq/queue/`
+  }
+  return undefined
+}

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { type AmqpDecodeResult, decodeCiMessage, resultError } from '@session-gateway/message-schema'
 import type { Connection, Message } from 'rhea'
+import { refusedAddress } from './addresses.js'
 import { encodeJsonMessage } from './codec.js'
 import { ConnectionManager } from './connection.js'
 import { createConsumer } from './consumer.js'
@@ -178,6 +179,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
       connection: () => this.connection.connection,
       onFailure,
       retryDelays: { initialMs: this.opts.initialDelayMs, maxMs: this.opts.maxDelayMs },
+      attachTimeoutMs: this.opts.connectTimeoutMs,
     }
     if (onChange) options.onChange = onChange
     return new LinkSender(options)
@@ -193,6 +195,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
       log: this.log,
       connection: () => this.connection.connection,
       retryDelays: { initialMs: this.opts.initialDelayMs, maxMs: this.opts.maxDelayMs },
+      attachTimeoutMs: this.opts.connectTimeoutMs,
       process,
       onSettled: (outcome) => {
         this.counters.settlements[outcome] += 1
@@ -293,6 +296,12 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     if (typeof address !== 'string' || address === '') {
       return Promise.reject(new TypeError('address must be a non-empty string'))
     }
+    const refused = refusedAddress(this.opts.profile, address)
+    if (refused) {
+      return Promise.reject(
+        new BridgeError('REJECTED', refused, { address, condition: 'amqp:not-implemented' }),
+      )
+    }
     let message: ReturnType<typeof encodeJsonMessage>
     try {
       message = encodeJsonMessage(body, options)
@@ -336,6 +345,8 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     if (typeof options?.decode !== 'function' || typeof options.handler !== 'function') {
       throw new TypeError('subscribe needs { decode, handler } functions')
     }
+    const refused = refusedAddress(this.opts.profile, address)
+    if (refused) throw new BridgeError('REJECTED', refused, { address, condition: 'amqp:not-implemented' })
     const credit = options.credit ?? this.opts.credit
     if (!Number.isInteger(credit) || credit < 1 || credit > 1000) {
       throw new TypeError('credit must be an integer from 1 to 1000')

@@ -17,6 +17,8 @@ export interface LinkReceiverOptions {
   log: BridgeLogger
   connection: () => Connection | undefined
   retryDelays: { initialMs: number; maxMs: number }
+  /** A link the peer does not answer within this time is treated as failed. */
+  attachTimeoutMs: number
   /**
    * true: when the very first attach is refused, give up and reject `whenAttached()` (subscriptions:
    * the caller learns the address is bad). false: retry like any later failure (the bridge's own links).
@@ -61,6 +63,7 @@ export class LinkReceiver {
   private maxOutstanding = 0
   private idleWaiters: Array<() => void> = []
   private readonly retry: RetryTimer
+  private attachTimer: NodeJS.Timeout | undefined
   private readonly first: FirstAttach
 
   constructor(private readonly options: LinkReceiverOptions) {
@@ -118,6 +121,7 @@ export class LinkReceiver {
     receiver.on('message', (context: EventContext) => this.onMessage(receiver, context))
     receiver.on('receiver_open', () => {
       if (!current()) return
+      clearTimeout(this.attachTimer)
       this.open = true
       this.everAttached = true
       this.retry.reset()
@@ -138,6 +142,13 @@ export class LinkReceiver {
       if (current()) this.failed(receiver.error)
     })
     session.begin()
+    clearTimeout(this.attachTimer)
+    this.attachTimer = setTimeout(() => {
+      if (current() && !this.open) {
+        this.failed(new Error(`no answer to the attach within ${this.options.attachTimeoutMs} ms`))
+      }
+    }, this.options.attachTimeoutMs)
+    this.attachTimer.unref()
   }
 
   private onMessage(receiver: Receiver, context: EventContext): void {
@@ -195,6 +206,7 @@ export class LinkReceiver {
   }
 
   private failed(error: AmqpError | Error | undefined): void {
+    clearTimeout(this.attachTimer)
     const session = this.session
     this.receiver = undefined
     this.session = undefined
@@ -225,6 +237,7 @@ export class LinkReceiver {
   }
 
   connectionLost(): void {
+    clearTimeout(this.attachTimer)
     this.retry.cancel()
     this.retry.reset()
     this.receiver = undefined
@@ -249,6 +262,7 @@ export class LinkReceiver {
 
   /** Detaches the link (unsettled deliveries go back to the queue) and closes its session. */
   close(): void {
+    clearTimeout(this.attachTimer)
     this.closed = true
     this.intakeStopped = true
     this.retry.cancel()

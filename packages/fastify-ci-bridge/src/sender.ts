@@ -19,6 +19,8 @@ export interface LinkSenderOptions {
    */
   onFailure: 'retry' | 'reject'
   retryDelays: { initialMs: number; maxMs: number }
+  /** A link the peer does not answer within this time is treated as failed. */
+  attachTimeoutMs: number
   /** Told when the link opens or fails (the bridge recomputes its state, drops failed cached senders). */
   onChange?: (sender: LinkSender, failure?: AmqpError) => void
 }
@@ -49,6 +51,7 @@ export class LinkSender implements SendHolder {
   private open = false
   private closed = false
   private readonly retry: RetryTimer
+  private attachTimer: NodeJS.Timeout | undefined
 
   constructor(private readonly options: LinkSenderOptions) {
     this.address = options.address
@@ -109,6 +112,7 @@ export class LinkSender implements SendHolder {
     })
     sender.on('sender_open', () => {
       if (!current()) return
+      clearTimeout(this.attachTimer)
       this.open = true
       this.retry.reset()
       this.options.onChange?.(this)
@@ -134,6 +138,13 @@ export class LinkSender implements SendHolder {
       this.outcome(context, new BridgeError('RELEASED', 'released by the broker', { address: this.address }))
     })
     session.begin()
+    clearTimeout(this.attachTimer)
+    this.attachTimer = setTimeout(() => {
+      if (current() && !this.open) {
+        this.failed(new Error(`no answer to the attach within ${this.options.attachTimeoutMs} ms`))
+      }
+    }, this.options.attachTimeoutMs)
+    this.attachTimer.unref()
   }
 
   private outcome(context: EventContext, error: BridgeError | undefined): void {
@@ -161,6 +172,7 @@ export class LinkSender implements SendHolder {
 
   /** Drops the link; what was on the wire goes back to the head of the queue. */
   private detach(): void {
+    clearTimeout(this.attachTimer)
     this.sender = undefined
     this.session = undefined
     this.open = false

@@ -157,12 +157,25 @@ test('a bad address rejects with REJECTED and takes no other link down', async (
       )
     assert.equal((mismatch as BridgeError).condition, 'amqp:precondition-failed')
 
+    // /temp-queue/ would get no answer and then cost the whole connection: refused without trying.
+    const temp = await other.send('/temp-queue/x', { type: 'X' }).then(
+      () => assert.fail('should be refused'),
+      (e: unknown) => e,
+    )
+    assert.equal((temp as BridgeError).code, 'REJECTED')
+    assert.equal((temp as BridgeError).condition, 'amqp:not-implemented')
+    await assert.rejects(
+      other.subscribe('/temp-topic/x', { decode: () => ({ ok: true, message: {} }), handler: () => {} }),
+      { code: 'REJECTED' },
+    )
+
     // Everything else still works: the state, the UM sender, the node receiver.
     assert.equal(other.state, 'open')
     await other.sendToUserManager({ type: 'CLIENT_EVENT', v: 1 })
     await bridge.send(other.nodeReplyTo, { type: 'PING', v: 1 })
     await waitFor(() => handled.length === 1, 5000, 'the PING at the node receiver')
     assert.deepEqual(handled, ['PING'])
+    assert.equal(other.stats.reconnects, 0, 'the connection never dropped')
     assert.ok(logger.entries.some((e) => e.level === 'warn' && e.obj.address === 'no/such/kind'))
   } finally {
     await other.close()
