@@ -88,6 +88,7 @@ async function wsSessionsPlugin(fastify: FastifyInstance, opts: WsSessionsOption
       try {
         registry.open({
           socket,
+          transport: request.raw.socket,
           log: request.log,
           remoteAddress: request.ip,
           userAgent: header(request.headers['user-agent']),

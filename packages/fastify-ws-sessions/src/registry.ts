@@ -5,6 +5,7 @@ import {
   MAX_ROOM_NAME_LENGTH,
   RESERVED_EVENTS,
 } from '@session-gateway/message-schema'
+import type { Writable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { dispatchFrame } from './dispatch.js'
@@ -22,6 +23,8 @@ const RESERVED: ReadonlySet<string> = new Set(RESERVED_EVENTS)
 /** What the plugin knows about an accepted upgrade. */
 export interface Connection {
   socket: WebSocket
+  /** The TCP socket under the WebSocket, when known: replies to one read go out in one write. */
+  transport?: Writable | undefined
   log: FastifyBaseLogger
   remoteAddress: string
   userAgent: string | undefined
@@ -249,6 +252,7 @@ export class Registry implements SessionRegistry, SessionHost {
     const session = new WsSession({
       sid,
       socket: connection.socket,
+      transport: connection.transport,
       log: connection.log.child({ sid }),
       remoteAddress: connection.remoteAddress,
       userAgent: connection.userAgent,
