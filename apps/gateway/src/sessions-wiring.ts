@@ -15,9 +15,10 @@ export interface WiringDeps {
 
 /**
  * The seed's ConfigureWsMethods: the sessions plugin's options, with its hooks
- * wired to the User Manager. CLIENT_CONNECTED on connect, CLIENT_DISCONNECTED
- * exactly once per session, every other event forwarded as CLIENT_EVENT and
- * acknowledged only once the broker accepted it.
+ * wired to the User Manager. CLIENT_CONNECTED on connect (accepted by the broker
+ * before the session's first frame is handled), CLIENT_DISCONNECTED exactly once
+ * per session, every other event forwarded as CLIENT_EVENT and acknowledged only
+ * once the broker accepted it.
  */
 export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessionsOptions {
   const { nodeId } = deps
@@ -36,12 +37,19 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
     ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
     ...(deps.authenticate ? { authenticate: deps.authenticate } : {}),
 
-    onConnect(session) {
-      // Not awaited: the link keeps order, so the UM sees it before any CLIENT_EVENT of this session.
-      deps
-        .backend()
-        .sendToUserManager(clientConnected({ sid: session.sid, node: nodeId, meta: sessionMeta(session) }))
-        .catch((err: unknown) => session.log.warn({ err }, 'CLIENT_CONNECTED not accepted by the broker'))
+    // Awaited: the session's frames are held until the broker accepted CLIENT_CONNECTED, so the UM
+    // knows every session (and its user) before any of its events. When it cannot be accepted (broker
+    // away past the send timeout, outbox full), the session is closed 1013: no event of a session the
+    // UM was never told of is ever acknowledged.
+    async onConnect(session) {
+      try {
+        await deps
+          .backend()
+          .sendToUserManager(clientConnected({ sid: session.sid, node: nodeId, meta: sessionMeta(session) }))
+      } catch (err) {
+        session.log.warn({ err }, 'CLIENT_CONNECTED not accepted by the broker: closing the session (1013)')
+        throw new SessionError('UNAVAILABLE', 'backend unavailable, try again later', { closeCode: 1013 })
+      }
     },
 
     async onDisconnect(session, code, reason) {
