@@ -132,7 +132,8 @@ describe('configuration', () => {
     for (const v of VARIABLES) {
       const row = readme.split('\n').find((line) => line.startsWith(`| \`${v.name}\` |`))
       assert.ok(row, `README lacks a row for ${v.name}`)
-      if (v.default !== undefined) assert.ok(row.includes(`\`${v.default}\``), `README row of ${v.name} lacks its default ${v.default}`)
+      if (v.default !== undefined)
+        assert.ok(row.includes(`\`${v.default}\``), `README row of ${v.name} lacks its default ${v.default}`)
     }
   })
   it('the entry point exits 2 with a message naming the variable on bad configuration, and prints --help', async () => {

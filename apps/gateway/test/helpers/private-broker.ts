@@ -1,0 +1,54 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+const SCRIPT = fileURLToPath(new URL('../../../../scripts/private-rabbitmq.sh', import.meta.url))
+
+/**
+ * A PRIVATE RabbitMQ node (scripts/private-rabbitmq.sh) for fault tests: stopping or killing it never
+ * touches the machine's broker on 5672. Its own port (TEST_PRIVATE_RABBITMQ_PORT, default 5691) keeps
+ * it apart from the bridge package's fault tests (5690).
+ */
+export class PrivateBroker {
+  constructor(readonly port = Number(process.env.TEST_PRIVATE_RABBITMQ_PORT ?? 5691)) {}
+
+  get url(): string {
+    return `amqp://guest:guest@127.0.0.1:${this.port}`
+  }
+
+  private async script(command: string, ...args: string[]): Promise<string> {
+    const { stdout } = await run(
+      'bash',
+      [SCRIPT, command, ...(command === 'ctl' ? args : [String(this.port)])],
+      {
+        timeout: 120_000,
+        env: {
+          ...process.env,
+          PRIVATE_RABBITMQ_PORT: String(this.port),
+          PRIVATE_RABBITMQ_EXPIRES_MS: '5000',
+        },
+      },
+    )
+    return stdout.trim()
+  }
+
+  start = () => this.script('start')
+  stopApp = () => this.script('stop_app')
+  startApp = () => this.script('start_app')
+  /** kill -9 of the broker's Erlang VM. */
+  kill = () => this.script('kill')
+  destroy = () => this.script('destroy')
+  ctl = (...args: string[]) => this.script('ctl', ...args)
+
+  /** Queue name -> ready messages. */
+  async queues(): Promise<Map<string, number>> {
+    const out = await this.ctl('list_queues', 'name', 'messages', '--no-table-headers')
+    const result = new Map<string, number>()
+    for (const line of out.split('\n')) {
+      const [name, messages] = line.trim().split(/\s+/)
+      if (name) result.set(name, Number(messages ?? 0))
+    }
+    return result
+  }
+}
