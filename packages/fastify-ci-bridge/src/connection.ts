@@ -1,7 +1,9 @@
+import { Socket } from 'node:net'
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
 import rhea, { type Connection, type ConnectionOptions, type Container, type EventContext } from 'rhea'
 import { Backoff } from './backoff.js'
 import type { BridgeLogger } from './types.js'
+import { batchSocketWrites } from './write-batching.js'
 
 export interface ConnectionSettings {
   host: string
@@ -113,7 +115,9 @@ export class ConnectionManager {
       if (!isCurrent()) return
       clearTimeout(this.connectTimer)
       // Nagle adds ~40 ms per hop on links of explicitly created sessions (AMQP-NOTES.md).
-      ;(connection as ConnectionInternals).socket?.setNoDelay?.(true)
+      const socket = (connection as ConnectionInternals).socket
+      socket?.setNoDelay?.(true)
+      if (socket instanceof Socket) batchSocketWrites(socket)
       this.backoff.reset()
       this.openConnection = connection
       this.log.info({ url: s.safeUrl }, 'amqp: connection open')
