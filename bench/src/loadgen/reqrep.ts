@@ -5,10 +5,12 @@ import { asText, numberAfter } from './frames.js'
 /**
  * `get-sid`: `{"event":"GET_SID","id":N}`, done when a frame with `"id":N` comes back (the gateway's
  * reply, or the echo server's copy of the request).
- * `event`: `{"event":"bench.ping","data":{"k":N},"id":N}`, done when the EMIT `{"event":…,"data":{"k":N}}`
- * comes back through the broker and the echo User Manager; the `{"id":N,"ok":…}` reply is counted.
+ * `event`: `{"event":"bench.ping","data":{"k":N}}`, done when the EMIT `{"event":…,"data":{"k":N}}`
+ * comes back through the broker and the echo User Manager.
+ * `event-ack`: the same with `"id":N`, so that the gateway also answers `{"id":N,"ok":true}` once the
+ * broker has accepted the event (counted, not waited for).
  */
-export type ReqRepMode = 'get-sid' | 'event'
+export type ReqRepMode = 'get-sid' | 'event' | 'event-ack'
 
 export interface ReqRepOptions {
   mode: ReqRepMode
@@ -31,9 +33,9 @@ export interface ReqRepResult {
 }
 
 function request(mode: ReqRepMode, id: number): string {
-  return mode === 'get-sid'
-    ? `{"event":"GET_SID","id":${id}}`
-    : `{"event":"bench.ping","data":{"k":${id}},"id":${id}}`
+  if (mode === 'get-sid') return `{"event":"GET_SID","id":${id}}`
+  if (mode === 'event') return `{"event":"bench.ping","data":{"k":${id}}}`
+  return `{"event":"bench.ping","data":{"k":${id}},"id":${id}}`
 }
 
 /** Closed loop: each connection keeps `inFlightPerConnection` requests outstanding. */
@@ -63,10 +65,14 @@ export function runReqRep(all: WebSocket[], options: ReqRepOptions): Promise<Req
       ws.on('message', (data) => {
         const text = asText(data)
         let id: number
-        if (mode === 'event') {
+        if (mode !== 'get-sid') {
           if (text.startsWith('{"id"')) {
             if (text.includes('"ok":true')) acksOk++
             else acksFailed++
+            return
+          }
+          if (text.startsWith('{"event":"error"')) {
+            acksFailed++
             return
           }
           id = numberAfter(text, '"k":')

@@ -1,6 +1,6 @@
 import { queueMarker, startGateway } from '../lib/gateway.js'
 import { type ConnectSummary, connectAll, resetAll, startLoadgens, waitForSessions } from '../lib/loadgens.js'
-import { rssBytes } from '../lib/proc-stats.js'
+import { CpuMeter, type CpuShares, rssBytes } from '../lib/proc-stats.js'
 import { startChild, stopAll } from '../lib/procs.js'
 import { deleteQueuesContaining } from '../lib/rabbitmq.js'
 import { ipcServer, type Server } from '../lib/server.js'
@@ -16,6 +16,8 @@ interface IdleResult {
   sessions: number
   connect: ConnectSummary
   connectPerSec: number
+  /** CPU while connecting: [server, load generators...], and the rest of the machine. */
+  connectCpu: CpuShares
   rssBeforeBytes: number
   rssAfterBytes: number
   rssPerSessionBytes: number
@@ -36,11 +38,14 @@ async function holdIdle(
     await sleep(1000)
     const rssBefore = rssBytes(server.pid)
     settings.log(`  ${prefix}: connecting ${TARGET_SESSIONS} sessions`)
+    const cpu = new CpuMeter([server.pid, ...loadgens.map((l) => l.pid)])
+    cpu.start()
     const connect = await connectAll(
       loadgens,
       { url, concurrency: CONCURRENCY, localAddresses: (i) => [`127.0.0.${10 + i}`] },
       TARGET_SESSIONS,
     )
+    const connectCpu = cpu.stop()
     const sessions = await waitForSessions(server, (n) => n >= connect.opened, 10_000)
     // The same settling time on both sides; no forced GC (the gateway runs its production entry point).
     await sleep(3000)
@@ -53,6 +58,7 @@ async function holdIdle(
       sessions,
       connect,
       connectPerSec: connect.opened / (connect.elapsedMs / 1000),
+      connectCpu,
       rssBeforeBytes: rssBefore,
       rssAfterBytes: rssAfter,
       rssPerSessionBytes: (rssAfter - rssBefore) / Math.max(1, sessions),
