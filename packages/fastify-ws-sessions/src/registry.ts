@@ -32,12 +32,6 @@ export interface Connection {
   user: UserClaims | undefined
 }
 
-interface Lifecycle {
-  /** Settles when `onConnect` has (never rejects). */
-  connecting: Promise<void> | undefined
-  /** Resolves once `onDisconnect` has run. */
-  finish: () => void
-}
 
 function increment(counts: Record<string, number>, key: string): void {
   counts[key] = (counts[key] ?? 0) + 1
@@ -48,9 +42,11 @@ export class Registry implements SessionRegistry, SessionHost {
   readonly rooms = new Rooms()
   readonly timers = new Timers()
   readonly #sessions = new Map<string, WsSession>()
-  readonly #lifecycles = new WeakMap<WsSession, Lifecycle>()
-  /** One promise per session whose `onDisconnect` has not finished yet. */
-  readonly #unfinished = new Set<Promise<void>>()
+  /** Sessions whose `onConnect` runs: settles when it has (never rejects). */
+  readonly #connecting = new WeakMap<WsSession, Promise<void>>()
+  /** Sessions whose `onDisconnect` has not finished yet (open ones included): a count, not a promise each. */
+  #unfinished = 0
+  #allFinished: Array<() => void> = []
   readonly #handlers = new Map<string, EventHandler>()
   readonly #heartbeat: Heartbeat
   readonly #stats: WsSessionsStats = {
@@ -221,20 +217,28 @@ export class Registry implements SessionRegistry, SessionHost {
     this.#stats.sessionsClosed++
     increment(this.#stats.closeCodes, String(code))
     this.#heartbeat.update(this.#sessions.size)
-    session.log.info({ code, reason }, 'session closed')
-    const lifecycle = this.#lifecycles.get(session)
-    this.#lifecycles.delete(session)
+    session.baseLog.info({ sid: session.sid, code, reason }, 'session closed')
+    const connecting = this.#connecting.get(session)
+    this.#connecting.delete(session)
     const { onDisconnect } = this.options
     void (async () => {
       try {
-        await lifecycle?.connecting
+        await connecting
         if (onDisconnect) await onDisconnect(session, code, reason)
       } catch (err) {
         session.log.error({ err }, 'onDisconnect hook failed')
       } finally {
-        lifecycle?.finish()
+        this.#finishOne()
       }
     })()
+  }
+
+  #finishOne(): void {
+    this.#unfinished--
+    if (this.#unfinished > 0) return
+    const waiters = this.#allFinished
+    this.#allFinished = []
+    for (const wake of waiters) wake()
   }
 
   // ---- lifecycle ----
@@ -253,33 +257,33 @@ export class Registry implements SessionRegistry, SessionHost {
       sid,
       socket: connection.socket,
       transport: connection.transport,
-      log: connection.log.child({ sid }),
+      log: connection.log,
       remoteAddress: connection.remoteAddress,
       userAgent: connection.userAgent,
       origin: connection.origin,
       user: connection.user,
       host: this,
     })
-    let finish!: () => void
-    const finished = new Promise<void>((resolve) => {
-      finish = resolve
-    })
-    this.#unfinished.add(finished)
-    void finished.then(() => this.#unfinished.delete(finished))
-    const lifecycle: Lifecycle = { connecting: undefined, finish }
-    this.#lifecycles.set(session, lifecycle)
+    this.#unfinished++
     this.#sessions.set(sid, session)
     this.#stats.sessionsOpened++
     this.#heartbeat.update(this.#sessions.size)
-    session.log.info({ remoteAddress: session.remoteAddress }, 'session opened')
+    connection.log.info({ sid, remoteAddress: session.remoteAddress }, 'session opened')
 
     const { onConnect } = this.options
     if (onConnect) {
       session.holdFrames()
-      lifecycle.connecting = (async () => onConnect(session))().then(
-        () => session.ready(),
-        (err: unknown) => this.#reject(session, err),
+      const connecting = (async () => onConnect(session))().then(
+        () => {
+          this.#connecting.delete(session)
+          session.ready()
+        },
+        (err: unknown) => {
+          this.#connecting.delete(session)
+          this.#reject(session, err)
+        },
       )
+      this.#connecting.set(session, connecting)
     }
     return session
   }
@@ -298,7 +302,7 @@ export class Registry implements SessionRegistry, SessionHost {
   async shutdown(): Promise<void> {
     this.#closing = true
     for (const session of [...this.#sessions.values()]) session.close(1001, 'server shutting down')
-    while (this.#unfinished.size > 0) await Promise.all(this.#unfinished)
+    while (this.#unfinished > 0) await new Promise<void>((resolve) => this.#allFinished.push(resolve))
   }
 
   /** Clears whatever is left (nothing, after a clean shutdown). */

@@ -26,6 +26,7 @@ export interface SessionInit {
   sid: string
   socket: WebSocket
   transport?: Writable | undefined
+  /** The connection's logger (the session adds `sid` itself). */
   log: FastifyBaseLogger
   remoteAddress: string
   userAgent: string | undefined
@@ -70,7 +71,9 @@ export class WsSession implements Session {
   readonly userAgent: string | undefined
   readonly origin: string | undefined
   readonly user: UserClaims | undefined
-  readonly log: FastifyBaseLogger
+  /** The connection's logger; the session's own child (with `sid`) is made on first use of `log`. */
+  readonly baseLog: FastifyBaseLogger
+  #log: FastifyBaseLogger | undefined
 
   // Frame-policy state, used by the dispatcher.
   badFrames = 0
@@ -94,7 +97,7 @@ export class WsSession implements Session {
     this.userAgent = init.userAgent
     this.origin = init.origin
     this.user = init.user
-    this.log = init.log
+    this.baseLog = init.log
     this.#socket = init.socket
     this.#transport = init.transport
     this.#host = init.host
@@ -108,6 +111,12 @@ export class WsSession implements Session {
     })
     socket.on('error', (err: Error) => this.#onError(err))
     socket.once('close', (code: number, reason: Buffer) => this.#onClose(code, reason))
+  }
+
+  /** Made on first use: most sessions never log a line of their own, and a child logger costs memory. */
+  get log(): FastifyBaseLogger {
+    this.#log ??= this.baseLog.child({ sid: this.sid })
+    return this.#log
   }
 
   get rooms(): ReadonlySet<string> {
