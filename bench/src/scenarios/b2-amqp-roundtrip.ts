@@ -124,6 +124,27 @@ export async function b2AmqpRoundtrip(settings: BenchSettings): Promise<Scenario
           at50.gateway.latency.p99Ms,
           at50.baseline.latency.p99Ms,
         ),
+        figure(
+          'B2',
+          'with id: throughput, 1 in flight',
+          'msg/s',
+          at1.withId.msgPerSec,
+          at1.baseline.msgPerSec,
+        ),
+        figure(
+          'B2',
+          'with id: latency p50, 1 in flight',
+          'ms',
+          at1.withId.latency.p50Ms,
+          at1.baseline.latency.p50Ms,
+        ),
+        figure(
+          'B2',
+          'with id: throughput, 50 in flight',
+          'msg/s',
+          at50.withId.msgPerSec,
+          at50.baseline.msgPerSec,
+        ),
       ],
       details: { best: { at1, at50 }, rounds: byConcurrency, brokerPid: broker ?? null },
       notes: [
