@@ -81,6 +81,7 @@ export async function b2AmqpRoundtrip(settings: BenchSettings): Promise<Scenario
     }
     const at1 = best(1)
     const at50 = best(50)
+    const wsHop = await wsRoundTrip(settings, children)
     const failed = Object.values(byConcurrency)
       .flatMap((r) => [...r.gateway, ...r.withId])
       .reduce((sum, r) => sum + r.acksFailed, 0)
@@ -146,17 +147,41 @@ export async function b2AmqpRoundtrip(settings: BenchSettings): Promise<Scenario
           at50.baseline.msgPerSec,
         ),
       ],
-      details: { best: { at1, at50 }, rounds: byConcurrency, brokerPid: broker ?? null },
+      details: {
+        best: { at1, at50 },
+        rounds: byConcurrency,
+        wsHopAt1InFlight: wsHop,
+        brokerPid: broker ?? null,
+      },
       notes: [
         'Target rows: events without an id (the EMIT is the answer), as the bare baseline has no per-message reply. "with id" rows: the client also asks for the ok reply frame (sent once the broker accepted the event), one more frame per event.',
+        `The gateway path has one WebSocket round trip more than the baseline: a bare ws echo round trip at 1 in flight took p50 ${wsHop.latency.p50Ms} ms here.`,
         'CPU shares in the rounds: gateway side [gateway, ws load generator, echo UM, broker]; baseline side [rhea client, echo UM, broker].',
       ],
       durationMs: performance.now() - started,
     }
   } finally {
     await stopAll(children.filter((c) => c?.name.includes('loadgen')))
-    await stopAll(children.filter((c) => c?.name.includes('gateway')))
+    await stopAll(children.filter((c) => c && !c.name.includes('loadgen') && !c.name.includes('echo-um')))
     await stopAll(children.filter((c) => c?.name.includes('echo-um')))
     await deleteQueuesContaining(marker)
   }
+}
+
+/** What one more WebSocket round trip costs here: a bare `ws` echo, one connection, one request in flight. */
+async function wsRoundTrip(
+  settings: BenchSettings,
+  children: Array<Stoppable | undefined>,
+): Promise<ReqRepRound> {
+  const { child: echo, ready } = await startChild('servers/bare-ws-server.ts', { name: 'b2-ws-hop' })
+  children.push(echo)
+  const [loadgen] = await startLoadgens('b2-ws-hop', 1)
+  if (!loadgen) throw new Error('no load generator')
+  children.push(loadgen)
+  await connectAll([loadgen], { url: String(ready.wsUrl) }, 1)
+  const command = { type: 'reqrep', mode: 'get-sid', inFlightPerConnection: 1 }
+  return reqRepRound([loadgen], [echo, loadgen], command, {
+    warmupMs: settings.warmupMs,
+    durationMs: settings.durationMs,
+  })
 }
