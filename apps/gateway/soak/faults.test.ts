@@ -20,7 +20,7 @@ describe('soak: broker faults with long outages (private RabbitMQ node)', () => 
         perClientPerSec: 20,
         outageMs: 30_000,
         okAfterRecovery: 2000,
-        rssBoundBytes: 300 * 1024 * 1024,
+        rssBoundBytes: 400 * 1024 * 1024,
         sendTimeoutMs: 10_000,
         lateJoiners: 10,
       },

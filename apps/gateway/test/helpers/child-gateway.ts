@@ -79,7 +79,7 @@ export interface ChildGateway {
   readonly httpUrl: string
   /** Log lines at warn and above (bounded), as the operator would see them. */
   readonly warnings: LogLine[]
-  /** How many log lines had each message, at any level. */
+  /** How many log lines had each `level: message`. */
   readonly messageCounts: Map<string, number>
   /** Lines of stderr (uncaught errors, crashes). */
   readonly stderr: string[]
@@ -169,8 +169,15 @@ export async function spawnGateway(
         stderr.push(line)
         return
       }
-      const msg = String(parsed.msg ?? '')
-      messageCounts.set(msg, (messageCounts.get(msg) ?? 0) + 1)
+      const level =
+        (
+          { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' } as Record<
+            number,
+            string
+          >
+        )[parsed.level] ?? String(parsed.level)
+      const key = `${level}: ${String(parsed.msg ?? '')}`
+      messageCounts.set(key, (messageCounts.get(key) ?? 0) + 1)
       if (parsed.level >= 40 && warnings.length < 5000) warnings.push(parsed)
     })
   }

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
@@ -33,13 +34,33 @@ export class PrivateBroker {
     return stdout.trim()
   }
 
-  start = () => this.script('start')
+  /** Starts the node; on failure, the error carries the tail of the node's log. */
+  start = async () => {
+    try {
+      return await this.script('start')
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- node log ---\n${this.logTail()}`)
+    }
+  }
   stopApp = () => this.script('stop_app')
   startApp = () => this.script('start_app')
   /** kill -9 of the broker's Erlang VM. */
   kill = () => this.script('kill')
   destroy = () => this.script('destroy')
   ctl = (...args: string[]) => this.script('ctl', ...args)
+
+  /** The last lines of the node's log files (for a failure message). */
+  logTail(lines = 60): string {
+    const dir = `/tmp/private-rabbitmq-${this.port}/log`
+    try {
+      return readdirSync(dir)
+        .filter((f) => f.endsWith('.log'))
+        .map((f) => `${f}:\n${readFileSync(`${dir}/${f}`, 'utf8').split('\n').slice(-lines).join('\n')}`)
+        .join('\n')
+    } catch {
+      return '(no log)'
+    }
+  }
 
   /** Queue name -> ready messages. */
   async queues(): Promise<Map<string, number>> {

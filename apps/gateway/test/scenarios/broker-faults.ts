@@ -18,6 +18,8 @@ export interface BrokerFaultsParams {
   rssBoundBytes: number
   /** Sessions opened during each outage. */
   lateJoiners: number
+  /** More environment for the gateway (e.g. LOG_LEVEL). */
+  env?: Record<string, string>
   /** AMQP_SEND_TIMEOUT_MS of the gateway. */
   sendTimeoutMs: number
 }
@@ -34,6 +36,10 @@ export interface FaultWindow {
   readyAgainAfterMs: number
   /** Outcomes of the requests sent from the fault until /readyz was 200 again. */
   outcomesDuringOutage: Record<string, number>
+  heapAtEndOfOutageMb: number
+  rssAtEndOfOutageMb: number
+  /** gateway_outbox_depth at the end of the outage. */
+  outboxAtEndOfOutage: number
   from: number
   to: number
 }
@@ -51,6 +57,8 @@ export interface BrokerFaultsReport {
   rssPeakMb: number
   windows: FaultWindow[]
   warnings: string[]
+  /** Log lines by message, at every level the gateway logged (LOG_LEVEL info). */
+  logLines: Record<string, number>
   reconnects: number | undefined
   /** Sessions opened during the outages: served, or closed 1013 before any frame was handled. */
   lateJoiners: { served: number; refused1013: number }
@@ -80,14 +88,18 @@ export async function runBrokerFaults(
   try {
     um.start()
     await until(() => um.connections > 0, 15_000, 'the UM connected to the private broker')
-    gw = await spawnGateway({
-      AMQP_URL: broker.url,
-      UM_ADDRESS: `/queue/${queue}`,
-      BROADCAST_ADDRESS: `/topic/${unique('faults-bc')}`,
-      GATEWAY_NODE_ID: nodeId,
-      AMQP_SEND_TIMEOUT_MS: String(params.sendTimeoutMs),
-      LOG_LEVEL: 'info',
-    })
+    gw = await spawnGateway(
+      {
+        AMQP_URL: broker.url,
+        UM_ADDRESS: `/queue/${queue}`,
+        BROADCAST_ADDRESS: `/topic/${unique('faults-bc')}`,
+        GATEWAY_NODE_ID: nodeId,
+        AMQP_SEND_TIMEOUT_MS: String(params.sendTimeoutMs),
+        LOG_LEVEL: 'info',
+        ...params.env,
+      },
+      { inspect: true },
+    )
     const gateway = gw
     const pid = gateway.pid
     rss = new RssSampler(() => gateway.rss(), 100)
@@ -140,6 +152,10 @@ export async function runBrokerFaults(
       }
       // The outage lasts outageMs: traffic goes on meanwhile.
       await new Promise((resolve) => setTimeout(resolve, params.outageMs))
+      // What the node holds at the end of the outage (V8 heap in use after a full GC), and its RSS.
+      const heapAtEndOfOutage = await gateway.heapAfterGc()
+      const rssAtEndOfOutage = rss.sample()
+      const outboxAtEnd = (await gateway.metric('gateway_outbox_depth')) ?? -1
       const tUp = Date.now()
       await up()
       const tBack = Date.now()
@@ -159,6 +175,9 @@ export async function runBrokerFaults(
         brokerBackAfterMs: tBack - tUp,
         readyAgainAfterMs: readyAt - tBack,
         outcomesDuringOutage: {},
+        heapAtEndOfOutageMb: Math.round(heapAtEndOfOutage / 1e5) / 10,
+        rssAtEndOfOutageMb: Math.round(rssAtEndOfOutage / 1e5) / 10,
+        outboxAtEndOfOutage: outboxAtEnd,
         from: p0,
         to: pReady,
       })
@@ -269,6 +288,7 @@ export async function runBrokerFaults(
       rssPeakMb: Math.round(rss.peak / 1e5) / 10,
       windows,
       warnings: [...new Set(gateway.warnings.map((w) => String(w.msg)))],
+      logLines: Object.fromEntries(gateway.messageCounts),
       reconnects,
       lateJoiners: lateReport,
     }
