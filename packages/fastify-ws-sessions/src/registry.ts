@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
+import type { Writable } from 'node:stream'
 import {
   EVENT_NAME_PATTERN,
   encodeEventFrame,
   MAX_ROOM_NAME_LENGTH,
   RESERVED_EVENTS,
 } from '@session-gateway/message-schema'
-import type { Writable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { dispatchFrame } from './dispatch.js'
@@ -31,7 +31,6 @@ export interface Connection {
   origin: string | undefined
   user: UserClaims | undefined
 }
-
 
 function increment(counts: Record<string, number>, key: string): void {
   counts[key] = (counts[key] ?? 0) + 1

@@ -1,5 +1,5 @@
-import { encodeEventFrame } from '@session-gateway/message-schema'
 import type { Writable } from 'node:stream'
+import { encodeEventFrame } from '@session-gateway/message-schema'
 import type { FastifyBaseLogger } from 'fastify'
 import { type RawData, WebSocket } from 'ws'
 import { isSendableCloseCode } from './errors.js'
