@@ -38,8 +38,8 @@ export class LatencyProbe {
           this.failures.push((err as Error).message)
           return
         }
-        // Paced, so that the probe itself is light.
-        await new Promise((resolve) => setTimeout(resolve, 10))
+        // Paced well under the default rate limit (100 frames/s): 2 frames per 50 ms at most.
+        await new Promise((resolve) => setTimeout(resolve, 50))
       }
     })
   }
