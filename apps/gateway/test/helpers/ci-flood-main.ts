@@ -1,7 +1,8 @@
 // A CI flooder in its own process (so that the test process measuring latency is not the one busy
 // encoding megabytes): sends EMITs of `chunkBytes` to one SID on a node's address until `totalBytes`
 // are sent, waits for every RESULT, and prints one JSON line with the tally.
-// Input: the FLOOD environment variable, JSON {address, sid, totalBytes, chunkBytes, maxInFlight}.
+// Input: the FLOOD environment variable, JSON {address, sid, totalBytes, chunkBytes, maxInFlight,
+// replyQueue} (the parent names the results queue, so that it can delete it whatever happens here).
 import { CiPeer } from './ci-peer.js'
 
 interface FloodSpec {
@@ -10,11 +11,12 @@ interface FloodSpec {
   totalBytes: number
   chunkBytes: number
   maxInFlight: number
+  replyQueue: string
 }
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.env.FLOOD ?? '{}') as FloodSpec
-  const ci = await CiPeer.start()
+  const ci = await CiPeer.start(spec.replyQueue)
   const chunk = 'x'.repeat(spec.chunkBytes)
   const emits = Math.ceil(spec.totalBytes / spec.chunkBytes)
   const ids: string[] = []

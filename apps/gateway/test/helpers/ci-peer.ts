@@ -17,7 +17,7 @@ export type Outcome = 'accepted' | 'rejected' | 'released' | 'modified'
  * the RESULTs that come back on its own reply queue.
  */
 export class CiPeer {
-  readonly replyQueue = `test-ci-results-${randomUUID()}`
+  readonly replyQueue: string
   readonly results = new Map<string, Result[]>()
   /** Reply bodies that were not a decodable RESULT. */
   readonly badResults: unknown[] = []
@@ -28,9 +28,15 @@ export class CiPeer {
   private readonly unsettled = new Map<Delivery, (outcome: Outcome) => void>()
   private waiters: Array<() => void> = []
 
-  private constructor(readonly connection: Connection) {}
+  private constructor(
+    readonly connection: Connection,
+    replyQueue?: string,
+  ) {
+    this.replyQueue = replyQueue ?? `test-ci-results-${randomUUID()}`
+  }
 
-  static async start(): Promise<CiPeer> {
+  /** Connects to the machine's broker; `replyQueue` names its results queue (default: a fresh one). */
+  static async start(replyQueue?: string): Promise<CiPeer> {
     const container = rhea.create_container({ id: `ci-peer-${randomUUID()}` })
     container.on('error', () => {})
     const connection = container.connect({ ...BROKER, reconnect: false })
@@ -39,7 +45,7 @@ export class CiPeer {
       connection.once('connection_open', () => resolve())
       connection.once('connection_error', reject)
     })
-    const peer = new CiPeer(connection)
+    const peer = new CiPeer(connection, replyQueue)
     for (const event of ['connection_error', 'connection_close', 'disconnected'] as const) {
       connection.on(event, (ctx: rhea.EventContext) => {
         const error = ctx.connection?.error as { condition?: string; description?: string } | undefined

@@ -72,7 +72,7 @@ export async function runSlowConsumer(
   const nodeId = unique('slow-node')
   let um: FakeUserManager | undefined
   let flooder: ChildProcess | undefined
-  let ciReplyQueue: string | undefined
+  const ciReplyQueue = unique('test-ci-results-flood')
   let gw: ChildGateway | undefined
   let rss: RssSampler | undefined
   const probes: AckClient[] = []
@@ -145,6 +145,7 @@ export async function runSlowConsumer(
           totalBytes: params.totalBytes,
           chunkBytes: params.chunkBytes,
           maxInFlight: 50,
+          replyQueue: ciReplyQueue,
         }),
       },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -156,7 +157,6 @@ export async function runSlowConsumer(
     const [exitCode] = (await once(flooder, 'exit')) as [number | null]
     assert.equal(exitCode, 0, 'the CI flooder finished')
     const tally = JSON.parse(out.trim()) as FloodTally
-    ciReplyQueue = tally.replyQueue
     const floodMs = performance.now() - t0
     const during = await probe.stop()
     const loopLagMaxMs = Math.round(((await gateway.metric('nodejs_eventloop_lag_max_seconds')) ?? 0) * 1000)
@@ -245,12 +245,7 @@ export async function runSlowConsumer(
     await gw?.kill()
     if (flooder && flooder.exitCode === null) flooder.kill('SIGKILL')
     await um?.close()
-    await deleteQueues([
-      umQueue,
-      `gateway.node.${nodeId}`,
-      ...(um ? [um.replyQueue] : []),
-      ...(ciReplyQueue ? [ciReplyQueue] : []),
-    ])
+    await deleteQueues([umQueue, `gateway.node.${nodeId}`, ...(um ? [um.replyQueue] : []), ciReplyQueue])
   }
 }
 
