@@ -63,7 +63,9 @@ export async function buildGateway(
             base: { node: config.nodeId },
             serializers: logSerializers,
           },
-    logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
+    logController: new LogController({
+      disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+    }),
   })
   let shuttingDown = false
 
