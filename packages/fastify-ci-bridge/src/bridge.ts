@@ -310,7 +310,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     }
     let created: ReturnType<Outbox['create']>
     try {
-      created = this.outbox.create(address, message)
+      created = this.outbox.create(address, message, options.bypassOutboxLimit === true)
     } catch (error) {
       return Promise.reject(error)
     }

@@ -69,12 +69,16 @@ export class Outbox {
     return this.live.size
   }
 
-  /** A new pending send (state `waiting`), or a BridgeError UNAVAILABLE when the outbox is full. */
+  /**
+   * A new pending send (state `waiting`), or a BridgeError UNAVAILABLE when the outbox is full
+   * (unless `bypassLimit`: the caller bounds those sends itself).
+   */
   create(
     address: string,
     message: Message & { message_id: string },
+    bypassLimit = false,
   ): { entry: PendingSend; done: Promise<void> } {
-    if (this.live.size >= this.limit) {
+    if (!bypassLimit && this.live.size >= this.limit) {
       throw new BridgeError('UNAVAILABLE', `outbox full: ${this.limit} messages are waiting for the broker`, {
         address,
       })

@@ -32,6 +32,12 @@ export interface SendOptions {
   subject?: string
   /** The message header's `durable` (survives a broker restart in a durable queue). */
   durable?: boolean
+  /**
+   * Not refused when the outbox holds `outboxLimit` messages (it still counts toward the bound for
+   * other sends, and still fails after `sendTimeoutMs`). For messages the caller bounds itself and
+   * cannot retry, such as one `CLIENT_DISCONNECTED` per session after a mass disconnect.
+   */
+  bypassOutboxLimit?: boolean
 }
 
 export interface RequestOptions extends SendOptions {

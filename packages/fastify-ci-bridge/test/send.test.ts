@@ -182,7 +182,7 @@ test('a bad address rejects with REJECTED and takes no other link down', async (
   }
 })
 
-test('outbox bound: with the broker away, sends past the bound reject at once with UNAVAILABLE', async () => {
+test('outbox bound: with the broker away, sends past the bound reject at once with UNAVAILABLE, unless they bypass it', async () => {
   // Nothing listens on port 1: the bridge keeps trying to connect, messages wait in the outbox.
   const away = createCiBridge({
     url: 'amqp://guest:guest@127.0.0.1:1',
@@ -203,6 +203,12 @@ test('outbox bound: with the broker away, sends past the bound reject at once wi
     assert.ok(Date.now() - started < 50, 'at once')
     assert.ok(error instanceof BridgeError)
     assert.equal(error.code, 'UNAVAILABLE')
+    // bypassOutboxLimit: kept past the bound (and counted, so bounded sends stay refused).
+    const kept = away.send('/queue/anything', { type: 'X' }, { bypassOutboxLimit: true })
+    waiting.push(kept)
+    kept.catch(() => {})
+    assert.equal(away.stats.outboxDepth, 6)
+    await assert.rejects(away.send('/queue/anything', { type: 'X' }), { code: 'UNAVAILABLE' })
     await away.close()
     const outcomes = await Promise.allSettled(waiting)
     for (const outcome of outcomes) {

@@ -34,7 +34,11 @@ export async function registerAmqpBackend(
     get nodeReplyTo() {
       return bridge.nodeReplyTo
     },
-    sendToUserManager: (body) => bridge.sendToUserManager(body),
+    // One CLIENT_DISCONNECTED per session, which nobody can retry: a mass disconnect (a load
+    // balancer restart, a network blip) must not lose them to the outbox bound that pushes back on
+    // client events. They are bounded by the sessions this node held, and still time out.
+    sendToUserManager: (body) =>
+      bridge.sendToUserManager(body, { bypassOutboxLimit: body.type === 'CLIENT_DISCONNECTED' }),
     reply: (meta, body) => bridge.reply(meta, body),
     stats: () => {
       const s = bridge.stats
