@@ -12,6 +12,7 @@ import { registerDemoPage } from './http/demo-page.js'
 import type { ApiDeps } from './http/deps.js'
 import { logSerializers } from './http/log-serializers.js'
 import { createMetrics } from './http/metrics.js'
+import { LogThrottle } from './log-throttle.js'
 import { sessionOptions } from './sessions-wiring.js'
 
 export interface GatewayOverrides {
@@ -144,9 +145,12 @@ export async function buildGateway(
     await registerApi(api, deps, docs)
   }
 
+  const warnings = new LogThrottle(app.log)
+  app.addHook('onClose', async () => warnings.flush())
   await app.register(
     fastifyWsSessions,
     sessionOptions(config, {
+      warnings,
       backend: () => backend,
       nodeId: config.nodeId,
       log: app.log,
@@ -160,6 +164,7 @@ export async function buildGateway(
     startedAt,
     reply: (meta, body) => backend.reply(meta, body),
     log: app.log,
+    warnings,
     count: (type, outcome) => metrics.ciMessage(type, outcome),
   })
   dispatcherReady()

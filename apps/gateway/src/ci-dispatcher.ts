@@ -8,6 +8,7 @@ import {
 import type { FastifyBaseLogger } from 'fastify'
 import { SessionError, type SessionRegistry } from 'fastify-ws-sessions'
 import type { CiMeta } from './backend/types.js'
+import type { LogThrottle } from './log-throttle.js'
 
 /** A failure that becomes a RESULT error with this code. */
 class CiError extends Error {
@@ -29,6 +30,8 @@ export interface CiDispatcherDeps {
   startedAt: number
   reply: (meta: CiMeta, body: ReturnType<typeof resultOk> | ReturnType<typeof resultError>) => Promise<void>
   log: FastifyBaseLogger
+  /** `RESULT not sent` can come once per CI message while the broker is away. */
+  warnings?: LogThrottle
   /** Counts handled messages by type and outcome (for metrics). */
   count?: (type: string, outcome: string) => void
 }
@@ -113,10 +116,9 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
     if (!meta.replyTo) return
     // The effect is done; a RESULT that cannot be sent must not undo or repeat it.
     await deps.reply(meta, result).catch((err: unknown) => {
-      deps.log.warn(
-        { err, type: message.type, messageId: meta.messageId, replyTo: meta.replyTo },
-        'RESULT not sent',
-      )
+      const details = { err, type: message.type, messageId: meta.messageId, replyTo: meta.replyTo }
+      if (deps.warnings) deps.warnings.warn(deps.log, details, 'RESULT not sent')
+      else deps.log.warn(details, 'RESULT not sent')
     })
   }
 }

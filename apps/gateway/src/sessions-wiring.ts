@@ -4,6 +4,7 @@ import { SessionError, type WsSessionsOptions } from 'fastify-ws-sessions'
 import type { Backend } from './backend/types.js'
 import { sessionMeta } from './ci-dispatcher.js'
 import type { GatewayConfig } from './config/load-config.js'
+import type { LogThrottle } from './log-throttle.js'
 
 export interface WiringDeps {
   backend: () => Backend
@@ -11,6 +12,8 @@ export interface WiringDeps {
   log: FastifyBaseLogger
   onClientEvent?: (outcome: 'accepted' | 'unavailable') => void
   authenticate?: WsSessionsOptions['authenticate']
+  /** The per-event warnings (broker away) go through it, so an outage cannot flood the log. */
+  warnings: LogThrottle
 }
 
 /**
@@ -47,7 +50,11 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
           .backend()
           .sendToUserManager(clientConnected({ sid: session.sid, node: nodeId, meta: sessionMeta(session) }))
       } catch (err) {
-        session.log.warn({ err }, 'CLIENT_CONNECTED not accepted by the broker: closing the session (1013)')
+        deps.warnings.warn(
+          session.log,
+          { err },
+          'CLIENT_CONNECTED not accepted by the broker: closing the session (1013)',
+        )
         throw new SessionError('UNAVAILABLE', 'backend unavailable, try again later', { closeCode: 1013 })
       }
     },
@@ -58,7 +65,7 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
           .backend()
           .sendToUserManager(clientDisconnected({ sid: session.sid, node: nodeId, code, reason }))
       } catch (err) {
-        session.log.warn({ err, code }, 'CLIENT_DISCONNECTED not accepted by the broker')
+        deps.warnings.warn(session.log, { err, code }, 'CLIENT_DISCONNECTED not accepted by the broker')
       }
     },
 
@@ -75,7 +82,11 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
       } catch (err) {
         deps.onClientEvent?.('unavailable')
         const detail = (err as { code?: string; message?: string }).code ?? 'error'
-        session.log.warn({ err, event: frame.event }, 'client event not accepted by the broker')
+        deps.warnings.warn(
+          session.log,
+          { err, event: frame.event },
+          'client event not accepted by the broker',
+        )
         throw new SessionError(
           'UNAVAILABLE',
           `the event could not be delivered to the backend (${detail}); retry later`,

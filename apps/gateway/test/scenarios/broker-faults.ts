@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict'
+import { DEFAULT_LOG_WINDOW_MS } from '../../src/log-throttle.js'
 import { AckClient } from '../helpers/ack-client.js'
 import { unique } from '../helpers/broker.js'
 import { type ChildGateway, RssSampler, spawnGateway } from '../helpers/child-gateway.js'
 import { until } from '../helpers/gateway.js'
 import type { PrivateBroker } from '../helpers/private-broker.js'
 import { ResilientUserManager } from '../helpers/resilient-um.js'
+
+const PER_EVENT_WARNINGS = [
+  'client event not accepted by the broker',
+  'CLIENT_CONNECTED not accepted by the broker: closing the session (1013)',
+  'CLIENT_DISCONNECTED not accepted by the broker',
+  'RESULT not sent',
+]
 
 export interface BrokerFaultsParams {
   clients: number
@@ -85,6 +93,7 @@ export async function runBrokerFaults(
   let gw: ChildGateway | undefined
   let rss: RssSampler | undefined
   let readyPoll: NodeJS.Timeout | undefined
+  const startedAt = Date.now()
   try {
     um.start()
     await until(() => um.connections > 0, 15_000, 'the UM connected to the private broker')
@@ -274,6 +283,12 @@ export async function runBrokerFaults(
       rss.peak < params.rssBoundBytes,
       `gateway RSS peak ${(rss.peak / 1e6).toFixed(1)} MB under ${(params.rssBoundBytes / 1e6).toFixed(0)} MB`,
     )
+    // Per-event warnings are throttled: at most one line of each kind per 10 s window.
+    const windowsElapsed = Math.ceil((Date.now() - startedAt) / DEFAULT_LOG_WINDOW_MS) + 1
+    for (const msg of PER_EVENT_WARNINGS) {
+      const lines = gateway.messageCounts.get(msg) ?? 0
+      assert.ok(lines <= windowsElapsed, `${lines} lines of "${msg}" in ${windowsElapsed} log windows`)
+    }
     const lateOk = ok.map((r) => (r.repliedAt as number) - r.sentAt)
     const report: BrokerFaultsReport = {
       sent: records.length,
