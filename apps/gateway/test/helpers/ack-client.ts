@@ -1,4 +1,5 @@
 import WebSocket from 'ws'
+import { Waiters } from './waiters.js'
 
 export interface RequestRecord {
   id: number
@@ -24,7 +25,7 @@ export class AckClient {
   sid = ''
   private nextId = 1
   private timer: NodeJS.Timeout | undefined
-  private waiters: Array<() => void> = []
+  private readonly waiters = new Waiters()
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
@@ -69,28 +70,13 @@ export class AckClient {
   }
 
   private wake(): void {
-    const w = this.waiters
-    this.waiters = []
-    for (const f of w) f()
+    this.waiters.wake()
   }
 
   waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const test = () => {
-        if (check()) {
-          clearTimeout(timer)
-          resolve()
-        } else if (this.closed) {
-          clearTimeout(timer)
-          reject(new Error(`connection closed (${this.closed.code}) while waiting for ${what}`))
-        } else this.waiters.push(test)
-      }
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== test)
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))
-      }, timeoutMs)
-      test()
-    })
+    return this.waiters.until(check, timeoutMs, what, () =>
+      this.closed ? `connection closed (${this.closed.code})` : undefined,
+    )
   }
 
   /** Sends one event with a fresh id; GET_SID records the sid. */

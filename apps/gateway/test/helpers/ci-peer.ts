@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { decodeResult, type Result } from '@session-gateway/message-schema'
 import rhea, { type Connection, type Delivery, type Message, type Sender } from 'rhea'
 import { BROKER } from './fake-user-manager.js'
+import { Waiters } from './waiters.js'
 
 function bodyOf(message: Message): unknown {
   const b = message.body as { typecode?: number; content?: Buffer } | undefined
@@ -26,7 +27,7 @@ export class CiPeer {
   readonly linkErrors: string[] = []
   private readonly senders = new Map<string, Sender>()
   private readonly unsettled = new Map<Delivery, (outcome: Outcome) => void>()
-  private waiters: Array<() => void> = []
+  private readonly waiters = new Waiters()
 
   private constructor(
     readonly connection: Connection,
@@ -78,25 +79,11 @@ export class CiPeer {
   }
 
   wake(): void {
-    const w = this.waiters
-    this.waiters = []
-    for (const f of w) f()
+    this.waiters.wake()
   }
 
   waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const test = () => {
-        if (check()) {
-          clearTimeout(timer)
-          resolve()
-        } else this.waiters.push(test)
-      }
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== test)
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))
-      }, timeoutMs)
-      test()
-    })
+    return this.waiters.until(check, timeoutMs, what)
   }
 
   private async sender(address: string): Promise<Sender> {

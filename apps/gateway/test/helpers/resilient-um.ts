@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { decodeUmMessage, type UmMessage } from '@session-gateway/message-schema'
 import rhea, { type Connection, type Delivery, type Message } from 'rhea'
+import { Waiters } from './waiters.js'
 
 function bodyOf(message: Message): unknown {
   const b = message.body as { typecode?: number; content?: Buffer } | undefined
@@ -29,7 +30,7 @@ export class ResilientUserManager {
   private connection: Connection | undefined
   private timer: NodeJS.Timeout | undefined
   private stopped = false
-  private waiters: Array<() => void> = []
+  private readonly waiters = new Waiters()
 
   constructor(
     private readonly url: string,
@@ -115,26 +116,12 @@ export class ResilientUserManager {
   }
 
   private wake(): void {
-    const w = this.waiters
-    this.waiters = []
-    for (const f of w) f()
+    this.waiters.wake()
   }
 
   /** Resolves once `check()` holds; rejects after `timeoutMs` with `what`. */
   waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const test = () => {
-        if (check()) {
-          clearTimeout(timer)
-          resolve()
-        } else this.waiters.push(test)
-      }
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== test)
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))
-      }, timeoutMs)
-      test()
-    })
+    return this.waiters.until(check, timeoutMs, what)
   }
 
   async stop(): Promise<void> {
