@@ -3,9 +3,10 @@ import { fastifyWsSessions } from './plugin.js'
 export type { ClientFrame, RequestId } from '@session-gateway/message-schema'
 export { CloseCode } from '@session-gateway/message-schema'
 export { isSendableCloseCode, SessionError, type SessionErrorOptions } from './errors.js'
-export { DEFAULTS } from './options.js'
+export { DEFAULTS, defaultClientKey } from './options.js'
 export { fastifyWsSessions } from './plugin.js'
 export type {
+  ConnectRateOptions,
   EventHandler,
   RateLimitOptions,
   Session,

@@ -1,5 +1,12 @@
 import type { FastifyRequest } from 'fastify'
-import type { EventHandler, RateLimitOptions, Session, UserClaims, WsSessionsOptions } from './types.js'
+import type {
+  ConnectRateOptions,
+  EventHandler,
+  RateLimitOptions,
+  Session,
+  UserClaims,
+  WsSessionsOptions,
+} from './types.js'
 
 /** Options after validation, with every default applied. */
 export interface ResolvedOptions {
@@ -18,6 +25,10 @@ export interface ResolvedOptions {
   onConnect: ((session: Session) => void | Promise<void>) | undefined
   onDisconnect: ((session: Session, code: number, reason: string) => void | Promise<void>) | undefined
   onEvent: EventHandler | undefined
+  clientKey: (request: FastifyRequest, user: UserClaims | undefined) => string
+  maxSessionsPerClient: number
+  connectRate: ConnectRateOptions | false
+  maxClientKeys: number
   maxDepth: number
   closeTimeoutMs: number
 }
@@ -31,9 +42,18 @@ export const DEFAULTS = {
   maxRoomsPerSession: 100,
   maxBufferedBytes: 4 * 1_048_576,
   heartbeatIntervalMs: 30_000,
+  maxSessionsPerClient: 0,
+  connectRate: false,
+  maxClientKeys: 100_000,
   maxDepth: 64,
   closeTimeoutMs: 2000,
 } as const
+
+/** The default `clientKey`: the verified user's `sub`, else the address (`request.ip`, so `trustProxy` applies). */
+export function defaultClientKey(request: FastifyRequest, user: UserClaims | undefined): string {
+  const sub = user?.sub
+  return typeof sub === 'string' && sub.length > 0 ? `user:${sub}` : `ip:${request.ip}`
+}
 
 const KNOWN_OPTIONS = new Set<string>([
   'path',
@@ -49,6 +69,10 @@ const KNOWN_OPTIONS = new Set<string>([
   'onConnect',
   'onDisconnect',
   'onEvent',
+  'clientKey',
+  'maxSessionsPerClient',
+  'connectRate',
+  'maxClientKeys',
   'maxDepth',
   'closeTimeoutMs',
   // Fastify's own registration options may reach the plugin.
@@ -115,6 +139,23 @@ function rateLimitOption(value: unknown): RateLimitOptions | false {
   }
 }
 
+function connectRateOption(value: unknown): ConnectRateOptions | false {
+  if (value === undefined || value === false) return false
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail('connectRate', 'false or { perSec, burst }', value)
+  }
+  const { perSec, burst, ...rest } = value as Record<string, unknown>
+  const unknown = Object.keys(rest)[0]
+  if (unknown !== undefined) {
+    throw new TypeError(`${PREFIX} option "connectRate" has an unknown field "${unknown}"`)
+  }
+  if (typeof perSec !== 'number' || !Number.isFinite(perSec) || perSec <= 0) {
+    fail('connectRate.perSec', 'a positive number', perSec)
+  }
+  if (burst === undefined) fail('connectRate.burst', 'an integer >= 1', burst)
+  return { perSec, burst: integer('connectRate.burst', burst, 1, 1) }
+}
+
 function originsOption(value: unknown): ReadonlySet<string> | undefined {
   if (value === undefined) return undefined
   if (!Array.isArray(value) || value.some((o) => typeof o !== 'string' || o.length === 0)) {
@@ -160,6 +201,15 @@ export function resolveOptions(input: WsSessionsOptions | undefined): ResolvedOp
     onConnect: optionalFunction('onConnect', opts.onConnect),
     onDisconnect: optionalFunction('onDisconnect', opts.onDisconnect),
     onEvent: optionalFunction('onEvent', opts.onEvent),
+    clientKey: optionalFunction('clientKey', opts.clientKey) ?? defaultClientKey,
+    maxSessionsPerClient: integer(
+      'maxSessionsPerClient',
+      opts.maxSessionsPerClient,
+      DEFAULTS.maxSessionsPerClient,
+      0,
+    ),
+    connectRate: connectRateOption(opts.connectRate),
+    maxClientKeys: integer('maxClientKeys', opts.maxClientKeys, DEFAULTS.maxClientKeys, 1),
     maxDepth: integer('maxDepth', opts.maxDepth, DEFAULTS.maxDepth, 1),
     closeTimeoutMs: integer('closeTimeoutMs', opts.closeTimeoutMs, DEFAULTS.closeTimeoutMs, 1, MAX_TIMER_MS),
   }

@@ -12,15 +12,31 @@ export class TokenBucket {
     this.#last = now
   }
 
-  /** Takes one token; false when the bucket is empty. */
-  take(now: number = performance.now()): boolean {
+  #refill(now: number): void {
     const elapsed = now - this.#last
     if (elapsed > 0) {
       this.#tokens = Math.min(this.#burst, this.#tokens + elapsed * this.#ratePerMs)
       this.#last = now
     }
+  }
+
+  /** Takes one token; false when the bucket is empty. */
+  take(now: number = performance.now()): boolean {
+    this.#refill(now)
     if (this.#tokens < 1) return false
     this.#tokens -= 1
     return true
+  }
+
+  /** True when the bucket has refilled completely (forgetting it changes nothing). */
+  isFull(now: number = performance.now()): boolean {
+    this.#refill(now)
+    return this.#tokens >= this.#burst
+  }
+
+  /** Milliseconds until the next token (0 when one is there). */
+  msUntilToken(now: number = performance.now()): number {
+    this.#refill(now)
+    return this.#tokens >= 1 ? 0 : (1 - this.#tokens) / this.#ratePerMs
   }
 }

@@ -8,6 +8,7 @@ import {
 } from '@session-gateway/message-schema'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
+import { ClientLimits } from './client-limits.js'
 import { dispatchFrame } from './dispatch.js'
 import { SessionError } from './errors.js'
 import { Heartbeat } from './heartbeat.js'
@@ -40,6 +41,7 @@ export class Registry implements SessionRegistry, SessionHost {
   readonly options: ResolvedOptions
   readonly rooms = new Rooms()
   readonly timers = new Timers()
+  readonly clientLimits: ClientLimits
   readonly #sessions = new Map<string, WsSession>()
   /** Sessions whose `onConnect` runs: settles when it has (never rejects). */
   readonly #connecting = new WeakMap<WsSession, Promise<void>>()
@@ -61,6 +63,7 @@ export class Registry implements SessionRegistry, SessionHost {
 
   constructor(options: ResolvedOptions) {
     this.options = options
+    this.clientLimits = new ClientLimits(options)
     this.#heartbeat = new Heartbeat(this.timers, options.heartbeatIntervalMs, () => this.#sessions.values())
   }
 
@@ -96,6 +99,14 @@ export class Registry implements SessionRegistry, SessionHost {
 
   get activeTimers(): number {
     return this.timers.size
+  }
+
+  get clientKeys(): number {
+    return this.clientLimits.size
+  }
+
+  sessionsOfClient(key: string): number {
+    return this.clientLimits.sessionsOf(key)
   }
 
   // ---- sending and closing ----
@@ -308,5 +319,6 @@ export class Registry implements SessionRegistry, SessionHost {
   dispose(): void {
     this.#heartbeat.stop()
     this.timers.clearAll()
+    this.clientLimits.clear()
   }
 }

@@ -14,6 +14,14 @@ export interface RateLimitOptions {
   maxViolations: number
 }
 
+/** A per-client token bucket of new sessions. */
+export interface ConnectRateOptions {
+  /** New sessions per second a client key regains. */
+  perSec: number
+  /** Bucket size: how many sessions a client key may open at once. */
+  burst: number
+}
+
 /**
  * Handles one client event. The returned value becomes the `data` of the ok
  * reply when the client sent an `id`; a thrown {@link SessionError} becomes an
@@ -48,6 +56,18 @@ export interface WsSessionsOptions {
   onDisconnect?: (session: Session, code: number, reason: string) => void | Promise<void>
   /** Fallback for every event without its own handler. Without it such an event is answered `INVALID`. */
   onEvent?: EventHandler
+  /**
+   * The key a client is counted under by `maxSessionsPerClient` and `connectRate` (sync; runs after
+   * `authenticate`). Default: `user:<sub>` when the claims have a string `sub`, else `ip:<request.ip>`
+   * (`request.ip` honours Fastify's `trustProxy`).
+   */
+  clientKey?: (request: FastifyRequest, user: UserClaims | undefined) => string
+  /** Concurrent sessions per client key; past it the upgrade gets HTTP 429. 0 (the default) turns it off. */
+  maxSessionsPerClient?: number
+  /** Per-client token bucket of new sessions, or `false` (the default); without a token the upgrade gets HTTP 429. */
+  connectRate?: ConnectRateOptions | false
+  /** Client keys tracked at most; past it the least recently seen idle key is forgotten. Default 100 000. */
+  maxClientKeys?: number
   /** Deepest JSON nesting accepted in a frame. Default 64. */
   maxDepth?: number
   /** How long a server-initiated close waits for the client's close frame before the socket is destroyed, in ms. Default 2000. */
@@ -91,7 +111,10 @@ export interface WsSessionsStats {
   framesOut: number
   /** Errors sent to clients, or raised by handlers for frames without id, by code. */
   errorsByCode: Record<string, number>
-  /** Upgrades answered with an HTTP error, by code (`SHUTTING_DOWN`, `ORIGIN_NOT_ALLOWED`, `TOO_MANY_SESSIONS`, `UNAUTHORIZED`). */
+  /**
+   * Upgrades answered with an HTTP error, by code (`SHUTTING_DOWN`, `ORIGIN_NOT_ALLOWED`, `TOO_MANY_SESSIONS`,
+   * `UNAUTHORIZED`, `TOO_MANY_CLIENT_SESSIONS`, `CONNECT_RATE_LIMITED`).
+   */
   rejectedUpgrades: Record<string, number>
   /** Closed sessions by the close code given to `onDisconnect`. */
   closeCodes: Record<string, number>
@@ -129,4 +152,11 @@ export interface SessionRegistry {
   readonly closing: boolean
   /** Timers the plugin holds (heartbeat and close timeouts): 0 when no session is open or closing. */
   readonly activeTimers: number
+  /**
+   * Client keys tracked by `maxSessionsPerClient` / `connectRate` (reading it first drops keys with no
+   * session and a full bucket): 0 when idle and every bucket has refilled.
+   */
+  readonly clientKeys: number
+  /** Sessions counted for a client key (connections accepted and not yet closed). */
+  sessionsOfClient(key: string): number
 }

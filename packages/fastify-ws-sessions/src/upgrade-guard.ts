@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { ResolvedOptions } from './options.js'
+import { ClientLimits } from './client-limits.js'
+import { defaultClientKey, type ResolvedOptions } from './options.js'
 import type { Registry } from './registry.js'
 import type { UserClaims } from './types.js'
 
@@ -9,6 +10,8 @@ export const RejectCode = {
   ORIGIN_NOT_ALLOWED: 'ORIGIN_NOT_ALLOWED',
   TOO_MANY_SESSIONS: 'TOO_MANY_SESSIONS',
   UNAUTHORIZED: 'UNAUTHORIZED',
+  TOO_MANY_CLIENT_SESSIONS: 'TOO_MANY_CLIENT_SESSIONS',
+  CONNECT_RATE_LIMITED: 'CONNECT_RATE_LIMITED',
 } as const
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode]
 
@@ -17,6 +20,8 @@ const REJECTIONS: Record<RejectCode, { status: number; message: string }> = {
   ORIGIN_NOT_ALLOWED: { status: 403, message: 'origin not allowed' },
   TOO_MANY_SESSIONS: { status: 503, message: 'too many sessions on this node' },
   UNAUTHORIZED: { status: 401, message: 'authentication failed' },
+  TOO_MANY_CLIENT_SESSIONS: { status: 429, message: 'too many sessions for this client' },
+  CONNECT_RATE_LIMITED: { status: 429, message: 'too many new sessions from this client, retry later' },
 }
 
 function isClaims(value: unknown): value is UserClaims {
@@ -33,11 +38,49 @@ export function createUpgradeGuard(
   registry: Registry,
   claims: WeakMap<FastifyRequest, UserClaims>,
 ) {
-  function reject(request: FastifyRequest, reply: FastifyReply, code: RejectCode): FastifyReply {
+  function reject(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    code: RejectCode,
+    detail: Record<string, unknown> = {},
+  ): FastifyReply {
     const { status, message } = REJECTIONS[code]
     registry.countRejectedUpgrade(code)
-    request.log.info({ code, status }, 'WebSocket upgrade refused')
+    request.log.info({ code, status, ...detail }, 'WebSocket upgrade refused')
     return reply.code(status).send({ code, message })
+  }
+
+  function keyOf(request: FastifyRequest, user: UserClaims | undefined): string {
+    try {
+      const key = options.clientKey(request, user)
+      if (typeof key === 'string' && key.length > 0) return key
+      request.log.error(
+        { key: typeof key },
+        'clientKey did not return a non-empty string: using the default key',
+      )
+    } catch (err) {
+      request.log.error({ err }, 'clientKey threw: using the default key')
+    }
+    return defaultClientKey(request, user)
+  }
+
+  /** Per-client limits, last (the default key needs the claims); counts the session until its connection closes. */
+  function clientCheck(request: FastifyRequest, reply: FastifyReply, user: UserClaims | undefined) {
+    const limits = registry.clientLimits
+    if (!limits.enabled) return undefined
+    const connection = request.raw.socket
+    if (connection.destroyed) return undefined // the client left: there will be no upgrade to count
+    const key = keyOf(request, user)
+    const refusal = limits.admit(key)
+    if (refusal) {
+      if (refusal.retryAfterMs !== undefined) {
+        reply.header('retry-after', String(Math.max(1, Math.ceil(refusal.retryAfterMs / 1000))))
+      }
+      return reject(request, reply, refusal.refused, { clientKey: ClientLimits.storedKey(key) })
+    }
+    // The TCP connection's end covers every path: the session closed, or the upgrade never completed.
+    connection.once('close', () => limits.release(key))
+    return undefined
   }
 
   function capacityCheck(): RejectCode | undefined {
@@ -58,6 +101,7 @@ export function createUpgradeGuard(
     }
     const full = capacityCheck()
     if (full) return reject(request, reply, full)
+    let user: UserClaims | undefined
     if (authenticate) {
       let result: unknown
       try {
@@ -71,6 +115,8 @@ export function createUpgradeGuard(
       const late = capacityCheck()
       if (late) return reject(request, reply, late)
       claims.set(request, result)
+      user = result
     }
+    return clientCheck(request, reply, user)
   }
 }

@@ -96,6 +96,48 @@ describe('options validation', () => {
     ['onConnect', { onConnect: {} }, `${P} option "onConnect" must be a function (got an object)`],
     ['onDisconnect', { onDisconnect: null }, `${P} option "onDisconnect" must be a function (got null)`],
     ['onEvent', { onEvent: [] }, `${P} option "onEvent" must be a function (got an array)`],
+    ['clientKey', { clientKey: 'ip' }, `${P} option "clientKey" must be a function (got "ip")`],
+    [
+      'maxSessionsPerClient -1',
+      { maxSessionsPerClient: -1 },
+      `${P} option "maxSessionsPerClient" must be a non-negative integer (got -1)`,
+    ],
+    [
+      'maxSessionsPerClient float',
+      { maxSessionsPerClient: 2.5 },
+      `${P} option "maxSessionsPerClient" must be a non-negative integer (got 2.5)`,
+    ],
+    [
+      'connectRate true',
+      { connectRate: true },
+      `${P} option "connectRate" must be false or { perSec, burst } (got true)`,
+    ],
+    [
+      'connectRate.perSec 0',
+      { connectRate: { perSec: 0, burst: 1 } },
+      `${P} option "connectRate.perSec" must be a positive number (got 0)`,
+    ],
+    [
+      'connectRate.perSec Infinity',
+      { connectRate: { perSec: Number.POSITIVE_INFINITY, burst: 1 } },
+      `${P} option "connectRate.perSec" must be a positive number (got Infinity)`,
+    ],
+    [
+      'connectRate.burst missing',
+      { connectRate: { perSec: 1 } },
+      `${P} option "connectRate.burst" must be an integer >= 1 (got undefined)`,
+    ],
+    [
+      'connectRate.burst 0',
+      { connectRate: { perSec: 1, burst: 0 } },
+      `${P} option "connectRate.burst" must be an integer >= 1 (got 0)`,
+    ],
+    [
+      'connectRate unknown field',
+      { connectRate: { perSec: 1, burst: 1, ratePerSec: 2 } },
+      `${P} option "connectRate" has an unknown field "ratePerSec"`,
+    ],
+    ['maxClientKeys 0', { maxClientKeys: 0 }, `${P} option "maxClientKeys" must be an integer >= 1 (got 0)`],
     ['maxDepth 0', { maxDepth: 0 }, `${P} option "maxDepth" must be an integer >= 1 (got 0)`],
     [
       'closeTimeoutMs 0',
@@ -125,6 +167,10 @@ describe('options validation', () => {
       onConnect: () => {},
       onDisconnect: () => {},
       onEvent: () => {},
+      clientKey: () => 'k',
+      maxSessionsPerClient: 1,
+      connectRate: { perSec: 0.5, burst: 1 },
+      maxClientKeys: 1,
       maxDepth: 1,
       closeTimeoutMs: 1,
     } satisfies WsSessionsOptions)
@@ -140,6 +186,9 @@ describe('options validation', () => {
       maxRoomsPerSession: 100,
       maxBufferedBytes: 4_194_304,
       heartbeatIntervalMs: 30_000,
+      maxSessionsPerClient: 0,
+      connectRate: false,
+      maxClientKeys: 100_000,
       maxDepth: 64,
       closeTimeoutMs: 2000,
     })
