@@ -5,8 +5,9 @@ export interface BridgeAddresses {
   nodeAddress: string
   nodeReplyTo: string
   broadcastAddress: string
-  requestReplyAddress: string
-  requestReplyTo: string
+  /** Undefined only with `generic` when none was given: then `request()` is refused. */
+  requestReplyAddress: string | undefined
+  requestReplyTo: string | undefined
 }
 
 export type AddressOverrides = Partial<BridgeAddresses>
@@ -20,7 +21,8 @@ export function rabbitmqNodeQueue(nodeId: string): string {
  * The addresses a bridge uses. `rabbitmq` fills the gaps with RabbitMQ 3.x plugin addresses:
  * receivers attach to `/queue/NAME` (declares the queue) and others reach it at `/amq/queue/NAME`
  * (never declares). `generic` uses the addresses exactly as given: the caller gives them all
- * (`nodeReplyTo` defaults to `nodeAddress`, `requestReplyTo` to `requestReplyAddress`).
+ * (`nodeReplyTo` defaults to `nodeAddress`, `requestReplyTo` to `requestReplyAddress`), except
+ * `requestReplyAddress`, which only `request()` needs.
  *
  * `instanceId` makes the request reply queue unique per bridge, so that two processes with the
  * same node id never take each other's replies.
@@ -33,7 +35,7 @@ export function resolveAddresses(
 ): BridgeAddresses {
   if (profile === 'generic') {
     const { userManagerAddress, nodeAddress, broadcastAddress, requestReplyAddress } = given
-    if (!userManagerAddress || !nodeAddress || !broadcastAddress || !requestReplyAddress) {
+    if (!userManagerAddress || !nodeAddress || !broadcastAddress) {
       throw new Error('resolveAddresses: generic profile needs every address')
     }
     return {

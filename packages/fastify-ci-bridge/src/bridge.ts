@@ -63,7 +63,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
   readonly nodeReplyTo: string
   readonly broadcastAddress: string
   readonly nodeAddress: string
-  readonly requestReplyTo: string
+  readonly requestReplyTo: string | undefined
 
   private currentState: BridgeState = 'connecting'
   private connectionOpenedBefore = false
@@ -78,7 +78,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
   private readonly senders: SenderCache
   private readonly receivers = new Set<LinkReceiver>()
   private readonly coreReceivers: LinkReceiver[] = []
-  private readonly requests: RequestReply
+  private readonly requests: RequestReply | undefined
   private readonly counters: ReceiveCounters = {
     receivedByType: {},
     receivedInvalid: 0,
@@ -110,17 +110,20 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     this.senders = new SenderCache(opts.maxCachedSenders, (address, onChange) =>
       this.createSender(address, 'reject', onChange),
     )
-    this.requests = new RequestReply({
-      replyTo: opts.requestReplyTo,
-      defaultTimeoutMs: opts.sendTimeoutMs,
-      log,
-      createReceiver: (process) =>
-        this.addReceiver(
-          { address: opts.requestReplyAddress, durable: false, credit: opts.credit, failFast: true },
-          process,
-        ),
-      send: (address, body, options) => this.send(address, body, options),
-    })
+    const requestReplyAddress = opts.requestReplyAddress
+    this.requests = requestReplyAddress
+      ? new RequestReply({
+          replyTo: opts.requestReplyTo ?? requestReplyAddress,
+          defaultTimeoutMs: opts.sendTimeoutMs,
+          log,
+          createReceiver: (process) =>
+            this.addReceiver(
+              { address: requestReplyAddress, durable: false, credit: opts.credit, failFast: true },
+              process,
+            ),
+          send: (address, body, options) => this.send(address, body, options),
+        })
+      : undefined
 
     const onMessage = opts.onMessage
     if (onMessage) {
@@ -329,6 +332,13 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
 
   request(address: string, body: object, options: RequestOptions = {}): Promise<RequestReplyResult> {
     if (this.closing) return Promise.reject(new BridgeError('CLOSED', 'bridge closed', { address }))
+    if (!this.requests) {
+      return Promise.reject(
+        new Error(
+          'fastify-ci-bridge: request() needs a reply address: set "requestReplyAddress" (profile \'generic\')',
+        ),
+      )
+    }
     return this.requests.request(address, body, options)
   }
 
@@ -428,7 +438,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
       deadline - Date.now(),
     )
     this.sendsClosed = true
-    this.requests.close()
+    this.requests?.close()
     this.outbox.rejectAll(
       () => new BridgeError('CLOSED', 'bridge closed before the broker accepted the message'),
     )

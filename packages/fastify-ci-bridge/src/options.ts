@@ -78,12 +78,8 @@ const ADDRESS_KEYS = [
   'requestReplyAddress',
   'requestReplyTo',
 ] as const
-const GENERIC_REQUIRED = [
-  'userManagerAddress',
-  'nodeAddress',
-  'broadcastAddress',
-  'requestReplyAddress',
-] as const
+/** `requestReplyAddress` is not among them: only `request()` needs it, and refuses to run without it. */
+const GENERIC_REQUIRED = ['userManagerAddress', 'nodeAddress', 'broadcastAddress'] as const
 
 function fail(message: string): never {
   throw new Error(PREFIX + message)

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import Fastify from 'fastify'
-import fastifyCiBridge, { type CiBridgeOptions } from '../src/index.js'
+import fastifyCiBridge, { type CiBridgeOptions, createCiBridge } from '../src/index.js'
 import { resolveOptions } from '../src/options.js'
 
 const base = { url: 'amqp://guest:guest@127.0.0.1:5672', nodeId: 'n1' }
@@ -68,7 +68,7 @@ const cases: Array<[string, unknown, string]> = [
   [
     'generic without addresses',
     { ...base, profile: 'generic', userManagerAddress: 'um' },
-    'fastify-ci-bridge: profile \'generic\' uses addresses exactly as given: set "nodeAddress", "broadcastAddress", "requestReplyAddress"',
+    'fastify-ci-bridge: profile \'generic\' uses addresses exactly as given: set "nodeAddress", "broadcastAddress"',
   ],
   [
     'tls not an object',
@@ -218,4 +218,27 @@ test('generic profile: addresses exactly as given; reply-to defaults to the rece
     ],
     ['um', 'nodes/n1', 'nodes/n1', 'broadcast', 'replies/n1', 'replies/n1'],
   )
+})
+
+test('generic profile without requestReplyAddress: resolved, and request() is refused with a message that says what to set', async () => {
+  const generic = {
+    ...base,
+    url: 'amqp://guest:guest@127.0.0.1:1',
+    profile: 'generic' as const,
+    userManagerAddress: 'um',
+    nodeAddress: 'nodes/n1',
+    broadcastAddress: 'broadcast',
+  }
+  const o = resolveOptions(generic, 'i1')
+  assert.equal(o.requestReplyAddress, undefined)
+  assert.equal(o.requestReplyTo, undefined)
+  const bridge = createCiBridge({ ...generic, closeTimeoutMs: 100 })
+  try {
+    await assert.rejects(bridge.request('nodes/n2', { type: 'PING', v: 1 }), {
+      message:
+        'fastify-ci-bridge: request() needs a reply address: set "requestReplyAddress" (profile \'generic\')',
+    })
+  } finally {
+    await bridge.close()
+  }
 })
