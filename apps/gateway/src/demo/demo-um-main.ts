@@ -26,6 +26,9 @@ async function main(): Promise<void> {
     profile: process.env.AMQP_PROFILE === 'generic' ? 'generic' : 'rabbitmq',
     ...(process.env.UM_ADDRESS ? { userManagerAddress: process.env.UM_ADDRESS } : {}),
     ...(process.env.BROADCAST_ADDRESS ? { broadcastAddress: process.env.BROADCAST_ADDRESS } : {}),
+    // With AMQP_PROFILE=generic: its own address, and where the RESULTs of its JOIN/LEAVE requests come back.
+    ...(process.env.NODE_ADDRESS ? { nodeAddress: process.env.NODE_ADDRESS } : {}),
+    ...(process.env.REQUEST_REPLY_ADDRESS ? { requestReplyAddress: process.env.REQUEST_REPLY_ADDRESS } : {}),
   })
   const bridge = app.ciBridge
   const handler = createDemoUserManager(
