@@ -56,6 +56,7 @@ export async function buildGateway(
       : undefined)
   const loggerOptions = overrides.logger ?? { level: config.logLevel }
   const app = Fastify({
+    trustProxy: config.trustProxy,
     logger:
       loggerOptions === false
         ? false

@@ -34,6 +34,12 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
       config.ratePerSec === 0
         ? false
         : { ratePerSec: config.ratePerSec, burst: config.rateBurst, maxViolations: config.rateMaxViolations },
+    // Per client: the verified JWT sub when authenticated, else request.ip (GATEWAY_TRUST_PROXY applies).
+    maxSessionsPerClient: config.maxSessionsPerClient,
+    connectRate:
+      config.connectRatePerSec === 0
+        ? false
+        : { perSec: config.connectRatePerSec, burst: config.connectBurst },
     maxRoomsPerSession: config.maxRoomsPerSession,
     maxBufferedBytes: config.maxBufferedBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,

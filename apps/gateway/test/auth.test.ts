@@ -151,3 +151,80 @@ describe('origin allow-list, session cap, and token redaction', () => {
     assert.equal(redactUrl('/v1/sessions?token=secret'), '/v1/sessions?token=[redacted]')
   })
 })
+
+describe('per-client limits: SESSION_MAX_PER_CLIENT, SESSION_CONNECT_RATE_PER_SEC / SESSION_CONNECT_BURST, GATEWAY_TRUST_PROXY', () => {
+  const bearer = async (sub: string) => ({ authorization: `Bearer ${await token({ sub })}` })
+
+  it('past SESSION_MAX_PER_CLIENT sessions of one user the upgrade gets 429; other users of the same address connect; the refusal is in /metrics', async () => {
+    const gw = await startGateway({
+      AUTH_JWT_SECRET: SECRET,
+      AUTH_JWT_AUDIENCE: 'gateway',
+      AUTH_JWT_ISSUER: 'https://auth.example.com',
+      SESSION_MAX_PER_CLIENT: '2',
+    })
+    const sessions = gw.gateway.app.wsSessions
+    try {
+      const a = await TestClient.open(gw.wsUrl, { headers: await bearer('user-1') })
+      const b = await TestClient.open(gw.wsUrl, { headers: await bearer('user-1') })
+      assert.equal(await status(gw.wsUrl, await bearer('user-1')), 429)
+      const c = await TestClient.open(gw.wsUrl, { headers: await bearer('user-2') })
+      assert.equal(sessions.sessionsOfClient('user:user-1'), 2)
+      assert.equal(sessions.sessionsOfClient('user:user-2'), 1)
+      assert.equal(sessions.stats.rejectedUpgrades.TOO_MANY_CLIENT_SESSIONS, 1)
+      // The two sessions of user-1 live on.
+      assert.equal(typeof (await a.sid()), 'string')
+      assert.equal(typeof (await b.sid()), 'string')
+      const text = await (await fetch(`${gw.httpUrl}/metrics`)).text()
+      assert.match(
+        text,
+        /^gateway_rejected_upgrades_total\{[^}]*reason="TOO_MANY_CLIENT_SESSIONS"[^}]*\} 1$/m,
+      )
+      assert.match(text, /^gateway_client_keys\{[^}]*\} 2$/m)
+      await Promise.all([a.close(), b.close(), c.close()])
+      const deadline = Date.now() + 5000
+      while (sessions.clientKeys > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+      assert.equal(sessions.clientKeys, 0)
+    } finally {
+      await gw.gateway.close()
+    }
+  })
+
+  it('past SESSION_CONNECT_BURST new sessions of one address the upgrade gets 429 until the bucket refills', async () => {
+    const gw = await startGateway({ SESSION_CONNECT_RATE_PER_SEC: '5', SESSION_CONNECT_BURST: '2' })
+    try {
+      const a = await TestClient.open(gw.wsUrl)
+      const b = await TestClient.open(gw.wsUrl)
+      assert.equal(await status(gw.wsUrl), 429)
+      assert.equal(gw.gateway.app.wsSessions.stats.rejectedUpgrades.CONNECT_RATE_LIMITED, 1)
+      await Promise.all([a.close(), b.close()])
+      let opened = 0
+      const deadline = Date.now() + 5000
+      while (opened !== 101 && Date.now() < deadline) {
+        opened = await status(gw.wsUrl)
+        if (opened !== 101) await new Promise((r) => setTimeout(r, 20))
+      }
+      assert.equal(opened, 101, 'a token came back')
+    } finally {
+      await gw.gateway.close()
+    }
+  })
+
+  it("GATEWAY_TRUST_PROXY: a trusted proxy's X-Forwarded-For is the client's address; without it the header is ignored", async () => {
+    const trusting = await startGateway({ SESSION_MAX_PER_CLIENT: '1', GATEWAY_TRUST_PROXY: '127.0.0.1' })
+    const plain = await startGateway({ SESSION_MAX_PER_CLIENT: '1' })
+    const from = (ip: string) => ({ 'x-forwarded-for': ip })
+    try {
+      const a = await TestClient.open(trusting.wsUrl, { headers: from('203.0.113.1') })
+      const b = await TestClient.open(trusting.wsUrl, { headers: from('203.0.113.2') })
+      assert.equal(await status(trusting.wsUrl, from('203.0.113.1')), 429)
+      assert.equal(trusting.gateway.app.wsSessions.sessionsOfClient('ip:203.0.113.2'), 1)
+
+      const c = await TestClient.open(plain.wsUrl, { headers: from('203.0.113.1') })
+      assert.equal(await status(plain.wsUrl, from('203.0.113.2')), 429, 'a spoofed header changes nothing')
+      assert.equal(plain.gateway.app.wsSessions.sessionsOfClient('ip:127.0.0.1'), 1)
+      await Promise.all([a.close(), b.close(), c.close()])
+    } finally {
+      await Promise.all([trusting.gateway.close(), plain.gateway.close()])
+    }
+  })
+})

@@ -115,6 +115,46 @@ describe('configuration', () => {
       /need AUTH_JWT_SECRET or AUTH_JWKS_FILE/,
     )
   })
+  it('per-client limits: off by default; GATEWAY_TRUST_PROXY takes true, false or addresses/CIDRs, never a hop count', () => {
+    const d = loadConfig({})
+    assert.deepEqual(
+      [d.maxSessionsPerClient, d.connectRatePerSec, d.connectBurst, d.trustProxy],
+      [0, 0, 10, false],
+    )
+    const c = loadConfig({
+      SESSION_MAX_PER_CLIENT: '20',
+      SESSION_CONNECT_RATE_PER_SEC: '2',
+      SESSION_CONNECT_BURST: '5',
+      GATEWAY_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1, fd00::/8, 192.168.1.0/255.255.255.0, loopback',
+    })
+    assert.deepEqual([c.maxSessionsPerClient, c.connectRatePerSec, c.connectBurst], [20, 2, 5])
+    assert.deepEqual(c.trustProxy, [
+      '10.0.0.0/8',
+      '127.0.0.1',
+      '::1',
+      'fd00::/8',
+      '192.168.1.0/255.255.255.0',
+      'loopback',
+    ])
+    assert.equal(loadConfig({ GATEWAY_TRUST_PROXY: 'TRUE' }).trustProxy, true)
+    assert.equal(loadConfig({ GATEWAY_TRUST_PROXY: 'false' }).trustProxy, false)
+    assert.match(
+      problemsOf({ GATEWAY_TRUST_PROXY: '1' }).join(),
+      /GATEWAY_TRUST_PROXY="1": a hop count is not accepted/,
+    )
+    assert.match(
+      problemsOf({ GATEWAY_TRUST_PROXY: '10.0.0.1, proxy.internal, 10.0.0.0/33' }).join(),
+      /GATEWAY_TRUST_PROXY: "proxy.internal", "10.0.0.0\/33" are not an IP address, CIDR/,
+    )
+    assert.match(
+      problemsOf({ GATEWAY_TRUST_PROXY: ' , ' }).join(),
+      /GATEWAY_TRUST_PROXY=" , ": must be true, false, or a comma-separated list of addresses\/CIDRs/,
+    )
+    assert.match(
+      problemsOf({ SESSION_MAX_PER_CLIENT: '-1', SESSION_CONNECT_BURST: '0' }).join('\n'),
+      /SESSION_MAX_PER_CLIENT="-1": must be an integer from 0[\s\S]*SESSION_CONNECT_BURST="0": must be an integer from 1/,
+    )
+  })
   it('a port out of range is refused', () => {
     assert.match(problemsOf({ GATEWAY_API_PORT: '70000' }).join(), /GATEWAY_API_PORT="70000"/)
   })

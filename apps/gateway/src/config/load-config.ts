@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { isIP } from 'node:net'
 import { Compile } from 'typebox/compile'
 import { type Coerce, VARIABLES, type VariableSpec } from './variables.js'
 
@@ -20,6 +21,8 @@ export interface GatewayConfig {
   credit: number
   adminToken?: string
   allowedOrigins?: string[]
+  /** Fastify's `trustProxy`: false, true, or proxy addresses/CIDRs. */
+  trustProxy: boolean | string[]
   shutdownTimeoutMs: number
   jwtSecret?: string
   jwksFile?: string
@@ -33,6 +36,9 @@ export interface GatewayConfig {
   ratePerSec: number
   rateBurst: number
   rateMaxViolations: number
+  maxSessionsPerClient: number
+  connectRatePerSec: number
+  connectBurst: number
   maxRoomsPerSession: number
   maxBufferedBytes: number
   heartbeatIntervalMs: number
@@ -61,11 +67,33 @@ function coerce(kind: Coerce, text: string): unknown {
         ] ?? text
       )
     case 'list':
-      return text
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0)
+      return splitList(text)
+    case 'trustProxy': {
+      const t = text.trim().toLowerCase()
+      if (t === 'true' || t === 'false') return t === 'true'
+      return splitList(text)
+    }
   }
+}
+
+function splitList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+/** An entry of a trustProxy list, as proxy-addr (Fastify) accepts it: an address, address/prefix, IPv4/netmask, or a name. */
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_NAMES.has(entry)) return true
+  const [address = '', range, ...rest] = entry.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (range === undefined) return true
+  if (/^\d+$/.test(range)) return Number(range) <= (family === 4 ? 32 : 128)
+  return family === 4 && isIP(range) === 4
 }
 
 function expectation(spec: VariableSpec): string {
@@ -78,6 +106,9 @@ function expectation(spec: VariableSpec): string {
   }
   if (spec.coerce === 'integer') return `an integer from ${s.minimum ?? 0} to ${s.maximum}`
   if (spec.coerce === 'boolean') return 'true or false'
+  if (spec.coerce === 'trustProxy') {
+    return 'true, false, or a comma-separated list of addresses/CIDRs'
+  }
   if (s.anyOf) return `one of ${s.anyOf.map((o) => o.const).join(', ')}`
   if (spec.coerce === 'list') return 'a comma-separated list of origins like https://app.example.com'
   if (s.pattern) return `text matching ${s.pattern}`
@@ -109,6 +140,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     out.jwksFile === undefined
   ) {
     problems.push('AUTH_JWT_AUDIENCE / AUTH_JWT_ISSUER need AUTH_JWT_SECRET or AUTH_JWKS_FILE')
+  }
+  if (Array.isArray(out.trustProxy)) {
+    const bad = (out.trustProxy as string[]).filter((entry) => !isProxyAddress(entry))
+    if (bad.length === 1 && /^\d+$/.test(bad[0] ?? '')) {
+      // Fastify 5 turns hop-count trust off (a client reaching the node directly could spoof X-Forwarded-For).
+      problems.push(
+        `GATEWAY_TRUST_PROXY=${JSON.stringify(bad[0])}: a hop count is not accepted (Fastify 5 ignores hop-count trust, which lets a direct client spoof X-Forwarded-For); give the proxies' addresses/CIDRs, or true`,
+      )
+    } else if (bad.length > 0) {
+      problems.push(
+        `GATEWAY_TRUST_PROXY: ${bad.map((b) => JSON.stringify(b)).join(', ')} ${bad.length === 1 ? 'is' : 'are'} not an IP address, CIDR, or one of loopback, linklocal, uniquelocal`,
+      )
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems)
   out.nodeId ??= `node-${randomBytes(6).toString('hex')}`

@@ -1,7 +1,7 @@
 import { type TSchema, Type } from 'typebox'
 
 /** How a variable's text becomes a value before its schema checks it. */
-export type Coerce = 'string' | 'integer' | 'list' | 'boolean'
+export type Coerce = 'string' | 'integer' | 'list' | 'boolean' | 'trustProxy'
 
 export interface VariableSpec {
   /** Environment variable name. */
@@ -154,6 +154,15 @@ export const VARIABLES: readonly VariableSpec[] = [
       'Comma-separated origins allowed to open a session (e.g. https://app.example.com). Unset: any origin',
   },
   {
+    name: 'GATEWAY_TRUST_PROXY',
+    key: 'trustProxy',
+    coerce: 'trustProxy',
+    schema: Type.Union([Type.Boolean(), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })]),
+    default: 'false',
+    description:
+      "Fastify trustProxy: whose X-Forwarded-For gives the client's address (per-client limits, logs). false; true (any peer: only when nothing but the proxy can reach the gateway); or a comma-separated list of proxy addresses/CIDRs (or loopback, linklocal, uniquelocal). Hop counts are refused: Fastify 5 ignores them",
+  },
+  {
     name: 'AUTH_JWT_SECRET',
     key: 'jwtSecret',
     coerce: 'string',
@@ -256,6 +265,32 @@ export const VARIABLES: readonly VariableSpec[] = [
     schema: positive(),
     default: '50',
     description: 'RATE_LIMITED answers before the session is closed with 1008',
+  },
+  {
+    name: 'SESSION_MAX_PER_CLIENT',
+    key: 'maxSessionsPerClient',
+    coerce: 'integer',
+    schema: nonNegative(),
+    default: '0',
+    description:
+      'Concurrent sessions per client (the JWT sub when authenticated, else the address); past it the upgrade gets HTTP 429. 0: off',
+  },
+  {
+    name: 'SESSION_CONNECT_RATE_PER_SEC',
+    key: 'connectRatePerSec',
+    coerce: 'integer',
+    schema: nonNegative(),
+    default: '0',
+    description:
+      'New sessions per second per client (token bucket refill); without a token the upgrade gets HTTP 429. 0: off',
+  },
+  {
+    name: 'SESSION_CONNECT_BURST',
+    key: 'connectBurst',
+    coerce: 'integer',
+    schema: positive(),
+    default: '10',
+    description: 'New sessions a client may open at once (connect token bucket size)',
   },
   {
     name: 'SESSION_MAX_ROOMS',

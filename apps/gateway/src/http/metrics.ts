@@ -110,10 +110,18 @@ export function createMetrics(
   mirroredLabelledCounter(
     registry,
     'gateway_rejected_upgrades_total',
-    'WebSocket upgrades refused, by reason',
+    'WebSocket upgrades refused, by reason (TOO_MANY_CLIENT_SESSIONS and CONNECT_RATE_LIMITED: the per-client limits)',
     'reason',
     () => sessions().stats.rejectedUpgrades,
   )
+  new Gauge({
+    name: 'gateway_client_keys',
+    help: 'Clients (JWT sub or address) tracked by the per-client session limits',
+    registers: [registry],
+    collect() {
+      this.set(sessions().clientKeys)
+    },
+  })
 
   new Gauge({
     name: 'gateway_broker_state',
