@@ -33,6 +33,8 @@ export const CiErrorCode = {
   UNKNOWN_TYPE: 'UNKNOWN_TYPE',
   INVALID: 'INVALID',
   INTERNAL: 'INTERNAL',
+  /** A `JOIN` past the session's room bound. */
+  LIMIT: 'LIMIT',
 } as const
 export type CiErrorCode = (typeof CiErrorCode)[keyof typeof CiErrorCode]
 
