@@ -152,10 +152,12 @@ describe('HTTP API on the shared listener', () => {
 })
 
 describe('HTTP API without an admin token', () => {
-  it('has no /v1 routes', async () => {
+  it('has no /v1 routes (404 with the API error body)', async () => {
     const gw = await startGateway({})
     try {
-      assert.equal((await fetch(`${gw.httpUrl}/v1/sessions`)).status, 404)
+      const res = await fetch(`${gw.httpUrl}/v1/sessions?limit=5`)
+      assert.equal(res.status, 404)
+      assert.deepEqual(await res.json(), { code: 'NOT_FOUND', message: 'no route GET /v1/sessions' })
       assert.equal((await fetch(`${gw.httpUrl}/healthz`)).status, 200)
     } finally {
       await gw.gateway.close()

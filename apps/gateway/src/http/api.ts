@@ -33,6 +33,12 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps, docs: Doc
       .code(status)
       .send({ code: error.code ?? 'INTERNAL', message: status >= 500 ? 'internal error' : error.message })
   })
+  // Every error of the API is {code, message}: an unknown route too (and /v1 without GATEWAY_ADMIN_TOKEN).
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  )
   await app.register(healthRoutes, { deps })
   await app.register(metricsRoute, { deps })
   if (deps.adminToken) await app.register(adminRoutes, { deps, token: deps.adminToken })
