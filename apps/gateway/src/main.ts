@@ -10,8 +10,11 @@ async function main(): Promise<void> {
     return
   }
   let config: ReturnType<typeof loadConfig>
+  let gateway: Awaited<ReturnType<typeof buildGateway>>
   try {
     config = loadConfig()
+    // Some values can only be checked by using them (the JWKS file): those are ConfigErrors too.
+    gateway = await buildGateway(config)
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`session-gateway: ${err.message}\nRun with --help to see every variable.\n`)
@@ -20,7 +23,6 @@ async function main(): Promise<void> {
     throw err
   }
 
-  const gateway = await buildGateway(config)
   const log = gateway.app.log
   // First signal: graceful close, bounded in time. A second signal, or the delay, forces the exit.
   closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err, manual }) => {

@@ -42,6 +42,7 @@ describe('configuration', () => {
       AMQP_PROFILE: 'generic',
       UM_ADDRESS: 'um',
       BROADCAST_ADDRESS: 'bc',
+      NODE_ADDRESS: 'nodes/a',
       GATEWAY_ADMIN_TOKEN: 'a-long-enough-token',
       GATEWAY_ALLOWED_ORIGINS: 'https://a.example.com, http://localhost:3000',
       LOG_LEVEL: 'warn',
@@ -89,9 +90,9 @@ describe('configuration', () => {
     for (const pattern of [
       /GATEWAY_PORT="80a": must be an integer from 0 to 65535/,
       /SESSION_MAX="0": must be an integer from 1/,
-      /AMQP_URL="http:\/\/broker": must be text matching \^amqps\?:\/\//,
+      /AMQP_URL="http:\/\/broker": must be an amqp:\/\/ or amqps:\/\/ URL with credentials/,
       /AMQP_PROFILE="kafka": must be one of rabbitmq, generic/,
-      /GATEWAY_ADMIN_TOKEN="short": must be text of at least 16 characters/,
+      /GATEWAY_ADMIN_TOKEN="\(hidden\)": must be text of at least 16 characters/,
       /GATEWAY_ALLOWED_ORIGINS="example.com"/,
       /LOG_LEVEL="loud": must be one of fatal, error/,
       /GATEWAY_NODE_ID="has space"/,
@@ -104,7 +105,7 @@ describe('configuration', () => {
   it('JWT settings: a short secret, both key sources, or an audience without a key are refused', () => {
     assert.match(
       problemsOf({ AUTH_JWT_SECRET: 'short' }).join(),
-      /AUTH_JWT_SECRET="short": must be text of at least 32/,
+      /AUTH_JWT_SECRET="\(hidden\)": must be text of at least 32/,
     )
     assert.match(
       problemsOf({ AUTH_JWT_SECRET: 'x'.repeat(32), AUTH_JWKS_FILE: '/k.json' }).join(),
@@ -155,6 +156,49 @@ describe('configuration', () => {
       /SESSION_MAX_PER_CLIENT="-1": must be an integer from 0[\s\S]*SESSION_CONNECT_BURST="0": must be an integer from 1/,
     )
   })
+  it('secrets are never echoed: the URL password is masked, tokens hidden', () => {
+    const problems = problemsOf({
+      AMQP_URL: 'amqps://gw:s3cret-pw@',
+      GATEWAY_ADMIN_TOKEN: 'tooshort-secret',
+    })
+    assert.equal(problems.length, 2)
+    assert.match(problems.join(), /AMQP_URL="amqps:\/\/gw:\*\*\*@": must be an amqp:\/\/ or amqps:\/\/ URL/)
+    assert.doesNotMatch(problems.join(), /s3cret-pw|tooshort-secret/)
+  })
+  it('values the plugins would refuse are refused here, naming the variable (exit 2, not a crash)', () => {
+    const joined = problemsOf({
+      AMQP_URL: 'amqp://broker:5672',
+      AMQP_CREDIT: '1001',
+      AMQP_OUTBOX_LIMIT: '10000001',
+      AMQP_SEND_TIMEOUT_MS: '86400001',
+      SESSION_HEARTBEAT_MS: '2147483648',
+      GATEWAY_SHUTDOWN_TIMEOUT_MS: '2147483648',
+    }).join('\n')
+    for (const pattern of [
+      /AMQP_URL="amqp:\/\/broker:5672": must be an amqp:\/\/ or amqps:\/\/ URL with credentials: amqp:\/\/user:password@host/,
+      /AMQP_CREDIT="1001": must be an integer from 1 to 1000/,
+      /AMQP_OUTBOX_LIMIT="10000001": must be an integer from 1 to 10000000/,
+      /AMQP_SEND_TIMEOUT_MS="86400001": must be an integer from 1 to 86400000/,
+      /SESSION_HEARTBEAT_MS="2147483648": must be an integer from 0 to 2147483647/,
+      /GATEWAY_SHUTDOWN_TIMEOUT_MS="2147483648": must be an integer from 1 to 2147483647/,
+    ]) {
+      assert.match(joined, pattern)
+    }
+  })
+  it('AMQP_PROFILE=generic needs the addresses it cannot derive', () => {
+    assert.match(
+      problemsOf({ AMQP_URL: 'amqp://u:p@broker', AMQP_PROFILE: 'generic', UM_ADDRESS: 'um' }).join(),
+      /AMQP_PROFILE=generic uses the addresses exactly as given: set NODE_ADDRESS, BROADCAST_ADDRESS/,
+    )
+    const c = loadConfig({
+      AMQP_URL: 'amqp://u:p@broker',
+      AMQP_PROFILE: 'generic',
+      UM_ADDRESS: 'um',
+      NODE_ADDRESS: 'nodes/a',
+      BROADCAST_ADDRESS: 'bc',
+    })
+    assert.equal(c.amqpProfile, 'generic')
+  })
   it('a port out of range is refused', () => {
     assert.match(problemsOf({ GATEWAY_API_PORT: '70000' }).join(), /GATEWAY_API_PORT="70000"/)
   })
@@ -182,6 +226,15 @@ describe('configuration', () => {
       (err: { code: number; stderr: string }) => {
         assert.equal(err.code, 2)
         assert.match(err.stderr, /GATEWAY_PORT="eighty": must be an integer/)
+        return true
+      },
+    )
+    // A value only using it can check (the JWKS file) exits 2 as well.
+    await assert.rejects(
+      run(process.execPath, [mainJs], { env: { ...process.env, AUTH_JWKS_FILE: '/nonexistent/jwks.json' } }),
+      (err: { code: number; stderr: string }) => {
+        assert.equal(err.code, 2)
+        assert.match(err.stderr, /AUTH_JWKS_FILE: cannot read a JSON key set from \/nonexistent\/jwks.json/)
         return true
       },
     )

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { FastifyRequest } from 'fastify'
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey, jwtVerify } from 'jose'
+import { ConfigError } from '../config/load-config.js'
 
 export interface JwtAuthOptions {
   /** HS256 shared secret (>= 32 characters). */
@@ -29,10 +30,12 @@ function loadJwks(path: string): JWTVerifyGetKey {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'))
   } catch (err) {
-    throw new Error(`AUTH_JWKS_FILE: cannot read a JSON key set from ${path}: ${(err as Error).message}`)
+    throw new ConfigError([
+      `AUTH_JWKS_FILE: cannot read a JSON key set from ${path}: ${(err as Error).message}`,
+    ])
   }
   if (!Array.isArray((parsed as { keys?: unknown })?.keys)) {
-    throw new Error(`AUTH_JWKS_FILE: ${path} is not a JWKS ({"keys":[…]})`)
+    throw new ConfigError([`AUTH_JWKS_FILE: ${path} is not a JWKS ({"keys":[…]})`])
   }
   return createLocalJWKSet(parsed as JSONWebKeySet)
 }

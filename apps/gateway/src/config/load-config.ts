@@ -97,6 +97,7 @@ function isProxyAddress(entry: string): boolean {
 }
 
 function expectation(spec: VariableSpec): string {
+  if (spec.expected) return spec.expected
   const s = spec.schema as {
     minimum?: number
     maximum?: number
@@ -126,7 +127,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (text === undefined) continue
     const value = coerce(spec.coerce, text)
     if (!validators.get(spec.name)?.Check(value)) {
-      problems.push(`${spec.name}=${JSON.stringify(text)}: must be ${expectation(spec)}`)
+      const shown = JSON.stringify(spec.redact ? spec.redact(text) : text)
+      problems.push(`${spec.name}=${shown}: must be ${expectation(spec)}`)
       continue
     }
     out[spec.key] = value
@@ -140,6 +142,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     out.jwksFile === undefined
   ) {
     problems.push('AUTH_JWT_AUDIENCE / AUTH_JWT_ISSUER need AUTH_JWT_SECRET or AUTH_JWKS_FILE')
+  }
+  if (out.amqpUrl !== undefined && out.amqpProfile === 'generic') {
+    const missing = ['UM_ADDRESS', 'NODE_ADDRESS', 'BROADCAST_ADDRESS'].filter(
+      (name) => env[name] === undefined || env[name] === '',
+    )
+    if (missing.length > 0) {
+      problems.push(`AMQP_PROFILE=generic uses the addresses exactly as given: set ${missing.join(', ')}`)
+    }
   }
   if (Array.isArray(out.trustProxy)) {
     const bad = (out.trustProxy as string[]).filter((entry) => !isProxyAddress(entry))

@@ -14,12 +14,22 @@ export interface VariableSpec {
   default?: string
   /** Shown by --help. */
   description: string
+  /** What a bad value must be, when the schema alone would not say it plainly. */
+  expected?: string
+  /** How a bad value is shown in the error: secrets are never echoed. */
+  redact?: (text: string) => string
 }
+
+const hidden = () => '(hidden)'
+/** The URL with its password masked. */
+const withoutPassword = (text: string) => text.replace(/^(\w+:\/\/[^:@/]*:)[^@/]*@/, '$1***@')
 
 const port = Type.Integer({ minimum: 0, maximum: 65535 })
 const positive = (max = Number.MAX_SAFE_INTEGER) => Type.Integer({ minimum: 1, maximum: max })
 const nonNegative = (max = Number.MAX_SAFE_INTEGER) => Type.Integer({ minimum: 0, maximum: max })
 const host = Type.String({ minLength: 1, maxLength: 255 })
+/** The longest delay a Node.js timer can hold. */
+const MAX_TIMER_MS = 2_147_483_647
 
 /** Every variable the gateway reads, in the order --help prints them. */
 export const VARIABLES: readonly VariableSpec[] = [
@@ -73,9 +83,11 @@ export const VARIABLES: readonly VariableSpec[] = [
     name: 'AMQP_URL',
     key: 'amqpUrl',
     coerce: 'string',
-    schema: Type.String({ pattern: '^amqps?://' }),
+    schema: Type.String({ pattern: '^amqps?://[^:@/]+:[^@/]+@[^/]' }),
+    expected: 'an amqp:// or amqps:// URL with credentials: amqp://user:password@host[:port][/vhost]',
+    redact: withoutPassword,
     description:
-      'amqp:// or amqps:// URL of the broker. Unset: embedded mode (in-process bus and demo User Manager, no broker)',
+      'amqp://user:password@host[:port][/vhost] (or amqps://) URL of the broker. Unset: embedded mode (in-process bus and demo User Manager, no broker)',
   },
   {
     name: 'AMQP_PROFILE',
@@ -118,7 +130,7 @@ export const VARIABLES: readonly VariableSpec[] = [
     name: 'AMQP_OUTBOX_LIMIT',
     key: 'outboxLimit',
     coerce: 'integer',
-    schema: positive(),
+    schema: positive(10_000_000),
     default: '10000',
     description: 'Messages held while the broker is away; past it clients get UNAVAILABLE at once',
   },
@@ -126,7 +138,7 @@ export const VARIABLES: readonly VariableSpec[] = [
     name: 'AMQP_SEND_TIMEOUT_MS',
     key: 'sendTimeoutMs',
     coerce: 'integer',
-    schema: positive(),
+    schema: positive(86_400_000),
     default: '10000',
     description: 'How long a message may wait for the broker to accept it',
   },
@@ -134,7 +146,7 @@ export const VARIABLES: readonly VariableSpec[] = [
     name: 'AMQP_CREDIT',
     key: 'credit',
     coerce: 'integer',
-    schema: positive(10000),
+    schema: positive(1000),
     default: '100',
     description: 'Unsettled CI messages a node holds at most per address',
   },
@@ -143,6 +155,7 @@ export const VARIABLES: readonly VariableSpec[] = [
     key: 'adminToken',
     coerce: 'string',
     schema: Type.String({ minLength: 16 }),
+    redact: hidden,
     description: 'Bearer token of the /v1 admin API (>= 16 characters). Unset: the /v1 routes are off',
   },
   {
@@ -167,6 +180,7 @@ export const VARIABLES: readonly VariableSpec[] = [
     key: 'jwtSecret',
     coerce: 'string',
     schema: Type.String({ minLength: 32 }),
+    redact: hidden,
     description:
       'Turns on JWT authentication with this HS256 secret (>= 32 characters). Token: Authorization: Bearer, or ?access_token=',
   },
@@ -196,9 +210,10 @@ export const VARIABLES: readonly VariableSpec[] = [
     name: 'GATEWAY_SHUTDOWN_TIMEOUT_MS',
     key: 'shutdownTimeoutMs',
     coerce: 'integer',
-    schema: positive(),
-    default: '10000',
-    description: 'Longest a graceful shutdown may take before the process exits anyway',
+    schema: positive(MAX_TIMER_MS),
+    default: '15000',
+    description:
+      'Longest a graceful shutdown may take; past it the process exits with code 1. Keep it above AMQP_SEND_TIMEOUT_MS',
   },
   {
     name: 'GATEWAY_DEMO_PAGE',
@@ -312,7 +327,7 @@ export const VARIABLES: readonly VariableSpec[] = [
     name: 'SESSION_HEARTBEAT_MS',
     key: 'heartbeatIntervalMs',
     coerce: 'integer',
-    schema: nonNegative(),
+    schema: nonNegative(MAX_TIMER_MS),
     default: '30000',
     description: 'Protocol ping interval; a session without pong by the next ping is terminated. 0: off',
   },
