@@ -52,8 +52,11 @@ async function wsSessionsPlugin(fastify: FastifyInstance, opts: WsSessionsOption
     registry.dispose()
   })
 
+  // closeTimeout: ws's own bound on a close handshake the client never finishes (30 s by default);
+  // ws 8.20+ reads it, @types/ws does not list it yet (hence not an object literal below).
+  const serverOptions = { maxPayload: options.maxPayload, closeTimeout: options.closeTimeoutMs }
   await fastify.register(fastifyWebsocket, {
-    options: { maxPayload: options.maxPayload },
+    options: serverOptions,
     // Sessions listen for their own socket errors; `ws` closes the socket after one.
     errorHandler(error, socket) {
       log.debug({ err: error }, 'WebSocket error')

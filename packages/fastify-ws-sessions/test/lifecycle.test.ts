@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import type { Socket } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { connect, type Socket } from 'node:net'
 import { describe, it } from 'node:test'
 import { type Session, SessionError } from '../src/index.js'
 import { disconnectRecorder, expectRejected, startServer, TestClient, waitFor, within } from './helpers.js'
@@ -76,6 +77,43 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
     await within(client.closed, 3000, 'the client close')
     await server.close()
     assert.equal(recorder.calls.length, 1)
+  })
+
+  it("client closes but never ends its TCP side: the session ends after closeTimeoutMs, not ws's 30 s", async () => {
+    const recorder = disconnectRecorder()
+    const server = await startServer({
+      heartbeatIntervalMs: 0,
+      closeTimeoutMs: 200,
+      onDisconnect: recorder.onDisconnect,
+    })
+    const { port } = new URL(server.url)
+    // A raw client: handshake, then a masked close frame (1000), and the socket stays half-open.
+    const socket = connect({ host: '127.0.0.1', port: Number(port), allowHalfOpen: true })
+    socket.on('error', () => {})
+    try {
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+      socket.write(
+        'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      )
+      let received = ''
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1')
+      })
+      await waitFor(() => received.startsWith('HTTP/1.1 101'), 3000, 'the 101 answer')
+      await waitFor(() => server.app.wsSessions.size === 1, 3000, 'the session')
+      const mask = randomBytes(4)
+      const payload = Buffer.from([0x03, 0xe8]) // 1000
+      const masked = payload.map((byte, i) => byte ^ (mask[i % 4] as number))
+      socket.write(Buffer.concat([Buffer.from([0x88, 0x80 | payload.length]), mask, masked]))
+      // ws's own default would hold the session 30 s; closeTimeoutMs bounds it.
+      await waitFor(() => recorder.calls.length > 0, 5000, 'onDisconnect')
+      assert.equal(recorder.calls[0]?.code, 1000)
+      assert.equal(server.app.wsSessions.size, 0)
+    } finally {
+      socket.destroy()
+      await server.close()
+    }
   })
 
   it('a throwing onDisconnect is logged and does not disturb anything', async () => {
