@@ -147,11 +147,13 @@ export async function buildGateway(
   }
 
   const warnings = new LogThrottle(app.log)
+  const stopping = new AbortController()
   app.addHook('onClose', async () => warnings.flush())
   await app.register(
     fastifyWsSessions,
     sessionOptions(config, {
       warnings,
+      stopping: stopping.signal,
       backend: () => backend,
       nodeId: config.nodeId,
       log: app.log,
@@ -204,6 +206,7 @@ export async function buildGateway(
     close() {
       closing ??= (async () => {
         shuttingDown = true
+        stopping.abort()
         await app.close()
         if (api) await api.close()
       })()

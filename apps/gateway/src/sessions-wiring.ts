@@ -1,6 +1,6 @@
 import { clientConnected, clientDisconnected, clientEvent } from '@session-gateway/message-schema'
 import type { FastifyBaseLogger } from 'fastify'
-import { SessionError, type WsSessionsOptions } from 'fastify-ws-sessions'
+import { type Session, SessionError, type WsSessionsOptions } from 'fastify-ws-sessions'
 import type { Backend } from './backend/types.js'
 import { sessionMeta } from './ci-dispatcher.js'
 import type { GatewayConfig } from './config/load-config.js'
@@ -14,6 +14,23 @@ export interface WiringDeps {
   authenticate?: WsSessionsOptions['authenticate']
   /** The per-event warnings (broker away) go through it, so an outage cannot flood the log. */
   warnings: LogThrottle
+  /** Aborted when the node starts shutting down: a connect stops waiting for the broker. */
+  stopping?: AbortSignal
+}
+
+/** `'done'` once `work` resolves (rejects as it does), or `'stopped'` as soon as `signal` aborts. */
+function unlessStopped(work: Promise<void>, signal: AbortSignal | undefined): Promise<'done' | 'stopped'> {
+  const done = work.then(() => 'done' as const)
+  if (!signal) return done
+  if (signal.aborted) {
+    done.catch(() => {}) // the caller stops listening; its failure is not an unhandled rejection
+    return Promise.resolve('stopped')
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve('stopped')
+    signal.addEventListener('abort', onAbort, { once: true })
+    done.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }
 
 /**
@@ -25,6 +42,11 @@ export interface WiringDeps {
  */
 export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessionsOptions {
   const { nodeId } = deps
+  // Sessions whose CLIENT_CONNECTED may have reached the UM (accepted, still queued, or timed out
+  // with its fate unknown). One refused outright (outbox full, rejected, bridge closed) never did:
+  // its CLIENT_DISCONNECTED would tell the UM of a session it never saw, and, since that message is
+  // not bounded by the outbox, let clients reconnecting against a full outbox pile them up.
+  const announced = new WeakSet<Session>()
   return {
     path: config.wsPath,
     maxPayload: config.maxPayload,
@@ -49,13 +71,24 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
     // Awaited: the session's frames are held until the broker accepted CLIENT_CONNECTED, so the UM
     // knows every session (and its user) before any of its events. When it cannot be accepted (broker
     // away past the send timeout, outbox full), the session is closed 1013: no event of a session the
-    // UM was never told of is ever acknowledged.
+    // UM was never told of is ever acknowledged. A shutdown stops the wait at once (the session is
+    // closing with 1001 anyway): otherwise its CLIENT_DISCONNECTED, which the sessions plugin sends
+    // only after this hook, would wait a second send timeout and a shutdown could overrun its bound.
+    // CLIENT_CONNECTED stays queued ahead of it on the same link, so the UM still sees them in order.
     async onConnect(session) {
       try {
-        await deps
+        const accepted = deps
           .backend()
           .sendToUserManager(clientConnected({ sid: session.sid, node: nodeId, meta: sessionMeta(session) }))
+        const outcome = await unlessStopped(accepted, deps.stopping)
+        announced.add(session)
+        if (outcome === 'stopped') {
+          accepted.catch(() => {})
+          throw new SessionError('SHUTTING_DOWN', 'the node is shutting down', { closeCode: 1001 })
+        }
       } catch (err) {
+        if (err instanceof SessionError) throw err
+        if ((err as { code?: unknown }).code === 'TIMEOUT') announced.add(session)
         deps.warnings.warn(
           session.log,
           { err },
@@ -66,6 +99,7 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
     },
 
     async onDisconnect(session, code, reason) {
+      if (!announced.has(session)) return
       try {
         await deps
           .backend()

@@ -185,6 +185,19 @@ describe('configuration', () => {
       assert.match(joined, pattern)
     }
   })
+  it('a shutdown timeout too short for the send timeout is refused (with a broker)', () => {
+    assert.match(
+      problemsOf({ AMQP_URL: 'amqp://u:p@broker', AMQP_SEND_TIMEOUT_MS: '30000' }).join(),
+      /GATEWAY_SHUTDOWN_TIMEOUT_MS=15000 must be at least AMQP_SEND_TIMEOUT_MS \+ 5000 \(35000\)/,
+    )
+    const c = loadConfig({
+      AMQP_URL: 'amqp://u:p@broker',
+      AMQP_SEND_TIMEOUT_MS: '30000',
+      GATEWAY_SHUTDOWN_TIMEOUT_MS: '35000',
+    })
+    assert.equal(c.shutdownTimeoutMs, 35_000)
+    assert.equal(loadConfig({ GATEWAY_SHUTDOWN_TIMEOUT_MS: '1000' }).shutdownTimeoutMs, 1000) // embedded: no send timeout
+  })
   it('AMQP_PROFILE=generic needs the addresses it cannot derive', () => {
     assert.match(
       problemsOf({ AMQP_URL: 'amqp://u:p@broker', AMQP_PROFILE: 'generic', UM_ADDRESS: 'um' }).join(),

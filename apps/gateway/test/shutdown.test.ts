@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { after, before, describe, it } from 'node:test'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
-import { until } from './helpers/gateway.js'
+import { startGateway, until } from './helpers/gateway.js'
 import { TestClient } from './helpers/ws-client.js'
 
 const mainJs = new URL('../dist/main.js', import.meta.url).pathname
@@ -69,5 +69,36 @@ describe('graceful shutdown on SIGTERM (the built entry point, real broker)', ()
     }
     // New connections are refused once it is gone.
     await assert.rejects(TestClient.open(`ws://127.0.0.1:${port}/ws`))
+  })
+})
+
+describe('shutdown while the broker is away (nothing listens at AMQP_URL)', () => {
+  it('does not wait for a pending CLIENT_CONNECTED, and sends no CLIENT_DISCONNECTED for a session the broker never took', async () => {
+    const gw = await startGateway({
+      AMQP_URL: 'amqp://guest:guest@127.0.0.1:1',
+      GATEWAY_NODE_ID: unique('away-node'),
+      AMQP_OUTBOX_LIMIT: '1',
+      AMQP_SEND_TIMEOUT_MS: '5000',
+    })
+    const backend = () => gw.gateway.backend.stats()
+    // The first session's CLIENT_CONNECTED waits for the broker and fills the outbox (bound 1).
+    const waiting = await TestClient.open(gw.wsUrl)
+    await until(() => backend().outboxDepth === 1, 2000, 'CLIENT_CONNECTED waiting')
+    // The second one's is refused at once: closed 1013, and the UM is told nothing of it.
+    const refused = await TestClient.open(gw.wsUrl)
+    assert.equal((await refused.waitClosed()).code, 1013)
+
+    // Shutdown: the first session's CLIENT_DISCONNECTED is queued at once (behind its CLIENT_CONNECTED),
+    // not after its CLIENT_CONNECTED times out: the shutdown waits one send timeout, not two.
+    const closing = gw.gateway.close()
+    await until(
+      () => backend().outboxDepth === 2,
+      2500,
+      'CLIENT_DISCONNECTED queued at the start of the shutdown',
+    )
+    assert.equal((await waiting.waitClosed()).code, 1001)
+    await closing
+    // Sent: CLIENT_CONNECTED and CLIENT_DISCONNECTED of the first session; nothing for the refused one.
+    assert.equal(backend().sent, 2)
   })
 })

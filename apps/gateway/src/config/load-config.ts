@@ -143,6 +143,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   ) {
     problems.push('AUTH_JWT_AUDIENCE / AUTH_JWT_ISSUER need AUTH_JWT_SECRET or AUTH_JWKS_FILE')
   }
+  const shutdownMs = out.shutdownTimeoutMs as number | undefined
+  const sendMs = out.sendTimeoutMs as number | undefined
+  if (
+    out.amqpUrl !== undefined &&
+    shutdownMs !== undefined &&
+    sendMs !== undefined &&
+    shutdownMs < sendMs + 5000
+  ) {
+    // A shutdown waits up to one send timeout for the CLIENT_DISCONNECTEDs, plus the sockets' close
+    // handshakes and the links' detach: below this it would be cut short (exit 1) while the broker is away.
+    problems.push(
+      `GATEWAY_SHUTDOWN_TIMEOUT_MS=${shutdownMs} must be at least AMQP_SEND_TIMEOUT_MS + 5000 (${sendMs + 5000})`,
+    )
+  }
   if (out.amqpUrl !== undefined && out.amqpProfile === 'generic') {
     const missing = ['UM_ADDRESS', 'NODE_ADDRESS', 'BROADCAST_ADDRESS'].filter(
       (name) => env[name] === undefined || env[name] === '',
