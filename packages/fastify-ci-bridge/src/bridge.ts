@@ -317,8 +317,18 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     } catch (error) {
       return Promise.reject(error)
     }
-    const sender = address === this.userManagerAddress ? this.umSender : this.senders.get(address)
-    sender.enqueue(created.entry)
+    try {
+      const sender = address === this.userManagerAddress ? this.umSender : this.senders.get(address)
+      sender.enqueue(created.entry)
+    } catch (error) {
+      // Never leave an entry nobody holds: its timeout would reject a promise already returned.
+      this.outbox.settle(
+        created.entry,
+        new BridgeError('UNAVAILABLE', `could not queue the message: ${(error as Error).message}`, {
+          address,
+        }),
+      )
+    }
     return created.done
   }
 

@@ -221,6 +221,28 @@ test('outbox bound: with the broker away, sends past the bound reject at once wi
   }
 })
 
+test('a message that cannot be queued is rejected UNAVAILABLE and leaves nothing in the outbox', async () => {
+  const away = createCiBridge({
+    url: 'amqp://guest:guest@127.0.0.1:1',
+    nodeId: `t-enqueue-${run}`,
+    closeTimeoutMs: 100,
+  })
+  try {
+    // The failure no sender has today, forced: enqueue throws after the outbox took the message.
+    const internals = away as unknown as { umSender: { enqueue: () => void } }
+    internals.umSender.enqueue = () => {
+      throw new Error('sender broken')
+    }
+    await assert.rejects(away.sendToUserManager({ type: 'X', v: 1 }), {
+      code: 'UNAVAILABLE',
+      message: 'could not queue the message: sender broken',
+    })
+    assert.equal(away.stats.outboxDepth, 0)
+  } finally {
+    await away.close()
+  }
+})
+
 test('a vhost in the URL path selects the RabbitMQ virtual host', async () => {
   const vhost = `t-vhost-${run}`
   await rabbitmqctl(['add_vhost', vhost])
