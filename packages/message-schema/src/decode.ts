@@ -1,7 +1,7 @@
 import type { CiMessage, Result, UmMessage } from './amqp-messages.js'
 import type { RequestId } from './common.js'
 import { CI_MESSAGE_TYPES, DEFAULT_MAX_DEPTH, PROTOCOL_VERSION, UM_MESSAGE_TYPES } from './constants.js'
-import { jsonTextExceedsDepth, valueExceedsDepth } from './json-depth.js'
+import { jsonTextExceedsDepth, jsonValueProblem } from './json-depth.js'
 import {
   ciValidators,
   clientFrameValidator,
@@ -122,8 +122,10 @@ function bodyToObject(
     const parsed = parseJsonText(text.text, maxDepth)
     if (!parsed.ok) return { ok: false, message: `body is ${parsed.message}` }
     value = parsed.value
-  } else if (isPlainObject(body) && valueExceedsDepth(body, maxDepth)) {
-    return { ok: false, message: `body nested deeper than ${maxDepth} levels` }
+  } else if (isPlainObject(body)) {
+    // An amqp-value map, decoded by the AMQP library: it must be what a JSON object could be.
+    const problem = jsonValueProblem(body, maxDepth)
+    if (problem) return { ok: false, message: `body ${problem}` }
   }
   if (!isPlainObject(value)) return { ok: false, message: 'body must be a JSON object' }
   return { ok: true, value }

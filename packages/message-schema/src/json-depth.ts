@@ -32,3 +32,36 @@ export function valueExceedsDepth(value: unknown, maxDepth: number): boolean {
   }
   return false
 }
+
+/**
+ * Why an already-built value is not plain JSON nested at most `maxDepth` deep, or undefined when it
+ * is. Iterative, and it stops at the first problem, so neither deep nesting nor a large binary
+ * costs more than the walk up to it. Refused: objects whose prototype is not Object.prototype or
+ * null (a `__proto__` key decoded by an AMQP map reader sets the prototype, and fields read through
+ * it would bypass every check), binaries, timestamps and other non-JSON values, non-finite numbers.
+ */
+export function jsonValueProblem(value: unknown, maxDepth: number): string | undefined {
+  const stack: Array<[unknown, number]> = [[value, 0]]
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number]
+    if (node === null || typeof node === 'string' || typeof node === 'boolean') continue
+    if (typeof node === 'number') {
+      if (Number.isFinite(node)) continue
+      return 'holds a number that is not finite'
+    }
+    if (typeof node !== 'object') return `holds a ${typeof node}, which is not JSON`
+    if (depth + 1 > maxDepth) return `nested deeper than ${maxDepth} levels`
+    if (Array.isArray(node)) {
+      for (const child of node) stack.push([child, depth + 1])
+      continue
+    }
+    const proto = Object.getPrototypeOf(node)
+    if (proto !== Object.prototype && proto !== null) {
+      return ArrayBuffer.isView(node)
+        ? 'holds binary data, which is not JSON'
+        : 'holds an object that is not a plain JSON object (a "__proto__" key, a timestamp, …)'
+    }
+    for (const child of Object.values(node)) stack.push([child, depth + 1])
+  }
+  return undefined
+}

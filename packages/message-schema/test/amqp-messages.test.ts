@@ -110,6 +110,20 @@ describe('decodeCiMessage: each rule broken', () => {
     for (let i = 0; i < 100; i++) deep = { a: deep }
     expectCiError({ ...validCi.EMIT, data: deep }, 'INVALID', /nested deeper/)
   })
+  it('an amqp-value map must be plain JSON: no prototype set by a "__proto__" key, no binary, no timestamp', () => {
+    // What an AMQP map reader that assigns keys (result[key] = value) makes of a "__proto__" key:
+    // own fields none, and type/v/event read through the prototype.
+    const smuggled: Record<string, unknown> = {}
+    Object.setPrototypeOf(smuggled, { ...validCi.BROADCAST })
+    assert.equal(smuggled.type, 'BROADCAST')
+    expectCiError(smuggled, 'INVALID', /not a plain JSON object/)
+    expectCiError({ ...validCi.EMIT, data: { blob: Buffer.alloc(1024 * 1024) } }, 'INVALID', /binary data/)
+    expectCiError({ ...validCi.EMIT, data: new Date(0) }, 'INVALID', /not a plain JSON object/)
+    expectCiError({ ...validCi.EMIT, data: Number.NaN }, 'INVALID', /not finite/)
+    // An object without a prototype is still JSON.
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, validCi.PING)
+    assert.ok(decodeCiMessage(bare).ok)
+  })
 })
 
 describe('gateway -> User Manager bodies', () => {
