@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { UmMessage } from '@session-gateway/message-schema'
+import type { FastifyRequest } from 'fastify'
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose'
+import { createJwtAuthenticator } from '../src/auth/jwt-authenticator.js'
 import { redactUrl } from '../src/http/log-serializers.js'
 import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { TestClient } from './helpers/ws-client.js'
@@ -14,15 +16,15 @@ const key = new TextEncoder().encode(SECRET)
 
 function token(
   claims: Record<string, unknown> = {},
-  options: { exp?: string | number; aud?: string; iss?: string; secret?: Uint8Array } = {},
+  options: { exp?: string | number | null; aud?: string; iss?: string; secret?: Uint8Array } = {},
 ) {
-  return new SignJWT({ sub: 'user-1', role: 'member', ...claims })
+  const jwt = new SignJWT({ sub: 'user-1', role: 'member', ...claims })
     .setProtectedHeader({ alg: 'HS256' })
     .setIssuedAt()
     .setAudience(options.aud ?? 'gateway')
     .setIssuer(options.iss ?? 'https://auth.example.com')
-    .setExpirationTime(options.exp ?? '5m')
-    .sign(options.secret ?? key)
+  if (options.exp !== null) jwt.setExpirationTime(options.exp ?? '5m')
+  return jwt.sign(options.secret ?? key)
 }
 
 async function status(url: string, headers: Record<string, string> = {}): Promise<number> {
@@ -79,6 +81,7 @@ describe('JWT authentication (HS256) before the upgrade', () => {
       missing: {},
       'not a JWT': { authorization: 'Bearer not-a-jwt' },
       expired: { authorization: `Bearer ${await token({}, { exp: Math.floor(Date.now() / 1000) - 60 })}` },
+      'no expiry': { authorization: `Bearer ${await token({}, { exp: null })}` },
       'wrong signature': {
         authorization: `Bearer ${await token({}, { secret: new TextEncoder().encode('another-secret-another-secret-123') })}`,
       },
@@ -90,7 +93,23 @@ describe('JWT authentication (HS256) before the upgrade', () => {
       assert.equal(await status(gw.wsUrl, headers), 401, what)
     }
     assert.equal(gw.gateway.app.wsSessions.size, 0)
-    assert.ok((gw.gateway.app.wsSessions.stats.rejectedUpgrades.UNAUTHORIZED ?? 0) >= 7)
+    assert.ok((gw.gateway.app.wsSessions.stats.rejectedUpgrades.UNAUTHORIZED ?? 0) >= 8)
+  })
+
+  it('the error of a refused token (which the sessions plugin logs) says why, never whose: no claims in it', async () => {
+    const authenticate = createJwtAuthenticator({ secret: SECRET, audience: 'gateway' })
+    const expired = await token({ email: 'someone@example.com' }, { exp: Math.floor(Date.now() / 1000) - 60 })
+    const request = {
+      headers: { authorization: `Bearer ${expired}` },
+      query: {},
+    } as unknown as FastifyRequest
+    const error = await authenticate(request).then(
+      () => assert.fail('an expired token must be refused'),
+      (err: unknown) => err as Error & Record<string, unknown>,
+    )
+    assert.match(error.message, /^token refused: ERR_JWT_EXPIRED: /)
+    assert.doesNotMatch(JSON.stringify({ ...error, message: error.message }), /someone@example\.com|user-1/)
+    assert.equal(error.payload, undefined)
   })
 })
 
@@ -149,6 +168,14 @@ describe('origin allow-list, session cap, and token redaction', () => {
   it('tokens in URLs never reach a log line', () => {
     assert.equal(redactUrl('/ws?access_token=abc.def.ghi&x=1'), '/ws?access_token=[redacted]&x=1')
     assert.equal(redactUrl('/v1/sessions?token=secret'), '/v1/sessions?token=[redacted]')
+    // Percent-encoded keys are what the query parser decodes to access_token: redacted as well.
+    assert.equal(redactUrl('/ws?access%5Ftoken=eyJ.s.1&x=1'), '/ws?access%5Ftoken=[redacted]&x=1')
+    assert.equal(redactUrl('/ws?x=1&%61ccess_token=eyJ.s.2'), '/ws?x=1&%61ccess_token=[redacted]')
+    assert.equal(
+      redactUrl('/ws?ACCESS_TOKEN=a&access_token=b'),
+      '/ws?ACCESS_TOKEN=[redacted]&access_token=[redacted]',
+    )
+    assert.equal(redactUrl('/ws?%zz=keep&q=access_token'), '/ws?%zz=keep&q=access_token')
   })
 })
 

@@ -109,6 +109,45 @@ describe('HTTP API on the shared listener', () => {
     assert.equal((await get('/v1/sessions?limit=0')).status, 400)
   })
 
+  it('numbers that are not finite and data nested too deep are 400, never a 500 or an unbounded page', async () => {
+    const client = await TestClient.open(gw.wsUrl)
+    const sid = await client.sid()
+    try {
+      for (const query of [
+        'limit=Infinity',
+        'limit=1e400',
+        'offset=Infinity',
+        'offset=-Infinity',
+        'offset=1e400',
+      ]) {
+        const res = await get(`/v1/sessions?${query}`)
+        assert.equal(res.status, 400, query)
+        assert.equal(((await res.json()) as { code: string }).code, 'INVALID', query)
+      }
+      for (const code of ['Infinity', '-Infinity', '1e400']) {
+        const res = await fetch(`${gw.httpUrl}/v1/sessions/${sid}?code=${code}`, {
+          method: 'DELETE',
+          headers: auth,
+        })
+        assert.equal(res.status, 400, code)
+      }
+      const deep = `{"event":"x","data":${'['.repeat(100_000)}${']'.repeat(100_000)}}`
+      for (const path of [`/v1/sessions/${sid}/messages`, '/v1/broadcast']) {
+        const res = await fetch(`${gw.httpUrl}${path}`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: deep,
+        })
+        assert.equal(res.status, 400, path)
+        assert.match(((await res.json()) as { message: string }).message, /nested deeper than 64 levels/)
+      }
+      // The session lived through all of it.
+      assert.equal((await get(`/v1/sessions/${sid}`)).status, 200)
+    } finally {
+      await client.close()
+    }
+  })
+
   it('metrics in the Prometheus text format', async () => {
     const client = await TestClient.open(gw.wsUrl)
     await client.sid()

@@ -42,7 +42,7 @@ function loadJwks(path: string): JWTVerifyGetKey {
 
 /**
  * The sessions plugin's `authenticate` hook for JWTs: verifies signature,
- * expiry, not-before, audience and issuer with jose, and returns the verified
+ * expiry (required), not-before, audience and issuer with jose, and returns the verified
  * claims (they reach the User Manager as CLIENT_CONNECTED.meta.user).
  * Any failure answers HTTP 401 before the upgrade.
  */
@@ -51,6 +51,8 @@ export function createJwtAuthenticator(options: JwtAuthOptions) {
     ...(options.audience ? { audience: options.audience } : {}),
     ...(options.issuer ? { issuer: options.issuer } : {}),
     clockTolerance: options.clockToleranceSec ?? 5,
+    // A token that never expires is a credential that can never be taken back: refused.
+    requiredClaims: ['exp'],
   }
   let verify: (token: string) => Promise<Record<string, unknown>>
   if (options.secret) {
@@ -73,6 +75,12 @@ export function createJwtAuthenticator(options: JwtAuthOptions) {
   return async function authenticate(request: FastifyRequest): Promise<Record<string, unknown> | undefined> {
     const token = tokenOf(request)
     if (!token) throw new Error('no token (Authorization: Bearer, or access_token in the query)')
-    return verify(token)
+    try {
+      return await verify(token)
+    } catch (err) {
+      // jose's claim errors carry the token's whole payload: log why, never whose.
+      const { code, message } = err as { code?: string; message?: string }
+      throw new Error(`token refused: ${code ?? 'ERR_JWT_INVALID'}: ${message ?? 'invalid token'}`)
+    }
   }
 }

@@ -1,4 +1,10 @@
-import { EventName, JsonValue, SID_PATTERN } from '@session-gateway/message-schema'
+import {
+  DEFAULT_MAX_DEPTH,
+  EventName,
+  JsonValue,
+  SID_PATTERN,
+  valueExceedsDepth,
+} from '@session-gateway/message-schema'
 import type { FastifyPluginAsync } from 'fastify'
 import { Type } from 'typebox'
 import { sessionMeta } from '../ci-dispatcher.js'
@@ -50,6 +56,14 @@ const CloseQuery = Type.Object(
 
 const security = [{ bearer: [] }]
 const notFound = (sid: string) => ({ code: 'SESSION_NOT_FOUND', message: `no session ${sid} on this node` })
+const invalid = (message: string) => ({ code: 'INVALID', message })
+
+// The schema validator coerces "Infinity" and "1e400" to Infinity, which is an integer to it and
+// skips its minimum/maximum: the handlers check the numbers themselves.
+const isWhole = (n: number, min: number, max: number) => Number.isSafeInteger(n) && n >= min && n <= max
+const isAdminCloseCode = (code: number) => code === 1000 || isWhole(code, 4000, 4999)
+/** What the WebSocket and AMQP sides refuse, the admin API refuses too. */
+const tooDeep = (data: unknown) => valueExceedsDepth(data, DEFAULT_MAX_DEPTH)
 
 /**
  * The /v1 admin API: list, inspect, close and message sessions of this node,
@@ -81,11 +95,14 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
         summary: "This node's sessions, oldest first, paged",
         security,
         querystring: Paging,
-        response: { 200: SessionPage, 401: ApiError },
+        response: { 200: SessionPage, 400: ApiError, 401: ApiError },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { offset, limit } = request.query as { offset: number; limit: number }
+      if (!isWhole(offset, 0, Number.MAX_SAFE_INTEGER) || !isWhole(limit, 1, 1000)) {
+        return reply.code(400).send(invalid('offset must be a whole number >= 0, limit one from 1 to 1000'))
+      }
       const registry = deps.sessions()
       const items = []
       let i = 0
@@ -131,12 +148,13 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
         security,
         params: SidParams,
         querystring: CloseQuery,
-        response: { 204: Type.Null(), 401: ApiError, 404: ApiError },
+        response: { 204: Type.Null(), 400: ApiError, 401: ApiError, 404: ApiError },
       },
     },
     async (request, reply) => {
       const { sid } = request.params as { sid: string }
       const { code, reason } = request.query as { code: number; reason: string }
+      if (!isAdminCloseCode(code)) return reply.code(400).send(invalid('code must be 1000 or 4000-4999'))
       if (!deps.sessions().close(sid, code, reason)) return reply.code(404).send(notFound(sid))
       return reply.code(204).send()
     },
@@ -151,14 +169,18 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
         security,
         params: SidParams,
         body: Outgoing,
-        response: { 200: Delivered, 401: ApiError, 404: ApiError },
+        response: { 200: Delivered, 400: ApiError, 401: ApiError, 404: ApiError },
       },
     },
     async (request, reply) => {
       const { sid } = request.params as { sid: string }
       const { event, data } = request.body as { event: string; data?: unknown }
-      if (!deps.sessions().send(sid, event, data)) return reply.code(404).send(notFound(sid))
-      return { delivered: 1 }
+      if (tooDeep(data))
+        return reply.code(400).send(invalid(`data nested deeper than ${DEFAULT_MAX_DEPTH} levels`))
+      const sessions = deps.sessions()
+      if (!sessions.has(sid)) return reply.code(404).send(notFound(sid))
+      // delivered 0: the session exists but is closing (as EMIT answers).
+      return { delivered: sessions.send(sid, event, data) ? 1 : 0 }
     },
   )
 
@@ -171,11 +193,13 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
           'Send an event frame to every session of this node (for every node, send BROADCAST to the broadcast address)',
         security,
         body: Outgoing,
-        response: { 200: Delivered, 401: ApiError },
+        response: { 200: Delivered, 400: ApiError, 401: ApiError },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { event, data } = request.body as { event: string; data?: unknown }
+      if (tooDeep(data))
+        return reply.code(400).send(invalid(`data nested deeper than ${DEFAULT_MAX_DEPTH} levels`))
       return { delivered: deps.sessions().broadcast(event, data) }
     },
   )

@@ -1,8 +1,24 @@
 import type { FastifyRequest } from 'fastify'
 
-/** The URL with token query parameters replaced, so that no token reaches a log line. */
+const SECRET_KEYS = new Set(['access_token', 'token'])
+
+/** A query key as the query parser reads it (percent-decoded), or the raw key when it does not decode. */
+function decodedKey(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' ')).toLowerCase()
+  } catch {
+    return raw.toLowerCase()
+  }
+}
+
+/**
+ * The URL with token query parameters replaced, so that no token reaches a log line. Keys are
+ * compared decoded, as the query parser decodes them: `access%5Ftoken=` is `access_token=` too.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&](?:access_token|token)=)[^&#]*/gi, '$1[redacted]')
+  return url.replace(/([?&])([^=&#]*)=([^&#]*)/g, (whole, sep: string, key: string) =>
+    SECRET_KEYS.has(decodedKey(key)) ? `${sep}${key}=[redacted]` : whole,
+  )
 }
 
 /** pino serializers for the gateway's logger. */
