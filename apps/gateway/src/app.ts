@@ -12,6 +12,7 @@ import { registerDemoPage } from './http/demo-page.js'
 import type { ApiDeps } from './http/deps.js'
 import { logSerializers } from './http/log-serializers.js'
 import { createMetrics } from './http/metrics.js'
+import { createLogDestination } from './log-destination.js'
 import { LogThrottle } from './log-throttle.js'
 import { sessionOptions } from './sessions-wiring.js'
 
@@ -64,6 +65,7 @@ export async function buildGateway(
             level: loggerOptions === true ? config.logLevel : loggerOptions.level,
             base: { node: config.nodeId },
             serializers: logSerializers,
+            stream: createLogDestination(),
           },
     logController: new LogController({
       disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',

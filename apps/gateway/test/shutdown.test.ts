@@ -102,3 +102,34 @@ describe('shutdown while the broker is away (nothing listens at AMQP_URL)', () =
     assert.equal(backend().sent, 2)
   })
 })
+
+describe('shutdown when the log reader is gone (stdout a broken pipe)', () => {
+  it('still exits 0 on SIGTERM: a dead log pipe never hangs the process', { timeout: 30_000 }, async () => {
+    const port = await freePort()
+    const child = spawn(process.execPath, [mainJs], {
+      env: { ...process.env, GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    try {
+      const stdout = child.stdout
+      assert.ok(stdout)
+      // Read until the node says it is ready, then close the pipe as a crashed log collector would.
+      let seen = ''
+      await new Promise<void>((resolve) => {
+        stdout.on('data', (chunk: Buffer) => {
+          seen += chunk.toString()
+          if (seen.includes('gateway ready')) resolve()
+        })
+      })
+      // Nothing is logged until the signal: the shutdown's own lines are the first to meet the dead
+      // pipe, while the process is about to exit (where a logger's last flush could spin forever).
+      stdout.destroy()
+      const exited = once(child, 'exit')
+      child.kill('SIGTERM')
+      const [code, signal] = (await exited) as [number | null, string | null]
+      assert.deepEqual({ code, signal }, { code: 0, signal: null })
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    }
+  })
+})
