@@ -36,7 +36,9 @@ async function main(): Promise<void> {
     { ...urls, mode: gateway.backend.kind, nodeReplyTo: gateway.backend.nodeReplyTo },
     gateway.embedded
       ? `gateway ready in embedded mode (no broker): open ${urls.httpUrl}/ for the demo`
-      : 'gateway ready',
+      : gateway.backend.state === 'open'
+        ? 'gateway ready'
+        : 'gateway listening; ready once the broker connects (/readyz says 503 until then)',
   )
 }
 

@@ -196,7 +196,12 @@ describe('HTTP API without an admin token', () => {
     try {
       const res = await fetch(`${gw.httpUrl}/v1/sessions?limit=5`)
       assert.equal(res.status, 404)
-      assert.deepEqual(await res.json(), { code: 'NOT_FOUND', message: 'no route GET /v1/sessions' })
+      assert.deepEqual(await res.json(), {
+        code: 'NOT_FOUND',
+        message: 'the admin API is off: set GATEWAY_ADMIN_TOKEN to turn it on',
+      })
+      const other = await fetch(`${gw.httpUrl}/nothing-here`)
+      assert.deepEqual(await other.json(), { code: 'NOT_FOUND', message: 'no route GET /nothing-here' })
       assert.equal((await fetch(`${gw.httpUrl}/healthz`)).status, 200)
     } finally {
       await gw.gateway.close()

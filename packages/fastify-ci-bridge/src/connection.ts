@@ -40,6 +40,17 @@ interface ConnectionInternals {
 const IDLE_TIME_OUT_MS = 30_000
 const ATTEMPT_WARNING_INTERVAL_MS = 10_000
 
+/** The reason of a failed attempt, with what to do when the broker said what is wrong. */
+function explain(reason: string, error: Error | undefined): string {
+  const condition =
+    (error as { condition?: unknown; code?: unknown } | undefined)?.condition ??
+    (error as { code?: unknown } | undefined)?.code
+  if (condition === 'amqp:unauthorized-access') {
+    return 'authentication failed: check the user and password in the URL'
+  }
+  return reason
+}
+
 function asError(value: unknown): Error | undefined {
   if (value instanceof Error) return value
   if (value === undefined || value === null) return undefined
@@ -156,7 +167,7 @@ export class ConnectionManager {
     if (warn && !wasOpen) this.lastAttemptWarning = now
     this.log[warn ? 'warn' : 'debug'](
       { err: error, url: this.settings.safeUrl },
-      wasOpen ? `amqp: ${reason}` : `amqp: connection attempt failed (${reason})`,
+      wasOpen ? `amqp: ${reason}` : `amqp: connection attempt failed (${explain(reason, error)})`,
     )
     if (wasOpen) this.hooks.onLost(error)
     this.scheduleReconnect()

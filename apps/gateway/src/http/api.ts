@@ -34,11 +34,14 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps, docs: Doc
       .send({ code: error.code ?? 'INTERNAL', message: status >= 500 ? 'internal error' : error.message })
   })
   // Every error of the API is {code, message}: an unknown route too (and /v1 without GATEWAY_ADMIN_TOKEN).
-  app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
-  )
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? ''
+    const message =
+      !deps.adminToken && (path === '/v1' || path.startsWith('/v1/'))
+        ? 'the admin API is off: set GATEWAY_ADMIN_TOKEN to turn it on'
+        : `no route ${request.method} ${path}`
+    return reply.code(404).send({ code: 'NOT_FOUND', message })
+  })
   await app.register(healthRoutes, { deps })
   await app.register(metricsRoute, { deps })
   if (deps.adminToken) await app.register(adminRoutes, { deps, token: deps.adminToken })
