@@ -106,7 +106,7 @@ function expectation(spec: VariableSpec): string {
     anyOf?: { const?: unknown }[]
   }
   if (spec.coerce === 'integer') return `an integer from ${s.minimum ?? 0} to ${s.maximum}`
-  if (spec.coerce === 'boolean') return 'true or false'
+  if (spec.coerce === 'boolean') return 'true or false (also 1/0, yes/no)'
   if (spec.coerce === 'trustProxy') {
     return 'true, false, or a comma-separated list of addresses/CIDRs'
   }
