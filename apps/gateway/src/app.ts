@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import fastifyWsSessions, { type WsSessionsOptions } from 'fastify-ws-sessions'
 import { createJwtAuthenticator } from './auth/jwt-authenticator.js'
@@ -45,6 +46,8 @@ export async function buildGateway(
   overrides: GatewayOverrides = {},
 ): Promise<Gateway> {
   const startedAt = Date.now()
+  /** This process (not the node id, which an operator chooses): in PING answers. */
+  const instance = randomBytes(6).toString('hex')
   const authenticate =
     overrides.authenticate ??
     (config.jwtSecret || config.jwksFile
@@ -88,7 +91,7 @@ export async function buildGateway(
   let backend: Backend
   let embedded: EmbeddedBus | undefined
   if (config.amqpUrl) {
-    backend = await registerAmqpBackend(app, { ...config, amqpUrl: config.amqpUrl }, onCiMessage)
+    backend = await registerAmqpBackend(app, { ...config, amqpUrl: config.amqpUrl }, onCiMessage, instance)
   } else {
     embedded = new EmbeddedBus(onCiMessage, (reason, meta) =>
       app.log.warn({ messageId: meta.messageId, reason }, 'CI message rejected'),
@@ -169,6 +172,7 @@ export async function buildGateway(
     startedAt,
     reply: (meta, body) => backend.reply(meta, body),
     log: app.log,
+    instance,
     warnings,
     count: (type, outcome) => metrics.ciMessage(type, outcome),
   })

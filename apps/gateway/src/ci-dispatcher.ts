@@ -30,6 +30,8 @@ export interface CiDispatcherDeps {
   startedAt: number
   reply: (meta: CiMeta, body: ReturnType<typeof resultOk> | ReturnType<typeof resultError>) => Promise<void>
   log: FastifyBaseLogger
+  /** This process, in PING answers (tells apart two processes that share one node id). */
+  instance?: string
   /** `RESULT not sent` can come once per CI message while the broker is away. */
   warnings?: LogThrottle
   /** Counts handled messages by type and outcome (for metrics). */
@@ -87,7 +89,12 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
         meta: sessionMeta(s),
       }
     },
-    PING: () => ({ node: nodeId, sessions: sessions.size, uptimeMs: Date.now() - deps.startedAt }),
+    PING: () => ({
+      node: nodeId,
+      sessions: sessions.size,
+      uptimeMs: Date.now() - deps.startedAt,
+      ...(deps.instance ? { instance: deps.instance } : {}),
+    }),
   }
 
   return async function dispatch(message: CiMessage, meta: CiMeta): Promise<void> {

@@ -157,6 +157,7 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
       assert.equal(ping.data.node, nodeId)
       assert.ok((ping.data.sessions as number) >= 1)
       assert.ok((ping.data.uptimeMs as number) >= 0)
+      assert.match(String(ping.data.instance), /^[0-9a-f]{12}$/) // the answering process
     }
     await a.client.close()
   })

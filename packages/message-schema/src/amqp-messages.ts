@@ -171,6 +171,8 @@ export const PingData = Type.Object({
   node: NodeId,
   sessions: Type.Integer({ minimum: 0 }),
   uptimeMs: Type.Integer({ minimum: 0 }),
+  /** The answering process: two processes sharing one node id answer with different instances. */
+  instance: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
 })
 export type PingData = Static<typeof PingData>
 

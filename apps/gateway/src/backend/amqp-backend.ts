@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fastifyCiBridge from 'fastify-ci-bridge'
 import type { GatewayConfig } from '../config/load-config.js'
+import { checkNodeId, type NodeIdCheck } from './node-id-check.js'
 import type { Backend, CiMessageHandler } from './types.js'
 
 /** Registers the AMQP bridge on `app` and returns it as the gateway's Backend. */
@@ -8,6 +9,7 @@ export async function registerAmqpBackend(
   app: FastifyInstance,
   config: GatewayConfig & { amqpUrl: string },
   onMessage: CiMessageHandler,
+  instance: string,
 ): Promise<Backend> {
   const optional = {
     ...(config.umAddress ? { userManagerAddress: config.umAddress } : {}),
@@ -26,8 +28,31 @@ export async function registerAmqpBackend(
     onMessage,
   })
   const bridge = app.ciBridge
+  let nodeIdCheck: NodeIdCheck = 'pending'
+  const runCheck = (state: string) => {
+    if (state !== 'open' || nodeIdCheck !== 'pending') return
+    bridge.off('state', runCheck)
+    checkNodeId(bridge, instance, config.sendTimeoutMs)
+      .then((outcome) => {
+        nodeIdCheck = outcome
+        if (outcome === 'conflict') {
+          app.log.error(
+            { nodeId: config.nodeId },
+            'another running gateway uses this GATEWAY_NODE_ID: CI messages for the sessions of either are lost about half the time; give every node its own id',
+          )
+        }
+      })
+      .catch(() => {
+        nodeIdCheck = 'skipped'
+      })
+  }
+  bridge.on('state', runCheck)
+  runCheck(bridge.state)
   return {
     kind: 'amqp',
+    get nodeIdCheck() {
+      return nodeIdCheck
+    },
     get state() {
       return bridge.state
     },

@@ -25,6 +25,8 @@ export type UmListener = (
 export class EmbeddedBus implements Backend {
   readonly kind = 'embedded'
   readonly nodeReplyTo = EMBEDDED_NODE_ADDRESS
+  /** One process, one bus: there is no other node to share the id with. */
+  readonly nodeIdCheck = 'skipped' as const
   private closed = false
   private umListener: UmListener | undefined
   private readonly pendingResults = new Map<string, (result: Result) => void>()

@@ -1,4 +1,5 @@
 import type { CiMessage, Result, UmMessage } from '@session-gateway/message-schema'
+import type { NodeIdCheck } from './node-id-check.js'
 
 export type BackendState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 
@@ -35,6 +36,8 @@ export interface Backend {
   readonly state: BackendState
   /** The address others use to reach this node (reply_to of everything it sends). */
   readonly nodeReplyTo: string
+  /** Whether another running process shares this node's id (checked once the broker first connects). */
+  readonly nodeIdCheck: NodeIdCheck
   /** Resolves once the broker accepted the message; rejects with a coded error otherwise. */
   sendToUserManager(body: UmMessage): Promise<void>
   /** Sends a RESULT to the message's reply_to (correlation_id = its message_id). */

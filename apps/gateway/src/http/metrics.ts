@@ -115,6 +115,14 @@ export function createMetrics(
     () => sessions().stats.rejectedUpgrades,
   )
   new Gauge({
+    name: 'gateway_node_id_conflict',
+    help: '1 when another running process uses this GATEWAY_NODE_ID (checked when the broker first connects)',
+    registers: [registry],
+    collect() {
+      this.set(backend().nodeIdCheck === 'conflict' ? 1 : 0)
+    },
+  })
+  new Gauge({
     name: 'gateway_client_keys',
     help: 'Clients (JWT sub or address) tracked by the per-client session limits',
     registers: [registry],
