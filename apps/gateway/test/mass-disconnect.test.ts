@@ -25,6 +25,8 @@ describe('mass disconnect over the real broker', () => {
       AMQP_OUTBOX_LIMIT: String(outboxLimit),
     })
     await until(() => gw.gateway.backend.state === 'open', 10_000, 'bridge open')
+    // The node id check (PINGs to itself) uses the outbox too: let it finish before the bound is tested.
+    await until(() => gw.gateway.backend.nodeIdCheck !== 'pending', 15_000, 'the node id check')
   })
   after(async () => {
     await gw?.gateway.close()

@@ -18,15 +18,16 @@ export async function checkNodeId(
   instance: string,
   timeoutMs: number,
 ): Promise<Exclude<NodeIdCheck, 'pending'>> {
-  const answers = await Promise.allSettled(
-    Array.from({ length: NODE_ID_PINGS }, () =>
-      bridge.request(bridge.nodeReplyTo, { type: 'PING', v: 1 }, { timeoutMs }),
-    ),
-  )
   let answered = 0
-  for (const answer of answers) {
-    if (answer.status !== 'fulfilled') continue
-    const result = decodeResult(answer.value.body)
+  // One at a time: the check never holds more than a PING and its RESULT in the outbox, whatever its
+  // bound, and the broker still hands successive PINGs to successive consumers.
+  for (let i = 0; i < NODE_ID_PINGS; i++) {
+    const answer = await bridge.request(bridge.nodeReplyTo, { type: 'PING', v: 1 }, { timeoutMs }).then(
+      (reply) => reply,
+      () => undefined,
+    )
+    if (!answer) continue
+    const result = decodeResult(answer.body)
     if (!result.ok || !result.message.ok) continue
     const other = (result.message.data as { instance?: unknown }).instance
     if (typeof other !== 'string') continue
