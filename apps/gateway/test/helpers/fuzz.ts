@@ -502,6 +502,11 @@ export function expectCi(value: unknown, observerSid: string): { expected: strin
  * of several data sections (they reach the consumer in reverse order) and an amqp-value list body
  * (the broker's AMQP 1.0 plugin crashes and ends the sender's session).
  */
+/** Settled `rejected` by the gateway: what cannot be decoded or breaks a rule (a SESSION_NOT_FOUND is accepted). */
+function isRejected(expected: readonly string[]): boolean {
+  return !expected.some((x) => x === 'ok' || x === 'SESSION_NOT_FOUND')
+}
+
 export function generateCi(prng: Prng, observerSid: string): CiCase {
   const category = prng.weighted<string>([
     [25, 'valid'],
@@ -537,8 +542,7 @@ export function generateCi(prng: Prng, observerSid: string): CiCase {
     ) {
       return fromText('{"type":"PING","v":1}', cat)
     }
-    const rejected = !e.expected.some((x) => x === 'ok' || x === 'SESSION_NOT_FOUND')
-    return { body: json(text), category: cat, ...e, rejected }
+    return { body: json(text), category: cat, ...e, rejected: isRejected(e.expected) }
   }
   switch (category) {
     case 'valid':
@@ -548,12 +552,13 @@ export function generateCi(prng: Prng, observerSid: string): CiCase {
       // rhea writes a map; JSON's numbers survive it, so keep data simple.
       if ('data' in value) value.data = prng.pick([1, 'text', true, null, [1, 2], { a: 'b' }])
       const e = expectCi(value, observerSid)
-      return { body: { section: 'value', value }, category, ...e, rejected: false }
+      // "Valid" in form: the fields may still break a rule (a reason of over 123 characters).
+      return { body: { section: 'value', value }, category, ...e, rejected: isRejected(e.expected) }
     }
     case 'valid-string': {
       const text = JSON.stringify(validCi(prng, observerSid))
       const e = expectCi(JSON.parse(text), observerSid)
-      return { body: { section: 'value', value: text }, category, ...e, rejected: false }
+      return { body: { section: 'value', value: text }, category, ...e, rejected: isRejected(e.expected) }
     }
     case 'random-bytes': {
       const bytes = prng.bytes(prng.int(0, 500))
