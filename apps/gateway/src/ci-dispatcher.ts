@@ -33,7 +33,7 @@ export interface CiDispatcherDeps {
   /** This process, in PING answers (tells apart two processes that share one node id). */
   instance?: string
   /** `RESULT not sent` can come once per CI message while the broker is away. */
-  warnings?: LogThrottle
+  warnings: LogThrottle
   /** Counts handled messages by type and outcome (for metrics). */
   count?: (type: string, outcome: string) => void
 }
@@ -124,8 +124,7 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
     // The effect is done; a RESULT that cannot be sent must not undo or repeat it.
     await deps.reply(meta, result).catch((err: unknown) => {
       const details = { err, type: message.type, messageId: meta.messageId, replyTo: meta.replyTo }
-      if (deps.warnings) deps.warnings.warn(deps.log, details, 'RESULT not sent')
-      else deps.log.warn(details, 'RESULT not sent')
+      deps.warnings.warn(deps.log, details, 'RESULT not sent')
     })
   }
 }

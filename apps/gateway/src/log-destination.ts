@@ -4,13 +4,9 @@ import { writeSync } from 'node:fs'
 const MAX_WAIT_MS = 100
 const pause = new Int32Array(new SharedArrayBuffer(4))
 
-/** Where the gateway's log lines go, with what became of them. */
+/** Where the gateway's log lines go (what pino needs of a stream). */
 export interface LogDestination {
   write(line: string): void
-  /** Lines dropped: the pipe stayed full past the wait, or the reader is gone. */
-  readonly dropped: number
-  /** True once the reader is gone (EPIPE and the like): nothing more is written. */
-  readonly broken: boolean
 }
 
 /**
@@ -22,14 +18,11 @@ export interface LogDestination {
  * slow log collector cannot stall the sessions for long.
  */
 export function createLogDestination(fd = 1): LogDestination {
-  let dropped = 0
+  // Set once the reader is gone (EPIPE and the like): nothing more is written.
   let broken = false
   return {
     write(line: string) {
-      if (broken) {
-        dropped++
-        return
-      }
+      if (broken) return
       const bytes = Buffer.from(line)
       let offset = 0
       let waited = 0
@@ -44,16 +37,9 @@ export function createLogDestination(fd = 1): LogDestination {
             continue
           }
           if (code !== 'EAGAIN' && code !== 'EBUSY') broken = true
-          dropped++
-          return
+          return // the line is dropped
         }
       }
-    },
-    get dropped() {
-      return dropped
-    },
-    get broken() {
-      return broken
     },
   }
 }

@@ -4,7 +4,7 @@ export * from './common.js'
 export * from './constants.js'
 export * from './decode.js'
 export * from './encode.js'
-export { jsonTextExceedsDepth, jsonValueProblem, valueExceedsDepth } from './json-depth.js'
+export { jsonTextExceedsDepth, jsonValueProblem } from './json-depth.js'
 export {
   ciValidators,
   clientFrameValidator,

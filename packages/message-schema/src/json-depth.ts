@@ -21,18 +21,6 @@ export function jsonTextExceedsDepth(text: string, maxDepth: number): boolean {
   return false
 }
 
-/** True when an already-built value nests deeper than `maxDepth` (iterative: never recurses). */
-export function valueExceedsDepth(value: unknown, maxDepth: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 0]]
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop() as [unknown, number]
-    if (node === null || typeof node !== 'object') continue
-    if (depth + 1 > maxDepth) return true
-    for (const child of Object.values(node)) stack.push([child, depth + 1])
-  }
-  return false
-}
-
 /**
  * Why an already-built value is not plain JSON nested at most `maxDepth` deep, or undefined when it
  * is. Iterative, and it stops at the first problem, so neither deep nesting nor a large binary

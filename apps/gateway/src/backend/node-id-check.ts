@@ -22,10 +22,9 @@ export async function checkNodeId(
   // One at a time: the check never holds more than a PING and its RESULT in the outbox, whatever its
   // bound, and the broker still hands successive PINGs to successive consumers.
   for (let i = 0; i < NODE_ID_PINGS; i++) {
-    const answer = await bridge.request(bridge.nodeReplyTo, { type: 'PING', v: 1 }, { timeoutMs }).then(
-      (reply) => reply,
-      () => undefined,
-    )
+    const answer = await bridge
+      .request(bridge.nodeReplyTo, { type: 'PING', v: 1 }, { timeoutMs })
+      .catch(() => undefined)
     if (!answer) continue
     const result = decodeResult(answer.body)
     if (!result.ok || !result.message.ok) continue

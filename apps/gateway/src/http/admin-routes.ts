@@ -2,8 +2,8 @@ import {
   DEFAULT_MAX_DEPTH,
   EventName,
   JsonValue,
+  jsonValueProblem,
   SID_PATTERN,
-  valueExceedsDepth,
 } from '@session-gateway/message-schema'
 import type { FastifyPluginAsync } from 'fastify'
 import { Type } from 'typebox'
@@ -62,8 +62,12 @@ const invalid = (message: string) => ({ code: 'INVALID', message })
 // skips its minimum/maximum: the handlers check the numbers themselves.
 const isWhole = (n: number, min: number, max: number) => Number.isSafeInteger(n) && n >= min && n <= max
 const isAdminCloseCode = (code: number) => code === 1000 || isWhole(code, 4000, 4999)
-/** What the WebSocket and AMQP sides refuse, the admin API refuses too. */
-const tooDeep = (data: unknown) => valueExceedsDepth(data, DEFAULT_MAX_DEPTH)
+/** What the WebSocket and AMQP sides refuse (data nested too deep), the admin API refuses too. */
+const dataProblem = (data: unknown) => {
+  if (data === undefined) return undefined // optional: the event frame carries no data
+  const problem = jsonValueProblem(data, DEFAULT_MAX_DEPTH)
+  return problem === undefined ? undefined : invalid(`data ${problem}`)
+}
 
 /**
  * The /v1 admin API: list, inspect, close and message sessions of this node,
@@ -175,8 +179,8 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
     async (request, reply) => {
       const { sid } = request.params as { sid: string }
       const { event, data } = request.body as { event: string; data?: unknown }
-      if (tooDeep(data))
-        return reply.code(400).send(invalid(`data nested deeper than ${DEFAULT_MAX_DEPTH} levels`))
+      const problem = dataProblem(data)
+      if (problem) return reply.code(400).send(problem)
       const sessions = deps.sessions()
       if (!sessions.has(sid)) return reply.code(404).send(notFound(sid))
       // delivered 0: the session exists but is closing (as EMIT answers).
@@ -198,8 +202,8 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
     },
     async (request, reply) => {
       const { event, data } = request.body as { event: string; data?: unknown }
-      if (tooDeep(data))
-        return reply.code(400).send(invalid(`data nested deeper than ${DEFAULT_MAX_DEPTH} levels`))
+      const problem = dataProblem(data)
+      if (problem) return reply.code(400).send(problem)
       return { delivered: deps.sessions().broadcast(event, data) }
     },
   )
