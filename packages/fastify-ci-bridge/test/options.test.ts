@@ -132,11 +132,7 @@ const cases: Array<[string, unknown, string]> = [
     { ...base, onMessage: 'handler' },
     'fastify-ci-bridge: "onMessage" must be a function (message, meta) => Promise<void> | void',
   ],
-  [
-    'url list empty',
-    { ...base, url: [] },
-    'fastify-ci-bridge: "url" as a list must hold 1 to 32 URLs',
-  ],
+  ['url list empty', { ...base, url: [] }, 'fastify-ci-bridge: "url" as a list must hold 1 to 32 URLs'],
   [
     'url list with a bad entry',
     { ...base, url: ['amqp://guest:guest@n1', 'amqp://n2'] },

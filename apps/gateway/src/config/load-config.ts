@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { Compile } from 'typebox/compile'
+import { umQueueName } from '../backend/um-queue-name.js'
 import { type Coerce, VARIABLES, type VariableSpec } from './variables.js'
 
 export interface GatewayConfig {
@@ -10,9 +11,11 @@ export interface GatewayConfig {
   apiHost: string
   apiPort?: number
   nodeId: string
-  amqpUrl?: string
+  /** One broker URL, or the URLs of a cluster's nodes (tried in order). */
+  amqpUrl?: string[]
   amqpProfile: 'rabbitmq' | 'generic'
   umAddress?: string
+  umQueueType?: 'quorum' | 'classic'
   broadcastAddress?: string
   nodeAddress?: string
   nodeReplyTo?: string
@@ -117,6 +120,15 @@ function expectation(spec: VariableSpec): string {
   return 'text'
 }
 
+/** The vhost part of an AMQP URL ('' for none). */
+function vhostOf(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname.replace(/^\//, ''))
+  } catch {
+    return ''
+  }
+}
+
 /** Reads and validates the configuration; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const out: Record<string, unknown> = {}
@@ -163,6 +175,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     )
     if (missing.length > 0) {
       problems.push(`AMQP_PROFILE=generic uses the addresses exactly as given: set ${missing.join(', ')}`)
+    }
+  }
+  const urls = out.amqpUrl as string[] | undefined
+  if (urls && new Set(urls.map(vhostOf)).size > 1) {
+    problems.push('AMQP_URL: every URL must name the same vhost (they are the nodes of one cluster)')
+  }
+  if (out.umQueueType !== undefined) {
+    const umAddress = (out.umAddress as string | undefined) ?? '/queue/user-manager'
+    if (urls === undefined || out.amqpProfile !== 'rabbitmq') {
+      problems.push('UM_QUEUE_TYPE needs AMQP_URL and AMQP_PROFILE=rabbitmq (it is a RabbitMQ queue type)')
+    } else if (umQueueName(umAddress) === undefined) {
+      problems.push(
+        `UM_QUEUE_TYPE needs a UM_ADDRESS that names a queue (/queue/NAME, /amq/queue/NAME or NAME), not ${JSON.stringify(umAddress)}`,
+      )
     }
   }
   if (Array.isArray(out.trustProxy)) {
