@@ -40,10 +40,7 @@ export async function checkUmQueue(
       const code = (error as { code?: unknown }).code
       const text = (error as Error).message
       if (code === 406 || /inequivalent arg/.test(text)) {
-        return {
-          state: 'wrong',
-          problem: `the User Manager queue '${queue}' is not a ${type} queue as UM_QUEUE_TYPE says (broker: ${text.replace(/^Operation failed: QueueDeclare; /, '')}); see README "Running on a RabbitMQ cluster"`,
-        }
+        return { state: 'wrong', problem: mismatch(queue, type, text) }
       }
       lastError = text // a node going away mid-check, a refused permission: try the next, and later again
     } finally {
@@ -51,4 +48,13 @@ export async function checkUmQueue(
     }
   }
   return lastError === undefined ? { state: 'pending' } : { state: 'pending', lastError }
+}
+
+/** The refusal, said plainly: which type the queue has (a queue declared without one is classic). */
+function mismatch(queue: string, type: UmQueueType, text: string): string {
+  const current =
+    /current is (?:the value )?'(\w+)'/.exec(text)?.[1] ??
+    (/current is none/.test(text) ? 'classic' : undefined)
+  const reason = /"([^"]+)"/.exec(text)?.[1] ?? text
+  return `the User Manager queue '${queue}' is ${current ? `a ${current} queue` : 'not of the configured type'}, but UM_QUEUE_TYPE=${type} (broker: ${reason}); see README "Running on a RabbitMQ cluster"`
 }
