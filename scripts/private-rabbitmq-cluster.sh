@@ -74,10 +74,13 @@ start() {
   wait
   for p in "${ports[@]:1}"; do
     if ! members_of "$seed" | grep -q "\"disk_nodes\":\[[^]]*\"$(name_of "$p")\""; then
-      nctl "$p" stop_app >/dev/null
-      nctl "$p" reset >/dev/null
-      nctl "$p" join_cluster "$(name_of "$seed")" >/dev/null
-      nctl "$p" start_app >/dev/null
+      # rabbitmqctl prints the joining node's feature-flag warnings on stderr: shown only on failure.
+      local out
+      if ! out=$({ nctl "$p" stop_app && nctl "$p" reset && nctl "$p" join_cluster "$(name_of "$seed")" &&
+        nctl "$p" start_app; } 2>&1); then
+        log "node $p could not join $(name_of "$seed"): $out"
+        exit 1
+      fi
     fi
   done
   if ! nctl "$seed" list_vhosts --no-table-headers | grep -qx "$vhost"; then
