@@ -119,25 +119,25 @@ export class ConnectionManager {
     if (this.stopped) return
     const settings = this.settings
     const index = this.endpointIndex % settings.endpoints.length
-    const s = settings.endpoints[index] as BrokerEndpoint
+    const endpoint = settings.endpoints[index] as BrokerEndpoint
     const options = {
-      host: s.host,
-      port: s.port,
-      transport: s.transport,
-      username: s.username,
-      password: s.password,
+      host: endpoint.host,
+      port: endpoint.port,
+      transport: endpoint.transport,
+      username: endpoint.username,
+      password: endpoint.password,
       container_id: settings.containerId,
       reconnect: false,
       tcp_no_delay: true,
       idle_time_out: IDLE_TIME_OUT_MS,
-      ...(s.vhost === undefined ? {} : { hostname: `vhost:${s.vhost}` }),
-      ...(s.transport === 'tls' ? { servername: s.host, ...settings.tls } : {}),
+      ...(endpoint.vhost === undefined ? {} : { hostname: `vhost:${endpoint.vhost}` }),
+      ...(endpoint.transport === 'tls' ? { servername: endpoint.host, ...settings.tls } : {}),
     } as ConnectionOptions
     let connection: Connection
     try {
       connection = this.container.connect(options)
     } catch (error) {
-      this.log.error({ err: asError(error), url: s.safeUrl }, 'amqp: cannot start a connection')
+      this.log.error({ err: asError(error), url: endpoint.safeUrl }, 'amqp: cannot start a connection')
       this.attemptFailed(index)
       this.scheduleReconnect()
       return
@@ -154,15 +154,15 @@ export class ConnectionManager {
       if (socket instanceof Socket) batchSocketWrites(socket)
       this.backoff.reset()
       this.openConnection = connection
-      this.openEndpoint = s
+      this.openEndpoint = endpoint
       this.failedSinceLoss = undefined
-      this.log.info({ url: s.safeUrl }, 'amqp: connection open')
+      this.log.info({ url: endpoint.safeUrl }, 'amqp: connection open')
       this.hooks.onOpen(connection)
     })
     const onLost = (reason: string) => (context: EventContext | Error | undefined) => {
       if (!isCurrent()) return
       const error = context instanceof Error ? context : asError(context?.error ?? context?.connection?.error)
-      this.drop(connection, s, index, reason, error)
+      this.drop(connection, endpoint, index, reason, error)
     }
     connection.on('connection_close', onLost('connection closed by the broker'))
     connection.on('connection_error', onLost('connection error'))
@@ -175,7 +175,7 @@ export class ConnectionManager {
       if (isCurrent() && this.openConnection !== connection) {
         this.drop(
           connection,
-          s,
+          endpoint,
           index,
           'connect timeout',
           new Error(`no AMQP open within ${settings.connectTimeoutMs} ms`),
