@@ -69,9 +69,15 @@ ctl_any() {
 members_of() { nctl "$1" cluster_status --formatter json 2>/dev/null | tr -d ' \n'; }
 
 start() {
-  local seed=${ports[0]} p
-  for p in "${ports[@]}"; do node start "$p" & done
-  wait
+  local seed=${ports[0]} p pid failed=0
+  local -a pids=()
+  # In parallel: a node restarted from its data waits for the peers it last saw running.
+  for p in "${ports[@]}"; do
+    node start "$p" &
+    pids+=("$!")
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  [ "$failed" = 0 ] || { log "a node did not start (see /tmp/private-rabbitmq-cluster-<port>/log)"; exit 1; }
   for p in "${ports[@]:1}"; do
     if ! members_of "$seed" | grep -q "\"disk_nodes\":\[[^]]*\"$(name_of "$p")\""; then
       # rabbitmqctl prints the joining node's feature-flag warnings on stderr: shown only on failure.
