@@ -6,7 +6,10 @@ import { registerAmqpBackend } from './backend/amqp-backend.js'
 import { EMBEDDED_BROADCAST_ADDRESS, EMBEDDED_NODE_ADDRESS, EmbeddedBus } from './backend/embedded-bus.js'
 import type { Backend, CiMessageHandler } from './backend/types.js'
 import { createCiDispatcher } from './ci-dispatcher.js'
+import { API_MAX_CONNECTIONS } from './config/connection-budget.js'
 import type { GatewayConfig } from './config/load-config.js'
+import type { ConnectionGuard } from './connections/connection-guard.js'
+import { guardConnections, serverTimeouts } from './connections/wiring.js'
 import { createDemoUserManager } from './demo/demo-user-manager.js'
 import { registerApi } from './http/api.js'
 import { registerDemoPage } from './http/demo-page.js'
@@ -61,6 +64,7 @@ export async function buildGateway(
   const loggerOptions = overrides.logger ?? { level: config.logLevel }
   const app = Fastify({
     trustProxy: config.trustProxy,
+    ...serverTimeouts(config),
     logger:
       loggerOptions === false
         ? false
@@ -111,10 +115,12 @@ export async function buildGateway(
     app.addHook('onClose', async () => bus.close())
   }
 
+  let connections: (() => ConnectionGuard) | undefined
   const metrics = createMetrics(
     config.nodeId,
     () => app.wsSessions,
     () => backend,
+    () => connections?.(),
   )
   const deps: ApiDeps = {
     sessions: () => app.wsSessions,
@@ -145,6 +151,7 @@ export async function buildGateway(
     await registerApi(app, deps, docs)
   } else {
     api = Fastify({
+      ...serverTimeouts(config),
       loggerInstance: app.log.child({ listener: 'api' }),
       logController: new LogController({ disableRequestLogging: true }),
     })
@@ -177,6 +184,29 @@ export async function buildGateway(
     count: (type, outcome) => metrics.ciMessage(type, outcome),
   })
   dispatcherReady()
+
+  // After the sessions plugin: its preClose (the drain, with 503s to new upgrades) runs before the
+  // guard closes what has no complete request.
+  const connectionGuard = guardConnections(app, {
+    maxConnections: config.maxConnections,
+    maxPendingPerAddress: config.maxPendingPerAddress,
+    trustProxy: config.trustProxy,
+    warnings,
+    log: app.log,
+    count: (reason) => metrics.connectionRefused(reason),
+  })
+  connections = () => connectionGuard
+  if (api) {
+    guardConnections(api, {
+      maxConnections: API_MAX_CONNECTIONS,
+      maxPendingPerAddress: config.maxPendingPerAddress,
+      trustProxy: false,
+      warnings,
+      log: api.log,
+      count: (reason) => metrics.connectionRefused(reason),
+    })
+  }
+  for (const warning of config.warnings) app.log.warn(warning)
 
   if (config.demoPage) await registerDemoPage(app)
 
