@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import fastifyWsSessions, { type WsSessionsOptions } from 'fastify-ws-sessions'
 import { createJwtAuthenticator } from './auth/jwt-authenticator.js'
@@ -160,6 +161,9 @@ export async function buildGateway(
 
   const warnings = new LogThrottle(app.log)
   const stopping = new AbortController()
+  // Every connect waiting for its CLIENT_CONNECTED listens on it (and stops when done): as many at once as
+  // sessions are opening, so Node's default of 10 would warn of a leak that is not one.
+  setMaxListeners(0, stopping.signal)
   app.addHook('onClose', async () => warnings.flush())
   await app.register(
     fastifyWsSessions,

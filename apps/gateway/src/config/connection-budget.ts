@@ -61,7 +61,9 @@ export function connectionBudget(input: BudgetInput, openFiles: number | undefin
   const wanted = input.maxSessions + CONNECTIONS_OVER_SESSIONS
   if (wanted <= fit) return { maxConnections: wanted, problems, warnings }
   if (input.maxSessionsSet && input.maxSessions > fit) {
-    problems.push(`SESSION_MAX=${input.maxSessions} does not fit: ${limitText}; ${RAISE} or lower SESSION_MAX`)
+    problems.push(
+      `SESSION_MAX=${input.maxSessions} does not fit: ${limitText}; ${RAISE} or lower SESSION_MAX`,
+    )
   } else {
     warnings.push(
       `${limitText}, fewer than SESSION_MAX + ${CONNECTIONS_OVER_SESSIONS} (${wanted}): GATEWAY_MAX_CONNECTIONS is ${fit}${fit < input.maxSessions ? `, so at most ${fit} sessions (SESSION_MAX=${input.maxSessions} cannot be reached)` : ''}; ${RAISE}`,
