@@ -37,6 +37,8 @@ export interface Gateway {
   readonly backend: Backend
   /** The in-process bus, in embedded mode. */
   readonly embedded: EmbeddedBus | undefined
+  /** The connection-level bounds of the WebSocket listener (open and pending connections). */
+  readonly connections: ConnectionGuard
   /** Starts the listeners; resolves with their URLs. */
   listen(): Promise<{ wsUrl: string; httpUrl: string; apiUrl: string }>
   /** Graceful stop: readiness 503, no new sessions, every session closed with 1001 and reported, links closed. */
@@ -227,6 +229,7 @@ export async function buildGateway(
     app,
     api,
     embedded,
+    connections: connectionGuard,
     get backend() {
       return backend
     },
