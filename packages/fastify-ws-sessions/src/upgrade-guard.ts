@@ -23,7 +23,10 @@ const REJECTIONS: Record<RejectCode, { status: number; message: string }> = {
   UNAUTHORIZED: { status: 401, message: 'authentication failed' },
   TOO_MANY_CLIENT_SESSIONS: { status: 429, message: 'too many sessions for this client' },
   CONNECT_RATE_LIMITED: { status: 429, message: 'too many new sessions from this client, retry later' },
-  ADDRESS_RATE_LIMITED: { status: 429, message: 'too many connection attempts from this address, retry later' },
+  ADDRESS_RATE_LIMITED: {
+    status: 429,
+    message: 'too many connection attempts from this address, retry later',
+  },
 }
 
 /** `Retry-After` in whole seconds (at least 1) for a refusal that will pass once a token is back. */
