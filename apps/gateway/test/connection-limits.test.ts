@@ -188,6 +188,31 @@ describe('connection-level limits (in-process gateway, embedded mode)', () => {
     assert.equal(await metric(started, 'idle_timeout'), 1)
   })
 
+  it('SESSION_ADDRESS_CONNECT_RATE_*: past its budget an address is refused 429 before its JWT is looked at (a bad token gets 429, not 401)', async (t) => {
+    const started = await startGateway({
+      AUTH_JWT_SECRET: 'a-secret-of-at-least-thirty-two-characters',
+      SESSION_ADDRESS_CONNECT_RATE_PER_SEC: '1',
+      SESSION_ADDRESS_CONNECT_BURST: '2',
+    })
+    t.after(() => started.gateway.close())
+    const statusOf = (url: string) =>
+      new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(url, { headers: { authorization: 'Bearer not.a.jwt' } })
+        ws.on('unexpected-response', (_req, res) => {
+          res.resume()
+          resolve(res.statusCode ?? 0)
+          ws.terminate()
+        })
+        ws.on('open', () => reject(new Error('accepted')))
+        ws.on('error', () => {})
+      })
+    assert.deepEqual(
+      [await statusOf(started.wsUrl), await statusOf(started.wsUrl), await statusOf(started.wsUrl)],
+      [401, 401, 429],
+    )
+    assert.equal(started.gateway.app.wsSessions.stats.rejectedUpgrades.ADDRESS_RATE_LIMITED, 1)
+  })
+
   it('a graceful close does not wait for connections without a complete request (Node stops timing them out)', async () => {
     const started = await startGateway({
       GATEWAY_HEADERS_TIMEOUT_MS: '60000',

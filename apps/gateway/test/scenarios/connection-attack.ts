@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
+import { FD_RESERVE } from '../../src/config/connection-budget.js'
 import { AckClient } from '../helpers/ack-client.js'
 import { deleteQueues, unique } from '../helpers/broker.js'
 import { type ChildGateway, cpuMsOf, openFdsOf, RssSampler, spawnGateway } from '../helpers/child-gateway.js'
@@ -35,6 +36,8 @@ export interface ConnectionAttackParams {
   cpuMsPerConnectionBound: number
   /** First octet-3 block of the source addresses (127.0.<block>.x), so that runs do not share addresses. */
   sourceBlock: number
+  /** GATEWAY_MAX_CONNECTIONS, when the run is meant to fill it (then evictions are expected). */
+  maxConnections?: number
 }
 
 export interface ConnectionAttackReport {
@@ -139,6 +142,7 @@ export async function runConnectionAttack(
       GATEWAY_HEADERS_TIMEOUT_MS: String(params.headersTimeoutMs),
       GATEWAY_REQUEST_TIMEOUT_MS: String(params.requestTimeoutMs),
       GATEWAY_MAX_PENDING_PER_ADDRESS: String(params.maxPendingPerAddress),
+      ...(params.maxConnections ? { GATEWAY_MAX_CONNECTIONS: String(params.maxConnections) } : {}),
       LOG_LEVEL: 'warn',
     })
     const gateway = gw
@@ -300,6 +304,12 @@ export async function runConnectionAttack(
       report.cpuMsPerConnection <= params.cpuMsPerConnectionBound,
       `${report.cpuMsPerConnection} ms of gateway CPU per attack connection`,
     )
+    if (params.maxConnections) {
+      // The node was full: it made room by closing the oldest pending connections, and its descriptors
+      // stayed within the cap plus what it keeps for itself, below the process's limit.
+      assert.ok((refused.max_connections_evicted ?? 0) > 0, 'evictions at GATEWAY_MAX_CONNECTIONS')
+      assert.ok(peakFds <= params.maxConnections + FD_RESERVE, `peak descriptors ${peakFds}`)
+    }
     assert.equal(gateway.child.exitCode, null)
     assert.deepEqual(gateway.stderr, [])
     return report

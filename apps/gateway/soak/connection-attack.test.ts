@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { runConnectionAttack } from '../test/scenarios/connection-attack.js'
+
+// Enough connections to fill GATEWAY_MAX_CONNECTIONS (11,000: SESSION_MAX + 1000, below this machine's
+// 20,000 descriptors): 12,000 held open at once from 120 loopback addresses (100 each, the per-address
+// cap) in 3 processes, topped up as the node closes them, for 40 s; about 36,000 connections in all.
+describe('soak: a connection attack that fills the node', () => {
+  it('slow and idle clients fill GATEWAY_MAX_CONNECTIONS: the oldest are closed for new ones, legitimate clients get through', async (t) => {
+    const report = await runConnectionAttack(
+      {
+        processes: 3,
+        sourcesPerProcess: 40,
+        perSource: 100,
+        totalPerProcess: 12_000,
+        durationMs: 40_000,
+        headersTimeoutMs: 5000,
+        requestTimeoutMs: 10_000,
+        maxPendingPerAddress: 100,
+        maxConnections: 11_000,
+        clients: 400,
+        events: 2,
+        // As in the CI test: bounds a loaded machine cannot reach by slowness alone.
+        connectBoundMs: 10_000,
+        closeSlackMs: 10_000,
+        rssBoundBytes: 500 * 1024 * 1024,
+        cpuMsPerConnectionBound: 5,
+        sourceBlock: 20,
+      },
+      (line) => t.diagnostic(line),
+    )
+    assert.ok(report.peakAttackOpen > 11_000, `the attack held ${report.peakAttackOpen} at once`)
+  })
+})
