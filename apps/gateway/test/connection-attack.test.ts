@@ -12,6 +12,7 @@ describe('connection-level attack (the built gateway, real broker)', () => {
         processes: 2,
         sourcesPerProcess: 3,
         perSource: 105,
+        opensPerSecond: 300,
         totalPerProcess: 1500,
         durationMs: 6000,
         headersTimeoutMs: 2000,

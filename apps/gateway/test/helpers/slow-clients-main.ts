@@ -1,6 +1,7 @@
 // Slow and idle HTTP clients in their own process (so that the gateway's CPU and memory are its own):
 // from each of several loopback source addresses it keeps `perSource` connections open, topping them
-// up as the server closes them, until `total` were opened or `durationMs` passed. Each connection is one
+// up as the server closes them (at most `opensPerTick` new ones per tick), until `total` were opened or
+// `durationMs` passed. Each connection is one
 // of four kinds, in turn: a partial request (`GET /ws HTTP/1.1`, `Host`, then nothing), a request whose
 // headers dribble in one byte at a time, a POST to the admin API whose body dribbles in one byte at a
 // time, and a connection that sends nothing. It never closes a connection itself while the attack runs:
@@ -16,6 +17,8 @@ export interface SlowClientsSpec {
   /** Local addresses to connect from (127.0.0.x). */
   sources: string[]
   perSource: number
+  /** New connections per top-up at most (a slow attack: a burst would overflow the listen backlog). */
+  opensPerTick: number
   total: number
   durationMs: number
   topUpEveryMs: number
@@ -148,9 +151,18 @@ async function main(): Promise<void> {
       wake()
       return
     }
-    for (const source of spec.sources) {
-      const set = open.get(source) as Set<Conn>
-      while (set.size < spec.perSource && opened < spec.total) openOne(source)
+    // Round robin over the sources, so that each gets its share of the tick's openings.
+    let budget = spec.opensPerTick
+    let progress = true
+    while (budget > 0 && progress && opened < spec.total) {
+      progress = false
+      for (const source of spec.sources) {
+        const set = open.get(source) as Set<Conn>
+        if (set.size >= spec.perSource || budget === 0 || opened >= spec.total) continue
+        openOne(source)
+        budget--
+        progress = true
+      }
     }
   }, spec.topUpEveryMs)
   await new Promise<void>((resolve) => {

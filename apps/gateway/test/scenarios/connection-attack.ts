@@ -18,6 +18,8 @@ export interface ConnectionAttackParams {
   sourcesPerProcess: number
   /** Connections each source keeps open (topped up every 100 ms as the server closes them). */
   perSource: number
+  /** New connections per second each process opens at most (a slow attack holds, it does not flood). */
+  opensPerSecond: number
   /** Connections each process opens at most. */
   totalPerProcess: number
   durationMs: number
@@ -163,6 +165,7 @@ export async function runConnectionAttack(
                 `127.0.${params.sourceBlock + Math.floor((p * params.sourcesPerProcess + i) / 250)}.${((p * params.sourcesPerProcess + i) % 250) + 2}`,
             ),
             perSource: params.perSource,
+            opensPerTick: Math.max(1, Math.round(params.opensPerSecond / 10)),
             total: params.totalPerProcess,
             durationMs: params.durationMs,
             topUpEveryMs: 100,
