@@ -24,9 +24,12 @@ describe('soak: a connection attack that fills the node', () => {
         maxConnections: 11_000,
         clients: 400,
         events: 2,
-        // As in the CI test: bounds a loaded machine cannot reach by slowness alone.
-        connectBoundMs: 10_000,
-        closeSlackMs: 10_000,
+        // As in the CI test, plus the kernel's queue: in a run with the machine at a load of 14-17 the
+        // gateway's accepts fell behind at times, the listen backlog (511) overflowed, and connections
+        // spent up to 22 s in SYN-ACK retries before the gateway saw them (connects up to 7.4 s). No
+        // server setting bounds that; the bounds allow for it and still fail an unbounded connection.
+        connectBoundMs: 20_000,
+        closeSlackMs: 30_000,
         rssBoundBytes: 500 * 1024 * 1024,
         cpuMsPerConnectionBound: 5,
         sourceBlock: 20,

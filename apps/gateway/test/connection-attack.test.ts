@@ -12,7 +12,7 @@ describe('connection-level attack (the built gateway, real broker)', () => {
         processes: 2,
         sourcesPerProcess: 3,
         perSource: 105,
-        opensPerSecond: 300,
+        opensPerSecond: 200,
         totalPerProcess: 1500,
         durationMs: 6000,
         headersTimeoutMs: 2000,
@@ -20,12 +20,15 @@ describe('connection-level attack (the built gateway, real broker)', () => {
         maxPendingPerAddress: 100,
         clients: 100,
         events: 2,
-        // Bounds that a loaded 2-core machine cannot reach by slowness alone: a connect takes 1-50 ms
-        // here, and Node times connections out within its check interval (500 ms here) of the timeout.
-        // What these bounds catch is a connection that is not bounded at all (it would live to the end
-        // of the grace period) or a node that stops answering.
-        connectBoundMs: 10_000,
-        closeSlackMs: 10_000,
+        // Bounds that a loaded 2-core machine cannot reach by slowness alone: a connect takes 5-50 ms
+        // here when idle, and Node times a connection out within its check interval (500 ms here) of the
+        // timeout. But what the attacker measures includes the kernel's accept queue: with the machine
+        // at a load of 15 (other test runs), the gateway got about a tenth of a core and connections
+        // were seen closed up to 4-6 s late, and connects took up to 4-6 s. What these bounds catch is a
+        // connection that is not bounded (Node's old default: 60-90 s; none: it lives to the end of the
+        // grace period and counts as left open) or a node that stops answering.
+        connectBoundMs: 20_000,
+        closeSlackMs: 20_000,
         rssBoundBytes: 300 * 1024 * 1024,
         cpuMsPerConnectionBound: 5,
         sourceBlock: 10,
