@@ -231,9 +231,10 @@ export function helpText(): string {
     'Configuration comes from the environment:',
     '',
   ]
+  const width = Math.max(...VARIABLES.map((v) => v.name.length))
   for (const v of VARIABLES) {
-    lines.push(`  ${v.name.padEnd(28)} ${v.description}`)
-    lines.push(`  ${''.padEnd(28)} default: ${v.default ?? '(unset)'}`)
+    lines.push(`  ${v.name.padEnd(width)} ${v.description}`)
+    lines.push(`  ${''.padEnd(width)} default: ${v.default ?? v.derivedDefault ?? '(unset)'}`)
   }
   return `${lines.join('\n')}\n`
 }

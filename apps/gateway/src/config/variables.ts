@@ -12,6 +12,8 @@ export interface VariableSpec {
   schema: TSchema
   /** Default value, or undefined for "unset". */
   default?: string
+  /** What --help says the default is, when it is derived rather than fixed. */
+  derivedDefault?: string
   /** Shown by --help. */
   description: string
   /** What a bad value must be, when the schema alone would not say it plainly. */
@@ -247,6 +249,7 @@ export const VARIABLES: readonly VariableSpec[] = [
     key: 'maxConnections',
     coerce: 'integer',
     schema: positive(),
+    derivedDefault: "SESSION_MAX + 1000, lowered to fit the process's open-file limit",
     description:
       "Open TCP connections on the WebSocket listener, sessions included; when full, the oldest connection without a complete request is closed for a new one, and past it new connections are closed at once. Default: SESSION_MAX + 1000, lowered to fit the process's open-file limit (with a warning)",
   },
