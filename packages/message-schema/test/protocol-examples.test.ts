@@ -108,17 +108,8 @@ describe('PROTOCOL.md section 2: gateway -> UM bodies, literally', () => {
       clientDisconnected({ sid: SID, node: 'gw-1', ts: TS, code: 4001, reason: 'kicked' }),
       disconnected,
     )
-    assert.deepEqual(
-      clientEvent({
-        sid: SID,
-        node: 'gw-1',
-        ts: TS,
-        event: 'chat.send',
-        data: { text: 'hi' },
-        requestId: 'a7',
-      }),
-      event,
-    )
+    const { type: _type, v: _v, ...eventFields } = event
+    assert.deepEqual(clientEvent(eventFields), event)
     assert.deepEqual(clientEvent({ sid: SID, node: 'gw-1', ts: TS, event: 'tick' }), bareEvent)
   })
   it('the decoder refuses a body that breaks the table', () => {
