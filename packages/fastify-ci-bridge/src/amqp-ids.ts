@@ -156,7 +156,8 @@ export function idProblem(id: unknown): string | undefined {
       : 'a ulong id needs a bigint from 0 to 2^64-1'
   }
   if (type === 'uuid') {
-    return typeof value === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)
+    return typeof value === 'string' &&
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)
       ? undefined
       : 'a uuid id needs its canonical text form'
   }

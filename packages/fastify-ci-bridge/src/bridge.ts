@@ -359,7 +359,11 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     if (!meta.replyTo) return Promise.resolve()
     // The request's id with its AMQP type: a peer correlates a ulong or uuid id only with the same type.
     const correlationId = meta.amqpMessageId ?? meta.amqpCorrelationId ?? meta.messageId ?? meta.correlationId
-    return this.send(meta.replyTo, body, correlationId === undefined ? options : { ...options, correlationId })
+    return this.send(
+      meta.replyTo,
+      body,
+      correlationId === undefined ? options : { ...options, correlationId },
+    )
   }
 
   async subscribe<T>(address: string, options: SubscribeOptions<T>): Promise<Subscription> {

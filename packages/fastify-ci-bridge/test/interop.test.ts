@@ -198,7 +198,10 @@ test('a RESULT carries the request id with its AMQP type (ulong, uuid, binary, s
     ids,
     'meta keeps the type; messageId is its text form',
   )
-  assert.ok(metas.every((meta) => meta.replyTo === `/amq/queue/${replies}`), 'replies go to /amq/queue/NAME')
+  assert.ok(
+    metas.every((meta) => meta.replyTo === `/amq/queue/${replies}`),
+    'replies go to /amq/queue/NAME',
+  )
   const results = await protonReceive(`/amq/queue/${replies}`, ids.length)
   assert.deepEqual(
     results.map((r) => r.typed_correlation_id).sort(),
@@ -222,7 +225,11 @@ test('application_properties pass both ways between proton and the bridge (W3C t
   assert.deepEqual(meta?.applicationProperties, { traceparent, tenant: 'blue' })
 
   const queue = `t-interop-props-${id}`
-  await bridge.send(`/queue/${queue}`, { type: 'CLIENT_EVENT', v: 1 }, { applicationProperties: { traceparent } })
+  await bridge.send(
+    `/queue/${queue}`,
+    { type: 'CLIENT_EVENT', v: 1 },
+    { applicationProperties: { traceparent } },
+  )
   const [got] = await protonReceive(`/amq/queue/${queue}`, 1)
   assert.deepEqual(got?.application_properties, { traceparent })
 })

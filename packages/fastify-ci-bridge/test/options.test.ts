@@ -206,7 +206,10 @@ test('rabbitmq: queuePrefix names every queue the bridge chooses; a /queue/NAME 
   const given = resolveOptions({ ...base, nodeAddress: '/queue/edge-7' }, 'i1')
   assert.equal(given.nodeReplyTo, '/amq/queue/edge-7')
   assert.equal(resolveOptions({ ...base, nodeAddress: 'edge-8' }, 'i1').nodeReplyTo, '/amq/queue/edge-8')
-  const both = resolveOptions({ ...base, nodeAddress: '/topic/x', nodeReplyTo: '/exchange/amq.topic/x' }, 'i1')
+  const both = resolveOptions(
+    { ...base, nodeAddress: '/topic/x', nodeReplyTo: '/exchange/amq.topic/x' },
+    'i1',
+  )
   assert.equal(both.nodeReplyTo, '/exchange/amq.topic/x')
 })
 
