@@ -285,4 +285,21 @@ describe('configuration', () => {
     const { stdout } = await run(process.execPath, [mainJs, '--help'])
     assert.match(stdout, /SESSION_MAX_PAYLOAD/)
   })
+  it('the demo User Manager exits 2 on a bad AMQP_PROFILE (not taken as rabbitmq) and without AMQP_URL', async () => {
+    const demoUm = new URL('../dist/demo/demo-um-main.js', import.meta.url).pathname
+    await assert.rejects(
+      run(process.execPath, [demoUm], {
+        env: { ...process.env, AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672', AMQP_PROFILE: 'rabitmq' },
+      }),
+      (err: { code: number; stderr: string }) => {
+        assert.equal(err.code, 2)
+        assert.match(err.stderr, /AMQP_PROFILE="rabitmq": must be rabbitmq or generic/)
+        return true
+      },
+    )
+    await assert.rejects(
+      run(process.execPath, [demoUm], { env: { ...process.env, AMQP_URL: '' } }),
+      (err: { code: number; stderr: string }) => err.code === 2 && /set AMQP_URL/.test(err.stderr),
+    )
+  })
 })
