@@ -9,7 +9,17 @@
 //
 // usage: node scripts/deploy-gateway.mjs DEST   (after `pnpm build`; DEST must not exist)
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -51,7 +61,12 @@ delete manifest.devDependencies
 delete manifest.optionalDependencies
 writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`)
 
-for (const file of ['pnpm-lock.yaml', 'pnpm-workspace.yaml', 'node_modules/.modules.yaml', 'node_modules/.pnpm/lock.yaml']) {
+for (const file of [
+  'pnpm-lock.yaml',
+  'pnpm-workspace.yaml',
+  'node_modules/.modules.yaml',
+  'node_modules/.pnpm/lock.yaml',
+]) {
   rmSync(join(dest, file), { force: true })
 }
 
@@ -60,7 +75,9 @@ for (const folder of readdirSync(store)) {
   const match = /^(.+?)@file\+.*$/.exec(folder)
   if (!match) continue
   const name = match[1].replace('+', '/')
-  const version = JSON.parse(readFileSync(join(store, folder, 'node_modules', name, 'package.json'), 'utf8')).version
+  const version = JSON.parse(
+    readFileSync(join(store, folder, 'node_modules', name, 'package.json'), 'utf8'),
+  ).version
   renames.set(folder, `${match[1]}@${version}`)
 }
 for (const [from, to] of renames) renameSync(join(store, from), join(store, to))

@@ -51,5 +51,7 @@ export async function protonReceive(url: string, address: string, count: number)
 }
 
 /** The JSON body of a data-section message proton received. */
-export const protonJson = (message: ProtonMessage | undefined): unknown =>
-  JSON.parse((message?.body as { bytes: string }).bytes)
+export function protonJson(message: ProtonMessage | undefined): unknown {
+  if (!message) throw new Error('no message received')
+  return JSON.parse((message.body as { bytes: string }).bytes)
+}
