@@ -143,7 +143,7 @@ export async function buildGateway(
         }
       : {
           ...(config.umAddress ? { umAddress: config.umAddress } : {}),
-          ...(config.nodeReplyTo ? { nodeAddress: config.nodeReplyTo } : {}),
+          nodeAddress: backend.nodeReplyTo,
           ...(config.broadcastAddress ? { broadcastAddress: config.broadcastAddress } : {}),
         },
   }

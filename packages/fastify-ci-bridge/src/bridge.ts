@@ -37,6 +37,7 @@ interface ReceiveCounters {
   settlements: { accepted: number; rejected: number; released: number }
   duplicatesDropped: number
   reconnects: number
+  replyErrors: { sent: number; failed: number }
 }
 
 /** Waits for `promise` at most `ms`; the timer is cleared either way. */
@@ -86,6 +87,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     settlements: { accepted: 0, rejected: 0, released: 0 },
     duplicatesDropped: 0,
     reconnects: 0,
+    replyErrors: { sent: 0, failed: 0 },
   }
 
   constructor(opts: ResolvedOptions, log: BridgeLogger = silentLogger) {
@@ -162,6 +164,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
       receivedInvalid: this.counters.receivedInvalid,
       settlements: { ...this.counters.settlements },
       duplicatesDropped: this.counters.duplicatesDropped,
+      replyErrors: { ...this.counters.replyErrors },
     }
   }
 
@@ -245,7 +248,9 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
             resultError(code, message),
             correlationId === undefined ? {} : { correlationId },
           )
+          this.counters.replyErrors.sent += 1
         } catch (error) {
+          this.counters.replyErrors.failed += 1
           this.log.warn({ err: error, replyTo }, 'amqp: could not send a RESULT error')
         }
       },

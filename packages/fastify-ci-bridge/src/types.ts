@@ -101,6 +101,8 @@ export interface BridgeStats {
   /** How received messages were settled. */
   settlements: { accepted: number; rejected: number; released: number }
   duplicatesDropped: number
+  /** `RESULT` errors the bridge itself sent for messages it rejected (undecodable, invalid, handler failed). */
+  replyErrors: { sent: number; failed: number }
 }
 
 export interface CiBridgeEvents {

@@ -78,7 +78,11 @@ export async function registerAmqpBackend(
         inFlight: s.inFlight,
         reconnects: s.reconnects,
         ...counts.um,
-        results: { ...counts.results },
+        // With the RESULT errors the bridge sends itself for the messages it rejects.
+        results: {
+          accepted: counts.results.accepted + s.replyErrors.sent,
+          failed: counts.results.failed + s.replyErrors.failed,
+        },
         nodeCheckPings: { ...counts.nodeCheckPings },
         allSent: s.sent,
         receivedByType: s.receivedByType,
