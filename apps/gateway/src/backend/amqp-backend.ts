@@ -57,11 +57,14 @@ export async function registerAmqpBackend(
     // balancer restart, a network blip) must not lose them to the outbox bound that pushes back on
     // client events. They are bounded by the sessions this node held, and still time out.
     sendToUserManager: (body, options = {}) => {
-      counts.um.sent++
+      const queuedBefore = bridge.stats.sent
       const sent = bridge.sendToUserManager(body, {
         bypassOutboxLimit: body.type === 'CLIENT_DISCONNECTED',
         ...(options.trace ? { applicationProperties: traceProperties(options.trace) } : {}),
       })
+      // Refused before it was queued (outbox full, closed): never sent, so not counted.
+      if (bridge.stats.sent === queuedBefore) return sent
+      counts.um.sent++
       return counted(sent, { ok: () => counts.um.accepted++, failed: () => counts.um.rejected++ })
     },
     reply: (meta, body) => {

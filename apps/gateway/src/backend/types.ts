@@ -22,10 +22,10 @@ export interface BackendStats {
   outboxDepth: number
   inFlight: number
   reconnects: number
-  /** Messages to the User Manager only. */
+  /** Messages to the User Manager only, once queued for the broker (one refused by a full outbox is not). */
   sent: number
   accepted: number
-  /** Messages to the User Manager that were not accepted (refused, timed out, outbox full, closed). */
+  /** Messages to the User Manager sent but not accepted (refused by the broker, timed out, closing). */
   rejected: number
   /** RESULTs to CI reply addresses, by whether the broker accepted them. */
   results: { accepted: number; failed: number }

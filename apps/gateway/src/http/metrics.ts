@@ -172,7 +172,7 @@ export function createMetrics(
   mirroredCounter(
     registry,
     'gateway_um_messages_rejected_total',
-    'Messages to the User Manager not accepted (refused by the broker, timed out, outbox full, closing)',
+    'Messages to the User Manager sent but not accepted (refused by the broker, timed out, closing)',
     () => backend().stats().rejected,
   )
   mirroredLabelledCounter(
