@@ -62,6 +62,11 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
       config.connectRatePerSec === 0
         ? false
         : { perSec: config.connectRatePerSec, burst: config.connectBurst },
+    // Per address (request.ip), before the JWT is verified: an address over its budget costs no crypto.
+    addressConnectRate:
+      config.addressConnectRatePerSec === 0
+        ? false
+        : { perSec: config.addressConnectRatePerSec, burst: config.addressConnectBurst },
     maxRoomsPerSession: config.maxRoomsPerSession,
     maxBufferedBytes: config.maxBufferedBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,

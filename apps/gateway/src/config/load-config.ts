@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { rabbitmqReplyAddress } from 'fastify-ci-bridge'
 import { Compile } from 'typebox/compile'
+import { openFilesLimit } from '../connections/open-files-limit.js'
+import { connectionBudget } from './connection-budget.js'
 import { type Coerce, VARIABLES, type VariableSpec } from './variables.js'
 
 export interface GatewayConfig {
@@ -41,6 +43,17 @@ export interface GatewayConfig {
   maxSessionsPerClient: number
   connectRatePerSec: number
   connectBurst: number
+  /** Time to complete request headers, to complete a whole request, and keep-alive idle time (ms). */
+  headersTimeoutMs: number
+  requestTimeoutMs: number
+  keepAliveTimeoutMs: number
+  /** Open TCP connections on the WebSocket listener (GATEWAY_MAX_CONNECTIONS or its fitted default). */
+  maxConnections: number
+  maxPendingPerAddress: number
+  addressConnectRatePerSec: number
+  addressConnectBurst: number
+  /** What the configuration had to give up (a default lowered to fit the open-file limit): logged at start. */
+  warnings: string[]
   maxRoomsPerSession: number
   maxBufferedBytes: number
   heartbeatIntervalMs: number
@@ -119,8 +132,14 @@ function expectation(spec: VariableSpec): string {
   return 'text'
 }
 
-/** Reads and validates the configuration; throws ConfigError naming every bad variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+/**
+ * Reads and validates the configuration; throws ConfigError naming every bad variable. `host.openFiles`
+ * is the process's open-file limit the connection caps must fit in (read from the system by default).
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  host: { openFiles: number | undefined } = { openFiles: openFilesLimit() },
+): GatewayConfig {
   const out: Record<string, unknown> = {}
   const problems: string[] = []
   for (const spec of VARIABLES) {
@@ -192,7 +211,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       )
     }
   }
+  const headersMs = out.headersTimeoutMs as number | undefined
+  const requestMs = out.requestTimeoutMs as number | undefined
+  if (headersMs !== undefined && requestMs !== undefined && headersMs > requestMs) {
+    problems.push(
+      `GATEWAY_HEADERS_TIMEOUT_MS=${headersMs} must not be above GATEWAY_REQUEST_TIMEOUT_MS=${requestMs} (the headers are part of the request)`,
+    )
+  }
+  const set = (name: string) => env[name] !== undefined && env[name] !== ''
+  const budget = connectionBudget(
+    {
+      maxSessions: (out.maxSessions as number | undefined) ?? 1,
+      maxSessionsSet: set('SESSION_MAX') && out.maxSessions !== undefined,
+      maxConnections: out.maxConnections as number | undefined,
+      apiListener: out.apiPort !== undefined,
+    },
+    host.openFiles,
+  )
+  problems.push(...budget.problems)
   if (problems.length > 0) throw new ConfigError(problems)
+  out.maxConnections = budget.maxConnections
+  out.warnings = budget.warnings
   out.nodeId ??= `node-${randomBytes(6).toString('hex')}`
   return out as unknown as GatewayConfig
 }
@@ -206,9 +245,10 @@ export function helpText(): string {
     'Configuration comes from the environment:',
     '',
   ]
+  const width = Math.max(...VARIABLES.map((v) => v.name.length))
   for (const v of VARIABLES) {
-    lines.push(`  ${v.name.padEnd(28)} ${v.description}`)
-    lines.push(`  ${''.padEnd(28)} default: ${v.default ?? v.defaultText ?? '(unset)'}`)
+    lines.push(`  ${v.name.padEnd(width)} ${v.description}`)
+    lines.push(`  ${''.padEnd(width)} default: ${v.default ?? v.derivedDefault ?? '(unset)'}`)
   }
   return `${lines.join('\n')}\n`
 }

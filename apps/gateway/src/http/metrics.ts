@@ -1,6 +1,7 @@
 import type { SessionRegistry } from 'fastify-ws-sessions'
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import type { Backend } from '../backend/types.js'
+import { type ConnectionGuard, REFUSAL_REASONS, type RefusalReason } from '../connections/connection-guard.js'
 
 export interface GatewayMetrics {
   registry: Registry
@@ -8,6 +9,8 @@ export interface GatewayMetrics {
   ciMessage(type: string, outcome: string): void
   /** Counts a client event forwarded to the User Manager by outcome (accepted, unavailable). */
   clientEvent(outcome: string): void
+  /** Counts a connection refused or closed by a connection-level bound. */
+  connectionRefused(reason: RefusalReason): void
 }
 
 /** A counter whose value is read from a monotonic source at scrape time. */
@@ -55,6 +58,7 @@ export function createMetrics(
   nodeId: string,
   sessions: () => SessionRegistry,
   backend: () => Backend,
+  connections: () => ConnectionGuard | undefined = () => undefined,
 ): GatewayMetrics {
   const registry = new Registry()
   registry.setDefaultLabels({ node: nodeId })
@@ -224,8 +228,33 @@ export function createMetrics(
     registers: [registry],
   })
 
+  const connectionsRefused = new Counter({
+    name: 'gateway_connections_refused_total',
+    help: 'TCP connections refused or closed before completing a request, by reason (headers_timeout, body_timeout, idle_timeout, max_connections, max_connections_evicted, per_address)',
+    labelNames: ['reason'],
+    registers: [registry],
+  })
+  for (const reason of REFUSAL_REASONS) connectionsRefused.inc({ reason }, 0)
+  new Gauge({
+    name: 'gateway_connections',
+    help: 'Open TCP connections on the WebSocket listener (sessions included)',
+    registers: [registry],
+    collect() {
+      this.set(connections()?.open ?? 0)
+    },
+  })
+  new Gauge({
+    name: 'gateway_connections_pending',
+    help: 'Connections on the WebSocket listener that have not completed their request',
+    registers: [registry],
+    collect() {
+      this.set(connections()?.pending ?? 0)
+    },
+  })
+
   return {
     registry,
+    connectionRefused: (reason) => connectionsRefused.inc({ reason }),
     ciMessage: (type, outcome) => ciMessages.inc({ type, outcome }),
     clientEvent: (outcome) => clientEvents.inc({ outcome }),
   }
