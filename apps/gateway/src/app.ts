@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
+import type { CiMessage } from '@session-gateway/message-schema'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import fastifyWsSessions, { type WsSessionsOptions } from 'fastify-ws-sessions'
 import { createJwtAuthenticator } from './auth/jwt-authenticator.js'
 import { registerAmqpBackend } from './backend/amqp-backend.js'
 import { EMBEDDED_BROADCAST_ADDRESS, EMBEDDED_NODE_ADDRESS, EmbeddedBus } from './backend/embedded-bus.js'
-import type { Backend, CiMessageHandler } from './backend/types.js'
+import type { Backend, CiMessageHandler, CiMeta } from './backend/types.js'
 import { createCiDispatcher } from './ci-dispatcher.js'
 import { API_MAX_CONNECTIONS } from './config/connection-budget.js'
 import type { GatewayConfig } from './config/load-config.js'
@@ -26,6 +27,12 @@ export interface GatewayOverrides {
   logger?: boolean | { level: string }
   /** Client authentication before the upgrade (see fastify-ws-sessions); default: JWT when AUTH_* is configured. */
   authenticate?: WsSessionsOptions['authenticate']
+  /**
+   * Runs for every valid CI message before the node handles it, with its AMQP metadata: ids,
+   * reply_to and `applicationProperties` (e.g. the CI's W3C `traceparent`). Throwing rejects the
+   * message like a failed handler (settled rejected; RESULT error INTERNAL when it has a reply_to).
+   */
+  onCiMessage?: (message: CiMessage, meta: CiMeta) => void | Promise<void>
 }
 
 export interface Gateway {
@@ -92,6 +99,7 @@ export async function buildGateway(
   })
   const onCiMessage: CiMessageHandler = async (message, meta) => {
     if (!dispatch) await dispatcherSet
+    await overrides.onCiMessage?.(message, meta)
     return (dispatch as CiMessageHandler)(message, meta)
   }
 
@@ -144,7 +152,7 @@ export async function buildGateway(
         }
       : {
           ...(config.umAddress ? { umAddress: config.umAddress } : {}),
-          ...(config.nodeReplyTo ? { nodeAddress: config.nodeReplyTo } : {}),
+          nodeAddress: backend.nodeReplyTo,
           ...(config.broadcastAddress ? { broadcastAddress: config.broadcastAddress } : {}),
         },
   }

@@ -123,7 +123,8 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
         ...(frame.id !== undefined ? { requestId: frame.id } : {}),
       })
       try {
-        await deps.backend().sendToUserManager(body)
+        // The frame's W3C trace goes on as the CLIENT_EVENT's traceparent/tracestate application_properties.
+        await deps.backend().sendToUserManager(body, frame.trace ? { trace: frame.trace } : {})
       } catch (err) {
         deps.onClientEvent?.('unavailable')
         const detail = (err as { code?: string; message?: string }).code ?? 'error'

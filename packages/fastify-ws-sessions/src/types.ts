@@ -88,10 +88,11 @@ export interface Session {
   readonly connectedAt: number
   /** `request.ip` of the upgrade request (honours Fastify's `trustProxy`). */
   readonly remoteAddress: string
-  readonly userAgent?: string
-  readonly origin?: string
+  // `| undefined` as well: a consumer compiling with exactOptionalPropertyTypes gets the same type.
+  readonly userAgent?: string | undefined
+  readonly origin?: string | undefined
   /** Claims returned by `authenticate`. */
-  readonly user?: UserClaims
+  readonly user?: UserClaims | undefined
   /** The rooms the session is in (a snapshot). */
   readonly rooms: ReadonlySet<string>
   /** Child logger carrying `{ sid }`. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
+import { rabbitmqReplyAddress } from 'fastify-ci-bridge'
 import { Compile } from 'typebox/compile'
 import { openFilesLimit } from '../connections/open-files-limit.js'
 import { connectionBudget } from './connection-budget.js'
@@ -18,6 +19,7 @@ export interface GatewayConfig {
   broadcastAddress?: string
   nodeAddress?: string
   nodeReplyTo?: string
+  queuePrefix: string
   outboxLimit: number
   sendTimeoutMs: number
   credit: number
@@ -184,6 +186,18 @@ export function loadConfig(
       problems.push(`AMQP_PROFILE=generic uses the addresses exactly as given: set ${missing.join(', ')}`)
     }
   }
+  if (
+    out.amqpUrl !== undefined &&
+    out.amqpProfile === 'rabbitmq' &&
+    typeof out.nodeAddress === 'string' &&
+    out.nodeReplyTo === undefined &&
+    rabbitmqReplyAddress(out.nodeAddress) === undefined
+  ) {
+    // What others send to would be a queue nobody declared: the broker accepts and drops it all.
+    problems.push(
+      `NODE_ADDRESS=${JSON.stringify(out.nodeAddress)} without NODE_REPLY_TO: the broker names the queue behind this address, so nothing can reach this node through it; set NODE_REPLY_TO, or give NODE_ADDRESS as /queue/NAME (NODE_REPLY_TO is then /amq/queue/NAME)`,
+    )
+  }
   if (Array.isArray(out.trustProxy)) {
     const bad = (out.trustProxy as string[]).filter((entry) => !isProxyAddress(entry))
     if (bad.length === 1 && /^\d+$/.test(bad[0] ?? '')) {
@@ -227,7 +241,7 @@ export function helpText(): string {
   const lines = [
     'session-gateway: WebSocket sessions <-> AMQP 1.0',
     '',
-    'Usage: node apps/gateway/dist/main.js [--help]',
+    'Usage: session-gateway [--help]   (from a deployed folder: node dist/main.js [--help])',
     'Configuration comes from the environment:',
     '',
   ]

@@ -79,7 +79,8 @@ export const VARIABLES: readonly VariableSpec[] = [
     key: 'nodeId',
     coerce: 'string',
     schema: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
-    description: 'Name of this node (1-64 of [A-Za-z0-9_.-]); default: random',
+    derivedDefault: 'node-<12 random hex digits>, new at every start',
+    description: 'Name of this node (1-64 of [A-Za-z0-9_.-]); give every node its own, stable one',
   },
   {
     name: 'AMQP_URL',
@@ -119,14 +120,25 @@ export const VARIABLES: readonly VariableSpec[] = [
     key: 'nodeAddress',
     coerce: 'string',
     schema: Type.String({ minLength: 1 }),
-    description: "Where this node's receiver attaches (rabbitmq default /queue/gateway.node.<id>)",
+    description: "Where this node's receiver attaches (rabbitmq default /queue/<prefix>node.<id>)",
   },
   {
     name: 'NODE_REPLY_TO',
     key: 'nodeReplyTo',
     coerce: 'string',
     schema: Type.String({ minLength: 1 }),
-    description: 'The reply_to others use to reach this node (rabbitmq default /amq/queue/gateway.node.<id>)',
+    description:
+      'The reply_to others use to reach this node (rabbitmq default: /amq/queue/NAME for a NODE_ADDRESS /queue/NAME; else /amq/queue/<prefix>node.<id>)',
+  },
+  {
+    name: 'GATEWAY_QUEUE_PREFIX',
+    key: 'queuePrefix',
+    coerce: 'string',
+    schema: Type.String({ pattern: '^(?!amq\\.)[A-Za-z0-9_.-]{1,64}$' }),
+    default: 'gateway.',
+    expected: '1-64 characters of [A-Za-z0-9_.-], not starting with amq.',
+    description:
+      'rabbitmq: start of every queue name the gateway chooses (<prefix>node.<id>, request reply queues); the expiry policy matches it',
   },
   {
     name: 'AMQP_OUTBOX_LIMIT',
@@ -215,7 +227,7 @@ export const VARIABLES: readonly VariableSpec[] = [
     schema: positive(MAX_TIMER_MS),
     default: '15000',
     description:
-      'Longest a graceful shutdown may take; past it the process exits with code 1. Keep it above AMQP_SEND_TIMEOUT_MS',
+      'Longest a graceful shutdown may take; past it the process exits with code 1. With a broker it must be at least AMQP_SEND_TIMEOUT_MS + 5000',
   },
   {
     name: 'GATEWAY_HEADERS_TIMEOUT_MS',

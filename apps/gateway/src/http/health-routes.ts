@@ -8,6 +8,10 @@ const Ready = Type.Object({
   broker: Type.String({ description: 'connecting, open, reconnecting or closed' }),
   mode: Type.String({ description: 'amqp or embedded' }),
   shuttingDown: Type.Boolean(),
+  nodeCheck: Type.String({
+    description:
+      "The node check (PINGs to the node's own reply address): pending, unique, conflict, unreachable (not ready) or skipped",
+  }),
 })
 
 /** GET /healthz (the process serves) and GET /readyz (the broker link is open and the node is not shutting down). */
@@ -29,17 +33,19 @@ export const healthRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
       schema: {
         tags: ['health'],
         summary:
-          'Readiness: 200 while the broker link is open (or in embedded mode); 503 while connecting, reconnecting or shutting down',
+          "Readiness: 200 while the broker link is open (or in embedded mode); 503 while connecting, reconnecting, shutting down, or while the node's own reply address does not reach it",
         response: { 200: Ready, 503: Ready },
       },
     },
     async (_req, reply) => {
       const backend = deps.backend()
       const shuttingDown = deps.isShuttingDown()
-      const ready = backend.state === 'open' && !shuttingDown
+      // A node that its own reply address does not reach gets no CI message: not ready.
+      const nodeCheck = backend.nodeIdCheck
+      const ready = backend.state === 'open' && !shuttingDown && nodeCheck !== 'unreachable'
       return reply
         .code(ready ? 200 : 503)
-        .send({ ready, broker: backend.state, mode: backend.kind, shuttingDown })
+        .send({ ready, broker: backend.state, mode: backend.kind, shuttingDown, nodeCheck })
     },
   )
 }

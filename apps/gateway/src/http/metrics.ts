@@ -160,24 +160,53 @@ export function createMetrics(
     'Reconnects to the broker',
     () => backend().stats().reconnects,
   )
+  // Only what goes to the User Manager: RESULTs and the node's own PINGs have their own series.
   mirroredCounter(
     registry,
     'gateway_um_messages_sent_total',
-    'Messages sent to the User Manager',
+    'Messages sent to the User Manager (CLIENT_* and node messages)',
     () => backend().stats().sent,
   )
   mirroredCounter(
     registry,
     'gateway_um_messages_accepted_total',
-    'Messages the broker accepted',
+    'Messages to the User Manager the broker accepted',
     () => backend().stats().accepted,
   )
   mirroredCounter(
     registry,
     'gateway_um_messages_rejected_total',
-    'Messages the broker refused',
+    'Messages to the User Manager sent but not accepted (refused by the broker, timed out, closing)',
     () => backend().stats().rejected,
   )
+  mirroredLabelledCounter(
+    registry,
+    'gateway_results_total',
+    'RESULTs sent to CI reply addresses, by outcome (accepted: the broker took it; failed: it could not be sent, see the "RESULT not sent" warning)',
+    'outcome',
+    () => backend().stats().results,
+  )
+  mirroredLabelledCounter(
+    registry,
+    'gateway_node_check_pings_total',
+    'PINGs the node sent to its own reply address (node checks), by outcome (answered, unanswered)',
+    'outcome',
+    () => backend().stats().nodeCheckPings,
+  )
+  mirroredCounter(
+    registry,
+    'gateway_amqp_messages_sent_total',
+    'Every message sent on the broker link, whatever its address',
+    () => backend().stats().allSent,
+  )
+  new Gauge({
+    name: 'gateway_node_address_unreachable',
+    help: "1 while PINGs to this node's own reply address do not come back (NODE_ADDRESS / NODE_REPLY_TO reach nobody); /readyz says 503 then",
+    registers: [registry],
+    collect() {
+      this.set(backend().nodeIdCheck === 'unreachable' ? 1 : 0)
+    },
+  })
   mirroredLabelledCounter(
     registry,
     'gateway_ci_settlements_total',
