@@ -93,8 +93,11 @@ start() {
     nctl "$seed" add_vhost "$vhost" --default-queue-type quorum >/dev/null
   fi
   nctl "$seed" set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null
-  nctl "$seed" set_policy -p "$vhost" gateway-expiry '^(gateway\.node\.|amq\.gen-)' \
-    "{\"expires\":$expires}" --apply-to queues --priority 0 >/dev/null
+  # The policies of scripts/private-rabbitmq.sh (README "RabbitMQ set-up"), on the cluster's vhost.
+  nctl "$seed" set_policy -p "$vhost" gateway-queues '^gateway\.' "{\"expires\":$expires}" \
+    --apply-to queues --priority 1 >/dev/null
+  nctl "$seed" set_operator_policy -p "$vhost" gateway-broadcast-expiry '^amq\.gen-' \
+    "{\"expires\":$expires}" --apply-to queues >/dev/null
 }
 
 urls() {

@@ -20,7 +20,7 @@
 # ($PRIVATE_RABBITMQ_NAME replaces "test" and $PRIVATE_RABBITMQ_BASE the folder; lines in
 # $PRIVATE_RABBITMQ_EXTRA_CONF are added to rabbitmq.conf: scripts/private-rabbitmq-cluster.sh uses them).
 # Must run as root (the node itself runs as user rabbitmq, like the system broker). The policy
-# `gateway-expiry` lets idle gateway.node.* and amq.gen-* queues expire after
+# `gateway-queues` (and the operator policy `gateway-broadcast-expiry`) let idle gateway.* and amq.gen-* queues expire after
 # $PRIVATE_RABBITMQ_EXPIRES_MS (default 60000) ms.
 set -euo pipefail
 
@@ -68,8 +68,10 @@ start() {
   fi
   wait_for amqp_up 60 || { log "AMQP not answering on $port"; exit 1; }
   # Idle gateway node queues and server-named broadcast queues expire (README, "RabbitMQ set-up").
-  ctl set_policy gateway-expiry '^(gateway\.node\.|amq\.gen-)' "{\"expires\":$expires}" \
-    --apply-to queues --priority 0 >/dev/null
+  ctl set_policy gateway-queues '^gateway\.' "{\"expires\":$expires}" \
+    --apply-to queues --priority 1 >/dev/null
+  ctl set_operator_policy gateway-broadcast-expiry '^amq\.gen-' "{\"expires\":$expires}" \
+    --apply-to queues >/dev/null
 }
 
 launch() {

@@ -252,6 +252,36 @@ describe('configuration', () => {
     }
     assert.match(text, /GATEWAY_PORT[\s\S]*default: 8080/)
     assert.match(text, /AMQP_URL[\s\S]*default: \(unset\)/)
+    // One default each; the shutdown rule is the one enforced; no path of the build machine.
+    const nodeId = text.split('\n').filter((line) => /default/i.test(line) && line.includes('node-'))
+    assert.equal(nodeId.length, 1)
+    assert.match(nodeId[0] ?? '', /^\s+default: node-<12 random hex digits>, new at every start$/)
+    assert.match(text, /GATEWAY_SHUTDOWN_TIMEOUT_MS .*AMQP_SEND_TIMEOUT_MS \+ 5000/)
+    assert.doesNotMatch(text, /apps\/gateway|\/work\//)
+  })
+  it('GATEWAY_QUEUE_PREFIX must be a queue name start the gateway can own', () => {
+    assert.equal(loadConfig({}).queuePrefix, 'gateway.')
+    assert.equal(loadConfig({ GATEWAY_QUEUE_PREFIX: 'chat-gw.' }).queuePrefix, 'chat-gw.')
+    for (const bad of ['amq.gw.', 'has space', 'x'.repeat(65)]) {
+      assert.match(
+        problemsOf({ GATEWAY_QUEUE_PREFIX: bad }).join(),
+        /GATEWAY_QUEUE_PREFIX=.*: must be 1-64 characters of \[A-Za-z0-9_.-\], not starting with amq\./,
+      )
+    }
+  })
+  it('rabbitmq: NODE_ADDRESS without NODE_REPLY_TO is refused where no reply address can be derived from it', () => {
+    const amqp = { AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672' }
+    for (const nodeAddress of ['/topic/gw.a', '/exchange/amq.direct/a']) {
+      const problems = problemsOf({ ...amqp, NODE_ADDRESS: nodeAddress }).join()
+      assert.match(
+        problems,
+        /NODE_ADDRESS=".*" without NODE_REPLY_TO: the broker names the queue behind this address/,
+      )
+      assert.match(problems, /set NODE_REPLY_TO, or give NODE_ADDRESS as \/queue\/NAME/)
+    }
+    // Derivable: accepted (the bridge then uses /amq/queue/NAME), and so is any pair given in full.
+    assert.equal(loadConfig({ ...amqp, NODE_ADDRESS: '/queue/edge-1' }).nodeAddress, '/queue/edge-1')
+    loadConfig({ ...amqp, NODE_ADDRESS: '/topic/gw.a', NODE_REPLY_TO: '/topic/gw.a' })
   })
   it("the README's configuration table lists every variable with its default", async () => {
     const { readFile } = await import('node:fs/promises')
@@ -283,5 +313,22 @@ describe('configuration', () => {
     )
     const { stdout } = await run(process.execPath, [mainJs, '--help'])
     assert.match(stdout, /SESSION_MAX_PAYLOAD/)
+  })
+  it('the demo User Manager exits 2 on a bad AMQP_PROFILE (not taken as rabbitmq) and without AMQP_URL', async () => {
+    const demoUm = new URL('../dist/demo/demo-um-main.js', import.meta.url).pathname
+    await assert.rejects(
+      run(process.execPath, [demoUm], {
+        env: { ...process.env, AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672', AMQP_PROFILE: 'rabitmq' },
+      }),
+      (err: { code: number; stderr: string }) => {
+        assert.equal(err.code, 2)
+        assert.match(err.stderr, /AMQP_PROFILE="rabitmq": must be rabbitmq or generic/)
+        return true
+      },
+    )
+    await assert.rejects(
+      run(process.execPath, [demoUm], { env: { ...process.env, AMQP_URL: '' } }),
+      (err: { code: number; stderr: string }) => err.code === 2 && /set AMQP_URL/.test(err.stderr),
+    )
   })
 })

@@ -1,5 +1,12 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
-import { type AddressOverrides, type BridgeAddresses, resolveAddresses } from './addresses.js'
+import {
+  type AddressOverrides,
+  type BridgeAddresses,
+  DEFAULT_QUEUE_PREFIX,
+  queuePrefixProblem,
+  rabbitmqReplyAddress,
+  resolveAddresses,
+} from './addresses.js'
 import type { BrokerProfile, CiBridgeOptions, CiMessageHandler } from './types.js'
 
 export const DEFAULTS = {
@@ -14,6 +21,7 @@ export const DEFAULTS = {
   connectTimeoutMs: 10_000,
   maxCachedSenders: 64,
   maxDepth: 64,
+  queuePrefix: DEFAULT_QUEUE_PREFIX,
 } as const
 
 /** Above this, one receiver's unsettled deliveries could overflow rhea's session buffer (2048). */
@@ -50,6 +58,7 @@ export interface ResolvedOptions extends BridgeAddresses {
   connectTimeoutMs: number
   maxCachedSenders: number
   maxDepth: number
+  queuePrefix: string
   onMessage: CiMessageHandler | undefined
 }
 
@@ -77,6 +86,7 @@ const KNOWN = new Set([
   'maxCachedSenders',
   'maxDepth',
   'onMessage',
+  'queuePrefix',
 ])
 const ADDRESS_KEYS = [
   'userManagerAddress',
@@ -208,6 +218,18 @@ export function resolveOptions(input: unknown, instanceId: string): ResolvedOpti
     }
   }
 
+  const queuePrefix = raw.queuePrefix ?? DEFAULTS.queuePrefix
+  const prefixProblem = queuePrefixProblem(queuePrefix)
+  if (prefixProblem) fail(`"queuePrefix" ${prefixProblem}`)
+  const { nodeAddress, nodeReplyTo } = overrides
+  if (profile === 'rabbitmq' && nodeAddress !== undefined && nodeReplyTo === undefined) {
+    if (rabbitmqReplyAddress(nodeAddress) === undefined) {
+      fail(
+        `"nodeAddress" ${overrides.nodeAddress}: the broker names the queue behind it, so no reply address can be derived; set "nodeReplyTo" too, or use /queue/NAME`,
+      )
+    }
+  }
+
   if (raw.tls !== undefined) {
     if (!isRecord(raw.tls)) fail('"tls" must be an object (node:tls connect options)')
     if (!tlsEverywhere) fail('"tls" needs an amqps:// url')
@@ -237,7 +259,7 @@ export function resolveOptions(input: unknown, instanceId: string): ResolvedOpti
   return {
     endpoints,
     vhost: endpoints[0]?.vhost,
-    ...resolveAddresses(profile, nodeId, instanceId, overrides),
+    ...resolveAddresses(profile, nodeId, instanceId, overrides, queuePrefix),
     nodeId,
     containerId: raw.containerId ?? `gateway-${nodeId}`,
     profile,
@@ -252,6 +274,7 @@ export function resolveOptions(input: unknown, instanceId: string): ResolvedOpti
     connectTimeoutMs: integer(raw, 'connectTimeoutMs', DEFAULTS.connectTimeoutMs, 1, 3_600_000),
     maxCachedSenders: integer(raw, 'maxCachedSenders', DEFAULTS.maxCachedSenders, 1, 10_000),
     maxDepth: integer(raw, 'maxDepth', DEFAULTS.maxDepth, 1, 10_000),
+    queuePrefix,
     onMessage: raw.onMessage,
   }
 }

@@ -89,6 +89,8 @@ test('consume: the handler gets the typed message and its metadata; accepted onl
       source: 'node',
       messageId: 'ping-1',
       correlationId: 'c-1',
+      amqpMessageId: { type: 'string', value: 'ping-1' },
+      amqpCorrelationId: { type: 'string', value: 'c-1' },
       replyTo: `/amq/queue/t-nowhere-${run}`,
       subject: 'PING',
     })

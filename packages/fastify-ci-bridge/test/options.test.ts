@@ -154,6 +154,21 @@ const cases: Array<[string, unknown, string]> = [
     'fastify-ci-bridge: "tls" needs an amqps:// url',
   ],
   [
+    'queuePrefix with a space',
+    { ...base, queuePrefix: 'my app.' },
+    'fastify-ci-bridge: "queuePrefix" must be 1-64 characters of [A-Za-z0-9_.-]',
+  ],
+  [
+    'queuePrefix in the amq. namespace',
+    { ...base, queuePrefix: 'amq.gw.' },
+    'fastify-ci-bridge: "queuePrefix" must not start with "amq." (RabbitMQ reserves it)',
+  ],
+  [
+    'rabbitmq nodeAddress behind which the broker names the queue, without nodeReplyTo',
+    { ...base, nodeAddress: '/topic/gw.n1' },
+    'fastify-ci-bridge: "nodeAddress" /topic/gw.n1: the broker names the queue behind it, so no reply address can be derived; set "nodeReplyTo" too, or use /queue/NAME',
+  ],
+  [
     'containerId empty',
     { ...base, containerId: '' },
     'fastify-ci-bridge: "containerId" must be a non-empty string',
@@ -224,6 +239,22 @@ test('a list of URLs: the nodes of one cluster, kept in order, each with its own
     ],
   )
   assert.equal(o.vhost, 'gw')
+})
+
+test('rabbitmq: queuePrefix names every queue the bridge chooses; a /queue/NAME nodeAddress gives its /amq/queue/NAME reply address', () => {
+  const o = resolveOptions({ ...base, queuePrefix: 'chat-gw.' }, 'i1')
+  assert.equal(o.nodeAddress, '/queue/chat-gw.node.n1')
+  assert.equal(o.nodeReplyTo, '/amq/queue/chat-gw.node.n1')
+  assert.equal(o.requestReplyAddress, '/queue/chat-gw.node.n1.reply.i1')
+  assert.equal(o.requestReplyTo, '/amq/queue/chat-gw.node.n1.reply.i1')
+  const given = resolveOptions({ ...base, nodeAddress: '/queue/edge-7' }, 'i1')
+  assert.equal(given.nodeReplyTo, '/amq/queue/edge-7')
+  assert.equal(resolveOptions({ ...base, nodeAddress: 'edge-8' }, 'i1').nodeReplyTo, '/amq/queue/edge-8')
+  const both = resolveOptions(
+    { ...base, nodeAddress: '/topic/x', nodeReplyTo: '/exchange/amq.topic/x' },
+    'i1',
+  )
+  assert.equal(both.nodeReplyTo, '/exchange/amq.topic/x')
 })
 
 test('amqps:// defaults to port 5671 and TLS; credentials are URL-decoded; a path is the vhost', () => {

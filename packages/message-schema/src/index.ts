@@ -14,6 +14,7 @@ export {
   requestIdValidator,
   resultValidator,
   serverFrameValidator,
+  traceValidator,
   umValidators,
 } from './validators.js'
 export * from './ws-frames.js'

@@ -12,6 +12,8 @@ export interface VariableSpec {
   schema: TSchema
   /** Default value, or undefined for "unset". */
   default?: string
+  /** What --help says the default is, when it is derived rather than fixed. */
+  derivedDefault?: string
   /** Shown by --help. */
   description: string
   /** What a bad value must be, when the schema alone would not say it plainly. */
@@ -77,7 +79,8 @@ export const VARIABLES: readonly VariableSpec[] = [
     key: 'nodeId',
     coerce: 'string',
     schema: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
-    description: 'Name of this node (1-64 of [A-Za-z0-9_.-]); default: random',
+    derivedDefault: 'node-<12 random hex digits>, new at every start',
+    description: 'Name of this node (1-64 of [A-Za-z0-9_.-]); give every node its own, stable one',
   },
   {
     name: 'AMQP_URL',
@@ -129,14 +132,25 @@ export const VARIABLES: readonly VariableSpec[] = [
     key: 'nodeAddress',
     coerce: 'string',
     schema: Type.String({ minLength: 1 }),
-    description: "Where this node's receiver attaches (rabbitmq default /queue/gateway.node.<id>)",
+    description: "Where this node's receiver attaches (rabbitmq default /queue/<prefix>node.<id>)",
   },
   {
     name: 'NODE_REPLY_TO',
     key: 'nodeReplyTo',
     coerce: 'string',
     schema: Type.String({ minLength: 1 }),
-    description: 'The reply_to others use to reach this node (rabbitmq default /amq/queue/gateway.node.<id>)',
+    description:
+      'The reply_to others use to reach this node (rabbitmq default: /amq/queue/NAME for a NODE_ADDRESS /queue/NAME; else /amq/queue/<prefix>node.<id>)',
+  },
+  {
+    name: 'GATEWAY_QUEUE_PREFIX',
+    key: 'queuePrefix',
+    coerce: 'string',
+    schema: Type.String({ pattern: '^(?!amq\\.)[A-Za-z0-9_.-]{1,64}$' }),
+    default: 'gateway.',
+    expected: '1-64 characters of [A-Za-z0-9_.-], not starting with amq.',
+    description:
+      'rabbitmq: start of every queue name the gateway chooses (<prefix>node.<id>, request reply queues); the expiry policy matches it',
   },
   {
     name: 'AMQP_OUTBOX_LIMIT',
@@ -225,7 +239,52 @@ export const VARIABLES: readonly VariableSpec[] = [
     schema: positive(MAX_TIMER_MS),
     default: '15000',
     description:
-      'Longest a graceful shutdown may take; past it the process exits with code 1. Keep it above AMQP_SEND_TIMEOUT_MS',
+      'Longest a graceful shutdown may take; past it the process exits with code 1. With a broker it must be at least AMQP_SEND_TIMEOUT_MS + 5000',
+  },
+  {
+    name: 'GATEWAY_HEADERS_TIMEOUT_MS',
+    key: 'headersTimeoutMs',
+    coerce: 'integer',
+    schema: positive(MAX_TIMER_MS),
+    default: '10000',
+    description:
+      'Longest a connection may take to send complete request headers (an upgrade or an API request), from its first byte or from connecting; past it the connection is closed (408)',
+  },
+  {
+    name: 'GATEWAY_REQUEST_TIMEOUT_MS',
+    key: 'requestTimeoutMs',
+    coerce: 'integer',
+    schema: positive(MAX_TIMER_MS),
+    default: '30000',
+    description:
+      'Longest a whole request (headers and body) may take to arrive; past it the connection is closed (408). At least GATEWAY_HEADERS_TIMEOUT_MS',
+  },
+  {
+    name: 'GATEWAY_KEEP_ALIVE_TIMEOUT_MS',
+    key: 'keepAliveTimeoutMs',
+    coerce: 'integer',
+    schema: positive(MAX_TIMER_MS),
+    default: '5000',
+    description:
+      'How long an HTTP connection may stay idle between requests (keep-alive) before it is closed. Keep it above the idle timeout of a proxy that pools connections to the gateway',
+  },
+  {
+    name: 'GATEWAY_MAX_CONNECTIONS',
+    key: 'maxConnections',
+    coerce: 'integer',
+    schema: positive(),
+    derivedDefault: "SESSION_MAX + 1000, lowered to fit the process's open-file limit",
+    description:
+      "Open TCP connections on the WebSocket listener, sessions included; when full, the oldest connection without a complete request is closed for a new one, and past it new connections are closed at once. Default: SESSION_MAX + 1000, lowered to fit the process's open-file limit (with a warning)",
+  },
+  {
+    name: 'GATEWAY_MAX_PENDING_PER_ADDRESS',
+    key: 'maxPendingPerAddress',
+    coerce: 'integer',
+    schema: nonNegative(),
+    default: '100',
+    description:
+      'Connections of one address that have not completed their request (the peer address; behind a GATEWAY_TRUST_PROXY proxy, the client address once the headers are in); past it new ones are closed at once. 0: off',
   },
   {
     name: 'GATEWAY_DEMO_PAGE',
@@ -318,6 +377,23 @@ export const VARIABLES: readonly VariableSpec[] = [
     schema: positive(),
     default: '10',
     description: 'New sessions a client may open at once (connect token bucket size)',
+  },
+  {
+    name: 'SESSION_ADDRESS_CONNECT_RATE_PER_SEC',
+    key: 'addressConnectRatePerSec',
+    coerce: 'integer',
+    schema: nonNegative(),
+    default: '0',
+    description:
+      'Upgrade attempts per second per address (token bucket refill; request.ip, so GATEWAY_TRUST_PROXY applies), checked before the JWT is verified; without a token the upgrade gets HTTP 429. 0: off',
+  },
+  {
+    name: 'SESSION_ADDRESS_CONNECT_BURST',
+    key: 'addressConnectBurst',
+    coerce: 'integer',
+    schema: positive(),
+    default: '20',
+    description: 'Upgrade attempts an address may make at once (address token bucket size)',
   },
   {
     name: 'SESSION_MAX_ROOMS',
