@@ -62,7 +62,7 @@ describe('configuration', () => {
         c.umAddress,
         c.broadcastAddress,
       ],
-      ['127.0.0.1', 9000, '10.0.0.5', 9001, 'node-a', 'amqp://u:p@broker:5672', 'generic', 'um', 'bc'],
+      ['127.0.0.1', 9000, '10.0.0.5', 9001, 'node-a', ['amqp://u:p@broker:5672'], 'generic', 'um', 'bc'],
     )
     assert.deepEqual(c.allowedOrigins, ['https://a.example.com', 'http://localhost:3000'])
     assert.equal(c.adminToken, 'a-long-enough-token')
@@ -211,6 +211,36 @@ describe('configuration', () => {
       BROADCAST_ADDRESS: 'bc',
     })
     assert.equal(c.amqpProfile, 'generic')
+  })
+  it('AMQP_URL takes the nodes of a cluster, comma-separated, in order; one vhost for all; passwords masked', () => {
+    const c = loadConfig({ AMQP_URL: 'amqp://u:p@n1:5672/gw, amqp://u:p@n2:5673/gw,amqp://v:q@n3/gw' })
+    assert.deepEqual(c.amqpUrl, ['amqp://u:p@n1:5672/gw', 'amqp://u:p@n2:5673/gw', 'amqp://v:q@n3/gw'])
+    assert.deepEqual(problemsOf({ AMQP_URL: 'amqp://u:p@n1/a,amqp://u:p@n2/b' }), [
+      'AMQP_URL: every URL must name the same vhost (they are the nodes of one cluster)',
+    ])
+    const [bad] = problemsOf({ AMQP_URL: 'amqp://u:secret1@n1,amqp://n2,amqp://u:secret2@n3' })
+    assert.match(
+      bad ?? '',
+      /^AMQP_URL="amqp:\/\/u:\*\*\*@n1,amqp:\/\/n2,amqp:\/\/u:\*\*\*@n3": must be an amqp/,
+    )
+    assert.doesNotMatch(bad ?? '', /secret/)
+  })
+  it('UM_QUEUE_TYPE: quorum or classic, for a RabbitMQ queue address only', () => {
+    const url = 'amqp://u:p@n1/gw'
+    assert.equal(loadConfig({ AMQP_URL: url, UM_QUEUE_TYPE: 'quorum' }).umQueueType, 'quorum')
+    assert.equal(
+      loadConfig({ AMQP_URL: url, UM_QUEUE_TYPE: 'classic', UM_ADDRESS: '/amq/queue/um' }).umQueueType,
+      'classic',
+    )
+    assert.deepEqual(problemsOf({ AMQP_URL: url, UM_QUEUE_TYPE: 'stream' }), [
+      'UM_QUEUE_TYPE="stream": must be one of quorum, classic',
+    ])
+    assert.deepEqual(problemsOf({ UM_QUEUE_TYPE: 'quorum' }), [
+      'UM_QUEUE_TYPE needs AMQP_URL and AMQP_PROFILE=rabbitmq (it is a RabbitMQ queue type)',
+    ])
+    assert.deepEqual(problemsOf({ AMQP_URL: url, UM_QUEUE_TYPE: 'quorum', UM_ADDRESS: '/exchange/um/x' }), [
+      'UM_QUEUE_TYPE needs a UM_ADDRESS that names a queue (/queue/NAME, /amq/queue/NAME or NAME), not "/exchange/um/x"',
+    ])
   })
   it('a port out of range is refused', () => {
     assert.match(problemsOf({ GATEWAY_API_PORT: '70000' }).join(), /GATEWAY_API_PORT="70000"/)

@@ -148,6 +148,14 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     return this.currentState
   }
 
+  get connectedUrl(): string | undefined {
+    return this.connection.connectedUrl
+  }
+
+  get failingOver(): boolean {
+    return !this.closing && this.connection.failingOver
+  }
+
   get stats(): BridgeStats {
     const c = this.outbox.counters
     return {

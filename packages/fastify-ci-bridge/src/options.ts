@@ -27,7 +27,8 @@ export const DEFAULTS = {
 /** Above this, one receiver's unsettled deliveries could overflow rhea's session buffer (2048). */
 export const MAX_CREDIT = 1000
 
-export interface ResolvedOptions extends BridgeAddresses {
+/** One broker address of `url`. */
+export interface BrokerEndpoint {
   host: string
   port: number
   transport: 'tcp' | 'tls'
@@ -35,6 +36,13 @@ export interface ResolvedOptions extends BridgeAddresses {
   password: string
   /** The URL without its password, for logs. */
   safeUrl: string
+  vhost: string | undefined
+}
+
+export interface ResolvedOptions extends BridgeAddresses {
+  /** The broker addresses, in the order they are tried (one, or the nodes of a cluster). */
+  endpoints: BrokerEndpoint[]
+  /** The vhost every endpoint names (they must agree). */
   vhost: string | undefined
   nodeId: string
   containerId: string
@@ -114,19 +122,31 @@ function integer(
   return value
 }
 
-function parseUrl(value: unknown): {
-  host: string
-  port: number
-  transport: 'tcp' | 'tls'
-  username: string
-  password: string
-  safeUrl: string
-  vhost: string | undefined
-} {
+/** Most broker addresses a bridge takes (a cluster's nodes). */
+export const MAX_URLS = 32
+
+/** `url`: one URL, or a list of them (the nodes of a cluster, tried in order). */
+function parseUrls(value: unknown): BrokerEndpoint[] {
+  if (!Array.isArray(value)) return [parseUrl(value)]
+  if (value.length === 0 || value.length > MAX_URLS) {
+    fail(`"url" as a list must hold 1 to ${MAX_URLS} URLs`)
+  }
+  const endpoints = value.map((item) => parseUrl(item))
+  const vhosts = new Set(endpoints.map((e) => e.vhost ?? ''))
+  if (vhosts.size > 1) {
+    fail('every URL of "url" must name the same vhost (they are nodes of one cluster)')
+  }
+  return endpoints
+}
+
+function parseUrl(value: unknown): BrokerEndpoint {
   if (value === undefined || value === null || value === '') {
     fail('"url" is required: amqp://user:password@host:port or amqps://user:password@host:port')
   }
-  if (typeof value !== 'string') fail('"url" must be a string')
+  if (typeof value !== 'string') fail('"url" must be a string or a list of strings')
+  if (/,\s*amqps?:\/\//.test(value)) {
+    fail('"url" holds several URLs in one string: give them as a list (["amqp://…", "amqp://…"])')
+  }
   let url: URL
   try {
     url = new URL(value)
@@ -167,7 +187,8 @@ export function resolveOptions(input: unknown, instanceId: string): ResolvedOpti
   for (const key of Object.keys(raw)) {
     if (!KNOWN.has(key)) fail(`unknown option "${key}"`)
   }
-  const url = parseUrl(raw.url)
+  const endpoints = parseUrls(raw.url)
+  const tlsEverywhere = endpoints.every((e) => e.transport === 'tls')
 
   if (typeof raw.nodeId !== 'string' || !NODE_ID.test(raw.nodeId)) {
     fail('"nodeId" is required: 1-64 characters of [A-Za-z0-9_.-]')
@@ -211,7 +232,7 @@ export function resolveOptions(input: unknown, instanceId: string): ResolvedOpti
 
   if (raw.tls !== undefined) {
     if (!isRecord(raw.tls)) fail('"tls" must be an object (node:tls connect options)')
-    if (url.transport !== 'tls') fail('"tls" needs an amqps:// url')
+    if (!tlsEverywhere) fail('"tls" needs an amqps:// url')
   }
 
   if (raw.reconnect !== undefined && !isRecord(raw.reconnect)) {
@@ -236,7 +257,8 @@ export function resolveOptions(input: unknown, instanceId: string): ResolvedOpti
   }
 
   return {
-    ...url,
+    endpoints,
+    vhost: endpoints[0]?.vhost,
     ...resolveAddresses(profile, nodeId, instanceId, overrides, queuePrefix),
     nodeId,
     containerId: raw.containerId ?? `gateway-${nodeId}`,

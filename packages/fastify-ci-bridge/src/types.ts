@@ -116,6 +116,14 @@ export interface CiBridge extends EventEmitter {
   readonly nodeReplyTo: string
   readonly broadcastAddress: string
   readonly stats: BridgeStats
+  /** The broker URL (password masked) of the open connection; undefined while none is open. */
+  readonly connectedUrl: string | undefined
+  /**
+   * True while the connection is lost and other broker URLs are left to try since: with several
+   * URLs, a lost node is a failover, not an outage (a gateway keeps reporting ready through it).
+   * Always false with one URL.
+   */
+  readonly failingOver: boolean
 
   /** Resolves only once the broker settled the message `accepted`; rejects with a BridgeError otherwise. */
   send(address: string, body: object, options?: SendOptions): Promise<void>
@@ -141,8 +149,12 @@ export interface StandaloneCiBridge extends CiBridge {
 }
 
 export interface CiBridgeOptions {
-  /** `amqp://user:password@host:port` or `amqps://…`; required. */
-  url: string
+  /**
+   * `amqp://user:password@host:port[/vhost]` or `amqps://…`; required. A list names the nodes of one
+   * cluster: each connection attempt takes the next one (in order, with the reconnect backoff), so
+   * a lost node costs one reconnect to the next. Every URL must name the same vhost.
+   */
+  url: string | readonly string[]
   /** This node's id: 1-64 characters of `[A-Za-z0-9_.-]`; required. */
   nodeId: string
   /** AMQP container id; default `gateway-<nodeId>`. */

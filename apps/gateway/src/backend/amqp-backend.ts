@@ -4,6 +4,8 @@ import type { GatewayConfig } from '../config/load-config.js'
 import { checkNodeId, NODE_RECHECK_MS, type NodeIdCheck } from './node-id-check.js'
 import { traceOf, traceProperties } from './trace.js'
 import type { Backend, BackendStats, CiMessageHandler } from './types.js'
+import { checkUmQueue, type UmQueueCheck } from './um-queue-check.js'
+import { umQueueName } from './um-queue-name.js'
 
 /** Counts what a promise of a send came to. */
 function counted<T>(work: Promise<T>, done: { ok: () => void; failed: () => void }): Promise<T> {
@@ -14,7 +16,7 @@ function counted<T>(work: Promise<T>, done: { ok: () => void; failed: () => void
 /** Registers the AMQP bridge on `app` and returns it as the gateway's Backend. */
 export async function registerAmqpBackend(
   app: FastifyInstance,
-  config: GatewayConfig & { amqpUrl: string },
+  config: GatewayConfig & { amqpUrl: string[] },
   onMessage: CiMessageHandler,
   instance: string,
 ): Promise<Backend> {
@@ -42,6 +44,7 @@ export async function registerAmqpBackend(
     nodeCheckPings: { answered: 0, unanswered: 0 },
   }
   const nodeCheck = watchNodeAddress(app, bridge, config, instance, counts.nodeCheckPings)
+  const umQueue = watchUmQueue(app, config, bridge)
   return {
     kind: 'amqp',
     get nodeIdCheck() {
@@ -49,6 +52,15 @@ export async function registerAmqpBackend(
     },
     get state() {
       return bridge.state
+    },
+    get failingOver() {
+      return bridge.failingOver
+    },
+    get brokerUrl() {
+      return bridge.connectedUrl
+    },
+    get problem() {
+      return umQueue.problem()
     },
     get nodeReplyTo() {
       return bridge.nodeReplyTo
@@ -91,6 +103,56 @@ export async function registerAmqpBackend(
         receivedByType: s.receivedByType,
         settlements: s.settlements,
       }
+    },
+  }
+}
+
+const UM_QUEUE_RETRY_MS = 2000
+
+/**
+ * With UM_QUEUE_TYPE: checks the User Manager queue's type once the broker is open (again every
+ * 2 s while no node answered the check), and says why the node is not ready until it passed.
+ */
+function watchUmQueue(
+  app: FastifyInstance,
+  config: GatewayConfig & { amqpUrl: string[] },
+  bridge: FastifyInstance['ciBridge'],
+): { problem(): string | undefined } {
+  const type = config.umQueueType
+  const queue = umQueueName(config.umAddress ?? bridge.userManagerAddress)
+  if (type === undefined || queue === undefined) return { problem: () => undefined }
+  let check: UmQueueCheck = { state: 'pending' }
+  let running = false
+  let closed = false
+  let retry: NodeJS.Timeout | undefined
+  const run = () => {
+    if (closed || running || check.state !== 'pending' || bridge.state !== 'open') return
+    running = true
+    checkUmQueue(config.amqpUrl, queue, type)
+      .then((outcome) => {
+        check = outcome
+        if (outcome.state === 'wrong') app.log.error({ queue, type }, outcome.problem)
+        else if (outcome.state === 'ok') app.log.info({ queue, type }, 'User Manager queue checked')
+      })
+      .finally(() => {
+        running = false
+        if (check.state === 'pending' && !closed) {
+          retry = setTimeout(run, UM_QUEUE_RETRY_MS)
+          retry.unref()
+        }
+      })
+  }
+  bridge.on('state', run)
+  app.addHook('onClose', async () => {
+    closed = true
+    clearTimeout(retry)
+  })
+  run()
+  return {
+    problem() {
+      if (check.state === 'ok') return undefined
+      if (check.state === 'wrong') return check.problem
+      return `the User Manager queue '${queue}' is not checked yet (UM_QUEUE_TYPE=${type})${check.lastError ? `: ${check.lastError}` : ''}`
     },
   }
 }

@@ -47,6 +47,12 @@ export interface Backend {
   readonly state: BackendState
   /** The address others use to reach this node (reply_to of everything it sends). */
   readonly nodeReplyTo: string
+  /** True while a lost broker node fails over to the next URL (readiness stays 200 meanwhile). */
+  readonly failingOver?: boolean
+  /** The broker URL (password masked) of the open connection. */
+  readonly brokerUrl?: string | undefined
+  /** Why the node must not report ready although the broker may be open (the UM queue check). */
+  readonly problem?: string | undefined
   /** Whether another running process shares this node's id (checked once the broker first connects). */
   readonly nodeIdCheck: NodeIdCheck
   /**

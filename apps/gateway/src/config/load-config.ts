@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { rabbitmqReplyAddress } from 'fastify-ci-bridge'
 import { Compile } from 'typebox/compile'
+import { umQueueName } from '../backend/um-queue-name.js'
 import { openFilesLimit } from '../connections/open-files-limit.js'
 import { connectionBudget } from './connection-budget.js'
 import { type Coerce, VARIABLES, type VariableSpec } from './variables.js'
@@ -13,9 +14,11 @@ export interface GatewayConfig {
   apiHost: string
   apiPort?: number
   nodeId: string
-  amqpUrl?: string
+  /** One broker URL, or the URLs of a cluster's nodes (tried in order). */
+  amqpUrl?: string[]
   amqpProfile: 'rabbitmq' | 'generic'
   umAddress?: string
+  umQueueType?: 'quorum' | 'classic'
   broadcastAddress?: string
   nodeAddress?: string
   nodeReplyTo?: string
@@ -132,6 +135,15 @@ function expectation(spec: VariableSpec): string {
   return 'text'
 }
 
+/** The vhost part of an AMQP URL ('' for none). */
+function vhostOf(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname.replace(/^\//, ''))
+  } catch {
+    return ''
+  }
+}
+
 /**
  * Reads and validates the configuration; throws ConfigError naming every bad variable. `host.openFiles`
  * is the process's open-file limit the connection caps must fit in (read from the system by default).
@@ -197,6 +209,20 @@ export function loadConfig(
     problems.push(
       `NODE_ADDRESS=${JSON.stringify(out.nodeAddress)} without NODE_REPLY_TO: the broker names the queue behind this address, so nothing can reach this node through it; set NODE_REPLY_TO, or give NODE_ADDRESS as /queue/NAME (NODE_REPLY_TO is then /amq/queue/NAME)`,
     )
+  }
+  const urls = out.amqpUrl as string[] | undefined
+  if (urls && new Set(urls.map(vhostOf)).size > 1) {
+    problems.push('AMQP_URL: every URL must name the same vhost (they are the nodes of one cluster)')
+  }
+  if (out.umQueueType !== undefined) {
+    const umAddress = (out.umAddress as string | undefined) ?? '/queue/user-manager'
+    if (urls === undefined || out.amqpProfile !== 'rabbitmq') {
+      problems.push('UM_QUEUE_TYPE needs AMQP_URL and AMQP_PROFILE=rabbitmq (it is a RabbitMQ queue type)')
+    } else if (umQueueName(umAddress) === undefined) {
+      problems.push(
+        `UM_QUEUE_TYPE needs a UM_ADDRESS that names a queue (/queue/NAME, /amq/queue/NAME or NAME), not ${JSON.stringify(umAddress)}`,
+      )
+    }
   }
   if (Array.isArray(out.trustProxy)) {
     const bad = (out.trustProxy as string[]).filter((entry) => !isProxyAddress(entry))

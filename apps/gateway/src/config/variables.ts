@@ -23,8 +23,8 @@ export interface VariableSpec {
 }
 
 const hidden = () => '(hidden)'
-/** The URL with its password masked. */
-const withoutPassword = (text: string) => text.replace(/^(\w+:\/\/[^:@/]*:)[^@/]*@/, '$1***@')
+/** The URLs with their passwords masked. */
+const withoutPassword = (text: string) => text.replace(/(\w+:\/\/[^:@/,]*:)[^@/,]*@/g, '$1***@')
 
 const port = Type.Integer({ minimum: 0, maximum: 65535 })
 const positive = (max = Number.MAX_SAFE_INTEGER) => Type.Integer({ minimum: 1, maximum: max })
@@ -85,12 +85,16 @@ export const VARIABLES: readonly VariableSpec[] = [
   {
     name: 'AMQP_URL',
     key: 'amqpUrl',
-    coerce: 'string',
-    schema: Type.String({ pattern: '^amqps?://[^:@/]+:[^@/]+@[^/]' }),
-    expected: 'an amqp:// or amqps:// URL with credentials: amqp://user:password@host[:port][/vhost]',
+    coerce: 'list',
+    schema: Type.Array(Type.String({ pattern: '^amqps?://[^:@/]+:[^@/]+@[^/]' }), {
+      minItems: 1,
+      maxItems: 32,
+    }),
+    expected:
+      'an amqp:// or amqps:// URL with credentials: amqp://user:password@host[:port][/vhost], or up to 32 of them, comma-separated (the nodes of one cluster)',
     redact: withoutPassword,
     description:
-      'amqp://user:password@host[:port][/vhost] (or amqps://) URL of the broker. Unset: embedded mode (in-process bus and demo User Manager, no broker)',
+      'amqp://user:password@host[:port][/vhost] (or amqps://) URL of the broker; on a RabbitMQ cluster, the URL of every node, comma-separated (tried in order; a lost node fails over to the next). Unset: embedded mode (in-process bus and demo User Manager, no broker)',
   },
   {
     name: 'AMQP_PROFILE',
@@ -107,6 +111,14 @@ export const VARIABLES: readonly VariableSpec[] = [
     coerce: 'string',
     schema: Type.String({ minLength: 1 }),
     description: 'Address of the User Manager (rabbitmq default /queue/user-manager)',
+  },
+  {
+    name: 'UM_QUEUE_TYPE',
+    key: 'umQueueType',
+    coerce: 'string',
+    schema: Type.Union([Type.Literal('quorum'), Type.Literal('classic')]),
+    description:
+      'RabbitMQ: the type the User Manager queue must have (quorum on a cluster). Set: before it reports ready the gateway declares the queue with this type, and stays not ready with an error when it exists with another. Unset: no check',
   },
   {
     name: 'BROADCAST_ADDRESS',

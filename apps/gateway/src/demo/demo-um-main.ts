@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     logger: { level: process.env.LOG_LEVEL ?? 'info', base: { component: 'demo-user-manager' } },
   })
   await app.register(fastifyCiBridge, {
-    url,
+    url: url.split(',').map((u) => u.trim()),
     nodeId: process.env.DEMO_UM_ID ?? `demo-um-${process.pid}`,
     profile: profile === 'generic' ? 'generic' : 'rabbitmq',
     ...(process.env.UM_ADDRESS ? { userManagerAddress: process.env.UM_ADDRESS } : {}),
