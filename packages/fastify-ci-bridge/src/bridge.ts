@@ -288,8 +288,10 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
       this.connection.connection !== undefined &&
       this.umSender.isOpen &&
       this.coreReceivers.every((receiver) => receiver.isOpen)
-    if (ready) this.setState('open')
-    else if (this.currentState === 'open') this.setState('reconnecting')
+    if (ready) {
+      this.connection.linksReady()
+      this.setState('open')
+    } else if (this.currentState === 'open') this.setState('reconnecting')
     else if (
       this.currentState === 'connecting' &&
       this.connectionOpenedBefore &&

@@ -75,6 +75,8 @@ export class ConnectionManager {
   private openEndpoint: BrokerEndpoint | undefined
   /** Endpoints that failed since the last open connection was lost (undefined: none lost). */
   private failedSinceLoss: Set<number> | undefined
+  /** When a connection opened after a loss, while its links are not all attached again. */
+  private reopenedAt: number | undefined
 
   constructor(
     private readonly settings: ConnectionSettings,
@@ -99,15 +101,23 @@ export class ConnectionManager {
     return this.openConnection ? this.openEndpoint?.safeUrl : undefined
   }
 
-  /** An open connection was lost and some other URL has not failed since: a failover, not an outage. */
+  /**
+   * An open connection was lost and some other URL has not failed since, or the next node's
+   * connection is open and its links are being attached again (for up to `connectTimeoutMs`): a
+   * failover, not an outage.
+   */
   get failingOver(): boolean {
     const failed = this.failedSinceLoss
-    return (
-      !this.stopped &&
-      failed !== undefined &&
-      this.settings.endpoints.length > 1 &&
-      failed.size < this.settings.endpoints.length
-    )
+    if (this.stopped || failed === undefined || this.settings.endpoints.length < 2) return false
+    if (this.reopenedAt !== undefined) return Date.now() - this.reopenedAt < this.settings.connectTimeoutMs
+    return failed.size < this.settings.endpoints.length
+  }
+
+  /** Every link is attached again on the open connection: the failover (if any) is over. */
+  linksReady(): void {
+    if (!this.openConnection) return
+    this.failedSinceLoss = undefined
+    this.reopenedAt = undefined
   }
 
   start(): void {
@@ -155,7 +165,8 @@ export class ConnectionManager {
       this.backoff.reset()
       this.openConnection = connection
       this.openEndpoint = endpoint
-      this.failedSinceLoss = undefined
+      // After a loss the failover lasts until the links are attached again (linksReady).
+      if (this.failedSinceLoss !== undefined) this.reopenedAt = Date.now()
       this.log.info({ url: endpoint.safeUrl }, 'amqp: connection open')
       this.hooks.onOpen(connection)
     })
@@ -202,7 +213,10 @@ export class ConnectionManager {
     this.current = undefined
     this.openConnection = undefined
     this.openEndpoint = undefined
-    if (wasOpen) this.failedSinceLoss = new Set()
+    if (wasOpen) {
+      this.failedSinceLoss = new Set()
+      this.reopenedAt = undefined
+    }
     this.attemptFailed(index)
     clearTimeout(this.connectTimer)
     abort(connection)
@@ -238,6 +252,7 @@ export class ConnectionManager {
     this.openConnection = undefined
     this.openEndpoint = undefined
     this.failedSinceLoss = undefined
+    this.reopenedAt = undefined
     if (!connection) return
     if (!wasOpen) {
       abort(connection)
