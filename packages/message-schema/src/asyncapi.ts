@@ -52,7 +52,8 @@ const amqpMessages = {
   PING: { schema: Ping, summary: 'Ask a node: RESULT.data = {node,sessions,uptimeMs}' },
   EMIT_USER: {
     schema: EmitUser,
-    summary: "Event to every session of a user (on the broadcast address: every node's). RESULT.data = {delivered}",
+    summary:
+      "Event to every session of a user (on the broadcast address: every node's). RESULT.data = {delivered}",
   },
   DISCONNECT_USER: {
     schema: DisconnectUser,
