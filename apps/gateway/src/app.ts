@@ -17,6 +17,12 @@ import { createLogDestination } from './log-destination.js'
 import { LogThrottle } from './log-throttle.js'
 import { sessionOptions } from './sessions-wiring.js'
 
+/**
+ * Longest path parameter, as sent (percent-encoded): a user id of 256 characters (a JWT sub) or a room
+ * name of 128, each up to 4 bytes of UTF-8 written as %XX (Fastify's default, 100, answers 414 sooner).
+ */
+const MAX_PARAM_LENGTH = 256 * 12
+
 export interface GatewayOverrides {
   /** A pino-compatible logger instance or Fastify logger options (default: pino at config.logLevel). */
   logger?: boolean | { level: string }
@@ -61,6 +67,7 @@ export async function buildGateway(
   const loggerOptions = overrides.logger ?? { level: config.logLevel }
   const app = Fastify({
     trustProxy: config.trustProxy,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     logger:
       loggerOptions === false
         ? false
@@ -145,6 +152,7 @@ export async function buildGateway(
     await registerApi(app, deps, docs)
   } else {
     api = Fastify({
+      routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
       loggerInstance: app.log.child({ listener: 'api' }),
       logController: new LogController({ disableRequestLogging: true }),
     })

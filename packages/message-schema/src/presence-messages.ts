@@ -72,6 +72,8 @@ export type UserSessionView = Static<typeof UserSessionView>
 
 export const UserInfoData = Type.Object({
   node: NodeId,
+  /** The gateway's addition: the user's sessions on this node, exact (`sessions` lists at most 1000). */
+  count: Type.Optional(Type.Integer({ minimum: 0 })),
   sessions: Type.Array(UserSessionView),
 })
 export type UserInfoData = Static<typeof UserInfoData>
