@@ -140,6 +140,13 @@ describe('admin API: users and rooms', () => {
     }
   })
 
+  it('gateway_users counts the users with a session on this node', async () => {
+    const metrics = await (await fetch(`${gw.httpUrl}/metrics`)).text()
+    const users = gw.gateway.app.wsSessions.userCount
+    assert.ok(users >= 5, String(users))
+    assert.match(metrics, new RegExp(`^gateway_users\\{[^}]*\\} ${users}$`, 'm'))
+  })
+
   it('the OpenAPI document lists the routes', async () => {
     const doc = (await (await fetch(`${gw.httpUrl}/docs/openapi.json`)).json()) as Json
     assert.ok(doc.paths['/v1/users/{user}/sessions']?.get)
