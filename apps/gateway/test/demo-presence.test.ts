@@ -1,27 +1,22 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { SignJWT } from 'jose'
 import { type StartedGateway, startGateway } from './helpers/gateway.js'
+import { jwtFor, TEST_JWT_SECRET } from './helpers/jwt.js'
 import { TestClient } from './helpers/ws-client.js'
-
-const SECRET = 'a-test-secret-that-is-long-enough-0123456789'
-const jwt = (sub: string) =>
-  new SignJWT({ sub })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setExpirationTime('5m')
-    .sign(new TextEncoder().encode(SECRET))
 
 describe('demo User Manager: a user-addressed message and a room presence list (embedded, auth on)', () => {
   let gw: StartedGateway
   const clients: TestClient[] = []
   const open = async (sub: string) => {
-    const client = await TestClient.open(gw.wsUrl, { headers: { authorization: `Bearer ${await jwt(sub)}` } })
+    const client = await TestClient.open(gw.wsUrl, {
+      headers: { authorization: `Bearer ${await jwtFor(sub)}` },
+    })
     clients.push(client)
     await client.event('demo.welcome')
     return { client, sid: await client.sid() }
   }
   before(async () => {
-    gw = await startGateway({ AUTH_JWT_SECRET: SECRET })
+    gw = await startGateway({ AUTH_JWT_SECRET: TEST_JWT_SECRET })
   })
   after(async () => {
     for (const c of clients) await c.close().catch(() => {})

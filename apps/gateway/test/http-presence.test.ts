@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { SignJWT } from 'jose'
 import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { jwtFor, TEST_JWT_SECRET } from './helpers/jwt.js'
 import { TestClient } from './helpers/ws-client.js'
 
 const TOKEN = 'http-presence-test-token-0123456789'
-const SECRET = 'a-test-secret-that-is-long-enough-0123456789'
 const admin = { authorization: `Bearer ${TOKEN}` }
-const jwt = (sub: string) =>
-  new SignJWT({ sub })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setExpirationTime('5m')
-    .sign(new TextEncoder().encode(SECRET))
 
 // biome-ignore lint/suspicious/noExplicitAny: API answers are parsed JSON, asserted field by field
 type Json = any
@@ -20,7 +14,9 @@ describe('admin API: users and rooms', () => {
   let gw: StartedGateway
   const clients: TestClient[] = []
   const open = async (sub: string) => {
-    const client = await TestClient.open(gw.wsUrl, { headers: { authorization: `Bearer ${await jwt(sub)}` } })
+    const client = await TestClient.open(gw.wsUrl, {
+      headers: { authorization: `Bearer ${await jwtFor(sub)}` },
+    })
     clients.push(client)
     return { client, sid: await client.sid() }
   }
@@ -38,7 +34,7 @@ describe('admin API: users and rooms', () => {
     return { status: res.status, body: (res.status === 204 ? undefined : await res.json()) as Json }
   }
   before(async () => {
-    gw = await startGateway({ GATEWAY_ADMIN_TOKEN: TOKEN, AUTH_JWT_SECRET: SECRET })
+    gw = await startGateway({ GATEWAY_ADMIN_TOKEN: TOKEN, AUTH_JWT_SECRET: TEST_JWT_SECRET })
   })
   after(async () => {
     for (const c of clients) await c.close().catch(() => {})

@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Result } from '@session-gateway/message-schema'
-import { SignJWT } from 'jose'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
 import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { jwtFor, TEST_JWT_SECRET } from './helpers/jwt.js'
 import { TestClient } from './helpers/ws-client.js'
-
-const SECRET = 'a-test-secret-that-is-long-enough-0123456789'
-const key = new TextEncoder().encode(SECRET)
-const tokenFor = (sub: string) =>
-  new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(key)
 
 interface Held {
   client: TestClient
@@ -44,7 +39,7 @@ describe('users and presence across two nodes, authentication on (PROTOCOL.md 4.
       for (let i = 0; i < count; i++) {
         const gw = nodes[node] as StartedGateway
         const client = await TestClient.open(gw.wsUrl, {
-          headers: { authorization: `Bearer ${await tokenFor(user)}` },
+          headers: { authorization: `Bearer ${await jwtFor(user)}` },
         })
         const sid = await client.sid()
         const connected = await um.waitFor((m) => m.body.type === 'CLIENT_CONNECTED' && m.body.sid === sid)
@@ -69,7 +64,7 @@ describe('users and presence across two nodes, authentication on (PROTOCOL.md 4.
           UM_ADDRESS: `/queue/${umQueue}`,
           BROADCAST_ADDRESS: broadcast,
           GATEWAY_NODE_ID: id,
-          AUTH_JWT_SECRET: SECRET,
+          AUTH_JWT_SECRET: TEST_JWT_SECRET,
         }),
       )
     }
