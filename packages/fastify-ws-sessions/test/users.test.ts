@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { ClientOptions } from 'ws'
-import type { UserClaims } from '../src/index.js'
+import { SessionError, type UserClaims } from '../src/index.js'
 import { expectRejected, startServer, TestClient, type TestServer, waitFor } from './helpers.js'
 
 /** Claims from the `x-user` header: `{sub}` when given, else claims without a sub. */
@@ -89,13 +89,48 @@ describe('users: the user -> sessions index', () => {
   })
 })
 
+describe('users: the index stays exact whatever ends a session', () => {
+  it('a session refused by onConnect, one dropped without a close frame, and one closed by the server all leave it', async (t) => {
+    const server = await startServer({
+      heartbeatIntervalMs: 0,
+      authenticate: headerAuth,
+      onConnect: (session) => {
+        if (session.userId === 'refused') throw new SessionError('UNAVAILABLE', 'no', { closeCode: 1013 })
+      },
+    })
+    t.after(() => server.close())
+    const registry = server.app.wsSessions
+    const refused = await TestClient.open(server.url, as('refused'))
+    assert.equal((await refused.closed).code, 1013)
+    const dropped = await TestClient.open(server.url, as('kim'))
+    const closedByServer = await TestClient.open(server.url, as('kim'))
+    const kept = await TestClient.open(server.url, as('kim'))
+    const [, closedSid, keptSid] = await Promise.all([dropped, closedByServer, kept].map((c) => c.sid()))
+    dropped.ws.terminate()
+    registry.close(closedSid as string, 4000, 'bye')
+    await waitFor(() => registry.userSessions('kim').length === 1, 3000, 'two kim sessions to leave')
+    assert.deepEqual(
+      registry.userSessions('kim').map((s) => s.sid),
+      [keptSid],
+    )
+    assert.deepEqual(registry.userSessions('refused'), [])
+    // The index holds exactly the sessions the registry holds, by user.
+    const byUser = [...registry.values()].filter((s) => s.userId !== undefined)
+    assert.equal(byUser.length, 1)
+    assert.equal(registry.userCount, 1)
+    await kept.close()
+    await waitFor(() => registry.userCount === 0, 3000, 'the index to empty')
+  })
+})
+
 describe('users: the userId option', () => {
-  it('derives the user from the claims, and refuses a user id that is not 1-256 characters with 401', async () => {
+  it('derives the user from the claims, and refuses a user id that is not 1-256 characters with 401', async (t) => {
     const server = await startServer({
       heartbeatIntervalMs: 0,
       authenticate: (request) => ({ uid: request.headers['x-user'] ?? null }),
       userId: (claims) => (claims.uid === null ? undefined : (claims.uid as string)),
     })
+    t.after(() => server.close())
     const registry = server.app.wsSessions
     const client = await TestClient.open(server.url, as('u-1'))
     const sid = await client.sid()
@@ -109,10 +144,9 @@ describe('users: the userId option', () => {
     }
     assert.equal(registry.stats.rejectedUpgrades.UNAUTHORIZED, 2)
     await Promise.all([client.close(), anonymous.close()])
-    await server.close()
   })
 
-  it('a userId that throws answers 401', async () => {
+  it('a userId that throws answers 401', async (t) => {
     const server = await startServer({
       heartbeatIntervalMs: 0,
       authenticate: () => ({ sub: 'x' }),
@@ -120,18 +154,19 @@ describe('users: the userId option', () => {
         throw new Error('boom')
       },
     })
+    t.after(() => server.close())
     assert.equal((await expectRejected(server.url)).status, 401)
-    await server.close()
   })
 })
 
 describe('users: one client for the per-client limits', () => {
-  it('maxSessionsPerClient counts the same sessions the index lists, and disconnectUser frees the slots', async () => {
+  it('maxSessionsPerClient counts the same sessions the index lists, and disconnectUser frees the slots', async (t) => {
     const server = await startServer({
       heartbeatIntervalMs: 0,
       authenticate: headerAuth,
       maxSessionsPerClient: 2,
     })
+    t.after(() => server.close())
     const registry = server.app.wsSessions
     const first = await Promise.all([1, 2].map(() => TestClient.open(server.url, as('henry'))))
     assert.equal(registry.userSessions('henry').length, 2)
@@ -144,22 +179,21 @@ describe('users: one client for the per-client limits', () => {
     const again = await Promise.all([1, 2].map(() => TestClient.open(server.url, as('henry'))))
     assert.equal(registry.userSessions('henry').length, 2)
     await Promise.all(again.map((c) => c.close()))
-    await server.close()
   })
 
-  it('a custom userId is the default client key too', async () => {
+  it('a custom userId is the default client key too', async (t) => {
     const server = await startServer({
       heartbeatIntervalMs: 0,
       maxSessionsPerClient: 1,
       authenticate: (request) => ({ account: request.headers['x-user'] }),
       userId: (claims) => claims.account as string,
     })
+    t.after(() => server.close())
     const registry = server.app.wsSessions
     const client = await TestClient.open(server.url, as('ivy'))
     assert.equal(registry.sessionsOfClient('user:ivy'), 1)
     assert.equal((await expectRejected(server.url, as('ivy'))).status, 429)
     await client.close()
-    await server.close()
   })
 })
 
