@@ -13,6 +13,7 @@ import {
   RoomEmit,
   SessionInfo,
 } from './amqp-messages.js'
+import { TRACEPARENT_PATTERN } from './common.js'
 import { JSON_CONTENT_TYPE, PROTOCOL_VERSION } from './constants.js'
 import { DisconnectUser, EmitUser, RoomInfo, UserInfo } from './presence-messages.js'
 import { ClientFrame, ErrorFrame, EventFrame, ReplyFrame } from './ws-frames.js'
@@ -23,7 +24,11 @@ function plain(schema: TSchema): Record<string, unknown> {
 }
 
 const wsMessages = {
-  ClientFrame: { schema: ClientFrame, summary: 'A client event: {event, data?, id?}' },
+  ClientFrame: {
+    schema: ClientFrame,
+    summary:
+      'A client event: {event, data?, id?, trace?} (trace: W3C traceparent/tracestate for the CLIENT_EVENT)',
+  },
   EventFrame: { schema: EventFrame, summary: 'An event pushed to the client' },
   ReplyFrame: { schema: ReplyFrame, summary: 'The one reply to a client frame that carried an id' },
   ErrorFrame: { schema: ErrorFrame, summary: 'Error for a frame without a usable id' },
@@ -35,7 +40,11 @@ const amqpMessages = {
     schema: ClientDisconnected,
     summary: 'A session closed (sent exactly once per session)',
   },
-  CLIENT_EVENT: { schema: ClientEvent, summary: 'A client event forwarded to the User Manager' },
+  CLIENT_EVENT: {
+    schema: ClientEvent,
+    summary:
+      "A client event forwarded to the User Manager (application_properties traceparent/tracestate: the frame's trace)",
+  },
   EMIT: { schema: Emit, summary: 'Event to one session' },
   ROOM_EMIT: {
     schema: RoomEmit,
@@ -76,6 +85,21 @@ const amqpMessages = {
 
 type MessageTable = Record<string, { schema: TSchema; summary: string }>
 
+/**
+ * The AMQP application_properties the gateway reads or sets (AsyncAPI message headers). Every
+ * message may carry them; the gateway sets them on CLIENT_EVENT when the client frame had a
+ * `trace`, copies `traceparent`/`tracestate` of a CI message onto its RESULT, and hands every
+ * received message's application_properties to its hooks.
+ */
+const TRACE_HEADERS = {
+  type: 'object',
+  description: 'AMQP application_properties (W3C Trace Context)',
+  properties: {
+    traceparent: { type: 'string', pattern: TRACEPARENT_PATTERN },
+    tracestate: { type: 'string', maxLength: 512 },
+  },
+}
+
 function componentMessages(table: MessageTable, amqp: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const [name, { summary }] of Object.entries(table)) {
@@ -85,7 +109,7 @@ function componentMessages(table: MessageTable, amqp: boolean): Record<string, u
       summary,
       contentType: JSON_CONTENT_TYPE,
       payload: { $ref: `#/components/schemas/${name}` },
-      ...(amqp ? { bindings: { amqp1: {} } } : {}),
+      ...(amqp ? { headers: TRACE_HEADERS, bindings: { amqp1: {} } } : {}),
     }
   }
   return out

@@ -15,6 +15,7 @@ export {
   requestIdValidator,
   resultValidator,
   serverFrameValidator,
+  traceValidator,
   umValidators,
 } from './validators.js'
 export * from './ws-frames.js'

@@ -13,7 +13,7 @@ import {
   RoomEmit,
   SessionInfo,
 } from './amqp-messages.js'
-import { RequestId } from './common.js'
+import { RequestId, Trace } from './common.js'
 import { DisconnectUser, EmitUser, RoomInfo, UserInfo } from './presence-messages.js'
 import { ClientFrame, ErrorFrame, ReplyFrame, ServerFrame } from './ws-frames.js'
 
@@ -23,6 +23,7 @@ export const serverFrameValidator = Compile(ServerFrame)
 export const replyFrameValidator = Compile(ReplyFrame)
 export const errorFrameValidator = Compile(ErrorFrame)
 export const requestIdValidator = Compile(RequestId)
+export const traceValidator = Compile(Trace)
 export const resultValidator = Compile(Result)
 
 export const ciValidators = {
