@@ -1,3 +1,4 @@
+import { CI_MESSAGE_TYPES } from '@session-gateway/message-schema'
 import type { Prng } from './prng.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -419,20 +420,8 @@ export interface CiCase {
   toObserver: boolean
 }
 
-const CI_TYPES = [
-  'EMIT',
-  'ROOM_EMIT',
-  'BROADCAST',
-  'JOIN',
-  'LEAVE',
-  'DISCONNECT',
-  'SESSION_INFO',
-  'PING',
-  'EMIT_USER',
-  'DISCONNECT_USER',
-  'USER_INFO',
-  'ROOM_INFO',
-]
+// Every CI type the contract has: a new one is fuzzed without touching this file.
+const CI_TYPES: readonly string[] = CI_MESSAGE_TYPES
 
 function randomSid(prng: Prng): string {
   const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
