@@ -57,6 +57,8 @@ export async function b5EmitUser(settings: BenchSettings): Promise<ScenarioResul
             GATEWAY_NODE_ID: `${marker}-${n}`,
             BROADCAST_ADDRESS: broadcast,
             AUTH_JWT_SECRET: SECRET,
+            // 10 sessions; the shared 20,000 no longer fits a default open-file limit (the node refuses it).
+            SESSION_MAX: '1000',
           },
           adminToken: ADMIN_TOKEN,
         }),
