@@ -17,12 +17,14 @@ import { b1GetSid } from './scenarios/b1-get-sid.js'
 import { b2AmqpRoundtrip } from './scenarios/b2-amqp-roundtrip.js'
 import { b3IdleSessions } from './scenarios/b3-idle-sessions.js'
 import { b4Broadcast } from './scenarios/b4-broadcast.js'
+import { b5EmitUser } from './scenarios/b5-emit-user.js'
 
 const SCENARIOS: Record<string, Scenario> = {
   B1: b1GetSid,
   B2: b2AmqpRoundtrip,
   B3: b3IdleSessions,
   B4: b4Broadcast,
+  B5: b5EmitUser,
 }
 
 const RESULTS_DIR = fileURLToPath(new URL('../results', import.meta.url))

@@ -5,6 +5,7 @@ import { adviceFor, describeClose, formatRtt, shortSid } from './describe.js'
 import type { Incoming } from './frames.js'
 import type { LogView } from './log-view.js'
 import type { Notices } from './notices.js'
+import type { PresenceView } from './presence-view.js'
 import { readDemoEvent } from './pushed-events.js'
 import type { StatusView } from './status-view.js'
 
@@ -13,6 +14,7 @@ export interface DemoViews {
   log: LogView
   acks: AcksView
   chat: ChatView
+  presence: PresenceView
   notices: Notices
   /** Where the last echo that came back is shown. */
   echoResult: HTMLElement
@@ -39,6 +41,7 @@ export class DemoPage {
     if (state.status !== 'open') {
       this.sid = undefined
       this.views.chat.setSid(undefined)
+      this.views.presence.setSid(undefined)
     }
     switch (state.status) {
       case 'open':
@@ -104,6 +107,7 @@ export class DemoPage {
   private setSid(sid: string): void {
     this.sid = sid
     this.views.chat.setSid(sid)
+    this.views.presence.setSid(sid)
     this.views.status.showSid(sid)
   }
 
@@ -157,9 +161,17 @@ export class DemoPage {
         } else {
           chat.system(ev.room, `${shortSid(ev.sid)} joined`)
         }
+        void this.who(ev.room)
         return
       case 'room.left':
         chat.system(ev.room, `${shortSid(ev.sid)} left`)
+        if (chat.has(ev.room)) void this.who(ev.room)
+        return
+      case 'user.message':
+        this.views.presence.userMessage(ev)
+        return
+      case 'room.presence':
+        if (chat.has(ev.room)) this.views.presence.show(ev)
         return
       case 'room.message':
         chat.message(ev)
@@ -200,6 +212,7 @@ export class DemoPage {
   async leave(room: string): Promise<void> {
     const ack = await this.send('room.leave', { room })
     if (ack.ok) {
+      this.views.presence.forget(room)
       this.views.chat.removeRoom(room)
       this.views.chat.system(room, 'you left')
     }
@@ -207,6 +220,16 @@ export class DemoPage {
 
   async say(room: string, text: string): Promise<boolean> {
     return (await this.send('room.send', { room, text })).ok
+  }
+
+  /** Asks the demo User Manager to send `text` to every session of this page's user (its other tabs too). */
+  async notifyUser(text: string): Promise<boolean> {
+    return (await this.send('user.notify', { text })).ok
+  }
+
+  /** Asks who is in a room, on every node (the answer comes as `room.presence`). */
+  async who(room: string): Promise<void> {
+    await this.send('room.who', { room })
   }
 
   async custom(event: string, data: unknown): Promise<void> {

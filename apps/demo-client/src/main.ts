@@ -5,9 +5,11 @@ import { DemoPage } from './demo-page.js'
 import { byTestId } from './dom.js'
 import { LogView } from './log-view.js'
 import { Notices } from './notices.js'
+import { PresenceView } from './presence-view.js'
 import { browserSocket } from './socket.js'
 import { StatusView } from './status-view.js'
 import { bindForms } from './ui.js'
+import { pageUser, withToken } from './user-token.js'
 import { resolveSocketUrl } from './ws-url.js'
 
 function boot(): void {
@@ -29,13 +31,20 @@ function boot(): void {
     return
   }
   urlText.textContent = target.url
+  const user = pageUser(window.location.search)
+  const presence = new PresenceView(
+    byTestId('signed-in-as', HTMLElement),
+    byTestId('user-messages', HTMLOListElement),
+    byTestId('presence-rooms', HTMLElement),
+  )
+  presence.signedInAs(user?.sub)
 
   const log = new LogView(byTestId('frame-log', HTMLElement), byTestId('frame-list', HTMLOListElement))
   byTestId('log-clear', HTMLButtonElement).addEventListener('click', () => log.clear())
 
   let page: DemoPage | undefined
   const connection = new GatewayConnection({
-    url: target.url,
+    url: withToken(target.url, user),
     createSocket: browserSocket,
     onState: (state) => page?.onState(state),
     onFrame: (incoming, text, ack) => page?.onFrame(incoming, text, ack),
@@ -54,6 +63,7 @@ function boot(): void {
     log,
     acks: new AcksView(byTestId('acks', HTMLTableSectionElement)),
     chat,
+    presence,
     notices,
     echoResult: byTestId('echo-result', HTMLElement),
     knownEvents: byTestId('known-events', HTMLDataListElement),

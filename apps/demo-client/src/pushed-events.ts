@@ -1,4 +1,5 @@
 import type { EventFrame } from '@session-gateway/message-schema'
+import type { PresenceMember, RoomPresence, UserMessage } from './presence-view.js'
 
 /** The events the demo User Manager pushes (apps/gateway demo-user-manager.ts), typed. */
 export type DemoEvent =
@@ -8,6 +9,8 @@ export type DemoEvent =
   | { name: 'room.left'; room: string; sid: string }
   | { name: 'room.message'; room: string; from: string; text: string; ts?: number }
   | { name: 'demo.error'; message: string }
+  | ({ name: 'user.message' } & UserMessage)
+  | ({ name: 'room.presence' } & RoomPresence)
   | { name: 'GET_SID'; sid: string }
   | { name: 'other'; event: string; data: unknown }
   /** A known event whose data is not what the demo sends. */
@@ -45,6 +48,34 @@ export function readDemoEvent(frame: EventFrame): DemoEvent {
         text: String(data.text),
         ...(typeof data.ts === 'number' ? { ts: data.ts } : {}),
       }
+    case 'user.message':
+      if (!strings(data, 'from', 'text')) return malformed('{from, text, ts}')
+      return {
+        name: 'user.message',
+        from: String(data.from),
+        text: String(data.text),
+        ...(typeof data.ts === 'number' ? { ts: data.ts } : {}),
+      }
+    case 'room.presence': {
+      const members = isObject(data) && Array.isArray(data.members) ? data.members : undefined
+      if (
+        !strings(data, 'room') ||
+        typeof data.count !== 'number' ||
+        !members?.every((m) => strings(m, 'sid'))
+      ) {
+        return malformed('{room, count, members: [{sid, user?}], unanswered}')
+      }
+      return {
+        name: 'room.presence',
+        room: String(data.room),
+        count: data.count,
+        members: (members as Fields[]).map(
+          (m): PresenceMember =>
+            typeof m.user === 'string' ? { sid: String(m.sid), user: m.user } : { sid: String(m.sid) },
+        ),
+        unanswered: typeof data.unanswered === 'number' ? data.unanswered : 0,
+      }
+    }
     case 'demo.error':
       return strings(data, 'message')
         ? { name: 'demo.error', message: String(data.message) }

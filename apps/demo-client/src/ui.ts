@@ -56,6 +56,15 @@ export function bindForms(page: DemoPage, notices: Notices): void {
     })
   })
 
+  const userText = byTestId('user-text', HTMLInputElement)
+  onSubmit(byTestId('user-form', HTMLFormElement), () => {
+    const text = checkChatText(userText.value)
+    if (!valid(text, userText)) return
+    void page.notifyUser(text.value).then((sent) => {
+      if (sent) userText.value = ''
+    })
+  })
+
   const customEvent = byTestId('custom-event', HTMLInputElement)
   const customData = byTestId('custom-data', HTMLTextAreaElement)
   onSubmit(byTestId('custom-form', HTMLFormElement), () => {

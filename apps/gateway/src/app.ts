@@ -22,6 +22,12 @@ import { createLogDestination } from './log-destination.js'
 import { LogThrottle } from './log-throttle.js'
 import { sessionOptions } from './sessions-wiring.js'
 
+/**
+ * Longest path parameter, as sent (percent-encoded): a user id of 256 characters (a JWT sub) or a room
+ * name of 128, each up to 4 bytes of UTF-8 written as %XX (Fastify's default, 100, answers 414 sooner).
+ */
+const MAX_PARAM_LENGTH = 256 * 12
+
 export interface GatewayOverrides {
   /** A pino-compatible logger instance or Fastify logger options (default: pino at config.logLevel). */
   logger?: boolean | { level: string }
@@ -74,6 +80,7 @@ export async function buildGateway(
   const loggerOptions = overrides.logger ?? { level: config.logLevel }
   const app = Fastify({
     trustProxy: config.trustProxy,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     ...serverTimeouts(config),
     logger:
       loggerOptions === false
@@ -162,6 +169,7 @@ export async function buildGateway(
     await registerApi(app, deps, docs)
   } else {
     api = Fastify({
+      routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
       ...serverTimeouts(config),
       loggerInstance: app.log.child({ listener: 'api' }),
       logController: new LogController({ disableRequestLogging: true }),

@@ -9,6 +9,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { SessionError, type SessionRegistry } from 'fastify-ws-sessions'
 import type { CiMeta } from './backend/types.js'
 import type { LogThrottle } from './log-throttle.js'
+import { createPresenceHandlers } from './presence-handlers.js'
 
 /** A failure that becomes a RESULT error with this code. */
 class CiError extends Error {
@@ -95,6 +96,7 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
       uptimeMs: Date.now() - deps.startedAt,
       ...(deps.instance ? { instance: deps.instance } : {}),
     }),
+    ...createPresenceHandlers(sessions, nodeId),
   }
 
   return async function dispatch(message: CiMessage, meta: CiMeta): Promise<void> {

@@ -25,7 +25,9 @@ export interface ResolvedOptions {
   onConnect: ((session: Session) => void | Promise<void>) | undefined
   onDisconnect: ((session: Session, code: number, reason: string) => void | Promise<void>) | undefined
   onEvent: EventHandler | undefined
-  clientKey: (request: FastifyRequest, user: UserClaims | undefined) => string
+  /** The user's own key when not given: `user:<userId>`, else `ip:<request.ip>`. */
+  clientKey: ((request: FastifyRequest, user: UserClaims | undefined) => string) | undefined
+  userId: (claims: UserClaims) => unknown
   maxSessionsPerClient: number
   connectRate: ConnectRateOptions | false
   addressConnectRate: ConnectRateOptions | false
@@ -51,10 +53,20 @@ export const DEFAULTS = {
   closeTimeoutMs: 2000,
 } as const
 
+/** The default `userId`: the claims' `sub` when it is a non-empty string. */
+export function defaultUserId(claims: UserClaims): string | undefined {
+  const sub = claims.sub
+  return typeof sub === 'string' && sub.length > 0 ? sub : undefined
+}
+
+/** The client key of a session: its user (`user:<id>`) when it has one, else its address (`ip:<request.ip>`). */
+export function clientKeyOf(request: FastifyRequest, userId: string | undefined): string {
+  return userId !== undefined ? `user:${userId}` : `ip:${request.ip}`
+}
+
 /** The default `clientKey`: the verified user's `sub`, else the address (`request.ip`, so `trustProxy` applies). */
 export function defaultClientKey(request: FastifyRequest, user: UserClaims | undefined): string {
-  const sub = user?.sub
-  return typeof sub === 'string' && sub.length > 0 ? `user:${sub}` : `ip:${request.ip}`
+  return clientKeyOf(request, user ? defaultUserId(user) : undefined)
 }
 
 const KNOWN_OPTIONS = new Set<string>([
@@ -72,6 +84,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'onDisconnect',
   'onEvent',
   'clientKey',
+  'userId',
   'maxSessionsPerClient',
   'connectRate',
   'addressConnectRate',
@@ -204,7 +217,8 @@ export function resolveOptions(input: WsSessionsOptions | undefined): ResolvedOp
     onConnect: optionalFunction('onConnect', opts.onConnect),
     onDisconnect: optionalFunction('onDisconnect', opts.onDisconnect),
     onEvent: optionalFunction('onEvent', opts.onEvent),
-    clientKey: optionalFunction('clientKey', opts.clientKey) ?? defaultClientKey,
+    clientKey: optionalFunction('clientKey', opts.clientKey),
+    userId: optionalFunction<(claims: UserClaims) => unknown>('userId', opts.userId) ?? defaultUserId,
     maxSessionsPerClient: integer(
       'maxSessionsPerClient',
       opts.maxSessionsPerClient,

@@ -7,8 +7,8 @@ import type { WebSocket } from 'ws'
 import { resolveOptions } from './options.js'
 import { Registry } from './registry.js'
 import { releaseUpgrade } from './release-upgrade.js'
-import type { SessionRegistry, UserClaims, WsSessionsOptions } from './types.js'
-import { createUpgradeGuard, RejectCode } from './upgrade-guard.js'
+import type { SessionRegistry, WsSessionsOptions } from './types.js'
+import { type Authenticated, createUpgradeGuard, RejectCode } from './upgrade-guard.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -30,7 +30,7 @@ async function wsSessionsPlugin(fastify: FastifyInstance, opts: WsSessionsOption
   }
   const registry = new Registry(options)
   const log = fastify.log.child({ plugin: 'fastify-ws-sessions' })
-  const claims = new WeakMap<FastifyRequest, UserClaims>()
+  const authenticated = new WeakMap<FastifyRequest, Authenticated>()
 
   fastify.decorate('wsSessions', registry)
 
@@ -67,7 +67,7 @@ async function wsSessionsPlugin(fastify: FastifyInstance, opts: WsSessionsOption
   fastify.route({
     method: 'GET',
     url: options.path,
-    onRequest: createUpgradeGuard(options, registry, claims),
+    onRequest: createUpgradeGuard(options, registry, authenticated),
     handler(_request: FastifyRequest, reply: FastifyReply) {
       return reply.code(426).header('upgrade', 'websocket').send({
         code: 'UPGRADE_REQUIRED',
@@ -88,6 +88,7 @@ async function wsSessionsPlugin(fastify: FastifyInstance, opts: WsSessionsOption
       }
       // Listeners @fastify/websocket added; released once the session has its own (release-upgrade.ts).
       const inherited = socket.listeners('error') as Array<(...args: unknown[]) => void>
+      const user = authenticated.get(request)
       try {
         registry.open({
           socket,
@@ -96,7 +97,8 @@ async function wsSessionsPlugin(fastify: FastifyInstance, opts: WsSessionsOption
           remoteAddress: request.ip,
           userAgent: header(request.headers['user-agent']),
           origin: header(request.headers.origin),
-          user: claims.get(request),
+          user: user?.claims,
+          userId: user?.userId,
         })
         releaseUpgrade(socket, request, inherited)
       } catch (err) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Writable } from 'node:stream'
 import {
+  DEFAULT_ROOM_INFO_LIMIT,
   EVENT_NAME_PATTERN,
   encodeEventFrame,
   MAX_ROOM_NAME_LENGTH,
@@ -10,13 +11,21 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { ClientLimits } from './client-limits.js'
 import { dispatchFrame } from './dispatch.js'
-import { SessionError } from './errors.js'
+import { isSendableCloseCode, SessionError } from './errors.js'
 import { Heartbeat } from './heartbeat.js'
 import type { ResolvedOptions } from './options.js'
 import { Rooms } from './rooms.js'
 import { type SessionHost, WsSession } from './session.js'
 import { Timers } from './timers.js'
-import type { EventHandler, Session, SessionRegistry, UserClaims, WsSessionsStats } from './types.js'
+import type {
+  EventHandler,
+  RoomMembersPage,
+  Session,
+  SessionRegistry,
+  UserClaims,
+  WsSessionsStats,
+} from './types.js'
+import { Users } from './users.js'
 
 const EVENT_NAME = new RegExp(EVENT_NAME_PATTERN)
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_EVENTS)
@@ -31,6 +40,7 @@ export interface Connection {
   userAgent: string | undefined
   origin: string | undefined
   user: UserClaims | undefined
+  userId: string | undefined
 }
 
 function increment(counts: Record<string, number>, key: string): void {
@@ -40,6 +50,7 @@ function increment(counts: Record<string, number>, key: string): void {
 export class Registry implements SessionRegistry, SessionHost {
   readonly options: ResolvedOptions
   readonly rooms = new Rooms()
+  readonly users = new Users()
   readonly timers = new Timers()
   readonly clientLimits: ClientLimits
   readonly #sessions = new Map<string, WsSession>()
@@ -198,6 +209,64 @@ export class Registry implements SessionRegistry, SessionHost {
     return this.rooms.size
   }
 
+  roomMembers(room: string, page: { offset?: number; limit?: number } = {}): RoomMembersPage {
+    const offset = page.offset ?? 0
+    const limit = page.limit ?? DEFAULT_ROOM_INFO_LIMIT
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(limit) || limit < 0) {
+      throw new RangeError('fastify-ws-sessions: roomMembers needs a whole offset >= 0 and limit >= 0')
+    }
+    const sids = this.rooms.membersView(room)
+    const members: Session[] = []
+    if (limit > 0 && offset < sids.size) {
+      let i = 0
+      for (const sid of sids) {
+        if (i++ < offset) continue
+        const session = this.#sessions.get(sid)
+        if (session) members.push(session)
+        if (members.length === limit) break
+      }
+    }
+    return { count: sids.size, members }
+  }
+
+  // ---- users ----
+
+  get userCount(): number {
+    return this.users.size
+  }
+
+  userSessions(user: string): Session[] {
+    const sessions: Session[] = []
+    for (const sid of this.users.sidsView(user)) {
+      const session = this.#sessions.get(sid)
+      if (session) sessions.push(session)
+    }
+    return sessions
+  }
+
+  emitToUser(user: string, event: string, data?: unknown): number {
+    const sids = this.users.sidsView(user)
+    if (sids.size === 0) return 0
+    const text = encodeEventFrame(event, data)
+    let delivered = 0
+    // Copy first: a send may close a slow session, which must not disturb the iteration.
+    for (const sid of [...sids]) {
+      if (this.#sessions.get(sid)?.sendRaw(text)) delivered++
+    }
+    return delivered
+  }
+
+  disconnectUser(user: string, code = 1000, reason = ''): number {
+    if (!isSendableCloseCode(code)) throw new RangeError(`invalid WebSocket close code ${String(code)}`)
+    let closed = 0
+    for (const session of this.userSessions(user)) {
+      if (!session.isOpen) continue
+      session.close(code, reason)
+      closed++
+    }
+    return closed
+  }
+
   // ---- SessionHost ----
 
   frameIn(): void {
@@ -224,6 +293,7 @@ export class Registry implements SessionRegistry, SessionHost {
     if (this.#sessions.get(session.sid) !== session) return
     this.#sessions.delete(session.sid)
     this.rooms.removeSession(session.sid)
+    if (session.userId !== undefined) this.users.remove(session.userId, session.sid)
     this.#stats.sessionsClosed++
     increment(this.#stats.closeCodes, String(code))
     this.#heartbeat.update(this.#sessions.size)
@@ -272,10 +342,12 @@ export class Registry implements SessionRegistry, SessionHost {
       userAgent: connection.userAgent,
       origin: connection.origin,
       user: connection.user,
+      userId: connection.userId,
       host: this,
     })
     this.#unfinished++
     this.#sessions.set(sid, session)
+    if (session.userId !== undefined) this.users.add(session.userId, sid)
     this.#stats.sessionsOpened++
     this.#heartbeat.update(this.#sessions.size)
     connection.log.info({ sid, remoteAddress: session.remoteAddress }, 'session opened')

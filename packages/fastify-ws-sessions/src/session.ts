@@ -32,6 +32,7 @@ export interface SessionInit {
   userAgent: string | undefined
   origin: string | undefined
   user: UserClaims | undefined
+  userId: string | undefined
   host: SessionHost
 }
 
@@ -71,6 +72,7 @@ export class WsSession implements Session {
   readonly userAgent: string | undefined
   readonly origin: string | undefined
   readonly user: UserClaims | undefined
+  readonly userId: string | undefined
   /** The connection's logger; the session's own child (with `sid`) is made on first use of `log`. */
   readonly baseLog: FastifyBaseLogger
   #log: FastifyBaseLogger | undefined
@@ -97,6 +99,7 @@ export class WsSession implements Session {
     this.userAgent = init.userAgent
     this.origin = init.origin
     this.user = init.user
+    this.userId = init.userId
     this.baseLog = init.log
     this.#socket = init.socket
     this.#transport = init.transport

@@ -57,8 +57,15 @@ export interface WsSessionsOptions {
   /** Fallback for every event without its own handler. Without it such an event is answered `INVALID`. */
   onEvent?: EventHandler
   /**
+   * The session's user, from the claims `authenticate` returned (sync): a string of 1-256 characters,
+   * or `undefined` for none. Anything else, or a longer string, answers HTTP 401. Default: the claims'
+   * `sub` when it is a non-empty string. Sessions of one user are indexed (`userSessions`,
+   * `emitToUser`, `disconnectUser`) and, by default, are one client for the per-client limits.
+   */
+  userId?: (claims: UserClaims) => string | undefined
+  /**
    * The key a client is counted under by `maxSessionsPerClient` and `connectRate` (sync; runs after
-   * `authenticate`). Default: `user:<sub>` when the claims have a string `sub`, else `ip:<request.ip>`
+   * `authenticate`). Default: `user:<userId>` when the session has a user, else `ip:<request.ip>`
    * (`request.ip` honours Fastify's `trustProxy`).
    */
   clientKey?: (request: FastifyRequest, user: UserClaims | undefined) => string
@@ -93,6 +100,8 @@ export interface Session {
   readonly origin?: string | undefined
   /** Claims returned by `authenticate`. */
   readonly user?: UserClaims | undefined
+  /** The session's user (`userId` of the claims; by default their `sub`), when it has one. */
+  readonly userId?: string | undefined
   /** The rooms the session is in (a snapshot). */
   readonly rooms: ReadonlySet<string>
   /** Child logger carrying `{ sid }`. */
@@ -107,6 +116,13 @@ export interface Session {
   sendRaw(text: string): boolean
   /** Starts a close handshake; the socket is destroyed if the client does not answer within `closeTimeoutMs`. */
   close(code?: number, reason?: string): void
+}
+
+/** One page of a room's members (`SessionRegistry.roomMembers`). */
+export interface RoomMembersPage {
+  /** Members of the room on this node, exact. */
+  count: number
+  members: Session[]
 }
 
 export interface WsSessionsStats {
@@ -150,6 +166,22 @@ export interface SessionRegistry {
   roomsOf(sid: string): ReadonlySet<string>
   /** Number of non-empty rooms. */
   readonly roomCount: number
+  /**
+   * A page of a room's members, in join order: `count` is exact, `members` holds at most `limit`
+   * (default 1000) from `offset` (default 0). Costs O(offset + limit), whatever the node holds.
+   */
+  roomMembers(room: string, page?: { offset?: number; limit?: number }): RoomMembersPage
+  /** The sessions of a user on this node, oldest first (a snapshot; empty for a user with none). */
+  userSessions(user: string): Session[]
+  /** Users with at least one session on this node. */
+  readonly userCount: number
+  /** Sends one event to every session of a user, serialized once; returns how many sessions it was handed to. */
+  emitToUser(user: string, event: string, data?: unknown): number
+  /**
+   * Closes every session of a user (with `code`, default 1000, as `close`); returns how many were open and
+   * are now closing. Each stays listed (`userSessions`) until its connection has closed.
+   */
+  disconnectUser(user: string, code?: number, reason?: string): number
   /** Sends one event to every member of a room, serialized once; returns how many sessions it was handed to. */
   emitToRoom(room: string, event: string, data?: unknown, exceptSid?: string): number
   /** Sends one event to every session, serialized once; returns how many sessions it was handed to. */

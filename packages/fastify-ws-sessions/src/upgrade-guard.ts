@@ -1,6 +1,7 @@
+import { MAX_USER_ID_LENGTH } from '@session-gateway/message-schema'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { ClientLimits } from './client-limits.js'
-import { defaultClientKey, type ResolvedOptions } from './options.js'
+import { clientKeyOf, type ResolvedOptions } from './options.js'
 import type { Registry } from './registry.js'
 import type { UserClaims } from './types.js'
 
@@ -38,15 +39,38 @@ function isClaims(value: unknown): value is UserClaims {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
+/** What `authenticate` established for an upgrade: its claims and the session's user. */
+export interface Authenticated {
+  claims: UserClaims
+  userId: string | undefined
+}
+
+type UserIdOutcome = { ok: true; userId: string | undefined } | { ok: false; why: string }
+
+/** Runs the `userId` option on the claims: a string of 1-256 characters, or undefined for none. */
+function userIdOf(options: ResolvedOptions, claims: UserClaims): UserIdOutcome {
+  let userId: unknown
+  try {
+    userId = options.userId(claims)
+  } catch (err) {
+    return { ok: false, why: `userId threw: ${(err as Error)?.message ?? String(err)}` }
+  }
+  if (userId === undefined) return { ok: true, userId }
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
+    return { ok: false, why: `the user id must be a string of 1-${MAX_USER_ID_LENGTH} characters` }
+  }
+  return { ok: true, userId }
+}
+
 /**
  * The `onRequest` hook of the WebSocket route: every check that must happen
  * before the upgrade, answered with plain HTTP and a JSON `{code, message}`.
- * Claims from `authenticate` are kept for the session in `claims`.
+ * What `authenticate` established is kept for the session in `authenticated`.
  */
 export function createUpgradeGuard(
   options: ResolvedOptions,
   registry: Registry,
-  claims: WeakMap<FastifyRequest, UserClaims>,
+  authenticated: WeakMap<FastifyRequest, Authenticated>,
 ) {
   function reject(
     request: FastifyRequest,
@@ -60,9 +84,11 @@ export function createUpgradeGuard(
     return reply.code(status).send({ code, message })
   }
 
-  function keyOf(request: FastifyRequest, user: UserClaims | undefined): string {
+  function keyOf(request: FastifyRequest, user: Authenticated | undefined): string {
+    const userId = user?.userId
+    if (!options.clientKey) return clientKeyOf(request, userId)
     try {
-      const key = options.clientKey(request, user)
+      const key = options.clientKey(request, user?.claims)
       if (typeof key === 'string' && key.length > 0) return key
       request.log.error(
         { key: typeof key },
@@ -71,11 +97,11 @@ export function createUpgradeGuard(
     } catch (err) {
       request.log.error({ err }, 'clientKey threw: using the default key')
     }
-    return defaultClientKey(request, user)
+    return clientKeyOf(request, userId)
   }
 
   /** Per-client limits, last (the default key needs the claims); counts the session until its connection closes. */
-  function clientCheck(request: FastifyRequest, reply: FastifyReply, user: UserClaims | undefined) {
+  function clientCheck(request: FastifyRequest, reply: FastifyReply, user: Authenticated | undefined) {
     const limits = registry.clientLimits
     if (!limits.enabled) return undefined
     const connection = request.raw.socket
@@ -129,7 +155,7 @@ export function createUpgradeGuard(
     if (full) return reject(request, reply, full)
     const overBudget = addressCheck(request, reply)
     if (overBudget) return overBudget
-    let user: UserClaims | undefined
+    let user: Authenticated | undefined
     if (authenticate) {
       let result: unknown
       try {
@@ -139,11 +165,13 @@ export function createUpgradeGuard(
         result = undefined
       }
       if (!isClaims(result)) return reject(request, reply, RejectCode.UNAUTHORIZED)
+      const outcome = userIdOf(options, result)
+      if (!outcome.ok) return reject(request, reply, RejectCode.UNAUTHORIZED, { why: outcome.why })
       // The node may have filled up or started closing while authenticate ran.
       const late = capacityCheck()
       if (late) return reject(request, reply, late)
-      claims.set(request, result)
-      user = result
+      user = { claims: result, userId: outcome.userId }
+      authenticated.set(request, user)
     }
     return clientCheck(request, reply, user)
   }

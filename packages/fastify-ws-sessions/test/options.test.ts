@@ -97,6 +97,7 @@ describe('options validation', () => {
     ['onDisconnect', { onDisconnect: null }, `${P} option "onDisconnect" must be a function (got null)`],
     ['onEvent', { onEvent: [] }, `${P} option "onEvent" must be a function (got an array)`],
     ['clientKey', { clientKey: 'ip' }, `${P} option "clientKey" must be a function (got "ip")`],
+    ['userId', { userId: 'sub' }, `${P} option "userId" must be a function (got "sub")`],
     [
       'maxSessionsPerClient -1',
       { maxSessionsPerClient: -1 },

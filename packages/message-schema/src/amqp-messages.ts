@@ -13,6 +13,7 @@ import {
   Sid,
   WsCloseCode,
 } from './common.js'
+import { DisconnectUser, EmitUser, RoomInfo, UserInfo } from './presence-messages.js'
 
 // AMQP bodies accept fields they do not know (ignored), so that a newer peer can add optional fields.
 
@@ -118,7 +119,20 @@ export const Ping = Type.Object({ type: Type.Literal('PING'), v: ProtocolVersion
 export type Ping = Static<typeof Ping>
 
 /** Every CI -> gateway message, discriminated on `type`. */
-export const CiMessage = Type.Union([Emit, RoomEmit, Broadcast, Join, Leave, Disconnect, SessionInfo, Ping])
+export const CiMessage = Type.Union([
+  Emit,
+  RoomEmit,
+  Broadcast,
+  Join,
+  Leave,
+  Disconnect,
+  SessionInfo,
+  Ping,
+  EmitUser,
+  DisconnectUser,
+  UserInfo,
+  RoomInfo,
+])
 export type CiMessage = Static<typeof CiMessage>
 
 /** The schema of each CI message, by `type`. */
@@ -131,6 +145,10 @@ export const CiMessageSchemas = {
   DISCONNECT: Disconnect,
   SESSION_INFO: SessionInfo,
   PING: Ping,
+  EMIT_USER: EmitUser,
+  DISCONNECT_USER: DisconnectUser,
+  USER_INFO: UserInfo,
+  ROOM_INFO: RoomInfo,
 } as const
 
 // ---- RESULT (gateway -> the CI message's reply_to) ----

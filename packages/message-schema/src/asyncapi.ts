@@ -15,6 +15,7 @@ import {
 } from './amqp-messages.js'
 import { TRACEPARENT_PATTERN } from './common.js'
 import { JSON_CONTENT_TYPE, PROTOCOL_VERSION } from './constants.js'
+import { DisconnectUser, EmitUser, RoomInfo, UserInfo } from './presence-messages.js'
 import { ClientFrame, ErrorFrame, EventFrame, ReplyFrame } from './ws-frames.js'
 
 /** Plain JSON Schema (typebox schemas may carry non-JSON metadata). */
@@ -58,6 +59,24 @@ const amqpMessages = {
     summary: 'Ask for a session: RESULT.data = {sid,node,connectedAt,rooms,meta}',
   },
   PING: { schema: Ping, summary: 'Ask a node: RESULT.data = {node,sessions,uptimeMs}' },
+  EMIT_USER: {
+    schema: EmitUser,
+    summary:
+      "Event to every session of a user (on the broadcast address: every node's). RESULT.data = {delivered}",
+  },
+  DISCONNECT_USER: {
+    schema: DisconnectUser,
+    summary: 'Close every session of a user (code 1000 or 4000-4999). RESULT.data = {closed}',
+  },
+  USER_INFO: {
+    schema: UserInfo,
+    summary: "Ask for a user's sessions: RESULT.data = {node, sessions: [{sid, connectedAt, rooms}]}",
+  },
+  ROOM_INFO: {
+    schema: RoomInfo,
+    summary:
+      'Ask who is in a room: RESULT.data = {node, count (exact), members: [{sid, user?}] (at most limit, default 1000)}',
+  },
   RESULT: {
     schema: Result,
     summary: 'Answer to a CI message that had reply_to; correlation_id = its message_id',
@@ -120,6 +139,10 @@ const NODE_TYPES = [
   'DISCONNECT',
   'SESSION_INFO',
   'PING',
+  'EMIT_USER',
+  'DISCONNECT_USER',
+  'USER_INFO',
+  'ROOM_INFO',
 ] as const
 
 export interface AsyncApiOptions {

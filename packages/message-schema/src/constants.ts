@@ -66,6 +66,10 @@ export const CI_MESSAGE_TYPES = [
   'DISCONNECT',
   'SESSION_INFO',
   'PING',
+  'EMIT_USER',
+  'DISCONNECT_USER',
+  'USER_INFO',
+  'ROOM_INFO',
 ] as const
 export type CiMessageType = (typeof CI_MESSAGE_TYPES)[number]
 
@@ -77,6 +81,12 @@ export const SID_TARGETED_TYPES: ReadonlySet<CiMessageType> = new Set([
   'DISCONNECT',
   'SESSION_INFO',
 ])
+
+/** Longest user id (the verified JWT `sub`) a session may have and a CI message may name. */
+export const MAX_USER_ID_LENGTH = 256
+/** Members a `ROOM_INFO` lists when it gives no `limit`, and the largest `limit` it may give. */
+export const DEFAULT_ROOM_INFO_LIMIT = 1000
+export const MAX_ROOM_INFO_LIMIT = 10_000
 
 /** AMQP `content_type` of every message. */
 export const JSON_CONTENT_TYPE = 'application/json'

@@ -5,6 +5,7 @@ export * from './constants.js'
 export * from './decode.js'
 export * from './encode.js'
 export { jsonTextExceedsDepth, jsonValueProblem } from './json-depth.js'
+export * from './presence-messages.js'
 export {
   ciValidators,
   clientFrameValidator,

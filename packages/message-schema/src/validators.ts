@@ -14,6 +14,7 @@ import {
   SessionInfo,
 } from './amqp-messages.js'
 import { RequestId, Trace } from './common.js'
+import { DisconnectUser, EmitUser, RoomInfo, UserInfo } from './presence-messages.js'
 import { ClientFrame, ErrorFrame, ReplyFrame, ServerFrame } from './ws-frames.js'
 
 // Compiled once, at module load; never per message.
@@ -34,6 +35,10 @@ export const ciValidators = {
   DISCONNECT: Compile(Disconnect),
   SESSION_INFO: Compile(SessionInfo),
   PING: Compile(Ping),
+  EMIT_USER: Compile(EmitUser),
+  DISCONNECT_USER: Compile(DisconnectUser),
+  USER_INFO: Compile(UserInfo),
+  ROOM_INFO: Compile(RoomInfo),
 }
 
 export const umValidators = {

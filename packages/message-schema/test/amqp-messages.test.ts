@@ -25,6 +25,10 @@ const validCi: Record<string, Record<string, unknown>> = {
   DISCONNECT: { type: 'DISCONNECT', v: 1, sid: SID, code: 4001, reason: 'kicked' },
   SESSION_INFO: { type: 'SESSION_INFO', v: 1, sid: SID },
   PING: { type: 'PING', v: 1 },
+  EMIT_USER: { type: 'EMIT_USER', v: 1, user: 'alice', event: 'notice', data: { n: 1 } },
+  DISCONNECT_USER: { type: 'DISCONNECT_USER', v: 1, user: 'alice', code: 4003, reason: 'banned' },
+  USER_INFO: { type: 'USER_INFO', v: 1, user: 'alice' },
+  ROOM_INFO: { type: 'ROOM_INFO', v: 1, room: 'lobby', limit: 10 },
 }
 
 function expectCiError(body: unknown, code: string, pattern?: RegExp) {

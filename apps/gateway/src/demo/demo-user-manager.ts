@@ -1,4 +1,5 @@
 import type { CiMessage, ClientEvent, Result, UmMessage } from '@session-gateway/message-schema'
+import { createDemoPresence, PRESENCE_EVENTS } from './demo-presence.js'
 
 /** How the demo User Manager talks to the gateway nodes (AMQP or the embedded bus). */
 export interface CiPort {
@@ -24,6 +25,7 @@ export const DEMO_EVENTS = {
   'room.join': '`{room}`: joins the room; every member gets `room.joined` `{room, sid}`',
   'room.leave': '`{room}`: leaves the room; the others get `room.left` `{room, sid}`',
   'room.send': '`{room, text}`: every member gets `room.message` `{room, from, text, ts}`',
+  ...PRESENCE_EVENTS,
 } as const
 
 function roomOf(data: unknown): string | undefined {
@@ -40,6 +42,7 @@ export function createDemoUserManager(ci: CiPort, log: DemoLogger) {
     ci.toNode(replyTo, { type: 'EMIT', v: 1, sid, event, data })
   const problem = (replyTo: string, sid: string, message: string) =>
     emit(replyTo, sid, 'demo.error', { message })
+  const presence = createDemoPresence(ci)
 
   async function onClientEvent(msg: ClientEvent, replyTo: string): Promise<void> {
     const { sid } = msg
@@ -78,6 +81,7 @@ export function createDemoUserManager(ci: CiPort, log: DemoLogger) {
         })
       }
       default:
+        if (await presence.onClientEvent(msg, replyTo, (m) => problem(replyTo, sid, m))) return
         return problem(
           replyTo,
           sid,
@@ -91,6 +95,7 @@ export function createDemoUserManager(ci: CiPort, log: DemoLogger) {
       log.warn({ type: message.type, sid: message.sid }, 'message without reply_to: cannot answer')
       return
     }
+    presence.heard(meta.replyTo)
     if (message.type === 'CLIENT_CONNECTED') {
       log.info({ sid: message.sid, node: message.node }, 'session connected')
       return emit(meta.replyTo, message.sid, 'demo.welcome', { events: DEMO_EVENTS })

@@ -6,14 +6,15 @@ import {
   SID_PATTERN,
 } from '@session-gateway/message-schema'
 import type { FastifyPluginAsync } from 'fastify'
+import type { Session } from 'fastify-ws-sessions'
 import { Type } from 'typebox'
 import { sessionMeta } from '../ci-dispatcher.js'
 import { bearerAuth } from './admin-auth.js'
 import type { ApiDeps } from './deps.js'
 
-const ApiError = Type.Object({ code: Type.String(), message: Type.String() })
+export const ApiError = Type.Object({ code: Type.String(), message: Type.String() })
 const SidParams = Type.Object({ sid: Type.String({ pattern: SID_PATTERN }) })
-const SessionView = Type.Object({
+export const SessionView = Type.Object({
   sid: Type.String(),
   node: Type.String(),
   connectedAt: Type.Integer(),
@@ -41,12 +42,12 @@ const Paging = Type.Object(
   },
   { additionalProperties: false },
 )
-const Outgoing = Type.Object(
+export const Outgoing = Type.Object(
   { event: EventName, data: Type.Optional(JsonValue) },
   { additionalProperties: false },
 )
-const Delivered = Type.Object({ delivered: Type.Integer() })
-const CloseQuery = Type.Object(
+export const Delivered = Type.Object({ delivered: Type.Integer() })
+export const CloseQuery = Type.Object(
   {
     code: Type.Integer({ default: 1000, anyOf: [{ const: 1000 }, { minimum: 4000, maximum: 4999 }] }),
     reason: Type.String({ maxLength: 123, default: 'closed by admin' }),
@@ -54,20 +55,30 @@ const CloseQuery = Type.Object(
   { additionalProperties: false },
 )
 
-const security = [{ bearer: [] }]
+export const security = [{ bearer: [] }]
 const notFound = (sid: string) => ({ code: 'SESSION_NOT_FOUND', message: `no session ${sid} on this node` })
-const invalid = (message: string) => ({ code: 'INVALID', message })
+export const invalid = (message: string) => ({ code: 'INVALID', message })
 
 // The schema validator coerces "Infinity" and "1e400" to Infinity, which is an integer to it and
 // skips its minimum/maximum: the handlers check the numbers themselves.
-const isWhole = (n: number, min: number, max: number) => Number.isSafeInteger(n) && n >= min && n <= max
-const isAdminCloseCode = (code: number) => code === 1000 || isWhole(code, 4000, 4999)
+export const isWhole = (n: number, min: number, max: number) =>
+  Number.isSafeInteger(n) && n >= min && n <= max
+export const isAdminCloseCode = (code: number) => code === 1000 || isWhole(code, 4000, 4999)
 /** What the WebSocket and AMQP sides refuse (data nested too deep), the admin API refuses too. */
-const dataProblem = (data: unknown) => {
+export const dataProblem = (data: unknown) => {
   if (data === undefined) return undefined // optional: the event frame carries no data
   const problem = jsonValueProblem(data, DEFAULT_MAX_DEPTH)
   return problem === undefined ? undefined : invalid(`data ${problem}`)
 }
+
+/** A session as the admin API shows it. */
+export const sessionView = (s: Session, nodeId: string) => ({
+  sid: s.sid,
+  node: nodeId,
+  connectedAt: s.connectedAt,
+  rooms: [...s.rooms],
+  meta: sessionMeta(s),
+})
 
 /**
  * The /v1 admin API: list, inspect, close and message sessions of this node,
@@ -81,14 +92,7 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
 
   const view = (sid: string) => {
     const s = deps.sessions().get(sid)
-    if (!s) return undefined
-    return {
-      sid: s.sid,
-      node: deps.nodeId,
-      connectedAt: s.connectedAt,
-      rooms: [...s.rooms],
-      meta: sessionMeta(s),
-    }
+    return s ? sessionView(s, deps.nodeId) : undefined
   }
 
   app.get(

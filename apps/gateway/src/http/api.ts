@@ -5,6 +5,7 @@ import type { ApiDeps } from './deps.js'
 import { type DocsOptions, docsRoutes } from './docs-routes.js'
 import { healthRoutes } from './health-routes.js'
 import { metricsRoute } from './metrics-route.js'
+import { presenceRoutes } from './presence-routes.js'
 
 /**
  * The seed's ConfigureApiRoutes: health, readiness, metrics, the /v1 admin
@@ -44,6 +45,9 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps, docs: Doc
   })
   await app.register(healthRoutes, { deps })
   await app.register(metricsRoute, { deps })
-  if (deps.adminToken) await app.register(adminRoutes, { deps, token: deps.adminToken })
+  if (deps.adminToken) {
+    await app.register(adminRoutes, { deps, token: deps.adminToken })
+    await app.register(presenceRoutes, { deps, token: deps.adminToken })
+  }
   await app.register(docsRoutes, docs)
 }

@@ -134,6 +134,14 @@ export function createMetrics(
       this.set(sessions().clientKeys)
     },
   })
+  new Gauge({
+    name: 'gateway_users',
+    help: 'Users (verified JWT sub) with at least one session on this node',
+    registers: [registry],
+    collect() {
+      this.set(sessions().userCount)
+    },
+  })
 
   new Gauge({
     name: 'gateway_broker_state',

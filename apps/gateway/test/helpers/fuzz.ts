@@ -1,3 +1,4 @@
+import { CI_MESSAGE_TYPES } from '@session-gateway/message-schema'
 import type { Prng } from './prng.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -419,7 +420,8 @@ export interface CiCase {
   toObserver: boolean
 }
 
-const CI_TYPES = ['EMIT', 'ROOM_EMIT', 'BROADCAST', 'JOIN', 'LEAVE', 'DISCONNECT', 'SESSION_INFO', 'PING']
+// Every CI type the contract has: a new one is fuzzed without touching this file.
+const CI_TYPES: readonly string[] = CI_MESSAGE_TYPES
 
 function randomSid(prng: Prng): string {
   const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
@@ -446,6 +448,20 @@ function validCi(prng: Prng, observerSid: string): Record<string, unknown> {
       return { type, v: 1, sid, code: prng.pick([1000, 4000, 4999]), reason: randomString(prng, 30) }
     case 'SESSION_INFO':
       return { type, v: 1, sid }
+    // The observer has no user (no authentication in the fuzz run): these never reach it.
+    case 'EMIT_USER':
+      return { type, v: 1, user: randomString(prng, 40) || 'u', event: eventName(prng), ...data() }
+    case 'DISCONNECT_USER':
+      return { type, v: 1, user: randomString(prng, 40) || 'u', code: prng.pick([1000, 4000, 4999]) }
+    case 'USER_INFO':
+      return { type, v: 1, user: randomString(prng, 40) || 'u' }
+    case 'ROOM_INFO':
+      return {
+        type,
+        v: 1,
+        room: 'fuzz-room',
+        ...(prng.chance(0.5) ? { limit: prng.pick([0, 1, 1000, 10_000]) } : {}),
+      }
     default:
       return { type: 'PING', v: 1, ...(prng.chance(0.2) ? { extra: 'ignored' } : {}) }
   }
@@ -464,6 +480,7 @@ export function expectCi(value: unknown, observerSid: string): { expected: strin
   const sidOk = typeof value.sid === 'string' && SID.test(value.sid)
   const eventOk = typeof value.event === 'string' && EVENT.test(value.event)
   const roomOk = typeof value.room === 'string' && chars(value.room) >= 1 && chars(value.room) <= 128
+  const userOk = typeof value.user === 'string' && chars(value.user) >= 1 && chars(value.user) <= 256
   const known = value.sid === observerSid
   const targeted = known ? 'ok' : 'SESSION_NOT_FOUND'
   switch (value.type) {
@@ -479,6 +496,17 @@ export function expectCi(value: unknown, observerSid: string): { expected: strin
     case 'JOIN':
     case 'LEAVE':
       return sidOk && roomOk ? { expected: [targeted], toObserver: false } : invalid
+    case 'EMIT_USER':
+      return userOk && eventOk ? { expected: ['ok'], toObserver: false } : invalid
+    case 'USER_INFO':
+      return userOk ? { expected: ['ok'], toObserver: false } : invalid
+    case 'ROOM_INFO': {
+      const l = value.limit
+      const limitOk =
+        !('limit' in value) || (Number.isInteger(l) && (l as number) >= 0 && (l as number) <= 10_000)
+      return roomOk && limitOk ? { expected: ['ok'], toObserver: false } : invalid
+    }
+    case 'DISCONNECT_USER':
     case 'DISCONNECT': {
       const c = value.code
       const codeOk =
@@ -487,6 +515,8 @@ export function expectCi(value: unknown, observerSid: string): { expected: strin
         (Number.isInteger(c) && (c as number) >= 4000 && (c as number) <= 4999)
       const reasonOk =
         !('reason' in value) || (typeof value.reason === 'string' && chars(value.reason) <= 123)
+      if (value.type === 'DISCONNECT_USER')
+        return userOk && codeOk && reasonOk ? { expected: ['ok'], toObserver: false } : invalid
       return sidOk && codeOk && reasonOk ? { expected: [targeted], toObserver: false } : invalid
     }
     case 'SESSION_INFO':
@@ -607,7 +637,17 @@ export function generateCi(prng: Prng, observerSid: string): CiCase {
     }
     case 'bad-field': {
       const value = validCi(prng, observerSid)
-      const field = prng.pick(['sid', 'event', 'room', 'code', 'reason', 'exceptSid', 'type'])
+      const field = prng.pick([
+        'sid',
+        'event',
+        'room',
+        'code',
+        'reason',
+        'exceptSid',
+        'type',
+        'user',
+        'limit',
+      ])
       value[field] = prng.pick<unknown>([
         null,
         42,
