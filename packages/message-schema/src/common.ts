@@ -60,3 +60,10 @@ export const ErrorBody = Type.Object(
 export type ErrorBody = Static<typeof ErrorBody>
 
 export const ProtocolVersion = Type.Literal(1)
+
+/** `seq` of an event frame: 1 for a session's first, +1 for each next, across its connections. */
+export const Seq = Type.Integer({
+  minimum: 1,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: "position of the event frame in its session's stream (1, 2, …)",
+})

@@ -14,6 +14,7 @@ export {
   requestIdValidator,
   resultValidator,
   serverFrameValidator,
+  sessionFrameValidator,
   umValidators,
 } from './validators.js'
 export * from './ws-frames.js'
