@@ -5,12 +5,23 @@ export { CloseCode } from '@session-gateway/message-schema'
 export { isSendableCloseCode, SessionError, type SessionErrorOptions } from './errors.js'
 export { DEFAULTS, defaultClientKey } from './options.js'
 export { fastifyWsSessions } from './plugin.js'
+export { RESUME_DEFAULTS } from './resume/resume-options.js'
 export type {
   ConnectRateOptions,
+  Delivery,
+  DetachHook,
   EventHandler,
+  HandOverRequest,
+  LocateContext,
   RateLimitOptions,
+  ResumeClaim,
+  ResumeHook,
+  ResumeInfo,
+  ResumeOptions,
+  ResumeRefusal,
   Session,
   SessionRegistry,
+  SessionSnapshot,
   UserClaims,
   WsSessionsOptions,
   WsSessionsStats,

@@ -7,6 +7,7 @@ import type { WebSocket } from 'ws'
 import { resolveOptions } from './options.js'
 import { Registry } from './registry.js'
 import { releaseUpgrade } from './release-upgrade.js'
+import { resumeAttemptOf } from './resume/resume-checks.js'
 import type { SessionRegistry, UserClaims, WsSessionsOptions } from './types.js'
 import { createUpgradeGuard, RejectCode } from './upgrade-guard.js'
 
@@ -89,7 +90,7 @@ async function wsSessionsPlugin(fastify: FastifyInstance, opts: WsSessionsOption
       // Listeners @fastify/websocket added; released once the session has its own (release-upgrade.ts).
       const inherited = socket.listeners('error') as Array<(...args: unknown[]) => void>
       try {
-        registry.open({
+        const connection = {
           socket,
           transport: request.raw.socket,
           log: request.log,
@@ -97,7 +98,16 @@ async function wsSessionsPlugin(fastify: FastifyInstance, opts: WsSessionsOption
           userAgent: header(request.headers['user-agent']),
           origin: header(request.headers.origin),
           user: claims.get(request),
-        })
+        }
+        const attempt = options.resume ? resumeAttemptOf(request.query) : undefined
+        if (attempt) {
+          registry.resume(connection, attempt, request).catch((err: unknown) => {
+            request.log.error({ err }, 'could not resume a WebSocket session')
+            socket.close(1011, 'internal error')
+          })
+        } else {
+          registry.open(connection)
+        }
         releaseUpgrade(socket, request, inherited)
       } catch (err) {
         request.log.error({ err }, 'could not open a WebSocket session')

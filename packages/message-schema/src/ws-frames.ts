@@ -1,6 +1,6 @@
 import { type Static, Type } from 'typebox'
 import { ErrorBody, EventName, JsonValue, RequestId, Seq, Sid } from './common.js'
-import { RESUME_REFUSAL_REASONS, SESSION_EVENT } from './constants.js'
+import { SESSION_EVENT } from './constants.js'
 
 /** A frame a client sends: `{event, data?, id?}`. Unknown fields are refused (`INVALID`). */
 export const ClientFrame = Type.Object(
@@ -51,8 +51,15 @@ export const SessionFrameData = Type.Object(
     resumed: Type.Boolean(),
     /** With `resumed: true`: how many event frames follow at once (those with `seq` > `last_seq`). */
     replayed: Type.Optional(Type.Integer({ minimum: 0 })),
-    /** With `resumed: false` after a resume attempt: why the session is a new one. */
-    reason: Type.Optional(Type.Union(RESUME_REFUSAL_REASONS.map((r) => Type.Literal(r)))),
+    /** With `resumed: false` after a resume attempt: why the session is a new one (RESUME_REFUSAL_REASONS). */
+    reason: Type.Optional(
+      Type.Union([
+        Type.Literal('expired'),
+        Type.Literal('invalid'),
+        Type.Literal('gap'),
+        Type.Literal('unavailable'),
+      ]),
+    ),
   },
   { additionalProperties: false },
 )
