@@ -55,7 +55,11 @@ describe('mass disconnect over the real broker', () => {
       sessions,
       20_000,
     )
-    assert.equal(new Set(gone.map((m) => ('sid' in m.body ? m.body.sid : ''))).size, sessions, 'one per session')
+    assert.equal(
+      new Set(gone.map((m) => ('sid' in m.body ? m.body.sid : ''))).size,
+      sessions,
+      'one per session',
+    )
     await until(() => gw.gateway.backend.stats().outboxDepth === 0, 5000, 'outbox drained')
 
     // The bound still pushes back on client events: it was never raised, only not applied to these.

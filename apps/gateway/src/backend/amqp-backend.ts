@@ -4,6 +4,12 @@ import type { GatewayConfig } from '../config/load-config.js'
 import { checkNodeId, type NodeIdCheck } from './node-id-check.js'
 import type { Backend, CiMessageHandler } from './types.js'
 
+const LIFECYCLE_TYPES: ReadonlySet<string> = new Set([
+  'CLIENT_DISCONNECTED',
+  'CLIENT_DETACHED',
+  'CLIENT_RESUMED',
+])
+
 /** Registers the AMQP bridge on `app` and returns it as the gateway's Backend. */
 export async function registerAmqpBackend(
   app: FastifyInstance,
@@ -59,11 +65,12 @@ export async function registerAmqpBackend(
     get nodeReplyTo() {
       return bridge.nodeReplyTo
     },
-    // One CLIENT_DISCONNECTED per session, which nobody can retry: a mass disconnect (a load
-    // balancer restart, a network blip) must not lose them to the outbox bound that pushes back on
-    // client events. They are bounded by the sessions this node held, and still time out.
+    // One CLIENT_DISCONNECTED per session (and with resume, one CLIENT_DETACHED / CLIENT_RESUMED per
+    // drop and return), which nobody can retry: a mass disconnect (a load balancer restart, a network
+    // blip) must not lose them to the outbox bound that pushes back on client events. They are
+    // bounded by the sessions this node holds, and still time out.
     sendToUserManager: (body) =>
-      bridge.sendToUserManager(body, { bypassOutboxLimit: body.type === 'CLIENT_DISCONNECTED' }),
+      bridge.sendToUserManager(body, { bypassOutboxLimit: LIFECYCLE_TYPES.has(body.type) }),
     reply: (meta, body) => bridge.reply(meta, body),
     stats: () => {
       const s = bridge.stats

@@ -7,7 +7,7 @@ import {
 } from '@session-gateway/message-schema'
 import type { FastifyPluginAsync } from 'fastify'
 import { Type } from 'typebox'
-import { sessionMeta } from '../ci-dispatcher.js'
+import { deliveredData, sessionMeta } from '../ci-dispatcher.js'
 import { bearerAuth } from './admin-auth.js'
 import type { ApiDeps } from './deps.js'
 
@@ -27,6 +27,8 @@ const SessionView = Type.Object({
     },
     { additionalProperties: false },
   ),
+  /** Resume on: the session waits for its client. */
+  detached: Type.Optional(Type.Boolean()),
 })
 const SessionPage = Type.Object({
   total: Type.Integer(),
@@ -45,7 +47,7 @@ const Outgoing = Type.Object(
   { event: EventName, data: Type.Optional(JsonValue) },
   { additionalProperties: false },
 )
-const Delivered = Type.Object({ delivered: Type.Integer() })
+const Delivered = Type.Object({ delivered: Type.Integer(), kept: Type.Optional(Type.Integer()) })
 const CloseQuery = Type.Object(
   {
     code: Type.Integer({ default: 1000, anyOf: [{ const: 1000 }, { minimum: 4000, maximum: 4999 }] }),
@@ -88,6 +90,7 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
       connectedAt: s.connectedAt,
       rooms: [...s.rooms],
       meta: sessionMeta(s),
+      ...(s.detached ? { detached: true } : {}),
     }
   }
 
@@ -183,8 +186,8 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
       if (problem) return reply.code(400).send(problem)
       const sessions = deps.sessions()
       if (!sessions.has(sid)) return reply.code(404).send(notFound(sid))
-      // delivered 0: the session exists but is closing (as EMIT answers).
-      return { delivered: sessions.send(sid, event, data) ? 1 : 0 }
+      // As EMIT answers: delivered 0 for a closing session, kept 1 for a detached one.
+      return deliveredData(sessions.deliver(sid, event, data))
     },
   )
 
