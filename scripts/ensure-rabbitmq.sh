@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure a RabbitMQ 3.x broker with AMQP 1.0 answers on 127.0.0.1:5672:
 # installs Debian's package when missing, enables rabbitmq_amqp1_0, starts the
-# node when it is not running, waits until it is up, and applies the policy
-# that lets node and broadcast queues expire once their gateway node is gone.
+# node when it is not running, waits until it is up, and applies the policies
+# that let node and broadcast queues expire once their gateway node is gone.
 # Idempotent: safe to run on a machine where all of this is already done.
 set -euo pipefail
 
@@ -38,8 +38,18 @@ for _ in $(seq 1 60); do
 done
 (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null || { log "nothing listens on 127.0.0.1:5672"; exit 1; }
 
-# Queues behind /exchange and /topic receivers, and node queues, are never deleted by
-# RabbitMQ when their consumer goes: let idle ones expire (see the README, "RabbitMQ set-up").
-rabbitmqctl set_policy gateway-expiry '^(gateway\.node\.|amq\.gen-)' '{"expires":60000}' \
-  --apply-to queues --priority 0 >/dev/null
+# RabbitMQ never deletes node queues, nor the queues behind /exchange and /topic receivers, when
+# their consumer goes: let idle ones expire (README, "RabbitMQ set-up").
+# 1. Every queue the gateway names starts with GATEWAY_QUEUE_PREFIX (default `gateway.`): this
+#    policy matches those and no other application's queue.
+rabbitmqctl set_policy gateway-queues '^gateway\.' '{"expires":60000}' \
+  --apply-to queues --priority 1 >/dev/null
+# 2. Broadcast queues are named by the broker (amq.gen-*; AMQP 1.0 on RabbitMQ 3.x cannot name
+#    them). An operator policy is merged with other applications' policies instead of displacing
+#    them (a stricter value of theirs wins); it still expires their idle amq.gen-* queues, which is
+#    why production runs the gateway on a vhost of its own (README).
+rabbitmqctl set_operator_policy gateway-broadcast-expiry '^amq\.gen-' '{"expires":60000}' \
+  --apply-to queues >/dev/null
+# The policy of earlier versions, gateway-expiry, is left alone where it exists: delete it
+# (rabbitmqctl clear_policy gateway-expiry) once every node runs this version (docs/OPERATIONS.md).
 log "RabbitMQ is up with AMQP 1.0 on 127.0.0.1:5672"

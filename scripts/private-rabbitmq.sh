@@ -16,9 +16,11 @@
 #   destroy    stop (or kill) the node and delete its data folder
 #
 # port: the AMQP port, default $PRIVATE_RABBITMQ_PORT or 5690. The distribution port is port+20000,
-# the node name test<port>@<short hostname>, its files live in /tmp/private-rabbitmq-<port>.
+# the node name test<port>@<short hostname>, its files live in /tmp/private-rabbitmq-<port>
+# ($PRIVATE_RABBITMQ_NAME replaces "test" and $PRIVATE_RABBITMQ_BASE the folder; lines in
+# $PRIVATE_RABBITMQ_EXTRA_CONF are added to rabbitmq.conf: scripts/private-rabbitmq-cluster.sh uses them).
 # Must run as root (the node itself runs as user rabbitmq, like the system broker). The policy
-# `gateway-expiry` lets idle gateway.node.* and amq.gen-* queues expire after
+# `gateway-queues` (and the operator policy `gateway-broadcast-expiry`) let idle gateway.* and amq.gen-* queues expire after
 # $PRIVATE_RABBITMQ_EXPIRES_MS (default 60000) ms.
 set -euo pipefail
 
@@ -27,8 +29,8 @@ port="${PRIVATE_RABBITMQ_PORT:-5690}"
 if [ "$cmd" != ctl ] && [ -n "${2:-}" ]; then port=$2; fi
 case "$port" in '' | *[!0-9]*) echo "private-rabbitmq: bad port '$port'" >&2; exit 2 ;; esac
 dist_port=$((port + 20000))
-node="test${port}@$(hostname -s)"
-base="/tmp/private-rabbitmq-${port}"
+node="${PRIVATE_RABBITMQ_NAME:-test}${port}@$(hostname -s)"
+base="${PRIVATE_RABBITMQ_BASE:-/tmp/private-rabbitmq-${port}}"
 pidfile="$base/node.pid"
 expires="${PRIVATE_RABBITMQ_EXPIRES_MS:-60000}"
 
@@ -66,15 +68,17 @@ start() {
   fi
   wait_for amqp_up 60 || { log "AMQP not answering on $port"; exit 1; }
   # Idle gateway node queues and server-named broadcast queues expire (README, "RabbitMQ set-up").
-  ctl set_policy gateway-expiry '^(gateway\.node\.|amq\.gen-)' "{\"expires\":$expires}" \
-    --apply-to queues --priority 0 >/dev/null
+  ctl set_policy gateway-queues '^gateway\.' "{\"expires\":$expires}" \
+    --apply-to queues --priority 1 >/dev/null
+  ctl set_operator_policy gateway-broadcast-expiry '^amq\.gen-' "{\"expires\":$expires}" \
+    --apply-to queues >/dev/null
 }
 
 launch() {
   mkdir -p "$base/mnesia" "$base/log"
   echo '[rabbitmq_amqp1_0].' >"$base/enabled_plugins"
   # amqp1_0.default_user = none: a connection without credentials is refused (not mapped to guest).
-  printf '%s\n' 'amqp1_0.default_user = none' 'loopback_users.guest = true' >"$base/rabbitmq.conf"
+  printf '%s\n' 'amqp1_0.default_user = none' 'loopback_users.guest = true' ${PRIVATE_RABBITMQ_EXTRA_CONF:+"$PRIVATE_RABBITMQ_EXTRA_CONF"} >"$base/rabbitmq.conf"
   rm -f "$pidfile"
   chown -R rabbitmq:rabbitmq "$base"
   (
@@ -137,7 +141,7 @@ case "$cmd" in
     rm -rf "$base"
     ;;
   *)
-    sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
 import { join } from 'node:path'
+import { test } from 'node:test'
 import { promisify } from 'node:util'
 import { describeDemoFlow } from './helpers/demo-flow.js'
 import { Child, freePort, GATEWAY_DIST, GatewayProcess } from './helpers/processes.js'
@@ -52,7 +53,10 @@ async function deleteQueues(names: string[]): Promise<void> {
 
 if (!(await brokerReachable(AMQP_URL)) && !process.env.CI) {
   // On a laptop without RabbitMQ the embedded-mode test still runs; in CI the broker must be there.
-  process.stderr.write(`skipping the RabbitMQ browser test: nothing answers at ${AMQP_URL}\n`)
+  // Skipped visibly: the run's summary counts it, with the reason.
+  test('demo page in Chromium (rabbitmq)', {
+    skip: `nothing answers at ${AMQP_URL}: start RabbitMQ with AMQP 1.0 (scripts/ensure-rabbitmq.sh); with CI set, this fails instead`,
+  }, () => {})
 } else {
   describeDemoFlow({
     mode: 'rabbitmq',

@@ -121,14 +121,18 @@ test('a close fails the waiting requests and reconnects with growing, jittered d
   })
 })
 
-test('stop() closes with 1000 and does not reconnect; start() opens a new socket', async () => {
+test('stop() closes with 1000 and does not reconnect; start() opens a new socket', async (t) => {
+  // Mocked timeouts: a reconnect scheduled anyway would be due within the longest backoff (40 ms);
+  // a minute of them passes at once below.
+  t.mock.timers.enable({ apis: ['setTimeout'] })
   const { connection, sockets, last } = setup()
   connection.start()
   last().handlers.open()
   connection.stop()
-  await until(() => connection.state.status === 'closed', 'closed')
+  await new Promise((r) => setImmediate(r)) // the socket's close (a microtask) has been handled
+  assert.equal(connection.state.status, 'closed')
   assert.equal(last().closedWith, 1000)
-  await new Promise((r) => setTimeout(r, 60))
+  t.mock.timers.tick(60_000)
   assert.equal(sockets.length, 1)
   connection.start()
   assert.equal(sockets.length, 2)
@@ -146,13 +150,16 @@ test('events from an old socket are ignored', async () => {
   assert.equal(connection.state.status, 'open')
 })
 
-test('start() while waiting to reconnect opens one socket, not two', async () => {
+test('start() while waiting to reconnect opens one socket, not two', async (t) => {
+  // Mocked timeouts: the pending retry (at most 40 ms away) would have fired within the minute
+  // that passes at once below, had start() left it in place.
+  t.mock.timers.enable({ apis: ['setTimeout'] })
   const { connection, sockets, last } = setup()
   connection.start()
   last().handlers.close(1006, '', false)
   assert.equal(connection.state.status, 'reconnecting')
   connection.start()
   assert.equal(sockets.length, 2)
-  await new Promise((r) => setTimeout(r, 40))
+  t.mock.timers.tick(60_000)
   assert.equal(sockets.length, 2)
 })

@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
+import type { CiMessage } from '@session-gateway/message-schema'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import fastifyWsSessions, { type WsSessionsOptions } from 'fastify-ws-sessions'
 import { createJwtAuthenticator } from './auth/jwt-authenticator.js'
 import { registerAmqpBackend } from './backend/amqp-backend.js'
 import { EMBEDDED_BROADCAST_ADDRESS, EMBEDDED_NODE_ADDRESS, EmbeddedBus } from './backend/embedded-bus.js'
-import type { Backend, CiMessageHandler } from './backend/types.js'
+import type { Backend, CiMessageHandler, CiMeta } from './backend/types.js'
 import { createCiDispatcher } from './ci-dispatcher.js'
+import { API_MAX_CONNECTIONS } from './config/connection-budget.js'
 import type { GatewayConfig } from './config/load-config.js'
+import type { ConnectionGuard } from './connections/connection-guard.js'
+import { guardConnections, serverTimeouts } from './connections/wiring.js'
 import { createDemoUserManager } from './demo/demo-user-manager.js'
 import { registerApi } from './http/api.js'
 import { registerDemoPage } from './http/demo-page.js'
@@ -22,6 +27,12 @@ export interface GatewayOverrides {
   logger?: boolean | { level: string }
   /** Client authentication before the upgrade (see fastify-ws-sessions); default: JWT when AUTH_* is configured. */
   authenticate?: WsSessionsOptions['authenticate']
+  /**
+   * Runs for every valid CI message before the node handles it, with its AMQP metadata: ids,
+   * reply_to and `applicationProperties` (e.g. the CI's W3C `traceparent`). Throwing rejects the
+   * message like a failed handler (settled rejected; RESULT error INTERNAL when it has a reply_to).
+   */
+  onCiMessage?: (message: CiMessage, meta: CiMeta) => void | Promise<void>
 }
 
 export interface Gateway {
@@ -33,6 +44,8 @@ export interface Gateway {
   readonly backend: Backend
   /** The in-process bus, in embedded mode. */
   readonly embedded: EmbeddedBus | undefined
+  /** The connection-level bounds of the WebSocket listener (open and pending connections). */
+  readonly connections: ConnectionGuard
   /** Starts the listeners; resolves with their URLs. */
   listen(): Promise<{ wsUrl: string; httpUrl: string; apiUrl: string }>
   /** Graceful stop: readiness 503, no new sessions, every session closed with 1001 and reported, links closed. */
@@ -61,6 +74,7 @@ export async function buildGateway(
   const loggerOptions = overrides.logger ?? { level: config.logLevel }
   const app = Fastify({
     trustProxy: config.trustProxy,
+    ...serverTimeouts(config),
     logger:
       loggerOptions === false
         ? false
@@ -85,6 +99,7 @@ export async function buildGateway(
   })
   const onCiMessage: CiMessageHandler = async (message, meta) => {
     if (!dispatch) await dispatcherSet
+    await overrides.onCiMessage?.(message, meta)
     return (dispatch as CiMessageHandler)(message, meta)
   }
 
@@ -111,10 +126,12 @@ export async function buildGateway(
     app.addHook('onClose', async () => bus.close())
   }
 
+  let connections: (() => ConnectionGuard) | undefined
   const metrics = createMetrics(
     config.nodeId,
     () => app.wsSessions,
     () => backend,
+    () => connections?.(),
   )
   const deps: ApiDeps = {
     sessions: () => app.wsSessions,
@@ -135,7 +152,7 @@ export async function buildGateway(
         }
       : {
           ...(config.umAddress ? { umAddress: config.umAddress } : {}),
-          ...(config.nodeReplyTo ? { nodeAddress: config.nodeReplyTo } : {}),
+          nodeAddress: backend.nodeReplyTo,
           ...(config.broadcastAddress ? { broadcastAddress: config.broadcastAddress } : {}),
         },
   }
@@ -145,6 +162,7 @@ export async function buildGateway(
     await registerApi(app, deps, docs)
   } else {
     api = Fastify({
+      ...serverTimeouts(config),
       loggerInstance: app.log.child({ listener: 'api' }),
       logController: new LogController({ disableRequestLogging: true }),
     })
@@ -153,6 +171,9 @@ export async function buildGateway(
 
   const warnings = new LogThrottle(app.log)
   const stopping = new AbortController()
+  // Every connect waiting for its CLIENT_CONNECTED listens on it (and stops when done): as many at once as
+  // sessions are opening, so Node's default of 10 would warn of a leak that is not one.
+  setMaxListeners(0, stopping.signal)
   app.addHook('onClose', async () => warnings.flush())
   await app.register(
     fastifyWsSessions,
@@ -178,6 +199,29 @@ export async function buildGateway(
   })
   dispatcherReady()
 
+  // After the sessions plugin: its preClose (the drain, with 503s to new upgrades) runs before the
+  // guard closes what has no complete request.
+  const connectionGuard = guardConnections(app, {
+    maxConnections: config.maxConnections,
+    maxPendingPerAddress: config.maxPendingPerAddress,
+    trustProxy: config.trustProxy,
+    warnings,
+    log: app.log,
+    count: (reason) => metrics.connectionRefused(reason),
+  })
+  connections = () => connectionGuard
+  if (api) {
+    guardConnections(api, {
+      maxConnections: API_MAX_CONNECTIONS,
+      maxPendingPerAddress: config.maxPendingPerAddress,
+      trustProxy: false,
+      warnings,
+      log: api.log,
+      count: (reason) => metrics.connectionRefused(reason),
+    })
+  }
+  for (const warning of config.warnings) app.log.warn(warning)
+
   if (config.demoPage) await registerDemoPage(app)
 
   const urlOf = (instance: FastifyInstance, scheme: string) => {
@@ -193,6 +237,7 @@ export async function buildGateway(
     app,
     api,
     embedded,
+    connections: connectionGuard,
     get backend() {
       return backend
     },

@@ -88,6 +88,11 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
       config.connectRatePerSec === 0
         ? false
         : { perSec: config.connectRatePerSec, burst: config.connectBurst },
+    // Per address (request.ip), before the JWT is verified: an address over its budget costs no crypto.
+    addressConnectRate:
+      config.addressConnectRatePerSec === 0
+        ? false
+        : { perSec: config.addressConnectRatePerSec, burst: config.addressConnectBurst },
     maxRoomsPerSession: config.maxRoomsPerSession,
     maxBufferedBytes: config.maxBufferedBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
@@ -171,7 +176,8 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
         ...(frame.id !== undefined ? { requestId: frame.id } : {}),
       })
       try {
-        await deps.backend().sendToUserManager(body)
+        // The frame's W3C trace goes on as the CLIENT_EVENT's traceparent/tracestate application_properties.
+        await deps.backend().sendToUserManager(body, frame.trace ? { trace: frame.trace } : {})
       } catch (err) {
         deps.onClientEvent?.('unavailable')
         const detail = (err as { code?: string; message?: string }).code ?? 'error'

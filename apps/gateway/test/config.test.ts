@@ -62,7 +62,7 @@ describe('configuration', () => {
         c.umAddress,
         c.broadcastAddress,
       ],
-      ['127.0.0.1', 9000, '10.0.0.5', 9001, 'node-a', 'amqp://u:p@broker:5672', 'generic', 'um', 'bc'],
+      ['127.0.0.1', 9000, '10.0.0.5', 9001, 'node-a', ['amqp://u:p@broker:5672'], 'generic', 'um', 'bc'],
     )
     assert.deepEqual(c.allowedOrigins, ['https://a.example.com', 'http://localhost:3000'])
     assert.equal(c.adminToken, 'a-long-enough-token')
@@ -238,6 +238,36 @@ describe('configuration', () => {
       /NODE_REPLAY_MAX_BYTES=1000 must be at least SESSION_REPLAY_MAX_BYTES \(2000\)/,
     )
   })
+  it('AMQP_URL takes the nodes of a cluster, comma-separated, in order; one vhost for all; passwords masked', () => {
+    const c = loadConfig({ AMQP_URL: 'amqp://u:p@n1:5672/gw, amqp://u:p@n2:5673/gw,amqp://v:q@n3/gw' })
+    assert.deepEqual(c.amqpUrl, ['amqp://u:p@n1:5672/gw', 'amqp://u:p@n2:5673/gw', 'amqp://v:q@n3/gw'])
+    assert.deepEqual(problemsOf({ AMQP_URL: 'amqp://u:p@n1/a,amqp://u:p@n2/b' }), [
+      'AMQP_URL: every URL must name the same vhost (they are the nodes of one cluster)',
+    ])
+    const [bad] = problemsOf({ AMQP_URL: 'amqp://u:secret1@n1,amqp://n2,amqp://u:secret2@n3' })
+    assert.match(
+      bad ?? '',
+      /^AMQP_URL="amqp:\/\/u:\*\*\*@n1,amqp:\/\/n2,amqp:\/\/u:\*\*\*@n3": must be an amqp/,
+    )
+    assert.doesNotMatch(bad ?? '', /secret/)
+  })
+  it('UM_QUEUE_TYPE: quorum or classic, for a RabbitMQ queue address only', () => {
+    const url = 'amqp://u:p@n1/gw'
+    assert.equal(loadConfig({ AMQP_URL: url, UM_QUEUE_TYPE: 'quorum' }).umQueueType, 'quorum')
+    assert.equal(
+      loadConfig({ AMQP_URL: url, UM_QUEUE_TYPE: 'classic', UM_ADDRESS: '/amq/queue/um' }).umQueueType,
+      'classic',
+    )
+    assert.deepEqual(problemsOf({ AMQP_URL: url, UM_QUEUE_TYPE: 'stream' }), [
+      'UM_QUEUE_TYPE="stream": must be one of quorum, classic',
+    ])
+    assert.deepEqual(problemsOf({ UM_QUEUE_TYPE: 'quorum' }), [
+      'UM_QUEUE_TYPE needs AMQP_URL and AMQP_PROFILE=rabbitmq (it is a RabbitMQ queue type)',
+    ])
+    assert.deepEqual(problemsOf({ AMQP_URL: url, UM_QUEUE_TYPE: 'quorum', UM_ADDRESS: '/exchange/um/x' }), [
+      'UM_QUEUE_TYPE needs a UM_ADDRESS that names a queue (/queue/NAME, /amq/queue/NAME or NAME), not "/exchange/um/x"',
+    ])
+  })
   it('a port out of range is refused', () => {
     assert.match(problemsOf({ GATEWAY_API_PORT: '70000' }).join(), /GATEWAY_API_PORT="70000"/)
   })
@@ -248,6 +278,36 @@ describe('configuration', () => {
     }
     assert.match(text, /GATEWAY_PORT[\s\S]*default: 8080/)
     assert.match(text, /AMQP_URL[\s\S]*default: \(unset\)/)
+    // One default each; the shutdown rule is the one enforced; no path of the build machine.
+    const nodeId = text.split('\n').filter((line) => /default/i.test(line) && line.includes('node-'))
+    assert.equal(nodeId.length, 1)
+    assert.match(nodeId[0] ?? '', /^\s+default: node-<12 random hex digits>, new at every start$/)
+    assert.match(text, /GATEWAY_SHUTDOWN_TIMEOUT_MS .*AMQP_SEND_TIMEOUT_MS \+ 5000/)
+    assert.doesNotMatch(text, /apps\/gateway|\/work\//)
+  })
+  it('GATEWAY_QUEUE_PREFIX must be a queue name start the gateway can own', () => {
+    assert.equal(loadConfig({}).queuePrefix, 'gateway.')
+    assert.equal(loadConfig({ GATEWAY_QUEUE_PREFIX: 'chat-gw.' }).queuePrefix, 'chat-gw.')
+    for (const bad of ['amq.gw.', 'has space', 'x'.repeat(65)]) {
+      assert.match(
+        problemsOf({ GATEWAY_QUEUE_PREFIX: bad }).join(),
+        /GATEWAY_QUEUE_PREFIX=.*: must be 1-64 characters of \[A-Za-z0-9_.-\], not starting with amq\./,
+      )
+    }
+  })
+  it('rabbitmq: NODE_ADDRESS without NODE_REPLY_TO is refused where no reply address can be derived from it', () => {
+    const amqp = { AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672' }
+    for (const nodeAddress of ['/topic/gw.a', '/exchange/amq.direct/a']) {
+      const problems = problemsOf({ ...amqp, NODE_ADDRESS: nodeAddress }).join()
+      assert.match(
+        problems,
+        /NODE_ADDRESS=".*" without NODE_REPLY_TO: the broker names the queue behind this address/,
+      )
+      assert.match(problems, /set NODE_REPLY_TO, or give NODE_ADDRESS as \/queue\/NAME/)
+    }
+    // Derivable: accepted (the bridge then uses /amq/queue/NAME), and so is any pair given in full.
+    assert.equal(loadConfig({ ...amqp, NODE_ADDRESS: '/queue/edge-1' }).nodeAddress, '/queue/edge-1')
+    loadConfig({ ...amqp, NODE_ADDRESS: '/topic/gw.a', NODE_REPLY_TO: '/topic/gw.a' })
   })
   it("the README's configuration table lists every variable with its default", async () => {
     const { readFile } = await import('node:fs/promises')
@@ -279,5 +339,22 @@ describe('configuration', () => {
     )
     const { stdout } = await run(process.execPath, [mainJs, '--help'])
     assert.match(stdout, /SESSION_MAX_PAYLOAD/)
+  })
+  it('the demo User Manager exits 2 on a bad AMQP_PROFILE (not taken as rabbitmq) and without AMQP_URL', async () => {
+    const demoUm = new URL('../dist/demo/demo-um-main.js', import.meta.url).pathname
+    await assert.rejects(
+      run(process.execPath, [demoUm], {
+        env: { ...process.env, AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672', AMQP_PROFILE: 'rabitmq' },
+      }),
+      (err: { code: number; stderr: string }) => {
+        assert.equal(err.code, 2)
+        assert.match(err.stderr, /AMQP_PROFILE="rabitmq": must be rabbitmq or generic/)
+        return true
+      },
+    )
+    await assert.rejects(
+      run(process.execPath, [demoUm], { env: { ...process.env, AMQP_URL: '' } }),
+      (err: { code: number; stderr: string }) => err.code === 2 && /set AMQP_URL/.test(err.stderr),
+    )
   })
 })

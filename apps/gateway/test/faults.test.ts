@@ -23,6 +23,8 @@ describe('broker faults under traffic (private RabbitMQ node, the built gateway)
         okAfterRecovery: 500,
         rssBoundBytes: 250 * 1024 * 1024,
         sendTimeoutMs: 10_000,
+        // 2 s outages are shorter than the send timeout: refusals come from a full outbox.
+        outboxLimit: 1000,
         lateJoiners: 5,
       },
       (line) => t.diagnostic(line),

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { deleteQueues, unique } from './helpers/broker.js'
-import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
+import { BROKER, FakeUserManager } from './helpers/fake-user-manager.js'
 import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { TcpProxy } from './helpers/tcp-proxy.js'
 import { TestClient } from './helpers/ws-client.js'
 
 // A load balancer restart or a network blip drops every session of a node at once. The outbox
@@ -15,11 +16,15 @@ describe('mass disconnect over the real broker', () => {
   const outboxLimit = 5
   let um: FakeUserManager
   let gw: StartedGateway
+  // The gateway reaches the broker through this proxy; holding the broker's side keeps every
+  // CLIENT_DISCONNECTED unaccepted, so the outbox must hold them all at once.
+  let proxy: TcpProxy
 
   before(async () => {
     um = await FakeUserManager.start(`/queue/${umQueue}`)
+    proxy = await TcpProxy.start(BROKER.port, BROKER.host)
     gw = await startGateway({
-      AMQP_URL: BROKER_URL,
+      AMQP_URL: `amqp://${BROKER.username}:${BROKER.password}@127.0.0.1:${proxy.port}`,
       UM_ADDRESS: `/queue/${umQueue}`,
       GATEWAY_NODE_ID: nodeId,
       AMQP_OUTBOX_LIMIT: String(outboxLimit),
@@ -29,12 +34,14 @@ describe('mass disconnect over the real broker', () => {
     await until(() => gw.gateway.backend.nodeIdCheck !== 'pending', 15_000, 'the node id check')
   })
   after(async () => {
+    proxy?.release('toClient')
     await gw?.gateway.close()
+    await proxy?.close()
     await um?.close()
     await deleteQueues([umQueue, `gateway.node.${nodeId}`, um.replyQueue])
   })
 
-  it(`reports CLIENT_DISCONNECTED for each of ${sessions} sessions dropped at once, with the outbox bound at ${outboxLimit}`, async () => {
+  it(`reports CLIENT_DISCONNECTED for each of ${sessions} sessions dropped at once, with the outbox bound at ${outboxLimit}`, async (t) => {
     const clients: TestClient[] = []
     const sids: string[] = []
     // One at a time: each CLIENT_CONNECTED is accepted before the next connect (the bound applies to it).
@@ -49,7 +56,32 @@ describe('mass disconnect over the real broker', () => {
       10_000,
     )
 
+    // A session that stays: its client events are what the bound applies to.
+    const stayer = await TestClient.open(gw.wsUrl)
+    await stayer.sid()
+
+    // The broker's outcomes are held from here: nothing the gateway sends is accepted until release.
+    proxy.hold('toClient')
+    t.after(() => proxy.release('toClient'))
     for (const client of clients) client.ws.terminate()
+    const live = () => {
+      const stats = gw.gateway.backend.stats()
+      return stats.outboxDepth + stats.inFlight
+    }
+    await until(
+      () => live() >= sessions,
+      10_000,
+      `all ${sessions} CLIENT_DISCONNECTEDs in the outbox at once`,
+    )
+    assert.ok(live() > outboxLimit, `the outbox held ${live()}, past its bound of ${outboxLimit}`)
+    // Past the bound, a client event is refused at once (before any broker outcome could come).
+    const refused = await stayer.request('during', {})
+    assert.equal(refused.ok, false)
+    assert.equal(refused.error?.code, 'UNAVAILABLE')
+    // The bridge's UNAVAILABLE (outbox full), not a TIMEOUT: the bound refused it.
+    assert.match(refused.error?.message ?? '', /\(UNAVAILABLE\)/)
+    proxy.release('toClient')
+
     const gone = await um.waitForCount(
       (m) => m.body.type === 'CLIENT_DISCONNECTED' && sids.includes(m.body.sid),
       sessions,
@@ -60,11 +92,10 @@ describe('mass disconnect over the real broker', () => {
       sessions,
       'one per session',
     )
-    await until(() => gw.gateway.backend.stats().outboxDepth === 0, 5000, 'outbox drained')
+    await until(() => live() === 0, 5000, 'outbox drained (nothing waiting or in flight)')
 
     // The bound still pushes back on client events: it was never raised, only not applied to these.
-    const client = await TestClient.open(gw.wsUrl)
-    assert.deepEqual(await client.request('after', {}), { id: 1, ok: true })
-    await client.close()
+    assert.deepEqual(await stayer.request('after', {}), { id: 3, ok: true })
+    await stayer.close()
   })
 })

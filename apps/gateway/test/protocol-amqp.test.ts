@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { deleteQueues, unique } from './helpers/broker.js'
-import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
+import { BROKER, FakeUserManager } from './helpers/fake-user-manager.js'
 import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { TcpProxy } from './helpers/tcp-proxy.js'
 import { TestClient } from './helpers/ws-client.js'
 
 describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () => {
@@ -12,11 +13,15 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
   let um: FakeUserManager
   let gw: StartedGateway
   let nodeAddress: string
+  // The gateway reaches the broker through this proxy, which passes everything unless a test holds
+  // a direction (the broker's outcomes, to see what the gateway does before it has them).
+  let proxy: TcpProxy
 
   before(async () => {
     um = await FakeUserManager.start(`/queue/${umQueue}`)
+    proxy = await TcpProxy.start(BROKER.port, BROKER.host)
     gw = await startGateway({
-      AMQP_URL: BROKER_URL,
+      AMQP_URL: `amqp://${BROKER.username}:${BROKER.password}@127.0.0.1:${proxy.port}`,
       UM_ADDRESS: `/queue/${umQueue}`,
       BROADCAST_ADDRESS: `/topic/${broadcastKey}`,
       GATEWAY_NODE_ID: nodeId,
@@ -25,7 +30,9 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
     nodeAddress = gw.gateway.backend.nodeReplyTo
   })
   after(async () => {
+    proxy?.release('toClient')
     await gw?.gateway.close()
+    await proxy?.close()
     await um?.close()
     await deleteQueues([umQueue, `gateway.node.${nodeId}`, um.replyQueue])
   })
@@ -35,6 +42,18 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
     const sid = await client.sid()
     const connected = await um.waitFor((m) => m.body.type === 'CLIENT_CONNECTED' && m.body.sid === sid)
     return { client, sid, connected }
+  }
+
+  /**
+   * The number of CLIENT_DISCONNECTEDs the UM got for `sid`, once everything the gateway sent before
+   * now has arrived: a marker session opened and closed after it, on the same node -> UM link (one
+   * ordered queue), reaches the UM after any earlier message for `sid`.
+   */
+  async function disconnectsOf(sid: string): Promise<number> {
+    const marker = await connect()
+    await marker.client.close()
+    await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === marker.sid)
+    return um.received.filter((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid).length
   }
 
   it('sends CLIENT_CONNECTED, durable, with reply_to = this node, content_type, subject and message_id', async () => {
@@ -54,11 +73,32 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
     await client.close()
   })
 
-  it('forwards a client event as CLIENT_EVENT and acks it only once the broker accepted it', async () => {
+  it('forwards a client event as CLIENT_EVENT and acks it only once the broker accepted it', async (t) => {
     const { client, sid } = await connect()
-    const ack = await client.request('chat.send', { text: 'hi' })
-    assert.deepEqual(ack, { id: 2, ok: true })
+    // Hold everything the broker sends the gateway (its `accepted` among it): the event still
+    // reaches the broker and the UM, but the gateway cannot know it was accepted.
+    proxy.hold('toClient')
+    t.after(() => proxy.release('toClient'))
+    client.send({ event: 'chat.send', data: { text: 'hi' }, id: 2 })
     const event = await um.waitFor((m) => m.body.type === 'CLIENT_EVENT' && m.body.sid === sid)
+    // A GET_SID round trip after it on the same WebSocket: a reply sent when the event was handled
+    // (before the broker's outcome) would be here before GET_SID's answer.
+    client.send({ event: 'GET_SID', id: 'barrier-1' })
+    await client.reply('barrier-1')
+    assert.deepEqual(
+      client.frames.filter((f) => f.id === 2),
+      [],
+      'no reply before the broker accepted',
+    )
+    proxy.release('toClient')
+    assert.deepEqual(await client.reply(2), { id: 2, ok: true })
+    client.send({ event: 'GET_SID', id: 'barrier-2' })
+    await client.reply('barrier-2')
+    assert.deepEqual(
+      client.frames.filter((f) => f.id === 2),
+      [],
+      'exactly one reply',
+    )
     assert.deepEqual(
       { ...event.body, ts: 0 },
       {
@@ -186,14 +226,7 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
     const second = await connect()
     await um.request(nodeAddress, { type: 'DISCONNECT', v: 1, sid: second.sid })
     assert.equal((await second.client.waitClosed()).code, 1000)
-    // One more round trip through the UM queue: no second CLIENT_DISCONNECTED for the first session.
-    const marker = await connect()
-    await marker.client.close()
-    await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === marker.sid)
-    assert.equal(
-      um.received.filter((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid).length,
-      1,
-    )
+    assert.equal(await disconnectsOf(sid), 1, 'no second CLIENT_DISCONNECTED for the first session')
   })
 
   it('answers bad CI messages with a RESULT error and keeps working', async () => {
@@ -235,5 +268,6 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
     assert.ok(
       gone.body.type === 'CLIENT_DISCONNECTED' && gone.body.code === 4321 && gone.body.reason === 'bye',
     )
+    assert.equal(await disconnectsOf(sid), 1, 'exactly one CLIENT_DISCONNECTED')
   })
 })

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { type AmqpDecodeResult, decodeCiMessage, resultError } from '@session-gateway/message-schema'
 import type { Connection, Message } from 'rhea'
-import { refusedAddress } from './addresses.js'
+import { refusedAddress, replyAddressFor } from './addresses.js'
+import { installTypedIdDecoding } from './amqp-ids.js'
 import { encodeJsonMessage } from './codec.js'
 import { ConnectionManager } from './connection.js'
 import { createConsumer } from './consumer.js'
@@ -36,6 +37,7 @@ interface ReceiveCounters {
   settlements: { accepted: number; rejected: number; released: number }
   duplicatesDropped: number
   reconnects: number
+  replyErrors: { sent: number; failed: number }
 }
 
 /** Waits for `promise` at most `ms`; the timer is cleared either way. */
@@ -85,10 +87,12 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     settlements: { accepted: 0, rejected: 0, released: 0 },
     duplicatesDropped: 0,
     reconnects: 0,
+    replyErrors: { sent: 0, failed: 0 },
   }
 
   constructor(opts: ResolvedOptions, log: BridgeLogger = silentLogger) {
     super()
+    installTypedIdDecoding()
     this.opts = opts
     this.log = log
     this.nodeId = opts.nodeId
@@ -144,6 +148,14 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     return this.currentState
   }
 
+  get connectedUrl(): string | undefined {
+    return this.connection.connectedUrl
+  }
+
+  get failingOver(): boolean {
+    return !this.closing && this.connection.failingOver
+  }
+
   get stats(): BridgeStats {
     const c = this.outbox.counters
     return {
@@ -160,6 +172,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
       receivedInvalid: this.counters.receivedInvalid,
       settlements: { ...this.counters.settlements },
       duplicatesDropped: this.counters.duplicatesDropped,
+      replyErrors: { ...this.counters.replyErrors },
     }
   }
 
@@ -224,6 +237,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
       handler,
       dedupe: new DedupeWindow(this.opts.dedupeWindow),
       log: this.log,
+      replyAddress: (replyTo) => replyAddressFor(this.opts.profile, replyTo),
       stats: {
         received: (type) => {
           this.counters.receivedByType[type] = (this.counters.receivedByType[type] ?? 0) + 1
@@ -242,7 +256,9 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
             resultError(code, message),
             correlationId === undefined ? {} : { correlationId },
           )
+          this.counters.replyErrors.sent += 1
         } catch (error) {
+          this.counters.replyErrors.failed += 1
           this.log.warn({ err: error, replyTo }, 'amqp: could not send a RESULT error')
         }
       },
@@ -352,10 +368,15 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     return this.requests.request(address, body, options)
   }
 
-  reply(meta: ReceivedMeta, body: object): Promise<void> {
+  reply(meta: ReceivedMeta, body: object, options: Omit<SendOptions, 'correlationId'> = {}): Promise<void> {
     if (!meta.replyTo) return Promise.resolve()
-    const correlationId = meta.messageId ?? meta.correlationId
-    return this.send(meta.replyTo, body, correlationId === undefined ? {} : { correlationId })
+    // The request's id with its AMQP type: a peer correlates a ulong or uuid id only with the same type.
+    const correlationId = meta.amqpMessageId ?? meta.amqpCorrelationId ?? meta.messageId ?? meta.correlationId
+    return this.send(
+      meta.replyTo,
+      body,
+      correlationId === undefined ? options : { ...options, correlationId },
+    )
   }
 
   async subscribe<T>(address: string, options: SubscribeOptions<T>): Promise<Subscription> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { JSON_CONTENT_TYPE } from '@session-gateway/message-schema'
 import rhea, { type Message } from 'rhea'
+import { type AmqpId, idProblem, idString, receivedId, wireId } from './amqp-ids.js'
 import type { ReceivedMeta, SendOptions } from './types.js'
 
 const DATA_SECTION = 0x75
@@ -14,19 +15,31 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * application/json, subject = the body's `type`, a unique message_id. Throws a TypeError when the
  * body is not a plain JSON object.
  */
-export function encodeJsonMessage(body: object, options: SendOptions = {}): Message & { message_id: string } {
+export function encodeJsonMessage(body: object, options: SendOptions = {}): Message {
   if (!isPlainObject(body)) throw new TypeError('body must be a plain JSON object')
+  for (const [name, id] of [
+    ['messageId', options.messageId],
+    ['correlationId', options.correlationId],
+  ] as const) {
+    const problem = id === undefined ? undefined : idProblem(id)
+    if (problem) throw new TypeError(`${name}: ${problem}`)
+  }
   const json = JSON.stringify(body)
-  const message: Message & { message_id: string } = {
+  const message: Message = {
     body: rhea.message.data_section(Buffer.from(json, 'utf8')),
     content_type: JSON_CONTENT_TYPE,
-    message_id: options.messageId ?? randomUUID(),
+    message_id: wireId(options.messageId ?? randomUUID()) as Message['message_id'],
   }
   const subject = options.subject ?? (typeof body.type === 'string' ? body.type : undefined)
   if (subject !== undefined) message.subject = subject
   if (options.replyTo !== undefined) message.reply_to = options.replyTo
-  if (options.correlationId !== undefined) message.correlation_id = options.correlationId
+  if (options.correlationId !== undefined) {
+    message.correlation_id = wireId(options.correlationId) as Message['correlation_id']
+  }
   if (options.durable !== undefined) message.durable = options.durable
+  if (options.applicationProperties !== undefined) {
+    message.application_properties = { ...options.applicationProperties }
+  }
   return message
 }
 
@@ -71,21 +84,33 @@ export function jsonBodyOf(message: Message): unknown {
   }
 }
 
-function idString(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined
-  if (typeof value === 'string') return value
-  if (typeof value === 'number' || typeof value === 'bigint') return String(value)
-  if (Buffer.isBuffer(value)) return value.length === 16 ? rhea.uuid_to_string(value) : value.toString('hex')
-  return String(value)
-}
-
-export function metaOf(message: Message, source: string): ReceivedMeta {
+/**
+ * What a receiver knows of a message besides its body. `replyAddress` maps a peer's `reply_to` to
+ * the address the bridge sends to (see `replyAddressFor`).
+ */
+export function metaOf(
+  message: Message,
+  source: string,
+  replyAddress: (replyTo: string) => string = (replyTo) => replyTo,
+): ReceivedMeta {
   const meta: ReceivedMeta = { source }
-  const messageId = idString(message.message_id)
-  const correlationId = idString(message.correlation_id)
-  if (messageId !== undefined) meta.messageId = messageId
-  if (correlationId !== undefined) meta.correlationId = correlationId
-  if (typeof message.reply_to === 'string' && message.reply_to !== '') meta.replyTo = message.reply_to
+  const messageId: AmqpId | undefined = receivedId(message, 'messageId')
+  const correlationId: AmqpId | undefined = receivedId(message, 'correlationId')
+  if (messageId !== undefined) {
+    meta.messageId = idString(messageId)
+    meta.amqpMessageId = messageId
+  }
+  if (correlationId !== undefined) {
+    meta.correlationId = idString(correlationId)
+    meta.amqpCorrelationId = correlationId
+  }
+  if (typeof message.reply_to === 'string' && message.reply_to !== '') {
+    meta.replyTo = replyAddress(message.reply_to)
+  }
   if (typeof message.subject === 'string') meta.subject = message.subject
+  const properties: unknown = message.application_properties
+  if (typeof properties === 'object' && properties !== null && !Array.isArray(properties)) {
+    meta.applicationProperties = { ...(properties as Record<string, unknown>) }
+  }
   return meta
 }

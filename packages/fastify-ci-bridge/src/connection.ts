@@ -2,22 +2,18 @@ import { Socket } from 'node:net'
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
 import rhea, { type Connection, type ConnectionOptions, type Container, type EventContext } from 'rhea'
 import { Backoff } from './backoff.js'
+import type { BrokerEndpoint } from './options.js'
 import type { BridgeLogger } from './types.js'
 import { batchSocketWrites } from './write-batching.js'
 
 export interface ConnectionSettings {
-  host: string
-  port: number
-  transport: 'tcp' | 'tls'
-  username: string
-  password: string
-  vhost: string | undefined
+  /** Tried in turn: every attempt (after a failed one or a lost connection) takes the next. */
+  endpoints: readonly BrokerEndpoint[]
   containerId: string
   tls: TlsConnectionOptions | undefined
   initialDelayMs: number
   maxDelayMs: number
   connectTimeoutMs: number
-  safeUrl: string
 }
 
 export interface ConnectionHooks {
@@ -59,8 +55,10 @@ function asError(value: unknown): Error | undefined {
 
 /**
  * Owns the AMQP connection. rhea's own reconnect is off: it re-attaches no links after a broker
- * `stop_app` (AMQP-NOTES.md). Every attempt is a fresh rhea connection, so that sessions and links
- * are always created anew by the bridge; attempts are spaced by exponential backoff with full jitter.
+ * `stop_app` (AMQP-NOTES.md), and it has no list of hosts. Every attempt is a fresh rhea connection,
+ * so that sessions and links are always created anew by the bridge; attempts are spaced by
+ * exponential backoff with full jitter, and each takes the next broker URL of the list (a cluster's
+ * nodes): the one that just failed or was lost is the last to be tried again.
  */
 export class ConnectionManager {
   private readonly container: Container
@@ -71,6 +69,12 @@ export class ConnectionManager {
   private connectTimer: NodeJS.Timeout | undefined
   private stopped = false
   private lastAttemptWarning = 0
+  /** Index in `settings.endpoints` of the current (or next) attempt. */
+  private endpointIndex = 0
+  /** The endpoint of the open connection. */
+  private openEndpoint: BrokerEndpoint | undefined
+  /** Endpoints that failed since the last open connection was lost (undefined: none lost). */
+  private failedSinceLoss: Set<number> | undefined
 
   constructor(
     private readonly settings: ConnectionSettings,
@@ -90,6 +94,22 @@ export class ConnectionManager {
     return this.openConnection
   }
 
+  /** The URL (password masked) of the open connection. */
+  get connectedUrl(): string | undefined {
+    return this.openConnection ? this.openEndpoint?.safeUrl : undefined
+  }
+
+  /** An open connection was lost and some other URL has not failed since: a failover, not an outage. */
+  get failingOver(): boolean {
+    const failed = this.failedSinceLoss
+    return (
+      !this.stopped &&
+      failed !== undefined &&
+      this.settings.endpoints.length > 1 &&
+      failed.size < this.settings.endpoints.length
+    )
+  }
+
   start(): void {
     this.connect()
   }
@@ -97,25 +117,28 @@ export class ConnectionManager {
   private connect(): void {
     this.reconnectTimer = undefined
     if (this.stopped) return
-    const s = this.settings
+    const settings = this.settings
+    const index = this.endpointIndex % settings.endpoints.length
+    const endpoint = settings.endpoints[index] as BrokerEndpoint
     const options = {
-      host: s.host,
-      port: s.port,
-      transport: s.transport,
-      username: s.username,
-      password: s.password,
-      container_id: s.containerId,
+      host: endpoint.host,
+      port: endpoint.port,
+      transport: endpoint.transport,
+      username: endpoint.username,
+      password: endpoint.password,
+      container_id: settings.containerId,
       reconnect: false,
       tcp_no_delay: true,
       idle_time_out: IDLE_TIME_OUT_MS,
-      ...(s.vhost === undefined ? {} : { hostname: `vhost:${s.vhost}` }),
-      ...(s.transport === 'tls' ? { servername: s.host, ...s.tls } : {}),
+      ...(endpoint.vhost === undefined ? {} : { hostname: `vhost:${endpoint.vhost}` }),
+      ...(endpoint.transport === 'tls' ? { servername: endpoint.host, ...settings.tls } : {}),
     } as ConnectionOptions
     let connection: Connection
     try {
       connection = this.container.connect(options)
     } catch (error) {
-      this.log.error({ err: asError(error), url: s.safeUrl }, 'amqp: cannot start a connection')
+      this.log.error({ err: asError(error), url: endpoint.safeUrl }, 'amqp: cannot start a connection')
+      this.attemptFailed(index)
       this.scheduleReconnect()
       return
     }
@@ -131,13 +154,15 @@ export class ConnectionManager {
       if (socket instanceof Socket) batchSocketWrites(socket)
       this.backoff.reset()
       this.openConnection = connection
-      this.log.info({ url: s.safeUrl }, 'amqp: connection open')
+      this.openEndpoint = endpoint
+      this.failedSinceLoss = undefined
+      this.log.info({ url: endpoint.safeUrl }, 'amqp: connection open')
       this.hooks.onOpen(connection)
     })
     const onLost = (reason: string) => (context: EventContext | Error | undefined) => {
       if (!isCurrent()) return
       const error = context instanceof Error ? context : asError(context?.error ?? context?.connection?.error)
-      this.drop(connection, reason, error)
+      this.drop(connection, endpoint, index, reason, error)
     }
     connection.on('connection_close', onLost('connection closed by the broker'))
     connection.on('connection_error', onLost('connection error'))
@@ -148,16 +173,37 @@ export class ConnectionManager {
     clearTimeout(this.connectTimer)
     this.connectTimer = setTimeout(() => {
       if (isCurrent() && this.openConnection !== connection) {
-        this.drop(connection, 'connect timeout', new Error(`no AMQP open within ${s.connectTimeoutMs} ms`))
+        this.drop(
+          connection,
+          endpoint,
+          index,
+          'connect timeout',
+          new Error(`no AMQP open within ${settings.connectTimeoutMs} ms`),
+        )
       }
-    }, s.connectTimeoutMs)
+    }, settings.connectTimeoutMs)
     this.connectTimer.unref()
   }
 
-  private drop(connection: Connection, reason: string, error: Error | undefined): void {
+  /** An attempt on endpoint `index` failed: the next attempt takes the next endpoint. */
+  private attemptFailed(index: number): void {
+    this.failedSinceLoss?.add(index)
+    this.endpointIndex = index + 1
+  }
+
+  private drop(
+    connection: Connection,
+    endpoint: BrokerEndpoint,
+    index: number,
+    reason: string,
+    error: Error | undefined,
+  ): void {
     const wasOpen = this.openConnection === connection
     this.current = undefined
     this.openConnection = undefined
+    this.openEndpoint = undefined
+    if (wasOpen) this.failedSinceLoss = new Set()
+    this.attemptFailed(index)
     clearTimeout(this.connectTimer)
     abort(connection)
     // A lost connection is always worth a warning; failed attempts (broker away, bad credentials,
@@ -166,7 +212,7 @@ export class ConnectionManager {
     const warn = wasOpen || now - this.lastAttemptWarning >= ATTEMPT_WARNING_INTERVAL_MS
     if (warn && !wasOpen) this.lastAttemptWarning = now
     this.log[warn ? 'warn' : 'debug'](
-      { err: error, url: this.settings.safeUrl },
+      { err: error, url: endpoint.safeUrl },
       wasOpen ? `amqp: ${reason}` : `amqp: connection attempt failed (${explain(reason, error)})`,
     )
     if (wasOpen) this.hooks.onLost(error)
@@ -190,6 +236,8 @@ export class ConnectionManager {
     const wasOpen = this.openConnection === connection
     this.current = undefined
     this.openConnection = undefined
+    this.openEndpoint = undefined
+    this.failedSinceLoss = undefined
     if (!connection) return
     if (!wasOpen) {
       abort(connection)

@@ -1,5 +1,6 @@
 import type { AmqpDecodeResult } from '@session-gateway/message-schema'
 import type { Message } from 'rhea'
+import { type AmqpId, idKey } from './amqp-ids.js'
 import { bodyOf, metaOf } from './codec.js'
 import type { DedupeWindow } from './dedupe.js'
 import type { Settlement } from './receiver.js'
@@ -24,10 +25,12 @@ export interface ConsumerOptions<T> {
   dedupe: DedupeWindow
   log: BridgeLogger
   stats: ConsumerStats
+  /** The address replies go to for a received `reply_to` (see `replyAddressFor`). */
+  replyAddress: (replyTo: string) => string
   /** Sends a `RESULT` error to `replyTo` (correlation id given); never rejects. */
   replyError: (
     replyTo: string,
-    correlationId: string | undefined,
+    correlationId: AmqpId | undefined,
     code: string,
     message: string,
   ) => Promise<void>
@@ -50,11 +53,11 @@ function typeOf(message: unknown): string {
  * `rejected` (`amqp:internal-error`, plus a `RESULT` error `INTERNAL`) when it throws.
  */
 export function createConsumer<T>(options: ConsumerOptions<T>): (message: Message) => Promise<Settlement> {
-  const { source, decode, handler, dedupe, log, stats, replyError } = options
+  const { source, decode, handler, dedupe, log, stats, replyError, replyAddress } = options
 
   return async (amqpMessage: Message): Promise<Settlement> => {
-    const meta = metaOf(amqpMessage, source)
-    const correlationId = meta.messageId ?? meta.correlationId
+    const meta = metaOf(amqpMessage, source, replyAddress)
+    const correlationId = meta.amqpMessageId ?? meta.amqpCorrelationId
     let decoded: AmqpDecodeResult<T>
     try {
       decoded = decode(bodyOf(amqpMessage))
@@ -82,7 +85,8 @@ export function createConsumer<T>(options: ConsumerOptions<T>): (message: Messag
       }
     }
 
-    const id = meta.messageId
+    // Keyed with the id's type: the ulong 7 and the string "7" are two messages.
+    const id = meta.amqpMessageId === undefined ? undefined : idKey(meta.amqpMessageId)
     if (id !== undefined) {
       let status = dedupe.status(id)
       if (typeof status !== 'string') status = (await status) ? 'done' : 'new'

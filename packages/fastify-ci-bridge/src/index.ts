@@ -1,6 +1,13 @@
 import { fastifyCiBridge } from './plugin.js'
 
-export { type BridgeAddresses, rabbitmqNodeQueue } from './addresses.js'
+export {
+  type BridgeAddresses,
+  DEFAULT_QUEUE_PREFIX,
+  rabbitmqNodeQueue,
+  rabbitmqReplyAddress,
+  replyAddressFor,
+} from './addresses.js'
+export type { AmqpId, AmqpIdInput } from './amqp-ids.js'
 export { createCiBridge } from './bridge.js'
 export { DECODE_ERROR_CONDITION, HANDLER_ERROR_CONDITION } from './consumer.js'
 export { BridgeError, type BridgeErrorCode, isBridgeError } from './errors.js'

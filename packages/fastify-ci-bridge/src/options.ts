@@ -1,5 +1,12 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
-import { type AddressOverrides, type BridgeAddresses, resolveAddresses } from './addresses.js'
+import {
+  type AddressOverrides,
+  type BridgeAddresses,
+  DEFAULT_QUEUE_PREFIX,
+  queuePrefixProblem,
+  rabbitmqReplyAddress,
+  resolveAddresses,
+} from './addresses.js'
 import type { BrokerProfile, CiBridgeOptions, CiMessageHandler } from './types.js'
 
 export const DEFAULTS = {
@@ -14,12 +21,14 @@ export const DEFAULTS = {
   connectTimeoutMs: 10_000,
   maxCachedSenders: 64,
   maxDepth: 64,
+  queuePrefix: DEFAULT_QUEUE_PREFIX,
 } as const
 
 /** Above this, one receiver's unsettled deliveries could overflow rhea's session buffer (2048). */
 export const MAX_CREDIT = 1000
 
-export interface ResolvedOptions extends BridgeAddresses {
+/** One broker address of `url`. */
+export interface BrokerEndpoint {
   host: string
   port: number
   transport: 'tcp' | 'tls'
@@ -27,6 +36,13 @@ export interface ResolvedOptions extends BridgeAddresses {
   password: string
   /** The URL without its password, for logs. */
   safeUrl: string
+  vhost: string | undefined
+}
+
+export interface ResolvedOptions extends BridgeAddresses {
+  /** The broker addresses, in the order they are tried (one, or the nodes of a cluster). */
+  endpoints: BrokerEndpoint[]
+  /** The vhost every endpoint names (they must agree). */
   vhost: string | undefined
   nodeId: string
   containerId: string
@@ -42,6 +58,7 @@ export interface ResolvedOptions extends BridgeAddresses {
   connectTimeoutMs: number
   maxCachedSenders: number
   maxDepth: number
+  queuePrefix: string
   onMessage: CiMessageHandler | undefined
 }
 
@@ -69,6 +86,7 @@ const KNOWN = new Set([
   'maxCachedSenders',
   'maxDepth',
   'onMessage',
+  'queuePrefix',
 ])
 const ADDRESS_KEYS = [
   'userManagerAddress',
@@ -104,19 +122,31 @@ function integer(
   return value
 }
 
-function parseUrl(value: unknown): {
-  host: string
-  port: number
-  transport: 'tcp' | 'tls'
-  username: string
-  password: string
-  safeUrl: string
-  vhost: string | undefined
-} {
+/** Most broker addresses a bridge takes (a cluster's nodes). */
+export const MAX_URLS = 32
+
+/** `url`: one URL, or a list of them (the nodes of a cluster, tried in order). */
+function parseUrls(value: unknown): BrokerEndpoint[] {
+  if (!Array.isArray(value)) return [parseUrl(value)]
+  if (value.length === 0 || value.length > MAX_URLS) {
+    fail(`"url" as a list must hold 1 to ${MAX_URLS} URLs`)
+  }
+  const endpoints = value.map((item) => parseUrl(item))
+  const vhosts = new Set(endpoints.map((e) => e.vhost ?? ''))
+  if (vhosts.size > 1) {
+    fail('every URL of "url" must name the same vhost (they are nodes of one cluster)')
+  }
+  return endpoints
+}
+
+function parseUrl(value: unknown): BrokerEndpoint {
   if (value === undefined || value === null || value === '') {
     fail('"url" is required: amqp://user:password@host:port or amqps://user:password@host:port')
   }
-  if (typeof value !== 'string') fail('"url" must be a string')
+  if (typeof value !== 'string') fail('"url" must be a string or a list of strings')
+  if (/,\s*amqps?:\/\//.test(value)) {
+    fail('"url" holds several URLs in one string: give them as a list (["amqp://…", "amqp://…"])')
+  }
   let url: URL
   try {
     url = new URL(value)
@@ -157,7 +187,8 @@ export function resolveOptions(input: unknown, instanceId: string): ResolvedOpti
   for (const key of Object.keys(raw)) {
     if (!KNOWN.has(key)) fail(`unknown option "${key}"`)
   }
-  const url = parseUrl(raw.url)
+  const endpoints = parseUrls(raw.url)
+  const tlsEverywhere = endpoints.every((e) => e.transport === 'tls')
 
   if (typeof raw.nodeId !== 'string' || !NODE_ID.test(raw.nodeId)) {
     fail('"nodeId" is required: 1-64 characters of [A-Za-z0-9_.-]')
@@ -187,9 +218,21 @@ export function resolveOptions(input: unknown, instanceId: string): ResolvedOpti
     }
   }
 
+  const queuePrefix = raw.queuePrefix ?? DEFAULTS.queuePrefix
+  const prefixProblem = queuePrefixProblem(queuePrefix)
+  if (prefixProblem) fail(`"queuePrefix" ${prefixProblem}`)
+  const { nodeAddress, nodeReplyTo } = overrides
+  if (profile === 'rabbitmq' && nodeAddress !== undefined && nodeReplyTo === undefined) {
+    if (rabbitmqReplyAddress(nodeAddress) === undefined) {
+      fail(
+        `"nodeAddress" ${overrides.nodeAddress}: the broker names the queue behind it, so no reply address can be derived; set "nodeReplyTo" too, or use /queue/NAME`,
+      )
+    }
+  }
+
   if (raw.tls !== undefined) {
     if (!isRecord(raw.tls)) fail('"tls" must be an object (node:tls connect options)')
-    if (url.transport !== 'tls') fail('"tls" needs an amqps:// url')
+    if (!tlsEverywhere) fail('"tls" needs an amqps:// url')
   }
 
   if (raw.reconnect !== undefined && !isRecord(raw.reconnect)) {
@@ -214,8 +257,9 @@ export function resolveOptions(input: unknown, instanceId: string): ResolvedOpti
   }
 
   return {
-    ...url,
-    ...resolveAddresses(profile, nodeId, instanceId, overrides),
+    endpoints,
+    vhost: endpoints[0]?.vhost,
+    ...resolveAddresses(profile, nodeId, instanceId, overrides, queuePrefix),
     nodeId,
     containerId: raw.containerId ?? `gateway-${nodeId}`,
     profile,
@@ -230,6 +274,7 @@ export function resolveOptions(input: unknown, instanceId: string): ResolvedOpti
     connectTimeoutMs: integer(raw, 'connectTimeoutMs', DEFAULTS.connectTimeoutMs, 1, 3_600_000),
     maxCachedSenders: integer(raw, 'maxCachedSenders', DEFAULTS.maxCachedSenders, 1, 10_000),
     maxDepth: integer(raw, 'maxDepth', DEFAULTS.maxDepth, 1, 10_000),
+    queuePrefix,
     onMessage: raw.onMessage,
   }
 }

@@ -10,7 +10,7 @@ export interface SendHolder {
 export interface PendingSend {
   readonly seq: number
   readonly address: string
-  readonly message: Message & { message_id: string }
+  readonly message: Message
   state: 'waiting' | 'inflight' | 'done'
   /** How many times it went on the wire. */
   transfers: number
@@ -75,7 +75,7 @@ export class Outbox {
    */
   create(
     address: string,
-    message: Message & { message_id: string },
+    message: Message,
     bypassLimit = false,
   ): { entry: PendingSend; done: Promise<void> } {
     if (!bypassLimit && this.live.size >= this.limit) {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Message } from 'rhea'
+import { idKey } from './amqp-ids.js'
 import { jsonBodyOf, metaOf } from './codec.js'
 import { BridgeError } from './errors.js'
 import type { LinkReceiver, Settlement } from './receiver.js'
@@ -46,21 +47,22 @@ export class RequestReply {
     if (this.closed) return Promise.reject(new BridgeError('CLOSED', 'bridge closed', { address }))
     const { timeoutMs = this.options.defaultTimeoutMs, ...sendOptions } = options
     const messageId = sendOptions.messageId ?? randomUUID()
-    if (this.waiting.has(messageId)) {
-      return Promise.reject(new TypeError(`a request with message id ${messageId} is already waiting`))
+    const key = typeof messageId === 'string' ? messageId : idKey(messageId)
+    if (this.waiting.has(key)) {
+      return Promise.reject(new TypeError(`a request with message id ${key} is already waiting`))
     }
     return new Promise<RequestReplyResult>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (this.waiting.get(messageId)?.timer !== timer) return
-        this.waiting.delete(messageId)
+        if (this.waiting.get(key)?.timer !== timer) return
+        this.waiting.delete(key)
         reject(new BridgeError('TIMEOUT', `no reply within ${timeoutMs} ms`, { address }))
       }, timeoutMs)
       timer.unref()
-      this.waiting.set(messageId, { resolve, reject, timer })
+      this.waiting.set(key, { resolve, reject, timer })
       const fail = (error: unknown) => {
-        const entry = this.waiting.get(messageId)
+        const entry = this.waiting.get(key)
         if (entry?.timer !== timer) return
-        this.waiting.delete(messageId)
+        this.waiting.delete(key)
         clearTimeout(timer)
         reject(error instanceof Error ? error : new Error(String(error)))
       }
@@ -94,7 +96,7 @@ export class RequestReply {
 
   private async onReply(message: Message): Promise<Settlement> {
     const meta = metaOf(message, 'reply')
-    const key = meta.correlationId
+    const key = meta.amqpCorrelationId === undefined ? undefined : idKey(meta.amqpCorrelationId)
     const entry = key === undefined ? undefined : this.waiting.get(key)
     if (!entry || key === undefined) {
       this.options.log.debug({ correlationId: key }, 'amqp: reply without a waiting request dropped')

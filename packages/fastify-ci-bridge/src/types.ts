@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events'
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
 import type { AmqpDecodeResult, CiMessage } from '@session-gateway/message-schema'
+import type { AmqpId, AmqpIdInput } from './amqp-ids.js'
 
 export type BridgeState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 
@@ -8,10 +9,18 @@ export type BrokerProfile = 'rabbitmq' | 'generic'
 
 /** AMQP metadata of a received message. */
 export interface ReceivedMeta {
+  /** The `message_id` as text, for logs (a ulong in decimal, a uuid canonical, binary in hex). */
   messageId?: string
+  /** The `correlation_id` as text. */
   correlationId?: string
+  /** The `message_id` with its AMQP type: what `reply()` sends back as the `correlation_id`. */
+  amqpMessageId?: AmqpId
+  amqpCorrelationId?: AmqpId
+  /** On the `rabbitmq` profile a `/queue/NAME` reply address is given as `/amq/queue/NAME` (never declared). */
   replyTo?: string
   subject?: string
+  /** The message's `application_properties` (for example a W3C `traceparent`), as received. */
+  applicationProperties?: Record<string, unknown>
   /** `'node'` or `'broadcast'` for the `onMessage` consumers; the address for `subscribe()` consumers. */
   source: 'node' | 'broadcast' | string
 }
@@ -25,9 +34,12 @@ export type CiMessageHandler = (message: CiMessage, meta: ReceivedMeta) => Promi
 
 export interface SendOptions {
   replyTo?: string
-  correlationId?: string
-  /** Default: a fresh `randomUUID()`. Kept across resends, so a receiver can drop duplicates. */
-  messageId?: string
+  /** A string, or `{type, value}` for a `ulong`, `uuid` or `binary` id (sent with that type). */
+  correlationId?: AmqpIdInput
+  /** Default: a fresh `randomUUID()` (a string id). Kept across resends, so a receiver can drop duplicates. */
+  messageId?: AmqpIdInput
+  /** The message's `application_properties` (simple values only, e.g. `{ traceparent }`). */
+  applicationProperties?: Record<string, string | number | boolean>
   /** Default: the body's `type` when it is a string. */
   subject?: string
   /** The message header's `durable` (survives a broker restart in a durable queue). */
@@ -89,6 +101,8 @@ export interface BridgeStats {
   /** How received messages were settled. */
   settlements: { accepted: number; rejected: number; released: number }
   duplicatesDropped: number
+  /** `RESULT` errors the bridge itself sent for messages it rejected (undecodable, invalid, handler failed). */
+  replyErrors: { sent: number; failed: number }
 }
 
 export interface CiBridgeEvents {
@@ -102,6 +116,14 @@ export interface CiBridge extends EventEmitter {
   readonly nodeReplyTo: string
   readonly broadcastAddress: string
   readonly stats: BridgeStats
+  /** The broker URL (password masked) of the open connection; undefined while none is open. */
+  readonly connectedUrl: string | undefined
+  /**
+   * True while the connection is lost and other broker URLs are left to try since: with several
+   * URLs, a lost node is a failover, not an outage (a gateway keeps reporting ready through it).
+   * Always false with one URL.
+   */
+  readonly failingOver: boolean
 
   /** Resolves only once the broker settled the message `accepted`; rejects with a BridgeError otherwise. */
   send(address: string, body: object, options?: SendOptions): Promise<void>
@@ -110,7 +132,7 @@ export interface CiBridge extends EventEmitter {
   /** Sends with `reply_to` = a reply queue of this bridge and waits for the reply correlated by message id. */
   request(address: string, body: object, options?: RequestOptions): Promise<RequestReplyResult>
   /** Answers a received message at its `reply_to`, `correlation_id` = its message id; resolves at once without `reply_to`. */
-  reply(meta: ReceivedMeta, body: object): Promise<void>
+  reply(meta: ReceivedMeta, body: object, options?: Omit<SendOptions, 'correlationId'>): Promise<void>
   /** A generic consumer; resolves once the receiver is attached, rejects when the broker refuses the address. */
   subscribe<T>(address: string, options: SubscribeOptions<T>): Promise<Subscription>
   /** Resolves when `state` is `open` (at once if it is); rejects with TIMEOUT or CLOSED. */
@@ -127,8 +149,12 @@ export interface StandaloneCiBridge extends CiBridge {
 }
 
 export interface CiBridgeOptions {
-  /** `amqp://user:password@host:port` or `amqps://…`; required. */
-  url: string
+  /**
+   * `amqp://user:password@host:port[/vhost]` or `amqps://…`; required. A list names the nodes of one
+   * cluster: each connection attempt takes the next one (in order, with the reconnect backoff), so
+   * a lost node costs one reconnect to the next. Every URL must name the same vhost.
+   */
+  url: string | readonly string[]
   /** This node's id: 1-64 characters of `[A-Za-z0-9_.-]`; required. */
   nodeId: string
   /** AMQP container id; default `gateway-<nodeId>`. */
@@ -162,6 +188,12 @@ export interface CiBridgeOptions {
   maxCachedSenders?: number
   /** Deepest JSON nesting accepted in a received body. */
   maxDepth?: number
+  /**
+   * `rabbitmq`: the start of every queue name the bridge chooses (`<prefix>node.<nodeId>`, request
+   * reply queues), so that one policy matches the bridge's queues and no other application's.
+   * Default `gateway.`; 1-64 of [A-Za-z0-9_.-], not `amq.…`.
+   */
+  queuePrefix?: string
   /** Consumes the node and broadcast addresses when given. */
   onMessage?: CiMessageHandler
 }

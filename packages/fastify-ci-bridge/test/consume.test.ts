@@ -89,6 +89,8 @@ test('consume: the handler gets the typed message and its metadata; accepted onl
       source: 'node',
       messageId: 'ping-1',
       correlationId: 'c-1',
+      amqpMessageId: { type: 'string', value: 'ping-1' },
+      amqpCorrelationId: { type: 'string', value: 'c-1' },
       replyTo: `/amq/queue/t-nowhere-${run}`,
       subject: 'PING',
     })
@@ -262,10 +264,14 @@ test('a handler that throws: rejected (amqp:internal-error) with a RESULT error 
       reply_to: `/amq/queue/${replies}`,
     })
     await rawSend(raw, bridge.nodeReplyTo, { body: dataSection({ type: 'PING', v: 1 }) })
+    // The JOIN is settled after its RESULT is sent: wait for both settlements, not only the RESULT.
     await waitFor(
-      () => handled.length === 1 && results.received.length === 1,
+      () =>
+        handled.length === 1 &&
+        results.received.length === 1 &&
+        bridge.stats.settlements.accepted + bridge.stats.settlements.rejected === 2,
       5000,
-      'PING handled, RESULT sent',
+      'PING handled, RESULT sent, both settled',
     )
     const result = decodeResult(bodyBytes(results.received[0]?.message as Message))
     assert.ok(result.ok && result.message.ok === false)

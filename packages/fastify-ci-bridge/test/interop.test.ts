@@ -1,6 +1,7 @@
 // Interop with an independent AMQP 1.0 implementation: Debian's python3-qpid-proton, through RabbitMQ.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -36,6 +37,9 @@ interface ProtonMessage {
   subject: string | null
   id: string | null
   correlation_id: string | null
+  /** [AMQP type, text]: ulong in decimal, uuid canonical, binary in hex. */
+  typed_correlation_id: [string, string] | null
+  application_properties: Record<string, unknown> | null
   reply_to: string | null
   durable: boolean
 }
@@ -160,4 +164,85 @@ test('proton receives what the bridge sent: data section JSON, content_type, sub
   assert.equal(got.id, `b-${id}`)
   assert.equal(got.reply_to, bridge.nodeReplyTo)
   assert.equal(got.durable, true)
+})
+
+test('a RESULT carries the request id with its AMQP type (ulong, uuid, binary, string) to a proton CI whose reply_to is /queue/NAME', async () => {
+  // A non-durable reply queue, named the RabbitMQ way (/queue/NAME): the bridge must send to it
+  // without declaring it (its durable declare would be refused and the RESULT lost).
+  const replies = `t-interop-typed-${id}`
+  ;(await rawReceiver(raw, `/queue/${replies}`, { durable: false })).close()
+  const ulongId = BigInt(`0x${randomBytes(6).toString('hex')}`).toString()
+  const ids: Array<[string, string]> = [
+    ['ulong', ulongId],
+    ['ulong', '18446744073709551615'], // 2^64-1: rhea decodes it as bytes, not a number
+    ['uuid', randomUUID()],
+    ['binary', randomBytes(16).toString('hex')], // 16 bytes, and still not a uuid
+    ['binary', randomBytes(5).toString('hex')],
+    ['string', `p-typed-${id}`],
+  ]
+  const before = handled.length
+  for (const [idType, messageId] of ids) {
+    const spec = {
+      encoding: 'data',
+      body: { type: 'PING', v: 1 },
+      message_id: messageId,
+      id_type: idType,
+      reply_to: `/queue/${replies}`,
+    }
+    assert.equal(await protonSend(bridge.nodeReplyTo, spec), 'accepted')
+  }
+  await waitFor(() => handled.length === before + ids.length, 10_000, 'every PING handled')
+  const metas = handled.slice(before).map(([, meta]) => meta)
+  assert.deepEqual(
+    metas.map((meta) => [meta.amqpMessageId?.type, meta.messageId]),
+    ids,
+    'meta keeps the type; messageId is its text form',
+  )
+  assert.ok(
+    metas.every((meta) => meta.replyTo === `/amq/queue/${replies}`),
+    'replies go to /amq/queue/NAME',
+  )
+  const results = await protonReceive(`/amq/queue/${replies}`, ids.length)
+  assert.deepEqual(
+    results.map((r) => r.typed_correlation_id).sort(),
+    [...ids].sort(),
+    'each RESULT correlation_id has the type and value of its request message_id',
+  )
+})
+
+test('application_properties pass both ways between proton and the bridge (W3C traceparent)', async () => {
+  const traceparent = `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`
+  const messageId = `p-trace-${id}`
+  const spec = {
+    encoding: 'data',
+    body: { type: 'PING', v: 1 },
+    message_id: messageId,
+    application_properties: { traceparent, tenant: 'blue' },
+  }
+  assert.equal(await protonSend(bridge.nodeReplyTo, spec), 'accepted')
+  await waitFor(() => handled.some(([, meta]) => meta.messageId === messageId), 10_000, 'the PING handled')
+  const meta = handled.find(([, m]) => m.messageId === messageId)?.[1]
+  assert.deepEqual(meta?.applicationProperties, { traceparent, tenant: 'blue' })
+
+  const queue = `t-interop-props-${id}`
+  await bridge.send(
+    `/queue/${queue}`,
+    { type: 'CLIENT_EVENT', v: 1 },
+    { applicationProperties: { traceparent } },
+  )
+  const [got] = await protonReceive(`/amq/queue/${queue}`, 1)
+  assert.deepEqual(got?.application_properties, { traceparent })
+})
+
+test('a bad id is refused before anything is sent', async () => {
+  const to = `/queue/t-interop-never-${id}`
+  await assert.rejects(
+    bridge.send(to, { type: 'PING', v: 1 }, { messageId: { type: 'ulong', value: -1n } }),
+    /messageId: a ulong id needs a bigint from 0 to 2\^64-1/,
+  )
+  await assert.rejects(
+    bridge.send(to, { type: 'PING', v: 1 }, { correlationId: { type: 'uuid', value: 'nope' } }),
+    /correlationId: a uuid id needs its canonical text form/,
+  )
+  assert.equal((await listQueues()).filter((q) => q.name === `t-interop-never-${id}`).length, 0)
 })

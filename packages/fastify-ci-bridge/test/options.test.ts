@@ -18,7 +18,7 @@ const cases: Array<[string, unknown, string]> = [
     { nodeId: 'n1' },
     'fastify-ci-bridge: "url" is required: amqp://user:password@host:port or amqps://user:password@host:port',
   ],
-  ['url not a string', { ...base, url: 5 }, 'fastify-ci-bridge: "url" must be a string'],
+  ['url not a string', { ...base, url: 5 }, 'fastify-ci-bridge: "url" must be a string or a list of strings'],
   [
     'url not a URL',
     { ...base, url: 'guest@localhost' },
@@ -132,6 +132,42 @@ const cases: Array<[string, unknown, string]> = [
     { ...base, onMessage: 'handler' },
     'fastify-ci-bridge: "onMessage" must be a function (message, meta) => Promise<void> | void',
   ],
+  ['url list empty', { ...base, url: [] }, 'fastify-ci-bridge: "url" as a list must hold 1 to 32 URLs'],
+  [
+    'url list with a bad entry',
+    { ...base, url: ['amqp://guest:guest@n1', 'amqp://n2'] },
+    'fastify-ci-bridge: "url" must carry credentials: amqp://user:password@host:port',
+  ],
+  [
+    'url list naming two vhosts',
+    { ...base, url: ['amqp://guest:guest@n1/a', 'amqp://guest:guest@n2/b'] },
+    'fastify-ci-bridge: every URL of "url" must name the same vhost (they are nodes of one cluster)',
+  ],
+  [
+    'several URLs in one string',
+    { ...base, url: 'amqp://guest:guest@n1,amqp://guest:guest@n2' },
+    'fastify-ci-bridge: "url" holds several URLs in one string: give them as a list (["amqp://…", "amqp://…"])',
+  ],
+  [
+    'tls with one amqp:// URL in the list',
+    { ...base, url: ['amqps://guest:guest@n1', 'amqp://guest:guest@n2'], tls: {} },
+    'fastify-ci-bridge: "tls" needs an amqps:// url',
+  ],
+  [
+    'queuePrefix with a space',
+    { ...base, queuePrefix: 'my app.' },
+    'fastify-ci-bridge: "queuePrefix" must be 1-64 characters of [A-Za-z0-9_.-]',
+  ],
+  [
+    'queuePrefix in the amq. namespace',
+    { ...base, queuePrefix: 'amq.gw.' },
+    'fastify-ci-bridge: "queuePrefix" must not start with "amq." (RabbitMQ reserves it)',
+  ],
+  [
+    'rabbitmq nodeAddress behind which the broker names the queue, without nodeReplyTo',
+    { ...base, nodeAddress: '/topic/gw.n1' },
+    'fastify-ci-bridge: "nodeAddress" /topic/gw.n1: the broker names the queue behind it, so no reply address can be derived; set "nodeReplyTo" too, or use /queue/NAME',
+  ],
   [
     'containerId empty',
     { ...base, containerId: '' },
@@ -176,10 +212,49 @@ test('defaults: rabbitmq profile addresses, limits, container id', () => {
     ],
     [100, 5000, 10_000, 10_000, 100, 10_000, 5000],
   )
-  assert.equal(o.host, '127.0.0.1')
-  assert.equal(o.port, 5672)
-  assert.equal(o.transport, 'tcp')
-  assert.equal(o.safeUrl, 'amqp://guest:***@127.0.0.1:5672')
+  assert.deepEqual(o.endpoints, [
+    {
+      host: '127.0.0.1',
+      port: 5672,
+      transport: 'tcp',
+      username: 'guest',
+      password: 'guest',
+      safeUrl: 'amqp://guest:***@127.0.0.1:5672',
+      vhost: undefined,
+    },
+  ])
+})
+
+test('a list of URLs: the nodes of one cluster, kept in order, each with its own credentials', () => {
+  const o = resolveOptions(
+    { ...base, url: ['amqp://a:pa@n1:5672/gw', 'amqp://b:pb@n2:5673/gw', 'amqp://a:pa@[::1]/gw'] },
+    'i1',
+  )
+  assert.deepEqual(
+    o.endpoints.map((e) => [e.host, e.port, e.username, e.password, e.safeUrl]),
+    [
+      ['n1', 5672, 'a', 'pa', 'amqp://a:***@n1:5672/gw'],
+      ['n2', 5673, 'b', 'pb', 'amqp://b:***@n2:5673/gw'],
+      ['::1', 5672, 'a', 'pa', 'amqp://a:***@[::1]/gw'],
+    ],
+  )
+  assert.equal(o.vhost, 'gw')
+})
+
+test('rabbitmq: queuePrefix names every queue the bridge chooses; a /queue/NAME nodeAddress gives its /amq/queue/NAME reply address', () => {
+  const o = resolveOptions({ ...base, queuePrefix: 'chat-gw.' }, 'i1')
+  assert.equal(o.nodeAddress, '/queue/chat-gw.node.n1')
+  assert.equal(o.nodeReplyTo, '/amq/queue/chat-gw.node.n1')
+  assert.equal(o.requestReplyAddress, '/queue/chat-gw.node.n1.reply.i1')
+  assert.equal(o.requestReplyTo, '/amq/queue/chat-gw.node.n1.reply.i1')
+  const given = resolveOptions({ ...base, nodeAddress: '/queue/edge-7' }, 'i1')
+  assert.equal(given.nodeReplyTo, '/amq/queue/edge-7')
+  assert.equal(resolveOptions({ ...base, nodeAddress: 'edge-8' }, 'i1').nodeReplyTo, '/amq/queue/edge-8')
+  const both = resolveOptions(
+    { ...base, nodeAddress: '/topic/x', nodeReplyTo: '/exchange/amq.topic/x' },
+    'i1',
+  )
+  assert.equal(both.nodeReplyTo, '/exchange/amq.topic/x')
 })
 
 test('amqps:// defaults to port 5671 and TLS; credentials are URL-decoded; a path is the vhost', () => {
@@ -187,10 +262,11 @@ test('amqps:// defaults to port 5671 and TLS; credentials are URL-decoded; a pat
     { ...base, url: 'amqps://us%40er:p%3Ass@broker.example/prod', tls: { ca: 'x' } },
     'i1',
   )
-  assert.equal(o.transport, 'tls')
-  assert.equal(o.port, 5671)
-  assert.equal(o.username, 'us@er')
-  assert.equal(o.password, 'p:ss')
+  const [endpoint] = o.endpoints
+  assert.equal(endpoint?.transport, 'tls')
+  assert.equal(endpoint?.port, 5671)
+  assert.equal(endpoint?.username, 'us@er')
+  assert.equal(endpoint?.password, 'p:ss')
   assert.equal(o.vhost, 'prod')
   assert.deepEqual(o.tls, { ca: 'x' })
 })

@@ -1,5 +1,6 @@
 // request() / reply() against the real RabbitMQ on 127.0.0.1:5672.
 import assert from 'node:assert/strict'
+import { Socket } from 'node:net'
 import { after, before, test } from 'node:test'
 import { decodeResult, resultOk } from '@session-gateway/message-schema'
 import { BridgeError, createCiBridge, type StandaloneCiBridge } from '../src/index.js'
@@ -97,17 +98,25 @@ test("the reply queue is this bridge instance's own, named for the expiry policy
   assert.equal(reply.consumers, 1)
 })
 
-test('no Nagle delay: request/reply at one in flight has a p50 of a few ms (Nagle would add ~40 ms a hop)', async (t) => {
-  const samples: number[] = []
-  for (let i = 0; i < 60; i++) {
-    const started = performance.now()
-    await ci.request(gateway.nodeReplyTo, { type: 'PING', v: 1 })
-    samples.push(performance.now() - started)
-  }
-  samples.sort((a, b) => a - b)
-  const p50 = samples[Math.floor(samples.length / 2)] ?? Number.POSITIVE_INFINITY
-  t.diagnostic(
-    `request/reply p50 ${p50.toFixed(2)} ms, p90 ${samples[Math.floor(samples.length * 0.9)]?.toFixed(2)} ms`,
+test('no Nagle delay: the bridge turns TCP_NODELAY on for its broker connection (Nagle would add ~40 ms a hop)', async (t) => {
+  // The behaviour, not a latency threshold (which flakes on a shared machine): the socket to the
+  // broker gets setNoDelay(true). The latency itself is measured by bench/ (B2, "latency p50, 1 in
+  // flight", against a bare rhea baseline; docs/PERFORMANCE.md).
+  const original = Socket.prototype.setNoDelay
+  const noDelay = new Map<Socket, boolean>()
+  t.mock.method(Socket.prototype, 'setNoDelay', function (this: Socket, on?: boolean) {
+    noDelay.set(this, on !== false)
+    return original.call(this, on)
+  })
+  const bridge = createCiBridge({ url: BROKER_URL, nodeId: `t-rr-nodelay-${run}` })
+  t.after(() => bridge.close())
+  await bridge.waitForOpen(10_000)
+  const toBroker = [...noDelay].filter(
+    ([socket]) => socket.remotePort === Number(new URL(BROKER_URL).port || 5672),
   )
-  assert.ok(p50 < 20, `p50 ${p50} ms`)
+  assert.deepEqual(
+    toBroker.map(([, on]) => on),
+    [true],
+    'one socket to the broker, with TCP_NODELAY on',
+  )
 })

@@ -82,8 +82,38 @@ export class ClientLimits {
    * undefined when admitted.
    */
   admit(key: string): { refused: ClientRefusal; retryAfterMs?: number } | undefined {
-    const stored = ClientLimits.storedKey(key)
     const now = this.#now()
+    const entry = this.#touch(ClientLimits.storedKey(key), now)
+    let result: { refused: ClientRefusal; retryAfterMs?: number } | undefined
+    if (this.#max > 0 && entry.sessions >= this.#max) {
+      result = { refused: 'TOO_MANY_CLIENT_SESSIONS' }
+    } else if (entry.bucket && !entry.bucket.take(now)) {
+      result = { refused: 'CONNECT_RATE_LIMITED', retryAfterMs: entry.bucket.msUntilToken(now) }
+    } else {
+      entry.sessions++
+    }
+    this.#evictOverflow()
+    return result
+  }
+
+  /**
+   * Takes one connect token of `key` without counting a session (a rate of attempts, whatever becomes
+   * of them). Returns the refusal when the bucket is empty, or undefined.
+   */
+  attempt(key: string): { refused: 'CONNECT_RATE_LIMITED'; retryAfterMs: number } | undefined {
+    const now = this.#now()
+    const entry = this.#touch(ClientLimits.storedKey(key), now)
+    const bucket = entry.bucket
+    const result =
+      bucket && !bucket.take(now)
+        ? { refused: 'CONNECT_RATE_LIMITED' as const, retryAfterMs: bucket.msUntilToken(now) }
+        : undefined
+    this.#evictOverflow()
+    return result
+  }
+
+  /** The entry of a stored key (created when new), moved to the most recently used end. */
+  #touch(stored: string, now: number): Entry {
     this.#sweep(now, 2)
     let entry = this.#entries.get(stored)
     if (entry) {
@@ -96,16 +126,7 @@ export class ClientLimits {
       }
     }
     this.#entries.set(stored, entry)
-    let result: { refused: ClientRefusal; retryAfterMs?: number } | undefined
-    if (this.#max > 0 && entry.sessions >= this.#max) {
-      result = { refused: 'TOO_MANY_CLIENT_SESSIONS' }
-    } else if (entry.bucket && !entry.bucket.take(now)) {
-      result = { refused: 'CONNECT_RATE_LIMITED', retryAfterMs: entry.bucket.msUntilToken(now) }
-    } else {
-      entry.sessions++
-    }
-    this.#evictOverflow()
-    return result
+    return entry
   }
 
   /** A session admitted for `key` is gone. */

@@ -34,6 +34,7 @@ export interface ResolvedOptions {
   clientKey: (request: FastifyRequest, user: UserClaims | undefined) => string
   maxSessionsPerClient: number
   connectRate: ConnectRateOptions | false
+  addressConnectRate: ConnectRateOptions | false
   maxClientKeys: number
   maxDepth: number
   closeTimeoutMs: number
@@ -50,6 +51,7 @@ export const DEFAULTS = {
   heartbeatIntervalMs: 30_000,
   maxSessionsPerClient: 0,
   connectRate: false,
+  addressConnectRate: false,
   maxClientKeys: 100_000,
   maxDepth: 64,
   closeTimeoutMs: 2000,
@@ -81,6 +83,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'clientKey',
   'maxSessionsPerClient',
   'connectRate',
+  'addressConnectRate',
   'maxClientKeys',
   'maxDepth',
   'closeTimeoutMs',
@@ -148,21 +151,21 @@ function rateLimitOption(value: unknown): RateLimitOptions | false {
   }
 }
 
-function connectRateOption(value: unknown): ConnectRateOptions | false {
+function connectRateOption(name: string, value: unknown): ConnectRateOptions | false {
   if (value === undefined || value === false) return false
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    fail('connectRate', 'false or { perSec, burst }', value)
+    fail(name, 'false or { perSec, burst }', value)
   }
   const { perSec, burst, ...rest } = value as Record<string, unknown>
   const unknown = Object.keys(rest)[0]
   if (unknown !== undefined) {
-    throw new TypeError(`${PREFIX} option "connectRate" has an unknown field "${unknown}"`)
+    throw new TypeError(`${PREFIX} option "${name}" has an unknown field "${unknown}"`)
   }
   if (typeof perSec !== 'number' || !Number.isFinite(perSec) || perSec <= 0) {
-    fail('connectRate.perSec', 'a positive number', perSec)
+    fail(`${name}.perSec`, 'a positive number', perSec)
   }
-  if (burst === undefined) fail('connectRate.burst', 'an integer >= 1', burst)
-  return { perSec, burst: integer('connectRate.burst', burst, 1, 1) }
+  if (burst === undefined) fail(`${name}.burst`, 'an integer >= 1', burst)
+  return { perSec, burst: integer(`${name}.burst`, burst, 1, 1) }
 }
 
 function originsOption(value: unknown): ReadonlySet<string> | undefined {
@@ -220,7 +223,8 @@ export function resolveOptions(input: WsSessionsOptions | undefined): ResolvedOp
       DEFAULTS.maxSessionsPerClient,
       0,
     ),
-    connectRate: connectRateOption(opts.connectRate),
+    connectRate: connectRateOption('connectRate', opts.connectRate),
+    addressConnectRate: connectRateOption('addressConnectRate', opts.addressConnectRate),
     maxClientKeys: integer('maxClientKeys', opts.maxClientKeys, DEFAULTS.maxClientKeys, 1),
     maxDepth: integer('maxDepth', opts.maxDepth, DEFAULTS.maxDepth, 1),
     closeTimeoutMs: integer('closeTimeoutMs', opts.closeTimeoutMs, DEFAULTS.closeTimeoutMs, 1, MAX_TIMER_MS),

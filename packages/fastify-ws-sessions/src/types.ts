@@ -101,6 +101,12 @@ export interface WsSessionsOptions {
   maxSessionsPerClient?: number
   /** Per-client token bucket of new sessions, or `false` (the default); without a token the upgrade gets HTTP 429. */
   connectRate?: ConnectRateOptions | false
+  /**
+   * Per-address token bucket of upgrade attempts (`request.ip`, so `trustProxy` applies), or `false` (the
+   * default). Checked before `authenticate`, so an address over its budget is refused (HTTP 429
+   * `ADDRESS_RATE_LIMITED`) without running it; every attempt that gets this far costs a token, refused or not.
+   */
+  addressConnectRate?: ConnectRateOptions | false
   /** Client keys tracked at most; past it the least recently seen idle key is forgotten. Default 100 000. */
   maxClientKeys?: number
   /** Deepest JSON nesting accepted in a frame. Default 64. */
@@ -117,10 +123,11 @@ export interface Session {
   readonly connectedAt: number
   /** `request.ip` of the upgrade request (honours Fastify's `trustProxy`). */
   readonly remoteAddress: string
-  readonly userAgent?: string
-  readonly origin?: string
+  // `| undefined` as well: a consumer compiling with exactOptionalPropertyTypes gets the same type.
+  readonly userAgent?: string | undefined
+  readonly origin?: string | undefined
   /** Claims returned by `authenticate`. */
-  readonly user?: UserClaims
+  readonly user?: UserClaims | undefined
   /** The rooms the session is in (a snapshot). */
   readonly rooms: ReadonlySet<string>
   /** Child logger carrying `{ sid }`. */
@@ -159,7 +166,7 @@ export interface WsSessionsStats {
   errorsByCode: Record<string, number>
   /**
    * Upgrades answered with an HTTP error, by code (`SHUTTING_DOWN`, `ORIGIN_NOT_ALLOWED`, `TOO_MANY_SESSIONS`,
-   * `UNAUTHORIZED`, `TOO_MANY_CLIENT_SESSIONS`, `CONNECT_RATE_LIMITED`).
+   * `UNAUTHORIZED`, `TOO_MANY_CLIENT_SESSIONS`, `CONNECT_RATE_LIMITED`, `ADDRESS_RATE_LIMITED`).
    */
   rejectedUpgrades: Record<string, number>
   /** Closed sessions by the close code given to `onDisconnect`. */

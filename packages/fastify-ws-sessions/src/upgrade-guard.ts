@@ -12,6 +12,7 @@ export const RejectCode = {
   UNAUTHORIZED: 'UNAUTHORIZED',
   TOO_MANY_CLIENT_SESSIONS: 'TOO_MANY_CLIENT_SESSIONS',
   CONNECT_RATE_LIMITED: 'CONNECT_RATE_LIMITED',
+  ADDRESS_RATE_LIMITED: 'ADDRESS_RATE_LIMITED',
 } as const
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode]
 
@@ -22,6 +23,15 @@ const REJECTIONS: Record<RejectCode, { status: number; message: string }> = {
   UNAUTHORIZED: { status: 401, message: 'authentication failed' },
   TOO_MANY_CLIENT_SESSIONS: { status: 429, message: 'too many sessions for this client' },
   CONNECT_RATE_LIMITED: { status: 429, message: 'too many new sessions from this client, retry later' },
+  ADDRESS_RATE_LIMITED: {
+    status: 429,
+    message: 'too many connection attempts from this address, retry later',
+  },
+}
+
+/** `Retry-After` in whole seconds (at least 1) for a refusal that will pass once a token is back. */
+function retryAfter(reply: FastifyReply, ms: number): void {
+  reply.header('retry-after', String(Math.max(1, Math.ceil(ms / 1000))))
 }
 
 function isClaims(value: unknown): value is UserClaims {
@@ -73,14 +83,30 @@ export function createUpgradeGuard(
     const key = keyOf(request, user)
     const refusal = limits.admit(key)
     if (refusal) {
-      if (refusal.retryAfterMs !== undefined) {
-        reply.header('retry-after', String(Math.max(1, Math.ceil(refusal.retryAfterMs / 1000))))
-      }
+      if (refusal.retryAfterMs !== undefined) retryAfter(reply, refusal.retryAfterMs)
       return reject(request, reply, refusal.refused, { clientKey: ClientLimits.storedKey(key) })
     }
     // The TCP connection's end covers every path: the session closed, or the upgrade never completed.
     connection.once('close', () => limits.release(key))
     return undefined
+  }
+
+  // Upgrade attempts per address: no claims needed, so it runs before `authenticate` (no crypto for an
+  // address over its budget). Bounded like the per-client keys; holds no timer.
+  const addressLimits =
+    options.addressConnectRate === false
+      ? undefined
+      : new ClientLimits({
+          maxSessionsPerClient: 0,
+          connectRate: options.addressConnectRate,
+          maxClientKeys: options.maxClientKeys,
+        })
+
+  function addressCheck(request: FastifyRequest, reply: FastifyReply) {
+    const refusal = addressLimits?.attempt(`ip:${request.ip}`)
+    if (!refusal) return undefined
+    retryAfter(reply, refusal.retryAfterMs)
+    return reject(request, reply, RejectCode.ADDRESS_RATE_LIMITED, { address: request.ip })
   }
 
   function capacityCheck(): RejectCode | undefined {
@@ -101,6 +127,8 @@ export function createUpgradeGuard(
     }
     const full = capacityCheck()
     if (full) return reject(request, reply, full)
+    const overBudget = addressCheck(request, reply)
+    if (overBudget) return overBudget
     let user: UserClaims | undefined
     if (authenticate) {
       let result: unknown

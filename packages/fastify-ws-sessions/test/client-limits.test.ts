@@ -213,6 +213,61 @@ describe('connectRate', () => {
   })
 })
 
+describe('addressConnectRate (before authenticate)', () => {
+  it('refuses an address over its budget with HTTP 429 ADDRESS_RATE_LIMITED without calling authenticate; every attempt costs a token, failed or not', async () => {
+    let authCalls = 0
+    const server = await startServer({
+      heartbeatIntervalMs: 0,
+      addressConnectRate: { perSec: 0.5, burst: 3 },
+      authenticate(request) {
+        authCalls++
+        return request.headers.authorization === 'Bearer good' ? { sub: 'u1' } : undefined
+      },
+    })
+    const registry = server.app.wsSessions
+    const good: ClientOptions = { headers: { authorization: 'Bearer good' } }
+    // Three attempts spend the burst: two with a bad token (401, each verified), one accepted.
+    assert.equal((await expectRejected(server.url)).status, 401)
+    assert.equal((await expectRejected(server.url)).status, 401)
+    const session = await TestClient.open(server.url, good)
+    assert.equal(authCalls, 3)
+    // The fourth, even with a good token, is refused before authenticate runs.
+    assert.deepEqual(await expectRejected(server.url, good), {
+      status: 429,
+      body: {
+        code: 'ADDRESS_RATE_LIMITED',
+        message: 'too many connection attempts from this address, retry later',
+      },
+    })
+    assert.equal(await retryAfterOf(server.url), '2')
+    assert.equal(authCalls, 3, 'no authentication for an address over its budget')
+    assert.equal(registry.stats.rejectedUpgrades.ADDRESS_RATE_LIMITED, 2)
+    assert.equal(registry.stats.rejectedUpgrades.UNAUTHORIZED, 2)
+    // Keyed by request.ip, whatever the user: another user from this address is refused too.
+    assert.equal(
+      (await expectRejected(server.url, { headers: { authorization: 'Bearer other' } })).status,
+      429,
+    )
+    assert.equal(authCalls, 3)
+    await session.close()
+    await server.close()
+  })
+
+  it('is off by default', async () => {
+    let authCalls = 0
+    const server = await startServer({
+      heartbeatIntervalMs: 0,
+      authenticate() {
+        authCalls++
+        return undefined
+      },
+    })
+    for (let i = 0; i < 30; i++) assert.equal((await expectRejected(server.url)).status, 401)
+    assert.equal(authCalls, 30)
+    await server.close()
+  })
+})
+
 describe('ClientLimits (memory bounds, with a fake clock)', () => {
   it('forgets a key once it has no session and a full bucket', () => {
     let now = 0

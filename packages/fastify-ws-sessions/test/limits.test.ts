@@ -36,7 +36,10 @@ describe('rate limit', () => {
     })
     // One more closes the session.
     assert.equal((await client.request({ event: 'work', data: 6, id: 6 })).error.code, 'RATE_LIMITED')
-    assert.deepEqual(await client.closed, { code: 1008, reason: 'rate limit exceeded' })
+    assert.deepEqual(await within(client.closed, 3000, 'the 1008 close'), {
+      code: 1008,
+      reason: 'rate limit exceeded',
+    })
     assert.deepEqual(handled, [1, 2, 3])
     await waitFor(() => recorder.calls.length === 1)
     assert.equal(recorder.calls[0]?.code, 1008)
@@ -44,21 +47,33 @@ describe('rate limit', () => {
     await server.close()
   })
 
-  it('refills the bucket over time', async () => {
+  it('refills the bucket over time', async (t) => {
+    // The bucket reads performance.now(): a mocked clock makes "no time passed" and "exactly one
+    // token's worth passed" exact, whatever the machine's load.
+    let clock = performance.now()
+    t.mock.method(performance, 'now', () => clock)
     const server = await startServer({
       heartbeatIntervalMs: 0,
-      rateLimit: { ratePerSec: 200, burst: 1, maxViolations: 1000 },
+      rateLimit: { ratePerSec: 2, burst: 1, maxViolations: 1000 },
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
+    const limited = { ok: false, error: { code: 'RATE_LIMITED', message: 'rate limit exceeded' } }
     assert.equal((await client.request({ event: 'GET_SID', id: 1 })).ok, true)
-    // Poll until a token is back (5 ms at 200/s): some frame eventually passes again.
-    let reply = await client.request({ event: 'GET_SID', id: 2 })
-    const deadline = Date.now() + 2000
-    while (reply.ok !== true && Date.now() < deadline)
-      reply = await client.request({ event: 'GET_SID', id: 2 })
-    assert.equal(reply.ok, true)
+    // The bucket is empty: the next frame at the same instant is refused.
+    assert.deepEqual(await client.request({ event: 'GET_SID', id: 2 }), { id: 2, ...limited })
+    // Just short of one token (500 ms at 2/s): still refused.
+    clock += 499
+    assert.deepEqual(await client.request({ event: 'GET_SID', id: 3 }), { id: 3, ...limited })
+    // One token back: one frame passes, the next one is refused again.
+    clock += 1
+    assert.equal((await client.request({ event: 'GET_SID', id: 4 })).ok, true)
+    assert.deepEqual(await client.request({ event: 'GET_SID', id: 5 }), { id: 5, ...limited })
+    // Never more than the burst, however long the wait.
+    clock += 60_000
+    assert.equal((await client.request({ event: 'GET_SID', id: 6 })).ok, true)
+    assert.deepEqual(await client.request({ event: 'GET_SID', id: 7 }), { id: 7, ...limited })
     await client.close()
-    await server.close()
   })
 
   it('rateLimit: false disables it', async () => {
@@ -153,12 +168,22 @@ describe('heartbeat', () => {
     await server.close()
   })
 
-  it('heartbeatIntervalMs: 0 sends no pings and holds no timer', async () => {
+  it('heartbeatIntervalMs: 0 sends no pings and holds no timer', async (t) => {
+    // Mocked intervals: an hour of them passes at once below, so a heartbeat that ran anyway
+    // would have pinged by then (the heartbeat is a setInterval; nothing else here uses one).
+    t.mock.timers.enable({ apis: ['setInterval'] })
     const server = await startServer({ heartbeatIntervalMs: 0 })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
+    let pings = 0
+    client.ws.on('ping', () => pings++)
     await client.sid()
     assert.equal(server.app.wsSessions.activeTimers, 0)
+    t.mock.timers.tick(3_600_000)
+    assert.equal(server.app.wsSessions.size, 1, 'no heartbeat ended the session')
+    // A round trip after it: a ping sent by the tick would have arrived before this reply.
+    await client.sid()
+    assert.equal(pings, 0)
     await client.close()
-    await server.close()
   })
 })

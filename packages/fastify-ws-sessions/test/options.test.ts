@@ -137,6 +137,16 @@ describe('options validation', () => {
       { connectRate: { perSec: 1, burst: 1, ratePerSec: 2 } },
       `${P} option "connectRate" has an unknown field "ratePerSec"`,
     ],
+    [
+      'addressConnectRate true',
+      { addressConnectRate: true },
+      `${P} option "addressConnectRate" must be false or { perSec, burst } (got true)`,
+    ],
+    [
+      'addressConnectRate.burst 0',
+      { addressConnectRate: { perSec: 1, burst: 0 } },
+      `${P} option "addressConnectRate.burst" must be an integer >= 1 (got 0)`,
+    ],
     ['maxClientKeys 0', { maxClientKeys: 0 }, `${P} option "maxClientKeys" must be an integer >= 1 (got 0)`],
     ['maxDepth 0', { maxDepth: 0 }, `${P} option "maxDepth" must be an integer >= 1 (got 0)`],
     [
@@ -188,6 +198,7 @@ describe('options validation', () => {
       heartbeatIntervalMs: 30_000,
       maxSessionsPerClient: 0,
       connectRate: false,
+      addressConnectRate: false,
       maxClientKeys: 100_000,
       maxDepth: 64,
       closeTimeoutMs: 2000,

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { startServer, TestClient, waitFor } from './helpers.js'
 
 describe('1,000 sessions', () => {
-  it('connect, join rooms, receive, leave: registry, rooms, timers and listeners back to zero', async () => {
+  it('connect, join rooms, receive, leave: registry, rooms, timers and listeners back to zero', async (t) => {
     let connected = 0
     let disconnected = 0
     const server = await startServer({
@@ -15,6 +15,10 @@ describe('1,000 sessions', () => {
         disconnected++
       },
     })
+    let closed = false
+    t.after(async () => {
+      if (!closed) await server.close()
+    })
     const registry = server.app.wsSessions
     const clients: TestClient[] = []
     for (let batch = 0; batch < 10; batch++) {
@@ -24,20 +28,26 @@ describe('1,000 sessions', () => {
     assert.equal(registry.size, 1000)
     assert.equal(registry.activeTimers, 1, 'one heartbeat interval for all sessions')
 
+    const sids = await Promise.all(clients.map((client) => client.sid()))
+    const groupOf = new Map<string, string>()
     let i = 0
     for (const session of registry) {
+      const group = `group:${i++ % 10}`
       registry.join(session.sid, 'all')
-      registry.join(session.sid, `group:${i++ % 10}`)
+      registry.join(session.sid, group)
+      groupOf.set(session.sid, group)
     }
     assert.equal(registry.roomCount, 11)
     assert.equal(registry.members('group:3').size, 100)
     assert.equal(registry.emitToRoom('group:3', 'hello'), 100)
     assert.equal(registry.broadcast('all.hello', { n: 1 }), 1000)
+    // Frames of one session arrive in order: the members of group:3 get hello, then all.hello;
+    // every other session gets all.hello first (a hello to a non-member would come before it).
     await Promise.all(
-      clients.map(async (client) => {
-        let frame = await client.next(10_000)
-        if (frame.event === 'hello') frame = await client.next(10_000)
-        assert.deepEqual(frame, { event: 'all.hello', data: { n: 1 } })
+      clients.map(async (client, index) => {
+        const sid = sids[index] as string
+        if (groupOf.get(sid) === 'group:3') assert.deepEqual(await client.next(10_000), { event: 'hello' })
+        assert.deepEqual(await client.next(10_000), { event: 'all.hello', data: { n: 1 } }, sid)
       }),
     )
 
@@ -52,6 +62,7 @@ describe('1,000 sessions', () => {
     assert.equal(ws.clients.size, 0)
     assert.equal(registry.stats.sessionsOpened, 1000)
     assert.equal(registry.stats.sessionsClosed, 1000)
+    closed = true
     await server.close()
     assert.equal(server.app.server.listenerCount('upgrade'), 0)
   })

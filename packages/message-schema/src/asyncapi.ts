@@ -17,6 +17,7 @@ import {
   RoomEmit,
   SessionInfo,
 } from './amqp-messages.js'
+import { TRACEPARENT_PATTERN } from './common.js'
 import {
   JSON_CONTENT_TYPE,
   LAST_SEQ_QUERY_PARAM,
@@ -32,7 +33,11 @@ function plain(schema: TSchema): Record<string, unknown> {
 }
 
 const wsMessages = {
-  ClientFrame: { schema: ClientFrame, summary: 'A client event: {event, data?, id?}' },
+  ClientFrame: {
+    schema: ClientFrame,
+    summary:
+      'A client event: {event, data?, id?, trace?} (trace: W3C traceparent/tracestate for the CLIENT_EVENT)',
+  },
   SessionFrame: {
     schema: SessionFrame,
     summary:
@@ -54,7 +59,11 @@ const amqpMessages = {
     summary:
       'A session ended (sent exactly once per session; for a detached one when its window ends), with why',
   },
-  CLIENT_EVENT: { schema: ClientEvent, summary: 'A client event forwarded to the User Manager' },
+  CLIENT_EVENT: {
+    schema: ClientEvent,
+    summary:
+      "A client event forwarded to the User Manager (application_properties traceparent/tracestate: the frame's trace)",
+  },
   CLIENT_DETACHED: {
     schema: ClientDetached,
     summary: "A session's connection dropped; the session waits for its client for the resume window",
@@ -90,6 +99,21 @@ const amqpMessages = {
 
 type MessageTable = Record<string, { schema: TSchema; summary: string }>
 
+/**
+ * The AMQP application_properties the gateway reads or sets (AsyncAPI message headers). Every
+ * message may carry them; the gateway sets them on CLIENT_EVENT when the client frame had a
+ * `trace`, copies `traceparent`/`tracestate` of a CI message onto its RESULT, and hands every
+ * received message's application_properties to its hooks.
+ */
+const TRACE_HEADERS = {
+  type: 'object',
+  description: 'AMQP application_properties (W3C Trace Context)',
+  properties: {
+    traceparent: { type: 'string', pattern: TRACEPARENT_PATTERN },
+    tracestate: { type: 'string', maxLength: 512 },
+  },
+}
+
 function componentMessages(table: MessageTable, amqp: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const [name, { summary }] of Object.entries(table)) {
@@ -99,7 +123,7 @@ function componentMessages(table: MessageTable, amqp: boolean): Record<string, u
       summary,
       contentType: JSON_CONTENT_TYPE,
       payload: { $ref: `#/components/schemas/${name}` },
-      ...(amqp ? { bindings: { amqp1: {} } } : {}),
+      ...(amqp ? { headers: TRACE_HEADERS, bindings: { amqp1: {} } } : {}),
     }
   }
   return out

@@ -67,3 +67,19 @@ export const Seq = Type.Integer({
   maximum: Number.MAX_SAFE_INTEGER,
   description: "position of the event frame in its session's stream (1, 2, …)",
 })
+
+/** A W3C Trace Context `traceparent`: version-traceid-parentid-flags, lower-case hex. */
+export const TRACEPARENT_PATTERN = '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$'
+
+/**
+ * W3C Trace Context of a client event: the gateway sets these as `application_properties` of the
+ * CLIENT_EVENT it sends (the body does not change).
+ */
+export const Trace = Type.Object(
+  {
+    traceparent: Type.String({ pattern: TRACEPARENT_PATTERN, description: 'W3C traceparent' }),
+    tracestate: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'W3C tracestate' })),
+  },
+  { additionalProperties: false, description: 'W3C Trace Context, passed on as AMQP application_properties' },
+)
+export type Trace = Static<typeof Trace>

@@ -8,6 +8,7 @@ import {
   describeFirstError,
   requestIdValidator,
   resultValidator,
+  traceValidator,
   umValidators,
 } from './validators.js'
 import type { ClientFrame } from './ws-frames.js'
@@ -41,7 +42,7 @@ export type AmqpDecodeResult<T> =
     }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
-const CLIENT_FRAME_FIELDS = new Set(['event', 'data', 'id'])
+const CLIENT_FRAME_FIELDS = new Set(['event', 'data', 'id', 'trace'])
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value)
@@ -75,7 +76,8 @@ function parseJsonText(text: string, maxDepth: number): ParseResult {
 
 function explainClientFrame(frame: Record<string, unknown>): string {
   for (const key of Object.keys(frame)) {
-    if (!CLIENT_FRAME_FIELDS.has(key)) return `unknown field "${key}" (a frame has only event, data, id)`
+    if (!CLIENT_FRAME_FIELDS.has(key))
+      return `unknown field "${key}" (a frame has only event, data, id, trace)`
   }
   if (!('event' in frame)) return 'missing "event": a frame needs an event name'
   if (typeof frame.event !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(frame.event)) {
@@ -83,6 +85,9 @@ function explainClientFrame(frame: Record<string, unknown>): string {
   }
   if ('id' in frame && !requestIdValidator.Check(frame.id)) {
     return '"id" must be an integer 0..2^53-1 or a string of 1-64 characters'
+  }
+  if ('trace' in frame && !traceValidator.Check(frame.trace)) {
+    return '"trace" must be {traceparent, tracestate?} with a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>, lower case)'
   }
   return describeFirstError(clientFrameValidator, frame)
 }

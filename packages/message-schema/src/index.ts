@@ -15,6 +15,7 @@ export {
   resultValidator,
   serverFrameValidator,
   sessionFrameValidator,
+  traceValidator,
   umValidators,
 } from './validators.js'
 export * from './ws-frames.js'

@@ -17,7 +17,7 @@ import {
   RoomEmit,
   SessionInfo,
 } from './amqp-messages.js'
-import { RequestId } from './common.js'
+import { RequestId, Trace } from './common.js'
 import { ClientFrame, ErrorFrame, ReplyFrame, ServerFrame, SessionFrame } from './ws-frames.js'
 
 // Compiled once, at module load; never per message.
@@ -27,6 +27,7 @@ export const replyFrameValidator = Compile(ReplyFrame)
 export const errorFrameValidator = Compile(ErrorFrame)
 export const sessionFrameValidator = Compile(SessionFrame)
 export const requestIdValidator = Compile(RequestId)
+export const traceValidator = Compile(Trace)
 export const resultValidator = Compile(Result)
 
 export const ciValidators = {

@@ -1,13 +1,14 @@
 import { type Static, Type } from 'typebox'
-import { ErrorBody, EventName, JsonValue, RequestId, Seq, Sid } from './common.js'
+import { ErrorBody, EventName, JsonValue, RequestId, Seq, Sid, Trace } from './common.js'
 import { SESSION_EVENT } from './constants.js'
 
-/** A frame a client sends: `{event, data?, id?}`. Unknown fields are refused (`INVALID`). */
+/** A frame a client sends: `{event, data?, id?, trace?}`. Unknown fields are refused (`INVALID`). */
 export const ClientFrame = Type.Object(
   {
     event: EventName,
     data: Type.Optional(JsonValue),
     id: Type.Optional(RequestId),
+    trace: Type.Optional(Trace),
   },
   { additionalProperties: false, description: 'client -> gateway frame' },
 )

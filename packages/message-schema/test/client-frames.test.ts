@@ -136,3 +136,32 @@ describe('server frames', () => {
     assert.equal(serverFrameValidator.Check({ id: 1, ok: false, error: { message: 'x' } }), false)
   })
 })
+
+describe('decodeClientFrame: trace (W3C Trace Context for the CLIENT_EVENT)', () => {
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+  it('decodes a frame with a trace, with or without tracestate', () => {
+    assert.deepEqual(decodeClientFrame(JSON.stringify({ event: 'e', id: 1, trace: { traceparent } })), {
+      ok: true,
+      frame: { event: 'e', id: 1, trace: { traceparent } },
+    })
+    const withState = { event: 'e', trace: { traceparent, tracestate: 'vendor=x' } }
+    assert.deepEqual(decodeClientFrame(JSON.stringify(withState)), { ok: true, frame: withState })
+  })
+  it('a bad trace -> INVALID naming the expected form, id kept', () => {
+    for (const trace of [
+      'x',
+      {},
+      { traceparent: traceparent.toUpperCase() },
+      { traceparent: '00-abc-def-01' },
+      { traceparent, tracestate: '' },
+      { traceparent, extra: 1 },
+    ]) {
+      const r = expectError(
+        JSON.stringify({ event: 'e', id: 3, trace }),
+        'INVALID',
+        /"trace" must be \{traceparent, tracestate\?\} with a W3C traceparent/,
+      )
+      assert.equal(!r.ok && r.id, 3)
+    }
+  })
+})

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core'
+import type { WireConnection } from './wire-contract.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const ARTIFACTS = join(here, '../../../../test-artifacts')
@@ -24,10 +25,11 @@ export function launchChromium(): Promise<Browser> {
   })
 }
 
-/** A page of the demo, with the uncaught errors it threw. */
+/** A page of the demo, with the uncaught errors it threw and its WebSocket connections' frames. */
 export interface DemoTab {
   page: Page
   errors: string[]
+  connections: WireConnection[]
 }
 
 export async function openDemo(browser: Browser, url: string): Promise<DemoTab> {
@@ -36,8 +38,17 @@ export async function openDemo(browser: Browser, url: string): Promise<DemoTab> 
   page.setDefaultTimeout(10_000)
   const errors: string[] = []
   page.on('pageerror', (err) => errors.push(err.message))
+  // Every frame as the browser sent and received it, for the test's own reading of the contract.
+  const connections: WireConnection[] = []
+  page.on('websocket', (ws) => {
+    const connection: WireConnection = { url: ws.url(), sent: [], received: [] }
+    connections.push(connection)
+    const text = (payload: string | Buffer) => (typeof payload === 'string' ? payload : undefined)
+    ws.on('framesent', ({ payload }) => connection.sent.push(text(payload)))
+    ws.on('framereceived', ({ payload }) => connection.received.push(text(payload)))
+  })
   await page.goto(url)
-  return { page, errors }
+  return { page, errors, connections }
 }
 
 /** Waits for the state pill to show `state`; returns its text. */

@@ -14,6 +14,7 @@ import {
   withText,
 } from './browser.js'
 import { type Child, type GatewayProcess, until } from './processes.js'
+import { connectionProblems } from './wire-contract.js'
 
 /** The processes one run needs: the gateway, and in broker mode the demo User Manager. */
 export interface TestSystem {
@@ -225,6 +226,19 @@ export function describeDemoFlow(system: TestSystem, options: FlowOptions = {}):
       for (const tab of [a, b]) {
         assert.equal(await tab.page.locator('[data-testid="frame"][data-kind="warning"]').count(), 0)
       }
+      // The frames themselves, read by the test from PROTOCOL.md (not by the page's classifier,
+      // which uses the gateway's own validators): each is an event, reply or error frame, and each
+      // id is answered at most once, and only when the page sent it.
+      let received = 0
+      let replies = 0
+      for (const tab of tabs) {
+        for (const connection of tab.connections) {
+          assert.deepEqual(connectionProblems(connection), [], connection.url)
+          received += connection.received.length
+          replies += connection.received.filter((f) => 'id' in (JSON.parse(f as string) as object)).length
+        }
+      }
+      assert.ok(received > 0 && replies > 0, `frames checked: ${received}, of them replies: ${replies}`)
       for (const tab of tabs) assert.deepEqual(tab.errors, [], 'no uncaught errors in the page')
     })
   })

@@ -1,8 +1,17 @@
 import type { FastifyInstance } from 'fastify'
-import fastifyCiBridge from 'fastify-ci-bridge'
+import fastifyCiBridge, { type CiBridge } from 'fastify-ci-bridge'
 import type { GatewayConfig } from '../config/load-config.js'
-import { checkNodeId, type NodeIdCheck } from './node-id-check.js'
-import type { Backend, CiMessageHandler } from './types.js'
+import { checkNodeId, NODE_RECHECK_MS, type NodeIdCheck } from './node-id-check.js'
+import { traceOf, traceProperties } from './trace.js'
+import type { Backend, BackendStats, CiMessageHandler } from './types.js'
+import { checkUmQueue, type UmQueueCheck } from './um-queue-check.js'
+import { umQueueName } from './um-queue-name.js'
+
+/** Counts what a promise of a send came to. */
+function counted<T>(work: Promise<T>, done: { ok: () => void; failed: () => void }): Promise<T> {
+  work.then(done.ok, done.failed)
+  return work
+}
 
 const LIFECYCLE_TYPES: ReadonlySet<string> = new Set([
   'CLIENT_DISCONNECTED',
@@ -13,7 +22,7 @@ const LIFECYCLE_TYPES: ReadonlySet<string> = new Set([
 /** Registers the AMQP bridge on `app` and returns it as the gateway's Backend. */
 export async function registerAmqpBackend(
   app: FastifyInstance,
-  config: GatewayConfig & { amqpUrl: string },
+  config: GatewayConfig & { amqpUrl: string[] },
   onMessage: CiMessageHandler,
   instance: string,
 ): Promise<Backend> {
@@ -30,37 +39,34 @@ export async function registerAmqpBackend(
     outboxLimit: config.outboxLimit,
     sendTimeoutMs: config.sendTimeoutMs,
     credit: config.credit,
+    queuePrefix: config.queuePrefix,
     ...optional,
     onMessage,
   })
   const bridge = app.ciBridge
-  let nodeIdCheck: NodeIdCheck = 'pending'
-  const runCheck = (state: string) => {
-    if (state !== 'open' || nodeIdCheck !== 'pending') return
-    bridge.off('state', runCheck)
-    checkNodeId(bridge, instance, config.sendTimeoutMs)
-      .then((outcome) => {
-        nodeIdCheck = outcome
-        if (outcome === 'conflict') {
-          app.log.error(
-            { nodeId: config.nodeId },
-            'another running gateway uses this GATEWAY_NODE_ID: CI messages for the sessions of either are lost about half the time; give every node its own id',
-          )
-        }
-      })
-      .catch(() => {
-        nodeIdCheck = 'skipped'
-      })
+  const counts = {
+    um: { sent: 0, accepted: 0, rejected: 0 },
+    results: { accepted: 0, failed: 0 },
+    nodeCheckPings: { answered: 0, unanswered: 0 },
   }
-  bridge.on('state', runCheck)
-  runCheck(bridge.state)
+  const nodeCheck = watchNodeAddress(app, bridge, config, instance, counts.nodeCheckPings)
+  const umQueue = watchUmQueue(app, config, bridge)
   return {
     kind: 'amqp',
     get nodeIdCheck() {
-      return nodeIdCheck
+      return nodeCheck.outcome
     },
     get state() {
       return bridge.state
+    },
+    get failingOver() {
+      return bridge.failingOver
+    },
+    get brokerUrl() {
+      return bridge.connectedUrl
+    },
+    get problem() {
+      return umQueue.problem()
     },
     get nodeReplyTo() {
       return bridge.nodeReplyTo
@@ -69,21 +75,155 @@ export async function registerAmqpBackend(
     // drop and return), which nobody can retry: a mass disconnect (a load balancer restart, a network
     // blip) must not lose them to the outbox bound that pushes back on client events. They are
     // bounded by the sessions this node holds, and still time out.
-    sendToUserManager: (body) =>
-      bridge.sendToUserManager(body, { bypassOutboxLimit: LIFECYCLE_TYPES.has(body.type) }),
-    reply: (meta, body) => bridge.reply(meta, body),
-    stats: () => {
+    sendToUserManager: (body, options = {}) => {
+      const queuedBefore = bridge.stats.sent
+      const sent = bridge.sendToUserManager(body, {
+        bypassOutboxLimit: LIFECYCLE_TYPES.has(body.type),
+        ...(options.trace ? { applicationProperties: traceProperties(options.trace) } : {}),
+      })
+      // Refused before it was queued (outbox full, closed): never sent, so not counted.
+      if (bridge.stats.sent === queuedBefore) return sent
+      counts.um.sent++
+      return counted(sent, { ok: () => counts.um.accepted++, failed: () => counts.um.rejected++ })
+    },
+    reply: (meta, body) => {
+      const trace = traceOf(meta.applicationProperties)
+      const sent = bridge.reply(meta, body, {
+        ...(trace ? { applicationProperties: traceProperties(trace) } : {}),
+      })
+      return counted(sent, { ok: () => counts.results.accepted++, failed: () => counts.results.failed++ })
+    },
+    stats: (): BackendStats => {
       const s = bridge.stats
       return {
         outboxDepth: s.outboxDepth,
         inFlight: s.inFlight,
         reconnects: s.reconnects,
-        sent: s.sent,
-        accepted: s.accepted,
-        rejected: s.rejected,
+        ...counts.um,
+        // With the RESULT errors the bridge sends itself for the messages it rejects.
+        results: {
+          accepted: counts.results.accepted + s.replyErrors.sent,
+          failed: counts.results.failed + s.replyErrors.failed,
+        },
+        nodeCheckPings: { ...counts.nodeCheckPings },
+        allSent: s.sent,
         receivedByType: s.receivedByType,
         settlements: s.settlements,
       }
+    },
+  }
+}
+
+const UM_QUEUE_RETRY_MS = 2000
+
+/**
+ * With UM_QUEUE_TYPE: checks the User Manager queue's type once the broker is open (again every
+ * 2 s while no node answered the check), and says why the node is not ready until it passed.
+ */
+function watchUmQueue(
+  app: FastifyInstance,
+  config: GatewayConfig & { amqpUrl: string[] },
+  bridge: FastifyInstance['ciBridge'],
+): { problem(): string | undefined } {
+  const type = config.umQueueType
+  const queue = umQueueName(config.umAddress ?? bridge.userManagerAddress)
+  if (type === undefined || queue === undefined) return { problem: () => undefined }
+  let check: UmQueueCheck = { state: 'pending' }
+  let running = false
+  let closed = false
+  let retry: NodeJS.Timeout | undefined
+  const run = () => {
+    if (closed || running || check.state !== 'pending' || bridge.state !== 'open') return
+    running = true
+    checkUmQueue(config.amqpUrl, queue, type)
+      .then((outcome) => {
+        check = outcome
+        if (outcome.state === 'wrong') app.log.error({ queue, type }, outcome.problem)
+        else if (outcome.state === 'ok') app.log.info({ queue, type }, 'User Manager queue checked')
+      })
+      .finally(() => {
+        running = false
+        if (check.state === 'pending' && !closed) {
+          retry = setTimeout(run, UM_QUEUE_RETRY_MS)
+          retry.unref()
+        }
+      })
+  }
+  bridge.on('state', run)
+  app.addHook('onClose', async () => {
+    closed = true
+    clearTimeout(retry)
+  })
+  run()
+  return {
+    problem() {
+      if (check.state === 'ok') return undefined
+      if (check.state === 'wrong') return check.problem
+      return `the User Manager queue '${queue}' is not checked yet (UM_QUEUE_TYPE=${type})${check.lastError ? `: ${check.lastError}` : ''}`
+    },
+  }
+}
+
+/**
+ * Runs the node check once the broker first connects (PINGs to the node's own reply address: is
+ * another process on this node id? does the address reach this node at all?), logs what it found,
+ * and, while the address is unreachable, checks again every NODE_RECHECK_MS.
+ */
+function watchNodeAddress(
+  app: FastifyInstance,
+  bridge: CiBridge,
+  config: GatewayConfig,
+  instance: string,
+  pings: BackendStats['nodeCheckPings'],
+): { readonly outcome: NodeIdCheck } {
+  let outcome: NodeIdCheck = 'pending'
+  let recheck: NodeJS.Timeout | undefined
+  let closed = false
+  app.addHook('onClose', async () => {
+    closed = true
+    clearTimeout(recheck)
+  })
+  const run = (pingCount?: number) => {
+    checkNodeId(bridge, instance, config.sendTimeoutMs, {
+      onPing: (answered) => (answered ? pings.answered++ : pings.unanswered++),
+      ...(pingCount ? { pings: pingCount } : {}),
+    })
+      .then((found) => {
+        if (closed) return
+        const before = outcome
+        outcome = found
+        if (found === 'conflict') {
+          app.log.error(
+            { nodeId: config.nodeId },
+            'another running gateway uses this GATEWAY_NODE_ID: CI messages for the sessions of either are lost about half the time; give every node its own id',
+          )
+        } else if (found === 'unreachable') {
+          if (before !== 'unreachable') {
+            app.log.error(
+              { nodeId: config.nodeId, nodeReplyTo: bridge.nodeReplyTo, timeoutMs: config.sendTimeoutMs },
+              'this node does not receive what is sent to its own reply address (NODE_REPLY_TO / NODE_ADDRESS): no CI message or RESULT reaches it; /readyz says 503 until it does',
+            )
+          }
+          recheck = setTimeout(() => run(1), NODE_RECHECK_MS)
+          recheck.unref()
+        } else if (before === 'unreachable') {
+          app.log.info({ nodeReplyTo: bridge.nodeReplyTo }, 'the node receives its own reply address again')
+        }
+      })
+      .catch(() => {
+        outcome = 'skipped'
+      })
+  }
+  const onState = (state: string) => {
+    if (state !== 'open' || outcome !== 'pending') return
+    bridge.off('state', onState)
+    run()
+  }
+  bridge.on('state', onState)
+  onState(bridge.state)
+  return {
+    get outcome() {
+      return outcome
     },
   }
 }

@@ -37,6 +37,9 @@ export class EmbeddedBus implements Backend {
     sent: 0,
     accepted: 0,
     rejected: 0,
+    results: { accepted: 0, failed: 0 },
+    nodeCheckPings: { answered: 0, unanswered: 0 },
+    allSent: 0,
     receivedByType: {},
     settlements: { accepted: 0, rejected: 0 },
   }
@@ -58,6 +61,7 @@ export class EmbeddedBus implements Backend {
   async sendToUserManager(body: UmMessage): Promise<void> {
     if (this.closed) throw Object.assign(new Error('embedded bus is closed'), { code: 'UNAVAILABLE' })
     this.counters.sent++
+    this.counters.allSent++
     const text = JSON.stringify(body)
     const listener = this.umListener
     this.counters.accepted++
@@ -116,6 +120,8 @@ export class EmbeddedBus implements Backend {
 
   async reply(meta: CiMeta, body: Result): Promise<void> {
     if (!meta.replyTo) return
+    this.counters.allSent++
+    this.counters.results.accepted++
     const decoded = decodeResult(JSON.stringify(body))
     const waiter = this.pendingResults.get(meta.replyTo)
     if (decoded.ok && waiter) {
@@ -125,7 +131,7 @@ export class EmbeddedBus implements Backend {
   }
 
   stats(): BackendStats {
-    return this.counters
+    return { ...this.counters, results: { ...this.counters.results } }
   }
 
   close(): void {

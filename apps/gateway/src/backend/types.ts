@@ -1,13 +1,16 @@
-import type { CiMessage, Result, UmMessage } from '@session-gateway/message-schema'
+import type { CiMessage, Result, Trace, UmMessage } from '@session-gateway/message-schema'
 import type { NodeIdCheck } from './node-id-check.js'
 
 export type BackendState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 
 /** What the gateway knows of a received CI message besides its body. */
 export interface CiMeta {
+  /** The ids as text (logs); the bridge keeps their AMQP types for the RESULT. */
   messageId?: string
   correlationId?: string
   replyTo?: string
+  /** The message's AMQP application_properties (e.g. a W3C `traceparent`), as received. */
+  applicationProperties?: Record<string, unknown>
   /** 'node' (this node's address), 'broadcast', or the address it came from. */
   source: string
 }
@@ -19,9 +22,17 @@ export interface BackendStats {
   outboxDepth: number
   inFlight: number
   reconnects: number
+  /** Messages to the User Manager only, once queued for the broker (one refused by a full outbox is not). */
   sent: number
   accepted: number
+  /** Messages to the User Manager sent but not accepted (refused by the broker, timed out, closing). */
   rejected: number
+  /** RESULTs to CI reply addresses, by whether the broker accepted them. */
+  results: { accepted: number; failed: number }
+  /** The node's PINGs to its own address (the node checks), by whether their RESULT came back. */
+  nodeCheckPings: { answered: number; unanswered: number }
+  /** Every message sent on the broker link, whatever its address. */
+  allSent: number
   receivedByType: Record<string, number>
   settlements: Record<string, number>
 }
@@ -36,11 +47,23 @@ export interface Backend {
   readonly state: BackendState
   /** The address others use to reach this node (reply_to of everything it sends). */
   readonly nodeReplyTo: string
+  /** True while a lost broker node fails over to the next URL (readiness stays 200 meanwhile). */
+  readonly failingOver?: boolean
+  /** The broker URL (password masked) of the open connection. */
+  readonly brokerUrl?: string | undefined
+  /** Why the node must not report ready although the broker may be open (the UM queue check). */
+  readonly problem?: string | undefined
   /** Whether another running process shares this node's id (checked once the broker first connects). */
   readonly nodeIdCheck: NodeIdCheck
-  /** Resolves once the broker accepted the message; rejects with a coded error otherwise. */
-  sendToUserManager(body: UmMessage): Promise<void>
-  /** Sends a RESULT to the message's reply_to (correlation_id = its message_id). */
+  /**
+   * Resolves once the broker accepted the message; rejects with a coded error otherwise. `trace`
+   * becomes the message's `traceparent`/`tracestate` application_properties.
+   */
+  sendToUserManager(body: UmMessage, options?: { trace?: Trace }): Promise<void>
+  /**
+   * Sends a RESULT to the message's reply_to (correlation_id = its message_id, with its AMQP type;
+   * the request's traceparent/tracestate copied).
+   */
   reply(meta: CiMeta, body: Result): Promise<void>
   stats(): BackendStats
 }

@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
+import { rabbitmqReplyAddress } from 'fastify-ci-bridge'
 import { Compile } from 'typebox/compile'
+import { umQueueName } from '../backend/um-queue-name.js'
+import { openFilesLimit } from '../connections/open-files-limit.js'
+import { connectionBudget } from './connection-budget.js'
 import { type Coerce, VARIABLES, type VariableSpec } from './variables.js'
 
 export interface GatewayConfig {
@@ -10,12 +14,15 @@ export interface GatewayConfig {
   apiHost: string
   apiPort?: number
   nodeId: string
-  amqpUrl?: string
+  /** One broker URL, or the URLs of a cluster's nodes (tried in order). */
+  amqpUrl?: string[]
   amqpProfile: 'rabbitmq' | 'generic'
   umAddress?: string
+  umQueueType?: 'quorum' | 'classic'
   broadcastAddress?: string
   nodeAddress?: string
   nodeReplyTo?: string
+  queuePrefix: string
   outboxLimit: number
   sendTimeoutMs: number
   credit: number
@@ -39,6 +46,17 @@ export interface GatewayConfig {
   maxSessionsPerClient: number
   connectRatePerSec: number
   connectBurst: number
+  /** Time to complete request headers, to complete a whole request, and keep-alive idle time (ms). */
+  headersTimeoutMs: number
+  requestTimeoutMs: number
+  keepAliveTimeoutMs: number
+  /** Open TCP connections on the WebSocket listener (GATEWAY_MAX_CONNECTIONS or its fitted default). */
+  maxConnections: number
+  maxPendingPerAddress: number
+  addressConnectRatePerSec: number
+  addressConnectBurst: number
+  /** What the configuration had to give up (a default lowered to fit the open-file limit): logged at start. */
+  warnings: string[]
   maxRoomsPerSession: number
   maxBufferedBytes: number
   heartbeatIntervalMs: number
@@ -124,8 +142,23 @@ function expectation(spec: VariableSpec): string {
   return 'text'
 }
 
-/** Reads and validates the configuration; throws ConfigError naming every bad variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+/** The vhost part of an AMQP URL ('' for none). */
+function vhostOf(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname.replace(/^\//, ''))
+  } catch {
+    return ''
+  }
+}
+
+/**
+ * Reads and validates the configuration; throws ConfigError naming every bad variable. `host.openFiles`
+ * is the process's open-file limit the connection caps must fit in (read from the system by default).
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  host: { openFiles: number | undefined } = { openFiles: openFilesLimit() },
+): GatewayConfig {
   const out: Record<string, unknown> = {}
   const problems: string[] = []
   for (const spec of VARIABLES) {
@@ -172,6 +205,32 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       problems.push(`AMQP_PROFILE=generic uses the addresses exactly as given: set ${missing.join(', ')}`)
     }
   }
+  if (
+    out.amqpUrl !== undefined &&
+    out.amqpProfile === 'rabbitmq' &&
+    typeof out.nodeAddress === 'string' &&
+    out.nodeReplyTo === undefined &&
+    rabbitmqReplyAddress(out.nodeAddress) === undefined
+  ) {
+    // What others send to would be a queue nobody declared: the broker accepts and drops it all.
+    problems.push(
+      `NODE_ADDRESS=${JSON.stringify(out.nodeAddress)} without NODE_REPLY_TO: the broker names the queue behind this address, so nothing can reach this node through it; set NODE_REPLY_TO, or give NODE_ADDRESS as /queue/NAME (NODE_REPLY_TO is then /amq/queue/NAME)`,
+    )
+  }
+  const urls = out.amqpUrl as string[] | undefined
+  if (urls && new Set(urls.map(vhostOf)).size > 1) {
+    problems.push('AMQP_URL: every URL must name the same vhost (they are the nodes of one cluster)')
+  }
+  if (out.umQueueType !== undefined) {
+    const umAddress = (out.umAddress as string | undefined) ?? '/queue/user-manager'
+    if (urls === undefined || out.amqpProfile !== 'rabbitmq') {
+      problems.push('UM_QUEUE_TYPE needs AMQP_URL and AMQP_PROFILE=rabbitmq (it is a RabbitMQ queue type)')
+    } else if (umQueueName(umAddress) === undefined) {
+      problems.push(
+        `UM_QUEUE_TYPE needs a UM_ADDRESS that names a queue (/queue/NAME, /amq/queue/NAME or NAME), not ${JSON.stringify(umAddress)}`,
+      )
+    }
+  }
   if (Array.isArray(out.trustProxy)) {
     const bad = (out.trustProxy as string[]).filter((entry) => !isProxyAddress(entry))
     if (bad.length === 1 && /^\d+$/.test(bad[0] ?? '')) {
@@ -197,7 +256,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `NODE_REPLAY_MAX_BYTES=${String(out.nodeReplayMaxBytes)} must be at least SESSION_REPLAY_MAX_BYTES (${String(out.replayMaxBytes)})`,
     )
   }
+  const headersMs = out.headersTimeoutMs as number | undefined
+  const requestMs = out.requestTimeoutMs as number | undefined
+  if (headersMs !== undefined && requestMs !== undefined && headersMs > requestMs) {
+    problems.push(
+      `GATEWAY_HEADERS_TIMEOUT_MS=${headersMs} must not be above GATEWAY_REQUEST_TIMEOUT_MS=${requestMs} (the headers are part of the request)`,
+    )
+  }
+  const set = (name: string) => env[name] !== undefined && env[name] !== ''
+  const budget = connectionBudget(
+    {
+      maxSessions: (out.maxSessions as number | undefined) ?? 1,
+      maxSessionsSet: set('SESSION_MAX') && out.maxSessions !== undefined,
+      maxConnections: out.maxConnections as number | undefined,
+      apiListener: out.apiPort !== undefined,
+    },
+    host.openFiles,
+  )
+  problems.push(...budget.problems)
   if (problems.length > 0) throw new ConfigError(problems)
+  out.maxConnections = budget.maxConnections
+  out.warnings = budget.warnings
   out.nodeId ??= `node-${randomBytes(6).toString('hex')}`
   return out as unknown as GatewayConfig
 }
@@ -207,13 +286,14 @@ export function helpText(): string {
   const lines = [
     'session-gateway: WebSocket sessions <-> AMQP 1.0',
     '',
-    'Usage: node apps/gateway/dist/main.js [--help]',
+    'Usage: session-gateway [--help]   (from a deployed folder: node dist/main.js [--help])',
     'Configuration comes from the environment:',
     '',
   ]
+  const width = Math.max(...VARIABLES.map((v) => v.name.length))
   for (const v of VARIABLES) {
-    lines.push(`  ${v.name.padEnd(28)} ${v.description}`)
-    lines.push(`  ${''.padEnd(28)} default: ${v.default ?? '(unset)'}`)
+    lines.push(`  ${v.name.padEnd(width)} ${v.description}`)
+    lines.push(`  ${''.padEnd(width)} default: ${v.default ?? v.derivedDefault ?? '(unset)'}`)
   }
   return `${lines.join('\n')}\n`
 }

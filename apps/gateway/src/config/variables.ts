@@ -12,6 +12,8 @@ export interface VariableSpec {
   schema: TSchema
   /** Default value, or undefined for "unset". */
   default?: string
+  /** What --help says the default is, when it is derived rather than fixed. */
+  derivedDefault?: string
   /** Shown by --help. */
   description: string
   /** What a bad value must be, when the schema alone would not say it plainly. */
@@ -21,8 +23,8 @@ export interface VariableSpec {
 }
 
 const hidden = () => '(hidden)'
-/** The URL with its password masked. */
-const withoutPassword = (text: string) => text.replace(/^(\w+:\/\/[^:@/]*:)[^@/]*@/, '$1***@')
+/** The URLs with their passwords masked. */
+const withoutPassword = (text: string) => text.replace(/(\w+:\/\/[^:@/,]*:)[^@/,]*@/g, '$1***@')
 
 const port = Type.Integer({ minimum: 0, maximum: 65535 })
 const positive = (max = Number.MAX_SAFE_INTEGER) => Type.Integer({ minimum: 1, maximum: max })
@@ -77,17 +79,22 @@ export const VARIABLES: readonly VariableSpec[] = [
     key: 'nodeId',
     coerce: 'string',
     schema: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
-    description: 'Name of this node (1-64 of [A-Za-z0-9_.-]); default: random',
+    derivedDefault: 'node-<12 random hex digits>, new at every start',
+    description: 'Name of this node (1-64 of [A-Za-z0-9_.-]); give every node its own, stable one',
   },
   {
     name: 'AMQP_URL',
     key: 'amqpUrl',
-    coerce: 'string',
-    schema: Type.String({ pattern: '^amqps?://[^:@/]+:[^@/]+@[^/]' }),
-    expected: 'an amqp:// or amqps:// URL with credentials: amqp://user:password@host[:port][/vhost]',
+    coerce: 'list',
+    schema: Type.Array(Type.String({ pattern: '^amqps?://[^:@/]+:[^@/]+@[^/]' }), {
+      minItems: 1,
+      maxItems: 32,
+    }),
+    expected:
+      'an amqp:// or amqps:// URL with credentials: amqp://user:password@host[:port][/vhost], or up to 32 of them, comma-separated (the nodes of one cluster)',
     redact: withoutPassword,
     description:
-      'amqp://user:password@host[:port][/vhost] (or amqps://) URL of the broker. Unset: embedded mode (in-process bus and demo User Manager, no broker)',
+      'amqp://user:password@host[:port][/vhost] (or amqps://) URL of the broker; on a RabbitMQ cluster, the URL of every node, comma-separated (tried in order; a lost node fails over to the next). Unset: embedded mode (in-process bus and demo User Manager, no broker)',
   },
   {
     name: 'AMQP_PROFILE',
@@ -106,6 +113,14 @@ export const VARIABLES: readonly VariableSpec[] = [
     description: 'Address of the User Manager (rabbitmq default /queue/user-manager)',
   },
   {
+    name: 'UM_QUEUE_TYPE',
+    key: 'umQueueType',
+    coerce: 'string',
+    schema: Type.Union([Type.Literal('quorum'), Type.Literal('classic')]),
+    description:
+      'RabbitMQ: the type the User Manager queue must have (quorum on a cluster). Set: before it reports ready the gateway declares the queue with this type, and stays not ready with an error when it exists with another. Unset: no check',
+  },
+  {
     name: 'BROADCAST_ADDRESS',
     key: 'broadcastAddress',
     coerce: 'string',
@@ -117,14 +132,25 @@ export const VARIABLES: readonly VariableSpec[] = [
     key: 'nodeAddress',
     coerce: 'string',
     schema: Type.String({ minLength: 1 }),
-    description: "Where this node's receiver attaches (rabbitmq default /queue/gateway.node.<id>)",
+    description: "Where this node's receiver attaches (rabbitmq default /queue/<prefix>node.<id>)",
   },
   {
     name: 'NODE_REPLY_TO',
     key: 'nodeReplyTo',
     coerce: 'string',
     schema: Type.String({ minLength: 1 }),
-    description: 'The reply_to others use to reach this node (rabbitmq default /amq/queue/gateway.node.<id>)',
+    description:
+      'The reply_to others use to reach this node (rabbitmq default: /amq/queue/NAME for a NODE_ADDRESS /queue/NAME; else /amq/queue/<prefix>node.<id>)',
+  },
+  {
+    name: 'GATEWAY_QUEUE_PREFIX',
+    key: 'queuePrefix',
+    coerce: 'string',
+    schema: Type.String({ pattern: '^(?!amq\\.)[A-Za-z0-9_.-]{1,64}$' }),
+    default: 'gateway.',
+    expected: '1-64 characters of [A-Za-z0-9_.-], not starting with amq.',
+    description:
+      'rabbitmq: start of every queue name the gateway chooses (<prefix>node.<id>, request reply queues); the expiry policy matches it',
   },
   {
     name: 'AMQP_OUTBOX_LIMIT',
@@ -213,7 +239,52 @@ export const VARIABLES: readonly VariableSpec[] = [
     schema: positive(MAX_TIMER_MS),
     default: '15000',
     description:
-      'Longest a graceful shutdown may take; past it the process exits with code 1. Keep it above AMQP_SEND_TIMEOUT_MS',
+      'Longest a graceful shutdown may take; past it the process exits with code 1. With a broker it must be at least AMQP_SEND_TIMEOUT_MS + 5000',
+  },
+  {
+    name: 'GATEWAY_HEADERS_TIMEOUT_MS',
+    key: 'headersTimeoutMs',
+    coerce: 'integer',
+    schema: positive(MAX_TIMER_MS),
+    default: '10000',
+    description:
+      'Longest a connection may take to send complete request headers (an upgrade or an API request), from its first byte or from connecting; past it the connection is closed (408)',
+  },
+  {
+    name: 'GATEWAY_REQUEST_TIMEOUT_MS',
+    key: 'requestTimeoutMs',
+    coerce: 'integer',
+    schema: positive(MAX_TIMER_MS),
+    default: '30000',
+    description:
+      'Longest a whole request (headers and body) may take to arrive; past it the connection is closed (408). At least GATEWAY_HEADERS_TIMEOUT_MS',
+  },
+  {
+    name: 'GATEWAY_KEEP_ALIVE_TIMEOUT_MS',
+    key: 'keepAliveTimeoutMs',
+    coerce: 'integer',
+    schema: positive(MAX_TIMER_MS),
+    default: '5000',
+    description:
+      'How long an HTTP connection may stay idle between requests (keep-alive) before it is closed. Keep it above the idle timeout of a proxy that pools connections to the gateway',
+  },
+  {
+    name: 'GATEWAY_MAX_CONNECTIONS',
+    key: 'maxConnections',
+    coerce: 'integer',
+    schema: positive(),
+    derivedDefault: "SESSION_MAX + 1000, lowered to fit the process's open-file limit",
+    description:
+      "Open TCP connections on the WebSocket listener, sessions included; when full, the oldest connection without a complete request is closed for a new one, and past it new connections are closed at once. Default: SESSION_MAX + 1000, lowered to fit the process's open-file limit (with a warning)",
+  },
+  {
+    name: 'GATEWAY_MAX_PENDING_PER_ADDRESS',
+    key: 'maxPendingPerAddress',
+    coerce: 'integer',
+    schema: nonNegative(),
+    default: '100',
+    description:
+      'Connections of one address that have not completed their request (the peer address; behind a GATEWAY_TRUST_PROXY proxy, the client address once the headers are in); past it new ones are closed at once. 0: off',
   },
   {
     name: 'GATEWAY_DEMO_PAGE',
@@ -306,6 +377,23 @@ export const VARIABLES: readonly VariableSpec[] = [
     schema: positive(),
     default: '10',
     description: 'New sessions a client may open at once (connect token bucket size)',
+  },
+  {
+    name: 'SESSION_ADDRESS_CONNECT_RATE_PER_SEC',
+    key: 'addressConnectRatePerSec',
+    coerce: 'integer',
+    schema: nonNegative(),
+    default: '0',
+    description:
+      'Upgrade attempts per second per address (token bucket refill; request.ip, so GATEWAY_TRUST_PROXY applies), checked before the JWT is verified; without a token the upgrade gets HTTP 429. 0: off',
+  },
+  {
+    name: 'SESSION_ADDRESS_CONNECT_BURST',
+    key: 'addressConnectBurst',
+    coerce: 'integer',
+    schema: positive(),
+    default: '20',
+    description: 'Upgrade attempts an address may make at once (address token bucket size)',
   },
   {
     name: 'SESSION_MAX_ROOMS',

@@ -9,21 +9,28 @@ import { createDemoUserManager } from './demo-user-manager.js'
  * The demo User Manager as its own process, against a real broker:
  *   AMQP_URL=amqp://guest:guest@127.0.0.1:5672 node apps/gateway/dist/demo/demo-um-main.js
  * It consumes the User Manager address and answers through the gateway nodes'
- * reply_to addresses and the broadcast address.
+ * reply_to addresses and the broadcast address. Its variables: the README, "The demo User Manager".
  */
 async function main(): Promise<void> {
   const url = process.env.AMQP_URL
-  if (!url) {
-    process.stderr.write('demo-user-manager: set AMQP_URL (e.g. amqp://guest:guest@127.0.0.1:5672)\n')
+  const profile = process.env.AMQP_PROFILE || 'rabbitmq'
+  const problems = [
+    ...(url ? [] : ['set AMQP_URL (e.g. amqp://guest:guest@127.0.0.1:5672)']),
+    ...(profile === 'rabbitmq' || profile === 'generic'
+      ? []
+      : [`AMQP_PROFILE=${JSON.stringify(profile)}: must be rabbitmq or generic`]),
+  ]
+  if (!url || problems.length > 0) {
+    process.stderr.write(`demo-user-manager: ${problems.join('; ')}\n`)
     process.exit(2)
   }
   const app = Fastify({
     logger: { level: process.env.LOG_LEVEL ?? 'info', base: { component: 'demo-user-manager' } },
   })
   await app.register(fastifyCiBridge, {
-    url,
+    url: url.split(',').map((u) => u.trim()),
     nodeId: process.env.DEMO_UM_ID ?? `demo-um-${process.pid}`,
-    profile: process.env.AMQP_PROFILE === 'generic' ? 'generic' : 'rabbitmq',
+    profile: profile === 'generic' ? 'generic' : 'rabbitmq',
     ...(process.env.UM_ADDRESS ? { userManagerAddress: process.env.UM_ADDRESS } : {}),
     ...(process.env.BROADCAST_ADDRESS ? { broadcastAddress: process.env.BROADCAST_ADDRESS } : {}),
     // With AMQP_PROFILE=generic: its own address, and where the RESULTs of its JOIN/LEAVE requests come back.

@@ -1,6 +1,7 @@
 import type { SessionRegistry } from 'fastify-ws-sessions'
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import type { Backend } from '../backend/types.js'
+import { type ConnectionGuard, REFUSAL_REASONS, type RefusalReason } from '../connections/connection-guard.js'
 
 export interface GatewayMetrics {
   registry: Registry
@@ -8,6 +9,8 @@ export interface GatewayMetrics {
   ciMessage(type: string, outcome: string): void
   /** Counts a client event forwarded to the User Manager by outcome (accepted, unavailable). */
   clientEvent(outcome: string): void
+  /** Counts a connection refused or closed by a connection-level bound. */
+  connectionRefused(reason: RefusalReason): void
 }
 
 /** A counter whose value is read from a monotonic source at scrape time. */
@@ -55,6 +58,7 @@ export function createMetrics(
   nodeId: string,
   sessions: () => SessionRegistry,
   backend: () => Backend,
+  connections: () => ConnectionGuard | undefined = () => undefined,
 ): GatewayMetrics {
   const registry = new Registry()
   registry.setDefaultLabels({ node: nodeId })
@@ -185,24 +189,53 @@ export function createMetrics(
     'Reconnects to the broker',
     () => backend().stats().reconnects,
   )
+  // Only what goes to the User Manager: RESULTs and the node's own PINGs have their own series.
   mirroredCounter(
     registry,
     'gateway_um_messages_sent_total',
-    'Messages sent to the User Manager',
+    'Messages sent to the User Manager (CLIENT_* and node messages)',
     () => backend().stats().sent,
   )
   mirroredCounter(
     registry,
     'gateway_um_messages_accepted_total',
-    'Messages the broker accepted',
+    'Messages to the User Manager the broker accepted',
     () => backend().stats().accepted,
   )
   mirroredCounter(
     registry,
     'gateway_um_messages_rejected_total',
-    'Messages the broker refused',
+    'Messages to the User Manager sent but not accepted (refused by the broker, timed out, closing)',
     () => backend().stats().rejected,
   )
+  mirroredLabelledCounter(
+    registry,
+    'gateway_results_total',
+    'RESULTs sent to CI reply addresses, by outcome (accepted: the broker took it; failed: it could not be sent, see the "RESULT not sent" warning)',
+    'outcome',
+    () => backend().stats().results,
+  )
+  mirroredLabelledCounter(
+    registry,
+    'gateway_node_check_pings_total',
+    'PINGs the node sent to its own reply address (node checks), by outcome (answered, unanswered)',
+    'outcome',
+    () => backend().stats().nodeCheckPings,
+  )
+  mirroredCounter(
+    registry,
+    'gateway_amqp_messages_sent_total',
+    'Every message sent on the broker link, whatever its address',
+    () => backend().stats().allSent,
+  )
+  new Gauge({
+    name: 'gateway_node_address_unreachable',
+    help: "1 while PINGs to this node's own reply address do not come back (NODE_ADDRESS / NODE_REPLY_TO reach nobody); /readyz says 503 then",
+    registers: [registry],
+    collect() {
+      this.set(backend().nodeIdCheck === 'unreachable' ? 1 : 0)
+    },
+  })
   mirroredLabelledCounter(
     registry,
     'gateway_ci_settlements_total',
@@ -224,8 +257,33 @@ export function createMetrics(
     registers: [registry],
   })
 
+  const connectionsRefused = new Counter({
+    name: 'gateway_connections_refused_total',
+    help: 'TCP connections refused or closed before completing a request, by reason (headers_timeout, body_timeout, idle_timeout, max_connections, max_connections_evicted, per_address)',
+    labelNames: ['reason'],
+    registers: [registry],
+  })
+  for (const reason of REFUSAL_REASONS) connectionsRefused.inc({ reason }, 0)
+  new Gauge({
+    name: 'gateway_connections',
+    help: 'Open TCP connections on the WebSocket listener (sessions included)',
+    registers: [registry],
+    collect() {
+      this.set(connections()?.open ?? 0)
+    },
+  })
+  new Gauge({
+    name: 'gateway_connections_pending',
+    help: 'Connections on the WebSocket listener that have not completed their request',
+    registers: [registry],
+    collect() {
+      this.set(connections()?.pending ?? 0)
+    },
+  })
+
   return {
     registry,
+    connectionRefused: (reason) => connectionsRefused.inc({ reason }),
     ciMessage: (type, outcome) => ciMessages.inc({ type, outcome }),
     clientEvent: (outcome) => clientEvents.inc({ outcome }),
   }

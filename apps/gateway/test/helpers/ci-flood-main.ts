@@ -1,6 +1,7 @@
 // A CI flooder in its own process (so that the test process measuring latency is not the one busy
 // encoding megabytes): sends EMITs of `chunkBytes` to one SID on a node's address until `totalBytes`
-// are sent, waits for every RESULT, and prints one JSON line with the tally.
+// are sent, waits for every RESULT, and prints one JSON line with the tally (after a first line,
+// {"started":true}, once the first EMIT was accepted).
 // Input: the FLOOD environment variable, JSON {address, sid, totalBytes, chunkBytes, maxInFlight,
 // replyQueue} (the parent names the results queue, so that it can delete it whatever happens here).
 import { CiPeer } from './ci-peer.js'
@@ -30,6 +31,10 @@ async function main(): Promise<void> {
     )
     ids.push(sent.messageId)
     outcomes.push(sent.outcome)
+    if (i === 0) {
+      await sent.outcome
+      process.stdout.write('{"started":true}\n')
+    }
   }
   await Promise.all(outcomes)
   const sentMs = performance.now() - t0

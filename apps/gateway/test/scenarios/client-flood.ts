@@ -43,7 +43,12 @@ export interface ClientFloodReport {
 }
 
 /** One flooder session: GET_SID, then frames at the given rate until the node closes it. */
-async function floodOnce(url: string, framesPerSec: number, deadline: number): Promise<FloodSession> {
+async function floodOnce(
+  url: string,
+  framesPerSec: number,
+  deadline: number,
+  onRateLimited: () => void,
+): Promise<FloodSession> {
   const ws = new WebSocket(url)
   ws.on('error', () => {})
   await new Promise<void>((resolve, reject) => {
@@ -66,6 +71,7 @@ async function floodOnce(url: string, framesPerSec: number, deadline: number): P
       else if (frame.ok === false && frame.error?.code === 'RATE_LIMITED') {
         session.rateLimited++
         session.firstRateLimitedAfter ??= session.sent
+        onRateLimited()
       } else session.otherErrors.push(JSON.stringify(frame).slice(0, 200))
     })
   })
@@ -133,10 +139,16 @@ export async function runClientFlood(
     const t0 = Date.now()
     const deadline = t0 + params.durationMs
     const sessions: FloodSession[] = []
+    // When the node first refused a flood frame: the flood is on from there.
+    let flooding: number | undefined
+    const onRateLimited = () => {
+      flooding ??= performance.now()
+    }
     while (Date.now() < deadline && sessions.length < 100_000) {
-      sessions.push(await floodOnce(gateway.wsUrl, params.framesPerSec, deadline))
+      sessions.push(await floodOnce(gateway.wsUrl, params.framesPerSec, deadline, onRateLimited))
     }
     const elapsed = Date.now() - t0
+    const floodEnded = performance.now()
     const during = await probe.stop()
     rss.stop()
 
@@ -148,8 +160,18 @@ export async function runClientFlood(
       const key = `${s.close?.code} ${s.close?.reason}`
       closeCodes[key] = (closeCodes[key] ?? 0) + 1
     }
-    // Every session but possibly the last (cut by the deadline) was closed by the node with 1008.
-    assert.ok(closedByNode.length >= sessions.length - 1, `close codes: ${JSON.stringify(closeCodes)}`)
+    // Every session but the last was closed by the node with 1008; the last one too, or by the
+    // flooder itself at the deadline (1000).
+    const last = sessions.at(-1)
+    assert.deepEqual(
+      sessions.slice(0, -1).filter((s) => s.close?.code !== 1008),
+      [],
+      `close codes: ${JSON.stringify(closeCodes)}`,
+    )
+    assert.ok(
+      last?.close?.code === 1008 || last?.close?.code === 1000,
+      `the last session closed ${JSON.stringify(last?.close)}`,
+    )
     // The UM's view: a marker sent after the flood on the node's one UM link (which keeps order)
     // arrives after every flood event the node forwarded.
     const marker = probes[0] as AckClient
@@ -186,12 +208,17 @@ export async function runClientFlood(
     // Well-behaved sessions kept working.
     assert.deepEqual(during.failures, [], 'every round trip of the well-behaved sessions answered')
     for (const p of probes) assert.equal(p.closed, undefined)
-    assert.ok(during.acked.n >= params.probes * 5, 'round trips measured during the flood')
+    // No starvation, without a latency threshold (the latencies are in the report): each
+    // well-behaved session began and completed rounds while the flood went on (from the node's
+    // first RATE_LIMITED to the flood's end). Safe as a bound: the flood lasts durationMs (3 s in
+    // CI, a minute in soak) and a probe's round trip takes tens of ms here even under the flood
+    // (p99 about 300 ms); only a session held until the flood is over fails.
+    assert.ok(flooding !== undefined, 'the node rate-limited the flood')
+    const servedDuringFlood = probe.roundsWithin(flooding, floodEnded)
     assert.ok(
-      during.local.p50 <= Math.max(5 * before.local.p50, 20),
-      `GET_SID p50 ${during.local.p50} ms during vs ${before.local.p50} ms before`,
+      servedDuringFlood.every((n) => n >= 1),
+      `acked round trips of each probe during the flood: ${servedDuringFlood.join(', ')}`,
     )
-    assert.ok(during.local.p99 < 1000, `GET_SID p99 ${during.local.p99} ms`)
     assert.ok(rss.peak < params.rssBoundBytes, `RSS peak ${(rss.peak / 1e6).toFixed(1)} MB`)
     assert.equal(gateway.child.exitCode, null)
 

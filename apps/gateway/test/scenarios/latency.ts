@@ -22,18 +22,24 @@ export class LatencyProbe {
   readonly local: number[] = []
   readonly acked: number[] = []
   readonly failures: string[] = []
+  /** For each client (in the order given), when (performance.now()) each acked round trip began and ended. */
+  readonly ackedAt: Array<Array<{ from: number; to: number }>>
   private running = true
   private readonly loops: Promise<void>[]
 
   constructor(clients: AckClient[], maxRounds = 100_000) {
-    this.loops = clients.map(async (client) => {
+    this.ackedAt = clients.map(() => [])
+    this.loops = clients.map(async (client, index) => {
       for (let i = 0; i < maxRounds && this.running; i++) {
         try {
+          const from = performance.now()
           const a = await client.roundTrip('GET_SID')
           this.local.push(a.ms)
           const b = await client.roundTrip('probe.ping', { i })
-          if (b.outcome === 'ok') this.acked.push(b.ms)
-          else this.failures.push(b.outcome)
+          if (b.outcome === 'ok') {
+            this.acked.push(b.ms)
+            this.ackedAt[index]?.push({ from, to: performance.now() })
+          } else this.failures.push(b.outcome)
         } catch (err) {
           this.failures.push((err as Error).message)
           return
@@ -42,6 +48,16 @@ export class LatencyProbe {
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
     })
+  }
+
+  /**
+   * How many rounds (GET_SID + acked event) each client began at or after `from` and completed
+   * before `to` (performance.now() instants). At least one for every client, with `from`..`to` the
+   * busiest part of a flood, means that no well-behaved session waited for the flood to be over:
+   * the no-starvation check, without a latency threshold.
+   */
+  roundsWithin(from: number, to: number): number[] {
+    return this.ackedAt.map((rounds) => rounds.filter((r) => r.from >= from && r.to < to).length)
   }
 
   async stop(): Promise<{ local: LatencySummary; acked: LatencySummary; failures: string[] }> {

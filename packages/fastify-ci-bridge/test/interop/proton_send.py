@@ -2,12 +2,15 @@
 
 usage: /usr/bin/python3 proton_send.py URL ADDRESS SPEC_JSON
 SPEC_JSON: {"body": <json>, "encoding": "data" | "value-string" | "value-map",
-            "message_id": str, "reply_to": str?, "subject": str?}
+            "message_id": str, "id_type": "string" | "ulong" | "uuid" | "binary" (default string),
+            "reply_to": str?, "subject": str?, "application_properties": {str: str}?}
+message_id by id_type: the text itself; a decimal integer; a canonical uuid; hex bytes.
 """
 import json
 import sys
+import uuid
 
-from proton import Message
+from proton import Message, ulong
 from proton.utils import BlockingConnection, SendException
 
 url, address, spec = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
@@ -21,7 +24,17 @@ elif spec["encoding"] == "value-string":
     message.body = text
 else:
     message.body = spec["body"]
-message.id = spec["message_id"]
+id_type = spec.get("id_type", "string")
+if id_type == "ulong":
+    message.id = ulong(int(spec["message_id"]))
+elif id_type == "uuid":
+    message.id = uuid.UUID(spec["message_id"])
+elif id_type == "binary":
+    message.id = bytes.fromhex(spec["message_id"])
+else:
+    message.id = spec["message_id"]
+if spec.get("application_properties"):
+    message.properties = spec["application_properties"]
 if spec.get("reply_to"):
     message.reply_to = spec["reply_to"]
 if spec.get("subject"):
