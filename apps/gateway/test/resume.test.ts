@@ -31,31 +31,45 @@ async function open(wsUrl: string, resume?: { token: string; lastSeq: number }) 
 const typesOf = (messages: Array<{ body: UmMessage }>, sid: string) =>
   messages.filter((m) => 'sid' in m.body && m.body.sid === sid).map((m) => m.body.type)
 
-describe('resume over the real broker: same node, and what the UM hears', () => {
+/** A User Manager on its own queue and a gateway with resume on (window `windowMs`); `stop` removes both. */
+async function startResumeNode(windowMs: number) {
   const umQueue = unique('test-um')
   const nodeId = unique('test-node')
+  const um = await FakeUserManager.start(`/queue/${umQueue}`)
+  const gw = await startGateway({
+    AMQP_URL: BROKER_URL,
+    UM_ADDRESS: `/queue/${umQueue}`,
+    BROADCAST_ADDRESS: `/topic/${unique('test-bc')}`,
+    GATEWAY_NODE_ID: nodeId,
+    SESSION_RESUME_WINDOW_MS: String(windowMs),
+    GATEWAY_RESUME_SECRET: SECRET,
+  })
+  await until(() => gw.gateway.backend.state === 'open', 10_000, 'bridge open')
+  return {
+    um,
+    gw,
+    nodeId,
+    async stop() {
+      await gw.gateway.close()
+      await um.close()
+      await deleteQueues([umQueue, `gateway.node.${nodeId}`, um.replyQueue])
+    },
+  }
+}
+
+describe('resume over the real broker: same node, and what the UM hears', () => {
   let um: FakeUserManager
   let gw: StartedGateway
+  let nodeId: string
   let node: string
+  let stop: () => Promise<void> = async () => {}
 
   before(async () => {
-    um = await FakeUserManager.start(`/queue/${umQueue}`)
-    gw = await startGateway({
-      AMQP_URL: BROKER_URL,
-      UM_ADDRESS: `/queue/${umQueue}`,
-      BROADCAST_ADDRESS: `/topic/${unique('test-bc')}`,
-      GATEWAY_NODE_ID: nodeId,
-      SESSION_RESUME_WINDOW_MS: '60000',
-      GATEWAY_RESUME_SECRET: SECRET,
-    })
-    await until(() => gw.gateway.backend.state === 'open', 10_000, 'bridge open')
+    const started = await startResumeNode(60_000)
+    ;({ um, gw, nodeId, stop } = started)
     node = gw.gateway.backend.nodeReplyTo
   })
-  after(async () => {
-    await gw?.gateway.close()
-    await um?.close()
-    await deleteQueues([umQueue, `gateway.node.${nodeId}`, um.replyQueue])
-  })
+  after(() => stop())
 
   it('a dropped connection: CLIENT_DETACHED, EMIT kept {delivered:0,kept:1}, rooms and SESSION_INFO kept, resume replays in order, CLIENT_RESUMED; each once', async () => {
     const { client, session } = await open(gw.wsUrl)
@@ -162,28 +176,14 @@ describe('resume over the real broker: same node, and what the UM hears', () => 
 })
 
 describe('resume window expiry over the real broker', () => {
-  const umQueue = unique('test-um')
-  const nodeId = unique('test-node')
   let um: FakeUserManager
   let gw: StartedGateway
+  let stop: () => Promise<void> = async () => {}
 
   before(async () => {
-    um = await FakeUserManager.start(`/queue/${umQueue}`)
-    gw = await startGateway({
-      AMQP_URL: BROKER_URL,
-      UM_ADDRESS: `/queue/${umQueue}`,
-      BROADCAST_ADDRESS: `/topic/${unique('test-bc')}`,
-      GATEWAY_NODE_ID: nodeId,
-      SESSION_RESUME_WINDOW_MS: '100',
-      GATEWAY_RESUME_SECRET: SECRET,
-    })
-    await until(() => gw.gateway.backend.state === 'open', 10_000, 'bridge open')
+    ;({ um, gw, stop } = await startResumeNode(100))
   })
-  after(async () => {
-    await gw?.gateway.close()
-    await um?.close()
-    await deleteQueues([umQueue, `gateway.node.${nodeId}`, um.replyQueue])
-  })
+  after(() => stop())
 
   it('the window ends: exactly one CLIENT_DISCONNECTED, with reason resume window expired', async () => {
     const { client, session } = await open(gw.wsUrl)
