@@ -6,7 +6,7 @@ import {
   SID_TARGETED_TYPES,
 } from '@session-gateway/message-schema'
 import type { FastifyBaseLogger } from 'fastify'
-import { SessionError, type SessionRegistry } from 'fastify-ws-sessions'
+import { type Delivery, SessionError, type SessionRegistry } from 'fastify-ws-sessions'
 import type { CiMeta } from './backend/types.js'
 import type { LogThrottle } from './log-throttle.js'
 import { createPresenceHandlers } from './presence-handlers.js'
@@ -64,8 +64,9 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
   }
 
   const handlers: Handlers = {
-    // delivered 0: the session exists but is closing (e.g. past its send-buffer bound).
-    EMIT: (m) => ({ delivered: session(m.sid).send(m.event, m.data) ? 1 : 0 }),
+    // delivered 0: the session exists but is closing (e.g. past its send-buffer bound); kept 1: it is
+    // detached (resume on) and the frame waits for its client.
+    EMIT: (m) => deliveredData(session(m.sid).deliver(m.event, m.data)),
     ROOM_EMIT: (m) => ({ delivered: sessions.emitToRoom(m.room, m.event, m.data, m.exceptSid) }),
     BROADCAST: (m) => ({ delivered: sessions.broadcast(m.event, m.data) }),
     JOIN: (m) => {
@@ -88,6 +89,7 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
         connectedAt: s.connectedAt,
         rooms: [...s.rooms],
         meta: sessionMeta(s),
+        ...(s.detached ? { detached: true } : {}),
       }
     },
     PING: () => ({
@@ -129,6 +131,12 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
       deps.warnings.warn(deps.log, details, 'RESULT not sent')
     })
   }
+}
+
+/** `RESULT.data` of a delivery to one session: `{delivered: 1}`, `{delivered: 0, kept: 1}` or `{delivered: 0}`. */
+export function deliveredData(delivery: Delivery): { delivered: number; kept?: number } {
+  if (delivery === 'delivered') return { delivered: 1 }
+  return delivery === 'kept' ? { delivered: 0, kept: 1 } : { delivered: 0 }
 }
 
 /** The `meta` a session reports (the same as CLIENT_CONNECTED.meta). */

@@ -1,6 +1,12 @@
-import { clientConnected, clientDisconnected, clientEvent } from '@session-gateway/message-schema'
+import {
+  clientConnected,
+  clientDetached,
+  clientDisconnected,
+  clientEvent,
+  clientResumed,
+} from '@session-gateway/message-schema'
 import type { FastifyBaseLogger } from 'fastify'
-import { type Session, SessionError, type WsSessionsOptions } from 'fastify-ws-sessions'
+import { type ResumeOptions, type Session, SessionError, type WsSessionsOptions } from 'fastify-ws-sessions'
 import type { Backend } from './backend/types.js'
 import { sessionMeta } from './ci-dispatcher.js'
 import type { GatewayConfig } from './config/load-config.js'
@@ -16,6 +22,26 @@ export interface WiringDeps {
   warnings: LogThrottle
   /** Aborted when the node starts shutting down: a connect stops waiting for the broker. */
   stopping?: AbortSignal
+  /** Cross-node takeover (resume on): find a session another node holds (see fastify-ws-sessions `locate`). */
+  locate?: ResumeOptions['locate']
+}
+
+/** The sessions plugin's `resume` option from the configuration: off at 0, else the window, bounds and secret. */
+export function resumeOptions(
+  config: GatewayConfig,
+  locate?: ResumeOptions['locate'],
+): ResumeOptions | false {
+  if (config.resumeWindowMs === 0) return false
+  return {
+    windowMs: config.resumeWindowMs,
+    nodeId: config.nodeId,
+    // Unset only in embedded mode (loadConfig requires it with a broker): one process, a random key.
+    ...(config.resumeSecret ? { secret: config.resumeSecret } : {}),
+    maxReplayFrames: config.replayMaxFrames,
+    maxReplayBytes: config.replayMaxBytes,
+    maxNodeReplayBytes: config.nodeReplayMaxBytes,
+    ...(locate ? { locate } : {}),
+  }
 }
 
 /** `'done'` once `work` resolves (rejects as it does), or `'stopped'` as soon as `signal` aborts. */
@@ -72,6 +98,7 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
     ...(deps.authenticate ? { authenticate: deps.authenticate } : {}),
+    resume: resumeOptions(config, deps.locate),
 
     // Awaited: the session's frames are held until the broker accepted CLIENT_CONNECTED, so the UM
     // knows every session (and its user) before any of its events. When it cannot be accepted (broker
@@ -100,6 +127,32 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
           'CLIENT_CONNECTED not accepted by the broker: closing the session (1013)',
         )
         throw new SessionError('UNAVAILABLE', 'backend unavailable, try again later', { closeCode: 1013 })
+      }
+    },
+
+    // Resume on: the UM hears CLIENT_DETACHED when the connection drops and CLIENT_RESUMED when the
+    // client is back (its reply_to names the node that holds the session now), and CLIENT_DISCONNECTED
+    // only when the session ends. The plugin runs a session's hooks one after another, so the UM gets
+    // them in order. A session taken over from another node was announced there.
+    async onDetach(session, code, reason) {
+      if (!announced.has(session)) return
+      try {
+        await deps
+          .backend()
+          .sendToUserManager(clientDetached({ sid: session.sid, node: nodeId, code, reason }))
+      } catch (err) {
+        deps.warnings.warn(session.log, { err, code }, 'CLIENT_DETACHED not accepted by the broker')
+      }
+    },
+
+    async onResume(session, { previousNode, replayed }) {
+      announced.add(session)
+      try {
+        await deps
+          .backend()
+          .sendToUserManager(clientResumed({ sid: session.sid, node: nodeId, previousNode, replayed }))
+      } catch (err) {
+        deps.warnings.warn(session.log, { err, previousNode }, 'CLIENT_RESUMED not accepted by the broker')
       }
     },
 

@@ -58,9 +58,9 @@ describe('JWT authentication (HS256) before the upgrade', () => {
     })
     const sid = await client.sid()
     const deadline = Date.now() + 5000
-    while (!connected.some((m) => m.sid === sid) && Date.now() < deadline)
+    while (!connected.some((m) => 'sid' in m && m.sid === sid) && Date.now() < deadline)
       await new Promise((r) => setImmediate(r))
-    const message = connected.find((m) => m.sid === sid)
+    const message = connected.find((m) => 'sid' in m && m.sid === sid)
     assert.ok(message && message.type === 'CLIENT_CONNECTED')
     assert.equal(message.meta.user?.sub, 'user-1')
     assert.equal(message.meta.user?.name, 'Ada')

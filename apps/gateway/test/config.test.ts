@@ -212,6 +212,32 @@ describe('configuration', () => {
     })
     assert.equal(c.amqpProfile, 'generic')
   })
+  it('resume: off by default; with a broker it needs GATEWAY_RESUME_SECRET (never echoed); embedded mode does not', () => {
+    const off = loadConfig({ AMQP_URL: 'amqp://u:p@broker' })
+    assert.equal(off.resumeWindowMs, 0)
+    assert.equal(off.resumeSecret, undefined)
+    assert.match(
+      problemsOf({ AMQP_URL: 'amqp://u:p@broker', SESSION_RESUME_WINDOW_MS: '30000' }).join(),
+      /GATEWAY_RESUME_SECRET is required with AMQP_URL when SESSION_RESUME_WINDOW_MS > 0/,
+    )
+    const short = problemsOf({ GATEWAY_RESUME_SECRET: 'short-resume-secret' }).join()
+    assert.match(short, /GATEWAY_RESUME_SECRET="\(hidden\)": must be text of at least 32 characters/)
+    assert.doesNotMatch(short, /short-resume-secret/)
+    const on = loadConfig({
+      AMQP_URL: 'amqp://u:p@broker',
+      SESSION_RESUME_WINDOW_MS: '30000',
+      GATEWAY_RESUME_SECRET: 'x'.repeat(32),
+    })
+    assert.deepEqual(
+      [on.resumeWindowMs, on.replayMaxFrames, on.replayMaxBytes, on.nodeReplayMaxBytes],
+      [30_000, 1000, 1_048_576, 134_217_728],
+    )
+    assert.equal(loadConfig({ SESSION_RESUME_WINDOW_MS: '30000' }).resumeSecret, undefined) // embedded: random
+    assert.match(
+      problemsOf({ SESSION_REPLAY_MAX_BYTES: '2000', NODE_REPLAY_MAX_BYTES: '1000' }).join(),
+      /NODE_REPLAY_MAX_BYTES=1000 must be at least SESSION_REPLAY_MAX_BYTES \(2000\)/,
+    )
+  })
   it('AMQP_URL takes the nodes of a cluster, comma-separated, in order; one vhost for all; passwords masked', () => {
     const c = loadConfig({ AMQP_URL: 'amqp://u:p@n1:5672/gw, amqp://u:p@n2:5673/gw,amqp://v:q@n3/gw' })
     assert.deepEqual(c.amqpUrl, ['amqp://u:p@n1:5672/gw', 'amqp://u:p@n2:5673/gw', 'amqp://v:q@n3/gw'])

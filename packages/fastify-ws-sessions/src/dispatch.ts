@@ -45,7 +45,9 @@ function sendError(
   message: string,
 ): void {
   ctx.countError(code)
-  session.sendRaw(id === undefined ? encodeErrorFrame(code, message) : encodeReplyError(id, code, message))
+  session.sendControl(
+    id === undefined ? encodeErrorFrame(code, message) : encodeReplyError(id, code, message),
+  )
 }
 
 /** Answers a bad frame and spends one unit of the session's bad-frame budget. */
@@ -102,7 +104,7 @@ function handlerDone(ctx: DispatchContext, session: WsSession, frame: ClientFram
     handlerFailed(ctx, session, frame, err)
     return
   }
-  session.sendRaw(text)
+  session.sendControl(text)
 }
 
 function runHandler(
@@ -151,7 +153,9 @@ export function dispatchFrame(
   const { frame } = decoded
   if (frame.event === GET_SID) {
     const sid = { sid: session.sid }
-    session.sendRaw(frame.id === undefined ? encodeEventFrame(GET_SID, sid) : encodeReplyOk(frame.id, sid))
+    session.sendControl(
+      frame.id === undefined ? encodeEventFrame(GET_SID, sid) : encodeReplyOk(frame.id, sid),
+    )
     return
   }
   const handler = ctx.handlerFor(frame.event)

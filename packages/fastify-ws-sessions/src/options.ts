@@ -1,4 +1,6 @@
 import type { FastifyRequest } from 'fastify'
+import { type ResolvedResume, resolveResume } from './resume/resume-options.js'
+import type { DetachHook, ResumeHook } from './resume/types.js'
 import type {
   ConnectRateOptions,
   EventHandler,
@@ -24,6 +26,10 @@ export interface ResolvedOptions {
     | undefined
   onConnect: ((session: Session) => void | Promise<void>) | undefined
   onDisconnect: ((session: Session, code: number, reason: string) => void | Promise<void>) | undefined
+  onDetach: DetachHook | undefined
+  onResume: ResumeHook | undefined
+  /** Undefined when resume is off. */
+  resume: ResolvedResume | undefined
   onEvent: EventHandler | undefined
   /** The user's own key when not given: `user:<userId>`, else `ip:<request.ip>`. */
   clientKey: ((request: FastifyRequest, user: UserClaims | undefined) => string) | undefined
@@ -82,6 +88,9 @@ const KNOWN_OPTIONS = new Set<string>([
   'authenticate',
   'onConnect',
   'onDisconnect',
+  'onDetach',
+  'onResume',
+  'resume',
   'onEvent',
   'clientKey',
   'userId',
@@ -216,6 +225,9 @@ export function resolveOptions(input: WsSessionsOptions | undefined): ResolvedOp
     authenticate: optionalFunction('authenticate', opts.authenticate),
     onConnect: optionalFunction('onConnect', opts.onConnect),
     onDisconnect: optionalFunction('onDisconnect', opts.onDisconnect),
+    onDetach: optionalFunction('onDetach', opts.onDetach),
+    onResume: optionalFunction('onResume', opts.onResume),
+    resume: resolveResume(opts.resume),
     onEvent: optionalFunction('onEvent', opts.onEvent),
     clientKey: optionalFunction('clientKey', opts.clientKey),
     userId: optionalFunction<(claims: UserClaims) => unknown>('userId', opts.userId) ?? defaultUserId,

@@ -7,6 +7,7 @@ import type { WebSocket } from 'ws'
 import { resolveOptions } from './options.js'
 import { Registry } from './registry.js'
 import { releaseUpgrade } from './release-upgrade.js'
+import { resumeAttemptOf } from './resume/resume-checks.js'
 import type { SessionRegistry, WsSessionsOptions } from './types.js'
 import { type Authenticated, createUpgradeGuard, RejectCode } from './upgrade-guard.js'
 
@@ -90,7 +91,7 @@ async function wsSessionsPlugin(fastify: FastifyInstance, opts: WsSessionsOption
       const inherited = socket.listeners('error') as Array<(...args: unknown[]) => void>
       const user = authenticated.get(request)
       try {
-        registry.open({
+        const connection = {
           socket,
           transport: request.raw.socket,
           log: request.log,
@@ -99,7 +100,16 @@ async function wsSessionsPlugin(fastify: FastifyInstance, opts: WsSessionsOption
           origin: header(request.headers.origin),
           user: user?.claims,
           userId: user?.userId,
-        })
+        }
+        const attempt = options.resume ? resumeAttemptOf(request.query) : undefined
+        if (attempt) {
+          registry.resume(connection, attempt, request).catch((err: unknown) => {
+            request.log.error({ err }, 'could not resume a WebSocket session')
+            socket.close(1011, 'internal error')
+          })
+        } else {
+          registry.open(connection)
+        }
         releaseUpgrade(socket, request, inherited)
       } catch (err) {
         request.log.error({ err }, 'could not open a WebSocket session')

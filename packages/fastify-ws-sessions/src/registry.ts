@@ -6,18 +6,25 @@ import {
   encodeEventFrame,
   MAX_ROOM_NAME_LENGTH,
   RESERVED_EVENTS,
+  RESUMED_ELSEWHERE_REASON,
+  type ResumeRefusalReason,
 } from '@session-gateway/message-schema'
-import type { FastifyBaseLogger } from 'fastify'
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { ClientLimits } from './client-limits.js'
 import { dispatchFrame } from './dispatch.js'
 import { isSendableCloseCode, SessionError } from './errors.js'
 import { Heartbeat } from './heartbeat.js'
 import type { ResolvedOptions } from './options.js'
+import type { ResumeAttempt } from './resume/resume-checks.js'
+import { Resumer } from './resume/resumer.js'
+import type { SessionStream } from './resume/session-stream.js'
+import type { HandOverRequest, ResumeRefusal, SessionSnapshot } from './resume/types.js'
 import { Rooms } from './rooms.js'
 import { type SessionHost, WsSession } from './session.js'
 import { Timers } from './timers.js'
 import type {
+  Delivery,
   EventHandler,
   RoomMembersPage,
   Session,
@@ -54,8 +61,10 @@ export class Registry implements SessionRegistry, SessionHost {
   readonly timers = new Timers()
   readonly clientLimits: ClientLimits
   readonly #sessions = new Map<string, WsSession>()
-  /** Sessions whose `onConnect` runs: settles when it has (never rejects). */
-  readonly #connecting = new WeakMap<WsSession, Promise<void>>()
+  /** Each session's hooks, run one after another (onConnect first); each link settles, never rejects. */
+  readonly #hooks = new WeakMap<WsSession, Promise<void>>()
+  /** Resume (tokens, replay bounds, windows, moved sessions); undefined when resume is off. */
+  readonly #resumer: Resumer | undefined
   /** Sessions whose `onDisconnect` has not finished yet (open ones included): a count, not a promise each. */
   #unfinished = 0
   #allFinished: Array<() => void> = []
@@ -69,12 +78,17 @@ export class Registry implements SessionRegistry, SessionHost {
     errorsByCode: {},
     rejectedUpgrades: {},
     closeCodes: {},
+    sessionsDetached: 0,
+    sessionsResumed: 0,
+    sessionsHandedOver: 0,
+    resumeRefused: {},
   }
   #closing = false
 
   constructor(options: ResolvedOptions) {
     this.options = options
     this.clientLimits = new ClientLimits(options)
+    this.#resumer = options.resume ? new Resumer(options.resume, this.timers) : undefined
     this.#heartbeat = new Heartbeat(this.timers, options.heartbeatIntervalMs, () => this.#sessions.values())
   }
 
@@ -126,6 +140,10 @@ export class Registry implements SessionRegistry, SessionHost {
     return this.#sessions.get(sid)?.send(event, data) ?? false
   }
 
+  deliver(sid: string, event: string, data?: unknown): Delivery {
+    return this.#sessions.get(sid)?.deliver(event, data) ?? 'none'
+  }
+
   close(sid: string, code?: number, reason?: string): boolean {
     const session = this.#sessions.get(sid)
     if (!session) return false
@@ -140,7 +158,7 @@ export class Registry implements SessionRegistry, SessionHost {
     let delivered = 0
     // Copy first: a send may close a slow session, which must not disturb the iteration.
     for (const sid of [...members]) {
-      if (sid !== exceptSid && this.#sessions.get(sid)?.sendRaw(text)) delivered++
+      if (sid !== exceptSid && this.#sessions.get(sid)?.deliverRaw(text) === 'delivered') delivered++
     }
     return delivered
   }
@@ -150,7 +168,7 @@ export class Registry implements SessionRegistry, SessionHost {
     const text = encodeEventFrame(event, data)
     let delivered = 0
     for (const session of [...this.#sessions.values()]) {
-      if (session.sendRaw(text)) delivered++
+      if (session.deliverRaw(text) === 'delivered') delivered++
     }
     return delivered
   }
@@ -289,28 +307,65 @@ export class Registry implements SessionRegistry, SessionHost {
     dispatchFrame(this, session, data, isBinary)
   }
 
-  closed(session: WsSession, code: number, reason: string): void {
+  closed(session: WsSession, code: number, reason: string, detachable: boolean): void {
     if (this.#sessions.get(session.sid) !== session) return
+    const resumer = this.#resumer
+    if (resumer && detachable && !this.#closing && !session.detached) {
+      this.#detach(resumer, session, code, reason)
+      return
+    }
+    this.#end(session, code, reason)
+  }
+
+  overflowed(session: WsSession): void {
+    if (this.#sessions.get(session.sid) !== session) return
+    session.log.info(
+      { keptFrames: session.stream?.keptFrames },
+      'detached session past its replay bound: ending',
+    )
+    this.#end(session, this.#resumer?.detachedCode(session.sid) ?? 1006, 'replay buffer full')
+  }
+
+  /** Runs `hook` after the session's earlier hooks (onConnect first); a failure is logged. */
+  #runHook(session: WsSession, name: string, hook: () => void | Promise<void>): Promise<void> {
+    const next = (this.#hooks.get(session) ?? Promise.resolve()).then(hook).catch((err: unknown) => {
+      session.log.error({ err }, `${name} hook failed`)
+    })
+    this.#hooks.set(session, next)
+    return next
+  }
+
+  /** Takes the session out of this node's maps (it ended, or moved to another node). */
+  #remove(session: WsSession): void {
     this.#sessions.delete(session.sid)
     this.rooms.removeSession(session.sid)
     if (session.userId !== undefined) this.users.remove(session.userId, session.sid)
+    this.#resumer?.forget(session.sid)
+    this.#heartbeat.update(this.#sessions.size)
+  }
+
+  /** The session is over: out of every map, `onDisconnect` once (after its earlier hooks). */
+  #end(session: WsSession, code: number, reason: string): void {
+    this.#remove(session)
+    session.abandon(code, reason)
     this.#stats.sessionsClosed++
     increment(this.#stats.closeCodes, String(code))
-    this.#heartbeat.update(this.#sessions.size)
     session.baseLog.info({ sid: session.sid, code, reason }, 'session closed')
-    const connecting = this.#connecting.get(session)
-    this.#connecting.delete(session)
     const { onDisconnect } = this.options
-    void (async () => {
-      try {
-        await connecting
-        if (onDisconnect) await onDisconnect(session, code, reason)
-      } catch (err) {
-        session.log.error({ err }, 'onDisconnect hook failed')
-      } finally {
-        this.#finishOne()
-      }
-    })()
+    void this.#runHook(session, 'onDisconnect', () => onDisconnect?.(session, code, reason)).finally(() =>
+      this.#finishOne(),
+    )
+  }
+
+  #detach(resumer: Resumer, session: WsSession, code: number, reason: string): void {
+    session.markDetached()
+    this.#stats.sessionsDetached++
+    resumer.startWindow(session.sid, code, () => {
+      if (this.#sessions.get(session.sid) === session) this.#end(session, code, 'resume window expired')
+    })
+    session.baseLog.info({ sid: session.sid, code, reason }, 'session detached: waiting for its client')
+    const { onDetach } = this.options
+    if (onDetach) void this.#runHook(session, 'onDetach', () => onDetach(session, code, reason))
   }
 
   #finishOne(): void {
@@ -330,44 +385,248 @@ export class Registry implements SessionRegistry, SessionHost {
     }
   }
 
-  /** Turns an accepted socket into a session and runs `onConnect`. */
-  open(connection: Connection): WsSession {
+  /** Turns an accepted socket into a new session and runs `onConnect`; `refused`: why a resume was not. */
+  open(connection: Connection, refused?: ResumeRefusalReason): WsSession {
     const sid = this.#newSid()
-    const session = new WsSession({
-      sid,
-      socket: connection.socket,
-      transport: connection.transport,
-      log: connection.log,
-      remoteAddress: connection.remoteAddress,
-      userAgent: connection.userAgent,
-      origin: connection.origin,
-      user: connection.user,
-      userId: connection.userId,
-      host: this,
-    })
-    this.#unfinished++
-    this.#sessions.set(sid, session)
-    if (session.userId !== undefined) this.users.add(session.userId, sid)
+    const session = this.#install(connection, { sid, stream: this.#resumer?.newStream() })
     this.#stats.sessionsOpened++
-    this.#heartbeat.update(this.#sessions.size)
     connection.log.info({ sid, remoteAddress: session.remoteAddress }, 'session opened')
+    if (this.#resumer) {
+      if (refused) increment(this.#stats.resumeRefused, refused)
+      session.sendControl(this.#resumer.sessionFrame(session, refused))
+    }
 
     const { onConnect } = this.options
     if (onConnect) {
       session.holdFrames()
       const connecting = (async () => onConnect(session))().then(
-        () => {
-          this.#connecting.delete(session)
-          session.ready()
-        },
-        (err: unknown) => {
-          this.#connecting.delete(session)
-          this.#reject(session, err)
-        },
+        () => session.ready(),
+        (err: unknown) => this.#reject(session, err),
       )
-      this.#connecting.set(session, connecting)
+      this.#hooks.set(session, connecting)
     }
     return session
+  }
+
+  #install(
+    connection: Connection,
+    init: { sid: string; stream: SessionStream | undefined; connectedAt?: number },
+    meta: Pick<Connection, 'remoteAddress' | 'userAgent' | 'origin' | 'user' | 'userId'> = connection,
+  ): WsSession {
+    const session = new WsSession({
+      ...init,
+      socket: connection.socket,
+      transport: connection.transport,
+      log: connection.log,
+      remoteAddress: meta.remoteAddress,
+      userAgent: meta.userAgent,
+      origin: meta.origin,
+      user: meta.user,
+      userId: meta.userId,
+      host: this,
+    })
+    this.#unfinished++
+    this.#sessions.set(init.sid, session)
+    if (session.userId !== undefined) this.users.add(session.userId, init.sid)
+    this.#heartbeat.update(this.#sessions.size)
+    return session
+  }
+
+  /**
+   * An upgrade with `?resume=`: the same session on this connection when the token, the user and
+   * `last_seq` allow it (here, or taken over from another node through `locate`), else a new
+   * session whose `session` frame says why. The socket is paused while another node is asked.
+   */
+  async resume(connection: Connection, attempt: ResumeAttempt, request: FastifyRequest): Promise<void> {
+    const resumer = this.#resumer
+    if (!resumer) {
+      this.open(connection)
+      return
+    }
+    const claim = resumer.claimOf(attempt)
+    if ('refused' in claim) {
+      this.open(connection, claim.refused)
+      return
+    }
+    const lastSeq = attempt.lastSeq as number
+    if (claim.node === resumer.nodeId) {
+      const found = this.#check(claim.sid, claim.generation, lastSeq, connection.user)
+      if ('refused' in found) {
+        this.open(connection, found.refused)
+        return
+      }
+      this.#resumeHere(resumer, found.session, connection, found.frames)
+      return
+    }
+    const locate = resumer.locate
+    if (!locate) {
+      this.open(connection, 'unavailable')
+      return
+    }
+    // No session listens to this socket yet: a socket error meanwhile must not go unhandled.
+    const ignore = () => {}
+    connection.socket.on('error', ignore)
+    connection.socket.pause()
+    let answer: SessionSnapshot | ResumeRefusal
+    try {
+      answer = await locate(claim, { lastSeq, user: connection.user, request })
+    } catch (err) {
+      connection.log.info({ err, node: claim.node }, 'locate failed: a new session')
+      answer = { refused: 'unavailable' }
+    }
+    connection.socket.removeListener('error', ignore)
+    connection.socket.resume()
+    if ('refused' in answer) {
+      if (connection.socket.readyState === connection.socket.OPEN) this.open(connection, answer.refused)
+      return
+    }
+    this.#adopt(resumer, answer, connection, claim.node, lastSeq)
+  }
+
+  /** The session `sid` if a token of this node with `generation` may resume it from `lastSeq`. */
+  #check(
+    sid: string,
+    generation: number,
+    lastSeq: number,
+    user: UserClaims | undefined,
+  ): { session: WsSession; frames: Array<{ seq: number; text: string }> } | ResumeRefusal {
+    const session = this.#sessions.get(sid)
+    const stream = session?.stream
+    if (!session || !stream || stream.generation !== generation) return { refused: 'expired' }
+    if (!this.#resumer?.sameUser(session.user, user) || lastSeq > session.lastSeq)
+      return { refused: 'invalid' }
+    const frames = stream.after(lastSeq)
+    if (frames === undefined) {
+      session.log.info(
+        { lastSeq, nextSeq: stream.nextSeq },
+        'resume from a seq no longer kept: ending the session',
+      )
+      if (session.detached) this.#end(session, this.#resumer?.detachedCode(sid) ?? 1006, 'resume gap')
+      else session.close(1000, 'resume gap')
+      return { refused: 'gap' }
+    }
+    return { session, frames }
+  }
+
+  #resumeHere(
+    resumer: Resumer,
+    session: WsSession,
+    connection: Connection,
+    frames: Array<{ seq: number; text: string }>,
+  ): void {
+    resumer.stopWindow(session.sid)
+    ;(session.stream as SessionStream).generation++
+    session.attach(connection)
+    this.#replay(resumer, session, frames, resumer.nodeId)
+  }
+
+  /** Session frame, the frames the client missed, then live ones; `onResume`. */
+  #replay(
+    resumer: Resumer,
+    session: WsSession,
+    frames: Array<{ seq: number; text: string }>,
+    previousNode: string,
+  ): void {
+    this.#stats.sessionsResumed++
+    session.sendControl(resumer.sessionFrame(session, undefined, frames.length))
+    for (const frame of frames) session.sendControl(resumer.stamp(frame))
+    const replayed = frames.length
+    session.baseLog.info({ sid: session.sid, previousNode, replayed }, 'session resumed')
+    const { onResume } = this.options
+    if (onResume) void this.#runHook(session, 'onResume', () => onResume(session, { previousNode, replayed }))
+  }
+
+  /** Installs a session handed over by another node on this connection (or detached, if it left meanwhile). */
+  #adopt(
+    resumer: Resumer,
+    snapshot: SessionSnapshot,
+    connection: Connection,
+    previousNode: string,
+    lastSeq: number,
+  ): void {
+    const problem = resumer.snapshotProblem(snapshot)
+    if (problem || this.#sessions.has(snapshot.sid)) {
+      connection.log.warn(
+        { problem: problem ?? 'the SID is already on this node' },
+        'handed-over session refused',
+      )
+      if (connection.socket.readyState === connection.socket.OPEN) this.open(connection, 'unavailable')
+      return
+    }
+    const session = this.#install(
+      connection,
+      { sid: snapshot.sid, connectedAt: snapshot.connectedAt, stream: resumer.adoptStream(snapshot) },
+      {
+        remoteAddress: snapshot.remoteAddress,
+        userAgent: snapshot.userAgent,
+        origin: snapshot.origin,
+        user: snapshot.user,
+        // The resuming upgrade was checked to be the same user (resumer.claimOf / #check).
+        userId: connection.userId,
+      },
+    )
+    resumer.forget(session.sid)
+    for (const room of snapshot.rooms.slice(0, this.options.maxRoomsPerSession))
+      this.rooms.join(session.sid, room)
+    const frames = snapshot.frames.filter((f) => f.seq > lastSeq)
+    if (connection.socket.readyState !== connection.socket.OPEN) {
+      // The client left while the other node was asked: the session waits here, as a detached one.
+      this.#replay(resumer, session, [], previousNode)
+      this.closed(session, 1006, '', true)
+      return
+    }
+    this.#replay(resumer, session, frames, previousNode)
+  }
+
+  handOver(request: HandOverRequest): SessionSnapshot | ResumeRefusal {
+    const resumer = this.#resumer
+    if (!resumer) return { refused: 'unavailable' }
+    const claim = resumer.claimOf({ token: request.token, lastSeq: request.lastSeq })
+    if ('refused' in claim) return claim
+    if (claim.node !== resumer.nodeId) return { refused: 'invalid' }
+    const found = this.#check(claim.sid, claim.generation, request.lastSeq, request.user)
+    if ('refused' in found) return found
+    const { session, frames } = found
+    const snapshot = resumer.snapshot(
+      session,
+      [...this.rooms.roomsView(session.sid)],
+      frames,
+      claim.generation + 1,
+    )
+    this.#remove(session)
+    session.abandon(1000, RESUMED_ELSEWHERE_REASON)
+    resumer.moved(session.sid, request.toNode)
+    this.#stats.sessionsHandedOver++
+    session.baseLog.info({ sid: session.sid, toNode: request.toNode }, 'session handed over to another node')
+    void this.#runHook(session, 'hand-over', () => {}).finally(() => this.#finishOne())
+    return snapshot
+  }
+
+  movedTo(sid: string): string | undefined {
+    return this.#resumer?.movedTo(sid)
+  }
+
+  detachAll(code = 1012, reason = 'service restart'): number {
+    let closed = 0
+    for (const session of [...this.#sessions.values()]) {
+      if (!session.isOpen) continue
+      if (this.#resumer) session.detachConnection(code, reason)
+      else session.close(code, reason)
+      closed++
+    }
+    return closed
+  }
+
+  get nodeId(): string | undefined {
+    return this.#resumer?.nodeId
+  }
+
+  get detachedCount(): number {
+    return this.#resumer?.detachedCount ?? 0
+  }
+
+  get replayBytes(): number {
+    return this.#resumer?.replayBytes ?? 0
   }
 
   #reject(session: WsSession, err: unknown): void {
@@ -380,7 +639,7 @@ export class Registry implements SessionRegistry, SessionHost {
     }
   }
 
-  /** Shutdown: refuse new sessions, close every session with 1001, wait for every disconnect hook. */
+  /** Shutdown: refuse new sessions, end every session (live ones closed with 1001), wait for every disconnect hook. */
   async shutdown(): Promise<void> {
     this.#closing = true
     for (const session of [...this.#sessions.values()]) session.close(1001, 'server shutting down')
@@ -392,5 +651,6 @@ export class Registry implements SessionRegistry, SessionHost {
     this.#heartbeat.stop()
     this.timers.clearAll()
     this.clientLimits.clear()
+    this.#resumer?.dispose()
   }
 }

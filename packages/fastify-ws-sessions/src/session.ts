@@ -1,13 +1,14 @@
 import type { Writable } from 'node:stream'
-import { encodeEventFrame } from '@session-gateway/message-schema'
+import { encodeEventFrame, RESUMED_ELSEWHERE_REASON, withSeq } from '@session-gateway/message-schema'
 import type { FastifyBaseLogger } from 'fastify'
 import { type RawData, WebSocket } from 'ws'
 import { isSendableCloseCode } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import { TokenBucket } from './rate-limit.js'
+import type { SessionStream } from './resume/session-stream.js'
 import type { Rooms } from './rooms.js'
 import type { Timers } from './timers.js'
-import type { Session, UserClaims } from './types.js'
+import type { Delivery, Session, UserClaims } from './types.js'
 
 /** What a session needs from the registry that owns it. */
 export interface SessionHost {
@@ -18,14 +19,28 @@ export interface SessionHost {
   frameOut(): void
   countError(code: string): void
   dispatch(session: WsSession, data: RawData, isBinary: boolean): void
-  /** Called exactly once, when the socket has closed. */
-  closed(session: WsSession, code: number, reason: string): void
+  /**
+   * Called once per connection, when its socket has closed. `detachable`: the close leaves the session
+   * detached when resume is on (a dropped connection, a client close other than 1000/1001/1005, a
+   * missed heartbeat, `detachAll`); false for every close that ends it.
+   */
+  closed(session: WsSession, code: number, reason: string, detachable: boolean): void
+  /** A detached session could not keep a frame (its replay bound): it must end. */
+  overflowed(session: WsSession): void
 }
 
-export interface SessionInit {
-  sid: string
+/** The socket side of a session: what a (new) connection brings. */
+export interface SessionSocket {
   socket: WebSocket
   transport?: Writable | undefined
+}
+
+export interface SessionInit extends SessionSocket {
+  sid: string
+  /** Default now; a session taken over from another node keeps its own. */
+  connectedAt?: number
+  /** With resume on: its seq, kept frames and token generation. */
+  stream?: SessionStream | undefined
   /** The connection's logger (the session adds `sid` itself). */
   log: FastifyBaseLogger
   remoteAddress: string
@@ -39,7 +54,12 @@ export interface SessionInit {
 interface CloseIntent {
   code: number
   reason: string
+  /** The session is detached, not ended, when this close is done (resume on). */
+  detach?: boolean
 }
+
+/** Client close codes that end a session even with resume on (PROTOCOL.md 4.1). */
+const FINAL_CLIENT_CODES: ReadonlySet<number> = new Set([1000, 1001, 1005])
 
 /** A WebSocket close reason holds at most 123 bytes of UTF-8. */
 const MAX_REASON_BYTES = 123
@@ -67,7 +87,7 @@ function closeIntentForWsError(err: Error & { code?: unknown }): CloseIntent | u
 
 export class WsSession implements Session {
   readonly sid: string
-  readonly connectedAt = Date.now()
+  readonly connectedAt: number
   readonly remoteAddress: string
   readonly userAgent: string | undefined
   readonly origin: string | undefined
@@ -82,8 +102,11 @@ export class WsSession implements Session {
   violations = 0
   readonly bucket: TokenBucket | undefined
 
-  readonly #socket: WebSocket
-  readonly #transport: Writable | undefined
+  /** With resume on: seq, kept frames, token generation. */
+  readonly stream: SessionStream | undefined
+  /** The current connection's socket; undefined while detached or once ended. */
+  #socket: WebSocket | undefined
+  #transport: Writable | undefined
   #corked = false
   readonly #host: SessionHost
   #closeIntent: CloseIntent | undefined
@@ -91,29 +114,58 @@ export class WsSession implements Session {
   #pongPending = false
   /** Frames received while `onConnect` runs; undefined once the session is ready. */
   #held: Array<[RawData, boolean]> | undefined
+  /** The current connection's socket has closed (or there is none). */
   #ended = false
+  /** The session itself is over (ended or handed over): nothing is sent or kept any more. */
+  #gone = false
 
   constructor(init: SessionInit) {
     this.sid = init.sid
+    this.connectedAt = init.connectedAt ?? Date.now()
     this.remoteAddress = init.remoteAddress
     this.userAgent = init.userAgent
     this.origin = init.origin
     this.user = init.user
     this.userId = init.userId
     this.baseLog = init.log
-    this.#socket = init.socket
-    this.#transport = init.transport
+    this.stream = init.stream
     this.#host = init.host
     const { rateLimit } = init.host.options
     this.bucket = rateLimit ? new TokenBucket(rateLimit.ratePerSec, rateLimit.burst) : undefined
+    this.#listen(init)
+  }
 
-    const socket = init.socket
-    socket.on('message', (data: RawData, isBinary: boolean) => this.#onMessage(data, isBinary))
-    socket.on('pong', () => {
-      this.#pongPending = false
+  /** Puts the session on a new connection (a resume): per-connection state starts afresh. */
+  attach(connection: SessionSocket): void {
+    // An older connection still open (its client thought it dead) ends here; its close is ignored.
+    const old = this.#socket
+    if (old && old.readyState !== WebSocket.CLOSED) old.close(1000, RESUMED_ELSEWHERE_REASON)
+    this.#host.timers.clear(this.#closeTimer)
+    this.#closeTimer = undefined
+    this.#closeIntent = undefined
+    this.#pongPending = false
+    this.#held = undefined
+    this.#ended = false
+    this.#corked = false
+    this.#listen(connection)
+    this.stream?.setLive(true)
+  }
+
+  #listen({ socket, transport }: SessionSocket): void {
+    this.#socket = socket
+    this.#transport = transport
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      if (socket === this.#socket) this.#onMessage(data, isBinary)
     })
-    socket.on('error', (err: Error) => this.#onError(err))
-    socket.once('close', (code: number, reason: Buffer) => this.#onClose(code, reason))
+    socket.on('pong', () => {
+      if (socket === this.#socket) this.#pongPending = false
+    })
+    socket.on('error', (err: Error) => {
+      if (socket === this.#socket) this.#onError(err)
+    })
+    socket.once('close', (code: number, reason: Buffer) => {
+      if (socket === this.#socket) this.#onClose(code, reason)
+    })
   }
 
   /** Made on first use: most sessions never log a line of their own, and a child logger costs memory. */
@@ -127,23 +179,56 @@ export class WsSession implements Session {
   }
 
   get bufferedAmount(): number {
-    return this.#socket.bufferedAmount
+    return this.#socket?.bufferedAmount ?? 0
   }
 
   get isOpen(): boolean {
-    return this.#closeIntent === undefined && this.#socket.readyState === WebSocket.OPEN
+    return this.#closeIntent === undefined && this.#socket?.readyState === WebSocket.OPEN
+  }
+
+  get detached(): boolean {
+    return this.stream !== undefined && this.#socket === undefined && !this.#gone
+  }
+
+  get lastSeq(): number {
+    return this.stream ? this.stream.nextSeq - 1 : 0
   }
 
   send(event: string, data?: unknown): boolean {
-    if (!this.isOpen) return false
-    return this.sendRaw(encodeEventFrame(event, data))
+    return this.deliver(event, data) === 'delivered'
   }
 
   sendRaw(text: string): boolean {
-    if (!this.isOpen) return false
-    this.#socket.send(text)
+    return this.deliverRaw(text) === 'delivered'
+  }
+
+  deliver(event: string, data?: unknown): Delivery {
+    if (this.#gone || (this.stream === undefined && !this.isOpen)) return 'none'
+    return this.deliverRaw(encodeEventFrame(event, data))
+  }
+
+  deliverRaw(text: string): Delivery {
+    const stream = this.stream
+    if (stream === undefined) return this.sendControl(text) ? 'delivered' : 'none'
+    // A close that ends the session is under way, or it is over: nothing is numbered any more.
+    if (this.#gone || (this.#closeIntent !== undefined && !this.#closeIntent.detach)) return 'none'
+    const seq = stream.keep(text)
+    if (seq === 0) {
+      this.#host.overflowed(this)
+      return 'none'
+    }
+    // Not open (detached, or the connection is going): kept, replayed when the client resumes.
+    if (!this.isOpen) return 'kept'
+    return this.sendControl(withSeq(text, seq)) ? 'delivered' : 'kept'
+  }
+
+  /** Sends a frame as it is, without `seq`: replies, error frames, the session frame, replays. */
+  sendControl(text: string): boolean {
+    const socket = this.#socket
+    if (!this.isOpen || socket === undefined) return false
+    socket.send(text)
     this.#host.frameOut()
-    const buffered = this.#socket.bufferedAmount
+    const buffered = socket.bufferedAmount
     if (buffered > this.#host.options.maxBufferedBytes) {
       this.log.warn({ bufferedAmount: buffered }, 'slow consumer: send buffer above its bound, closing')
       this.close(1013, 'slow consumer')
@@ -154,18 +239,61 @@ export class WsSession implements Session {
 
   close(code = 1000, reason = ''): void {
     if (!isSendableCloseCode(code)) throw new RangeError(`invalid WebSocket close code ${String(code)}`)
-    if (!this.isOpen) return
-    const intent = { code, reason: truncateReason(String(reason)) }
+    if (this.detached) {
+      this.#host.closed(this, code, truncateReason(String(reason)), false)
+      return
+    }
+    this.#closeConnection({ code, reason: truncateReason(String(reason)) })
+  }
+
+  /** Closes the connection and leaves the session detached (resume on). */
+  detachConnection(code: number, reason: string): void {
+    this.#closeConnection({ code, reason: truncateReason(reason), detach: true })
+  }
+
+  /**
+   * The session is over here (ended, or handed over to another node): its connection, if any, is
+   * closed with `code` without telling the host, and nothing is sent or kept any more.
+   */
+  abandon(code: number, reason: string): void {
+    this.#gone = true
+    this.stream?.release()
+    const socket = this.#socket
+    this.#socket = undefined
+    this.#releaseHeld(false)
+    this.#host.timers.clear(this.#closeTimer)
+    this.#closeTimer = undefined
+    if (socket && socket.readyState !== WebSocket.CLOSED) {
+      socket.close(code, truncateReason(reason))
+      // ws's own closeTimeout bounds a client that never answers.
+    }
+  }
+
+  /** The connection is gone and the session waits for its client: no socket, frames kept. */
+  markDetached(): void {
+    this.#socket = undefined
+    this.#transport = undefined
+    this.stream?.setLive(false)
+  }
+
+  #closeConnection(intent: CloseIntent): void {
+    const socket = this.#socket
+    if (socket === undefined || this.#ended) return
+    if (!this.isOpen) {
+      // The client's close is under way: this close still decides whether the session ends.
+      if (this.#closeIntent === undefined && !intent.detach) this.#closeIntent = intent
+      return
+    }
     this.#closeIntent = intent
     this.#releaseHeld(false)
-    this.#socket.close(intent.code, intent.reason)
+    socket.close(intent.code, intent.reason)
     this.#armCloseTimer()
   }
 
   /** Frames are held (and the socket paused) until {@link ready}. */
   holdFrames(): void {
     this.#held = []
-    this.#socket.pause()
+    this.#socket?.pause()
   }
 
   /** Handles the held frames in order, then reads on. */
@@ -176,14 +304,16 @@ export class WsSession implements Session {
   /** Heartbeat tick: terminates when the last ping got no pong, else pings. */
   heartbeat(): void {
     if (!this.isOpen || this.#held !== undefined) return
+    const socket = this.#socket
+    if (socket === undefined) return
     if (this.#pongPending) {
       this.log.info('no pong since the last ping: terminating')
-      this.#closeIntent = { code: 1006, reason: 'heartbeat timeout' }
-      this.#socket.terminate()
+      this.#closeIntent = { code: 1006, reason: 'heartbeat timeout', detach: true }
+      socket.terminate()
       return
     }
     this.#pongPending = true
-    this.#socket.ping()
+    socket.ping()
   }
 
   #releaseHeld(handle: boolean): void {
@@ -196,15 +326,16 @@ export class WsSession implements Session {
         this.#host.dispatch(this, data, isBinary)
       }
     }
-    this.#socket.resume()
+    this.#socket?.resume()
   }
 
   #armCloseTimer(): void {
     if (this.#closeTimer !== undefined || this.#ended) return
+    const socket = this.#socket
     this.#closeTimer = this.#host.timers.timeout(() => {
       this.#closeTimer = undefined
       this.log.debug('no close frame from the client in time: terminating')
-      this.#socket.terminate()
+      socket?.terminate()
     }, this.#host.options.closeTimeoutMs)
   }
 
@@ -249,8 +380,10 @@ export class WsSession implements Session {
     this.#held = undefined
     this.#host.timers.clear(this.#closeTimer)
     this.#closeTimer = undefined
-    const final = this.#closeIntent ?? { code, reason: reason.toString('utf8') }
-    this.#closeIntent = final
-    this.#host.closed(this, final.code, final.reason)
+    const intent = this.#closeIntent
+    const final = intent ?? { code, reason: reason.toString('utf8') }
+    const detachable = intent ? intent.detach === true : !FINAL_CLIENT_CODES.has(code)
+    this.#closeIntent = { ...final, detach: detachable }
+    this.#host.closed(this, final.code, final.reason, detachable)
   }
 }

@@ -1,5 +1,27 @@
 import type { ClientFrame } from '@session-gateway/message-schema'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type {
+  Delivery,
+  DetachHook,
+  HandOverRequest,
+  ResumeHook,
+  ResumeOptions,
+  ResumeRefusal,
+  SessionSnapshot,
+} from './resume/types.js'
+
+export type {
+  Delivery,
+  DetachHook,
+  HandOverRequest,
+  LocateContext,
+  ResumeClaim,
+  ResumeHook,
+  ResumeInfo,
+  ResumeOptions,
+  ResumeRefusal,
+  SessionSnapshot,
+} from './resume/types.js'
 
 /** Claims returned by `authenticate`, stored on `session.user`. */
 export type UserClaims = Record<string, unknown>
@@ -52,8 +74,21 @@ export interface WsSessionsOptions {
   authenticate?: (request: FastifyRequest) => Promise<UserClaims | undefined> | UserClaims | undefined
   /** Runs once a session is open, before its frames are handled. Throwing rejects the session (close 1011, or the SessionError's `closeCode`). */
   onConnect?: (session: Session) => void | Promise<void>
-  /** Runs exactly once per session, after it closed, whatever closed it. */
+  /**
+   * Runs exactly once per session, when it ends, whatever ended it (with resume on: a close that
+   * ends it, its window or replay bound running out, a gap); never when it detaches, never on the
+   * node that handed it over to another node.
+   */
   onDisconnect?: (session: Session, code: number, reason: string) => void | Promise<void>
+  /**
+   * Sessions that outlive their connection (PROTOCOL.md 4.1), or `false` (the default) for none.
+   * `{ windowMs: 0 }` is off too.
+   */
+  resume?: ResumeOptions | false
+  /** With resume on: the session's connection dropped and the session waits (`code`: the close code seen). */
+  onDetach?: DetachHook
+  /** With resume on: the session is back on a new connection (on this node, or taken over from another). */
+  onResume?: ResumeHook
   /** Fallback for every event without its own handler. Without it such an event is answered `INVALID`. */
   onEvent?: EventHandler
   /**
@@ -108,12 +143,23 @@ export interface Session {
   readonly log: FastifyBaseLogger
   /** Bytes queued on the socket and not yet sent. */
   readonly bufferedAmount: number
-  /** True until the session starts closing. */
+  /** True while its connection is open and the session is not closing. */
   readonly isOpen: boolean
+  /** With resume on: true while the session has no connection and waits for its client. */
+  readonly detached: boolean
+  /** With resume on: the seq of the last event frame given to the session (0 for none). */
+  readonly lastSeq: number
   /** Sends an event frame; false when the session is not open or passed its send-buffer bound. */
   send(event: string, data?: unknown): boolean
-  /** Sends an already-encoded frame (serialize once, send to many). */
+  /**
+   * Sends an already-encoded event frame (the text of message-schema's `encodeEventFrame`: serialize
+   * once, send to many). With resume on it gets its `seq` here.
+   */
   sendRaw(text: string): boolean
+  /** Like `send`, saying what became of the frame: `kept` = numbered and kept for a detached session. */
+  deliver(event: string, data?: unknown): Delivery
+  /** Like `sendRaw`, saying what became of the frame. */
+  deliverRaw(text: string): Delivery
   /** Starts a close handshake; the socket is destroyed if the client does not answer within `closeTimeoutMs`. */
   close(code?: number, reason?: string): void
 }
@@ -141,6 +187,14 @@ export interface WsSessionsStats {
   rejectedUpgrades: Record<string, number>
   /** Closed sessions by the close code given to `onDisconnect`. */
   closeCodes: Record<string, number>
+  /** With resume on: connections that dropped and left their session detached. */
+  sessionsDetached: number
+  /** With resume on: sessions resumed on this node (same node, or taken over). */
+  sessionsResumed: number
+  /** With resume on: sessions handed over to another node. */
+  sessionsHandedOver: number
+  /** With resume on: resume attempts that gave a new session, by reason. */
+  resumeRefused: Record<string, number>
 }
 
 /** The registry of this node's sessions: `fastify.wsSessions`. */
@@ -152,6 +206,8 @@ export interface SessionRegistry {
   [Symbol.iterator](): IterableIterator<Session>
   /** Sends an event to one session; false when there is no such open session. */
   send(sid: string, event: string, data?: unknown): boolean
+  /** Sends an event to one session: `delivered`, `kept` (detached, kept for replay), or `none`. */
+  deliver(sid: string, event: string, data?: unknown): Delivery
   /** Closes one session; false when there is no such session. */
   close(sid: string, code?: number, reason?: string): boolean
   /** Registers the handler of one event (`GET_SID` is reserved). */
@@ -198,4 +254,25 @@ export interface SessionRegistry {
   readonly clientKeys: number
   /** Sessions counted for a client key (connections accepted and not yet closed). */
   sessionsOfClient(key: string): number
+  /** This node's id in resume tokens (undefined when resume is off). */
+  readonly nodeId: string | undefined
+  /** Sessions without a connection, waiting for their client. */
+  readonly detachedCount: number
+  /** Characters of frame text kept for replay by every session of this node. */
+  readonly replayBytes: number
+  /**
+   * Another node's client resumed a session of this node: checks the token (single use), the user and
+   * `lastSeq`; on success closes a still-open connection (1000 'session resumed elsewhere'), removes
+   * the session without `onDisconnect`, remembers where it went (`movedTo`) for the window, and
+   * returns its snapshot. A `gap` ends the session here.
+   */
+  handOver(request: HandOverRequest): SessionSnapshot | ResumeRefusal
+  /** The node a session of this node was handed over to, for the resume window after it moved. */
+  movedTo(sid: string): string | undefined
+  /**
+   * Closes every live connection with `code` (default 1012 'service restart') and keeps the sessions
+   * detached for their window (a rolling deploy: their clients resume on other nodes). Returns how many
+   * it closed. Without resume, the sessions end as with any server close.
+   */
+  detachAll(code?: number, reason?: string): number
 }

@@ -44,9 +44,63 @@ export const ClientDisconnected = Type.Object({
   node: NodeId,
   ts: EpochMs,
   code: WsCloseCode,
+  /** Why the session ended: the close reason, or what ended a detached session (e.g. `resume window expired`). */
   reason: Type.String(),
 })
 export type ClientDisconnected = Static<typeof ClientDisconnected>
+
+/** Section 4.1: the connection dropped; the session waits for its client for the resume window. */
+export const ClientDetached = Type.Object({
+  type: Type.Literal('CLIENT_DETACHED'),
+  v: ProtocolVersion,
+  sid: Sid,
+  node: NodeId,
+  ts: EpochMs,
+  /** The close code seen (1006 for a dropped connection). */
+  code: WsCloseCode,
+  reason: Type.String(),
+})
+export type ClientDetached = Static<typeof ClientDetached>
+
+/** Section 4.1: the session is back on a connection; `reply_to` is the node that holds it now. */
+export const ClientResumed = Type.Object({
+  type: Type.Literal('CLIENT_RESUMED'),
+  v: ProtocolVersion,
+  sid: Sid,
+  /** The node that holds the session now. */
+  node: NodeId,
+  /** The node that held it before (equal to `node` for a resume on the same node). */
+  previousNode: NodeId,
+  ts: EpochMs,
+  /** Event frames replayed to the client at once. */
+  replayed: Type.Integer({ minimum: 0 }),
+})
+export type ClientResumed = Static<typeof ClientResumed>
+
+const Instance = Type.String({ minLength: 1, maxLength: 64, description: 'new for every process of a node' })
+
+/** Section 4.3: sent every `intervalMs`, with AMQP ttl = 3 x intervalMs, not durable. */
+export const NodeHeartbeat = Type.Object({
+  type: Type.Literal('NODE_HEARTBEAT'),
+  v: ProtocolVersion,
+  node: NodeId,
+  instance: Instance,
+  ts: EpochMs,
+  /** Live and detached sessions the node holds. */
+  sessions: Type.Integer({ minimum: 0 }),
+  intervalMs: Type.Integer({ minimum: 1 }),
+})
+export type NodeHeartbeat = Static<typeof NodeHeartbeat>
+
+/** Section 4.3: the last message of a graceful shutdown. */
+export const NodeStopped = Type.Object({
+  type: Type.Literal('NODE_STOPPED'),
+  v: ProtocolVersion,
+  node: NodeId,
+  instance: Instance,
+  ts: EpochMs,
+})
+export type NodeStopped = Static<typeof NodeStopped>
 
 export const ClientEvent = Type.Object({
   type: Type.Literal('CLIENT_EVENT'),
@@ -60,7 +114,15 @@ export const ClientEvent = Type.Object({
 })
 export type ClientEvent = Static<typeof ClientEvent>
 
-export const UmMessage = Type.Union([ClientConnected, ClientDisconnected, ClientEvent])
+export const UmMessage = Type.Union([
+  ClientConnected,
+  ClientDisconnected,
+  ClientEvent,
+  ClientDetached,
+  ClientResumed,
+  NodeHeartbeat,
+  NodeStopped,
+])
 export type UmMessage = Static<typeof UmMessage>
 
 // ---- Communication Interface -> gateway ----
@@ -173,7 +235,11 @@ export const Result = Type.Union([ResultOk, ResultError])
 export type Result = Static<typeof Result>
 
 // `RESULT.data` per CI type, on success.
-export const DeliveredData = Type.Object({ delivered: Type.Integer({ minimum: 0 }) })
+export const DeliveredData = Type.Object({
+  delivered: Type.Integer({ minimum: 0 }),
+  /** Section 4.1: frames kept for replay to detached sessions (an `EMIT` to one: `{delivered: 0, kept: 1}`). */
+  kept: Type.Optional(Type.Integer({ minimum: 0 })),
+})
 export type DeliveredData = Static<typeof DeliveredData>
 
 export const SessionInfoData = Type.Object({
@@ -182,6 +248,8 @@ export const SessionInfoData = Type.Object({
   connectedAt: EpochMs,
   rooms: Type.Array(RoomName),
   meta: ClientMeta,
+  /** Section 4.1: true while the session has no connection and waits for its client to resume. */
+  detached: Type.Optional(Type.Boolean()),
 })
 export type SessionInfoData = Static<typeof SessionInfoData>
 
@@ -190,7 +258,7 @@ export const PingData = Type.Object({
   sessions: Type.Integer({ minimum: 0 }),
   uptimeMs: Type.Integer({ minimum: 0 }),
   /** The answering process: two processes sharing one node id answer with different instances. */
-  instance: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  instance: Type.Optional(Instance),
 })
 export type PingData = Static<typeof PingData>
 

@@ -2,21 +2,31 @@ import type { TSchema } from 'typebox'
 import {
   Broadcast,
   ClientConnected,
+  ClientDetached,
   ClientDisconnected,
   ClientEvent,
+  ClientResumed,
   Disconnect,
   Emit,
   Join,
   Leave,
+  NodeHeartbeat,
+  NodeStopped,
   Ping,
   Result,
   RoomEmit,
   SessionInfo,
 } from './amqp-messages.js'
 import { TRACEPARENT_PATTERN } from './common.js'
-import { JSON_CONTENT_TYPE, PROTOCOL_VERSION } from './constants.js'
+import {
+  JSON_CONTENT_TYPE,
+  LAST_SEQ_QUERY_PARAM,
+  PROTOCOL_VERSION,
+  RESUME_QUERY_PARAM,
+  UM_MESSAGE_TYPES,
+} from './constants.js'
 import { DisconnectUser, EmitUser, RoomInfo, UserInfo } from './presence-messages.js'
-import { ClientFrame, ErrorFrame, EventFrame, ReplyFrame } from './ws-frames.js'
+import { ClientFrame, ErrorFrame, EventFrame, ReplyFrame, SessionFrame } from './ws-frames.js'
 
 /** Plain JSON Schema (typebox schemas may carry non-JSON metadata). */
 function plain(schema: TSchema): Record<string, unknown> {
@@ -29,7 +39,16 @@ const wsMessages = {
     summary:
       'A client event: {event, data?, id?, trace?} (trace: W3C traceparent/tracestate for the CLIENT_EVENT)',
   },
-  EventFrame: { schema: EventFrame, summary: 'An event pushed to the client' },
+  SessionFrame: {
+    schema: SessionFrame,
+    summary:
+      'With resume on, the first frame of every connection: {sid, resumeToken, resumed, replayed?, reason?}',
+  },
+  EventFrame: {
+    schema: EventFrame,
+    summary:
+      "An event pushed to the client; with resume on it carries seq (1, 2, … across the session's connections)",
+  },
   ReplyFrame: { schema: ReplyFrame, summary: 'The one reply to a client frame that carried an id' },
   ErrorFrame: { schema: ErrorFrame, summary: 'Error for a frame without a usable id' },
 } as const
@@ -38,13 +57,27 @@ const amqpMessages = {
   CLIENT_CONNECTED: { schema: ClientConnected, summary: 'A session opened on a node' },
   CLIENT_DISCONNECTED: {
     schema: ClientDisconnected,
-    summary: 'A session closed (sent exactly once per session)',
+    summary:
+      'A session ended (sent exactly once per session; for a detached one when its window ends), with why',
   },
   CLIENT_EVENT: {
     schema: ClientEvent,
     summary:
       "A client event forwarded to the User Manager (application_properties traceparent/tracestate: the frame's trace)",
   },
+  CLIENT_DETACHED: {
+    schema: ClientDetached,
+    summary: "A session's connection dropped; the session waits for its client for the resume window",
+  },
+  CLIENT_RESUMED: {
+    schema: ClientResumed,
+    summary: 'A detached (or moved) session is back on a connection; reply_to = the node that holds it now',
+  },
+  NODE_HEARTBEAT: {
+    schema: NodeHeartbeat,
+    summary: 'A node is alive (AMQP ttl = 3 x intervalMs, not durable); sessions = live and detached',
+  },
+  NODE_STOPPED: { schema: NodeStopped, summary: 'The last message of a graceful shutdown of a node' },
   EMIT: { schema: Emit, summary: 'Event to one session' },
   ROOM_EMIT: {
     schema: RoomEmit,
@@ -129,7 +162,7 @@ function opMessages(channel: string, names: readonly string[]): Array<{ $ref: st
   return names.map((n) => ({ $ref: `#/channels/${channel}/messages/${n}` }))
 }
 
-const UM_TYPES = ['CLIENT_CONNECTED', 'CLIENT_DISCONNECTED', 'CLIENT_EVENT'] as const
+const UM_TYPES = UM_MESSAGE_TYPES
 const NODE_TYPES = [
   'EMIT',
   'ROOM_EMIT',
@@ -183,8 +216,30 @@ export function buildAsyncApiDocument(options: AsyncApiOptions = {}): Record<str
       session: {
         address: options.wsPath ?? '/ws',
         title: 'Client session',
-        description: 'One WebSocket connection = one session (SID). Text frames, one JSON object each.',
+        description:
+          'A session (SID) on a WebSocket connection. Text frames, one JSON object each. With resume on, a ' +
+          'session outlives its connection for the resume window: reconnect with ' +
+          `?${RESUME_QUERY_PARAM}=<resumeToken>&${LAST_SEQ_QUERY_PARAM}=<highest seq received> on any node.`,
         servers: [{ $ref: '#/servers/gateway' }],
+        bindings: {
+          ws: {
+            method: 'GET',
+            query: {
+              type: 'object',
+              properties: {
+                [RESUME_QUERY_PARAM]: {
+                  type: 'string',
+                  description: 'resumeToken of the session frame last received (one use; never logged)',
+                },
+                [LAST_SEQ_QUERY_PARAM]: {
+                  type: 'string',
+                  pattern: '^[0-9]{1,16}$',
+                  description: 'the highest seq received on the session, 0 for none',
+                },
+              },
+            },
+          },
+        },
         messages: refs(Object.keys(wsMessages)),
       },
       userManager: {
@@ -227,7 +282,7 @@ export function buildAsyncApiDocument(options: AsyncApiOptions = {}): Record<str
       sendServerFrame: {
         action: 'send',
         channel: { $ref: '#/channels/session' },
-        messages: opMessages('session', ['EventFrame', 'ReplyFrame', 'ErrorFrame']),
+        messages: opMessages('session', ['SessionFrame', 'EventFrame', 'ReplyFrame', 'ErrorFrame']),
       },
       sendToUserManager: {
         action: 'send',

@@ -61,6 +61,13 @@ export type ErrorBody = Static<typeof ErrorBody>
 
 export const ProtocolVersion = Type.Literal(1)
 
+/** `seq` of an event frame: 1 for a session's first, +1 for each next, across its connections. */
+export const Seq = Type.Integer({
+  minimum: 1,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: "position of the event frame in its session's stream (1, 2, …)",
+})
+
 /** A W3C Trace Context `traceparent`: version-traceid-parentid-flags, lower-case hex. */
 export const TRACEPARENT_PATTERN = '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$'
 

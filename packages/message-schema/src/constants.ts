@@ -45,6 +45,8 @@ export const CloseCode = {
   POLICY_VIOLATION: 1008,
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
+  /** Service restart: a draining node closes connections with it and keeps their sessions (section 4.1). */
+  SERVICE_RESTART: 1012,
   TRY_AGAIN_LATER: 1013,
 } as const
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode]
@@ -53,7 +55,15 @@ export const APP_CLOSE_CODE_MIN = 4000
 export const APP_CLOSE_CODE_MAX = 4999
 
 /** `type` values of the gateway -> User Manager messages. */
-export const UM_MESSAGE_TYPES = ['CLIENT_CONNECTED', 'CLIENT_DISCONNECTED', 'CLIENT_EVENT'] as const
+export const UM_MESSAGE_TYPES = [
+  'CLIENT_CONNECTED',
+  'CLIENT_DISCONNECTED',
+  'CLIENT_EVENT',
+  'CLIENT_DETACHED',
+  'CLIENT_RESUMED',
+  'NODE_HEARTBEAT',
+  'NODE_STOPPED',
+] as const
 export type UmMessageType = (typeof UM_MESSAGE_TYPES)[number]
 
 /** `type` values of the Communication Interface -> gateway messages. */
@@ -90,3 +100,23 @@ export const MAX_ROOM_INFO_LIMIT = 10_000
 
 /** AMQP `content_type` of every message. */
 export const JSON_CONTENT_TYPE = 'application/json'
+
+// ---- resume (PROTOCOL.md section 4.1) ----
+
+/** The event of the first frame of every connection when resume is on. */
+export const SESSION_EVENT = 'session'
+/** Query parameter of a resuming upgrade that carries the resume token. */
+export const RESUME_QUERY_PARAM = 'resume'
+/** Query parameter of a resuming upgrade: the highest `seq` the client received (0 for none). */
+export const LAST_SEQ_QUERY_PARAM = 'last_seq'
+/** The close reason of an older connection of a session that was resumed on another connection. */
+export const RESUMED_ELSEWHERE_REASON = 'session resumed elsewhere'
+
+/**
+ * Why a resume attempt gave a new session (`session` frame `reason`):
+ * `expired` (window over, session ended, or token used), `invalid` (not a token of this deployment,
+ * or another user), `gap` (frames after `last_seq` no longer all kept), `unavailable` (the session's
+ * node could not be reached in time).
+ */
+export const RESUME_REFUSAL_REASONS = ['expired', 'invalid', 'gap', 'unavailable'] as const
+export type ResumeRefusalReason = (typeof RESUME_REFUSAL_REASONS)[number]

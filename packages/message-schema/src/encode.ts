@@ -1,19 +1,38 @@
 import type {
   ClientConnected,
+  ClientDetached,
   ClientDisconnected,
   ClientEvent,
   ClientMeta,
+  ClientResumed,
+  NodeHeartbeat,
+  NodeStopped,
   ResultError,
   ResultOk,
 } from './amqp-messages.js'
 import type { RequestId } from './common.js'
-import { PROTOCOL_VERSION } from './constants.js'
+import { PROTOCOL_VERSION, SESSION_EVENT } from './constants.js'
+import type { SessionFrameData } from './ws-frames.js'
 
 // ---- WebSocket frames (gateway -> client), as the text to send ----
 
 /** `{"event":…,"data":…}`; `data` left out when undefined. */
 export function encodeEventFrame(event: string, data?: unknown): string {
   return JSON.stringify(data === undefined ? { event } : { event, data })
+}
+
+/**
+ * The event frame `encoded` (the text of {@link encodeEventFrame}) with `"seq":n` added:
+ * `{"event":"e","data":1}` -> `{"event":"e","data":1,"seq":7}`. A session's frames are encoded once
+ * and numbered per session, so one encoding serves every member of a room.
+ */
+export function withSeq(encoded: string, seq: number): string {
+  return `${encoded.slice(0, -1)},"seq":${seq}}`
+}
+
+/** `{"event":"session","data":{sid,resumeToken,resumed,replayed?,reason?}}`: first frame with resume on. */
+export function encodeSessionFrame(data: SessionFrameData): string {
+  return JSON.stringify({ event: SESSION_EVENT, data })
 }
 
 /** `{"id":…,"ok":true,"data"?:…}` */
@@ -48,6 +67,31 @@ export function clientDisconnected(
   fields: SessionFields & { code: number; reason: string },
 ): ClientDisconnected {
   return { type: 'CLIENT_DISCONNECTED', v: PROTOCOL_VERSION, ...fields, ts: fields.ts ?? Date.now() }
+}
+
+export function clientDetached(fields: SessionFields & { code: number; reason: string }): ClientDetached {
+  return { type: 'CLIENT_DETACHED', v: PROTOCOL_VERSION, ...fields, ts: fields.ts ?? Date.now() }
+}
+
+export function clientResumed(
+  fields: SessionFields & { previousNode: string; replayed: number },
+): ClientResumed {
+  return { type: 'CLIENT_RESUMED', v: PROTOCOL_VERSION, ...fields, ts: fields.ts ?? Date.now() }
+}
+
+interface NodeFields {
+  node: string
+  instance: string
+  /** Defaults to now. */
+  ts?: number
+}
+
+export function nodeHeartbeat(fields: NodeFields & { sessions: number; intervalMs: number }): NodeHeartbeat {
+  return { type: 'NODE_HEARTBEAT', v: PROTOCOL_VERSION, ...fields, ts: fields.ts ?? Date.now() }
+}
+
+export function nodeStopped(fields: NodeFields): NodeStopped {
+  return { type: 'NODE_STOPPED', v: PROTOCOL_VERSION, ...fields, ts: fields.ts ?? Date.now() }
 }
 
 export function clientEvent(

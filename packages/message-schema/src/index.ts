@@ -15,6 +15,7 @@ export {
   requestIdValidator,
   resultValidator,
   serverFrameValidator,
+  sessionFrameValidator,
   traceValidator,
   umValidators,
 } from './validators.js'

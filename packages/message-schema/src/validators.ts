@@ -2,12 +2,16 @@ import { Compile } from 'typebox/compile'
 import {
   Broadcast,
   ClientConnected,
+  ClientDetached,
   ClientDisconnected,
   ClientEvent,
+  ClientResumed,
   Disconnect,
   Emit,
   Join,
   Leave,
+  NodeHeartbeat,
+  NodeStopped,
   Ping,
   Result,
   RoomEmit,
@@ -15,13 +19,14 @@ import {
 } from './amqp-messages.js'
 import { RequestId, Trace } from './common.js'
 import { DisconnectUser, EmitUser, RoomInfo, UserInfo } from './presence-messages.js'
-import { ClientFrame, ErrorFrame, ReplyFrame, ServerFrame } from './ws-frames.js'
+import { ClientFrame, ErrorFrame, ReplyFrame, ServerFrame, SessionFrame } from './ws-frames.js'
 
 // Compiled once, at module load; never per message.
 export const clientFrameValidator = Compile(ClientFrame)
 export const serverFrameValidator = Compile(ServerFrame)
 export const replyFrameValidator = Compile(ReplyFrame)
 export const errorFrameValidator = Compile(ErrorFrame)
+export const sessionFrameValidator = Compile(SessionFrame)
 export const requestIdValidator = Compile(RequestId)
 export const traceValidator = Compile(Trace)
 export const resultValidator = Compile(Result)
@@ -45,6 +50,10 @@ export const umValidators = {
   CLIENT_CONNECTED: Compile(ClientConnected),
   CLIENT_DISCONNECTED: Compile(ClientDisconnected),
   CLIENT_EVENT: Compile(ClientEvent),
+  CLIENT_DETACHED: Compile(ClientDetached),
+  CLIENT_RESUMED: Compile(ClientResumed),
+  NODE_HEARTBEAT: Compile(NodeHeartbeat),
+  NODE_STOPPED: Compile(NodeStopped),
 }
 
 interface ErrorSource {

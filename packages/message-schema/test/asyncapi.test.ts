@@ -23,6 +23,7 @@ describe('AsyncAPI document', () => {
       ...CI_MESSAGE_TYPES,
       'RESULT',
       'ClientFrame',
+      'SessionFrame',
       'EventFrame',
       'ReplyFrame',
       'ErrorFrame',

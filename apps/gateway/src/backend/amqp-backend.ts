@@ -13,6 +13,12 @@ function counted<T>(work: Promise<T>, done: { ok: () => void; failed: () => void
   return work
 }
 
+const LIFECYCLE_TYPES: ReadonlySet<string> = new Set([
+  'CLIENT_DISCONNECTED',
+  'CLIENT_DETACHED',
+  'CLIENT_RESUMED',
+])
+
 /** Registers the AMQP bridge on `app` and returns it as the gateway's Backend. */
 export async function registerAmqpBackend(
   app: FastifyInstance,
@@ -65,13 +71,14 @@ export async function registerAmqpBackend(
     get nodeReplyTo() {
       return bridge.nodeReplyTo
     },
-    // One CLIENT_DISCONNECTED per session, which nobody can retry: a mass disconnect (a load
-    // balancer restart, a network blip) must not lose them to the outbox bound that pushes back on
-    // client events. They are bounded by the sessions this node held, and still time out.
+    // One CLIENT_DISCONNECTED per session (and with resume, one CLIENT_DETACHED / CLIENT_RESUMED per
+    // drop and return), which nobody can retry: a mass disconnect (a load balancer restart, a network
+    // blip) must not lose them to the outbox bound that pushes back on client events. They are
+    // bounded by the sessions this node holds, and still time out.
     sendToUserManager: (body, options = {}) => {
       const queuedBefore = bridge.stats.sent
       const sent = bridge.sendToUserManager(body, {
-        bypassOutboxLimit: body.type === 'CLIENT_DISCONNECTED',
+        bypassOutboxLimit: LIFECYCLE_TYPES.has(body.type),
         ...(options.trace ? { applicationProperties: traceProperties(options.trace) } : {}),
       })
       // Refused before it was queued (outbox full, closed): never sent, so not counted.

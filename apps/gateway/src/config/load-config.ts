@@ -60,6 +60,13 @@ export interface GatewayConfig {
   maxRoomsPerSession: number
   maxBufferedBytes: number
   heartbeatIntervalMs: number
+  /** 0: resume off. */
+  resumeWindowMs: number
+  /** Unset in embedded mode (a random one is used) or with resume off. */
+  resumeSecret?: string
+  replayMaxFrames: number
+  replayMaxBytes: number
+  nodeReplayMaxBytes: number
 }
 
 /** Thrown for invalid configuration; its message names every bad variable. */
@@ -236,6 +243,18 @@ export function loadConfig(
         `GATEWAY_TRUST_PROXY: ${bad.map((b) => JSON.stringify(b)).join(', ')} ${bad.length === 1 ? 'is' : 'are'} not an IP address, CIDR, or one of loopback, linklocal, uniquelocal`,
       )
     }
+  }
+  if (out.amqpUrl !== undefined && (out.resumeWindowMs as number) > 0 && out.resumeSecret === undefined) {
+    // With a broker, other nodes may exist (now or during a rolling deploy): they must verify this
+    // node's tokens, so a random per-process secret would silently break every cross-node resume.
+    problems.push(
+      'GATEWAY_RESUME_SECRET is required with AMQP_URL when SESSION_RESUME_WINDOW_MS > 0: set the same secret (>= 32 characters) on every node, or SESSION_RESUME_WINDOW_MS=0 to turn resume off',
+    )
+  }
+  if ((out.nodeReplayMaxBytes as number) < (out.replayMaxBytes as number)) {
+    problems.push(
+      `NODE_REPLAY_MAX_BYTES=${String(out.nodeReplayMaxBytes)} must be at least SESSION_REPLAY_MAX_BYTES (${String(out.replayMaxBytes)})`,
+    )
   }
   const headersMs = out.headersTimeoutMs as number | undefined
   const requestMs = out.requestTimeoutMs as number | undefined

@@ -419,4 +419,48 @@ export const VARIABLES: readonly VariableSpec[] = [
     default: '30000',
     description: 'Protocol ping interval; a session without pong by the next ping is terminated. 0: off',
   },
+  {
+    name: 'SESSION_RESUME_WINDOW_MS',
+    key: 'resumeWindowMs',
+    coerce: 'integer',
+    schema: nonNegative(MAX_TIMER_MS),
+    default: '0',
+    description:
+      'How long a session whose connection dropped waits for its client to resume it (PROTOCOL.md 4.1). 0: resume off (version 1 behaviour)',
+  },
+  {
+    name: 'GATEWAY_RESUME_SECRET',
+    key: 'resumeSecret',
+    coerce: 'string',
+    schema: Type.String({ minLength: 32 }),
+    redact: hidden,
+    description:
+      'HMAC key of resume tokens (>= 32 characters), the same on every node of a deployment. Required with AMQP_URL when resume is on; random in embedded mode',
+  },
+  {
+    name: 'SESSION_REPLAY_MAX_FRAMES',
+    key: 'replayMaxFrames',
+    coerce: 'integer',
+    schema: positive(1_000_000),
+    default: '1000',
+    description: 'Event frames one session keeps for replay (resume on); past it a detached session ends',
+  },
+  {
+    name: 'SESSION_REPLAY_MAX_BYTES',
+    key: 'replayMaxBytes',
+    coerce: 'integer',
+    schema: positive(),
+    default: '1048576',
+    description:
+      'Characters of frame text one session keeps for replay (resume on); past it a detached session ends',
+  },
+  {
+    name: 'NODE_REPLAY_MAX_BYTES',
+    key: 'nodeReplayMaxBytes',
+    coerce: 'integer',
+    schema: positive(),
+    default: '134217728',
+    description:
+      'Characters of frame text all sessions of the node keep for replay; live connections give theirs up first, then a detached session past it ends',
+  },
 ]

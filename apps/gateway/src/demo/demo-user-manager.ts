@@ -91,8 +91,17 @@ export function createDemoUserManager(ci: CiPort, log: DemoLogger) {
   }
 
   return async function onUserManagerMessage(message: UmMessage, meta: { replyTo?: string }): Promise<void> {
+    if (message.type === 'NODE_HEARTBEAT' || message.type === 'NODE_STOPPED') return
     if (!meta.replyTo) {
       log.warn({ type: message.type, sid: message.sid }, 'message without reply_to: cannot answer')
+      return
+    }
+    if (message.type === 'CLIENT_DETACHED' || message.type === 'CLIENT_RESUMED') {
+      // The session keeps its rooms while detached and after a resume: nothing to do.
+      log.info(
+        { sid: message.sid, node: message.node },
+        message.type === 'CLIENT_DETACHED' ? 'session detached' : 'session resumed',
+      )
       return
     }
     presence.heard(meta.replyTo)

@@ -8,7 +8,7 @@ import {
 import type { FastifyPluginAsync } from 'fastify'
 import type { Session } from 'fastify-ws-sessions'
 import { Type } from 'typebox'
-import { sessionMeta } from '../ci-dispatcher.js'
+import { deliveredData, sessionMeta } from '../ci-dispatcher.js'
 import { bearerAuth } from './admin-auth.js'
 import type { ApiDeps } from './deps.js'
 
@@ -28,6 +28,8 @@ export const SessionView = Type.Object({
     },
     { additionalProperties: false },
   ),
+  /** Resume on: the session waits for its client. */
+  detached: Type.Optional(Type.Boolean()),
 })
 const SessionPage = Type.Object({
   total: Type.Integer(),
@@ -46,7 +48,7 @@ export const Outgoing = Type.Object(
   { event: EventName, data: Type.Optional(JsonValue) },
   { additionalProperties: false },
 )
-export const Delivered = Type.Object({ delivered: Type.Integer() })
+export const Delivered = Type.Object({ delivered: Type.Integer(), kept: Type.Optional(Type.Integer()) })
 export const CloseQuery = Type.Object(
   {
     code: Type.Integer({ default: 1000, anyOf: [{ const: 1000 }, { minimum: 4000, maximum: 4999 }] }),
@@ -78,6 +80,7 @@ export const sessionView = (s: Session, nodeId: string) => ({
   connectedAt: s.connectedAt,
   rooms: [...s.rooms],
   meta: sessionMeta(s),
+  ...(s.detached ? { detached: true } : {}),
 })
 
 /**
@@ -187,8 +190,8 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
       if (problem) return reply.code(400).send(problem)
       const sessions = deps.sessions()
       if (!sessions.has(sid)) return reply.code(404).send(notFound(sid))
-      // delivered 0: the session exists but is closing (as EMIT answers).
-      return { delivered: sessions.send(sid, event, data) ? 1 : 0 }
+      // As EMIT answers: delivered 0 for a closing session, kept 1 for a detached one.
+      return deliveredData(sessions.deliver(sid, event, data))
     },
   )
 

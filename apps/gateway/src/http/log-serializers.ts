@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 
-const SECRET_KEYS = new Set(['access_token', 'token'])
+/** Query parameters that carry a credential: JWTs, and resume tokens (PROTOCOL.md 4.1). */
+const SECRET_KEYS = new Set(['access_token', 'token', 'resume'])
 
 /** A query key as the query parser reads it (percent-decoded), or the raw key when it does not decode. */
 function decodedKey(raw: string): string {

@@ -66,12 +66,41 @@ export function createMetrics(
 
   new Gauge({
     name: 'gateway_sessions',
-    help: 'Open WebSocket sessions on this node',
+    help: 'WebSocket sessions on this node (live and, with resume on, detached)',
     registers: [registry],
     collect() {
       this.set(sessions().size)
     },
   })
+  new Gauge({
+    name: 'gateway_sessions_detached',
+    help: 'Sessions without a connection waiting for their client to resume (included in gateway_sessions)',
+    registers: [registry],
+    collect() {
+      this.set(sessions().detachedCount)
+    },
+  })
+  new Gauge({
+    name: 'gateway_replay_bytes',
+    help: 'Characters of event frame text kept for replay by the sessions of this node',
+    registers: [registry],
+    collect() {
+      this.set(sessions().replayBytes)
+    },
+  })
+  mirroredCounter(
+    registry,
+    'gateway_sessions_resumed_total',
+    'Sessions resumed on this node (same node, or taken over from another)',
+    () => sessions().stats.sessionsResumed,
+  )
+  mirroredLabelledCounter(
+    registry,
+    'gateway_resume_refused_total',
+    'Resume attempts that got a new session, by reason',
+    'reason',
+    () => sessions().stats.resumeRefused,
+  )
   new Gauge({
     name: 'gateway_rooms',
     help: 'Rooms with at least one member on this node',

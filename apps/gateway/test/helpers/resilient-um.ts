@@ -110,7 +110,7 @@ export class ResilientUserManager {
       if (m.requestId !== undefined) this.events.add(`${m.sid} ${String(m.requestId)}`)
     } else if (m.type === 'CLIENT_CONNECTED') {
       this.connected.set(m.sid, m)
-    } else {
+    } else if (m.type === 'CLIENT_DISCONNECTED') {
       this.disconnected.set(m.sid, [...(this.disconnected.get(m.sid) ?? []), m])
     }
   }

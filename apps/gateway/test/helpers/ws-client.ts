@@ -6,6 +6,8 @@ export interface Frame {
   ok?: boolean
   data?: unknown
   error?: { code: string; message: string }
+  /** With resume on: the position of an event frame in its session. */
+  seq?: number
 }
 
 /** A raw `ws` client that records every frame and lets a test wait for the ones it expects. */
