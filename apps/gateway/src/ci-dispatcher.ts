@@ -10,6 +10,7 @@ import { type Delivery, SessionError, type SessionRegistry } from 'fastify-ws-se
 import type { CiMeta } from './backend/types.js'
 import type { LogThrottle } from './log-throttle.js'
 import { createPresenceHandlers } from './presence-handlers.js'
+import { sessionMeta } from './sessions-wiring.js'
 
 /** A failure that becomes a RESULT error with this code. */
 class CiError extends Error {
@@ -137,19 +138,4 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
 export function deliveredData(delivery: Delivery): { delivered: number; kept?: number } {
   if (delivery === 'delivered') return { delivered: 1 }
   return delivery === 'kept' ? { delivered: 0, kept: 1 } : { delivered: 0 }
-}
-
-/** The `meta` a session reports (the same as CLIENT_CONNECTED.meta). */
-export function sessionMeta(s: {
-  remoteAddress: string
-  userAgent?: string | undefined
-  origin?: string | undefined
-  user?: Record<string, unknown> | undefined
-}) {
-  return {
-    remoteAddress: s.remoteAddress,
-    ...(s.userAgent !== undefined ? { userAgent: s.userAgent } : {}),
-    ...(s.origin !== undefined ? { origin: s.origin } : {}),
-    ...(s.user !== undefined ? { user: s.user } : {}),
-  }
 }

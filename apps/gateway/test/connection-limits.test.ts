@@ -234,24 +234,24 @@ describe('connection-level limits (in-process gateway, embedded mode)', () => {
 describe('connection caps and the open-file limit', () => {
   it('defaults: SESSION_MAX + 1000 connections when they fit; timeouts 10 s / 30 s / 5 s; 100 pending per address', () => {
     const c = loadConfig({}, { openFiles: 20_000 })
-    assert.equal(c.maxConnections, 11_000)
+    assert.equal(c.http.maxConnections, 11_000)
     assert.deepEqual(c.warnings, [])
-    assert.equal(c.headersTimeoutMs, 10_000)
-    assert.equal(c.requestTimeoutMs, 30_000)
-    assert.equal(c.keepAliveTimeoutMs, 5000)
-    assert.equal(c.maxPendingPerAddress, 100)
-    assert.equal(c.addressConnectRatePerSec, 0)
+    assert.equal(c.http.headersTimeoutMs, 10_000)
+    assert.equal(c.http.requestTimeoutMs, 30_000)
+    assert.equal(c.http.keepAliveTimeoutMs, 5000)
+    assert.equal(c.http.maxPendingPerAddress, 100)
+    assert.equal(c.sessions.addressConnectRatePerSec, 0)
   })
 
   it('a default that does not fit is lowered, loudly; a value that was set and does not fit is refused', () => {
     const small = loadConfig({}, { openFiles: 5000 })
-    assert.equal(small.maxConnections, 5000 - FD_RESERVE)
+    assert.equal(small.http.maxConnections, 5000 - FD_RESERVE)
     assert.equal(small.warnings.length, 1)
     assert.match(small.warnings[0] ?? '', /open-file limit \(5000\) holds 4900 client connections/)
     assert.match(small.warnings[0] ?? '', /SESSION_MAX=10000 cannot be reached\); raise the limit/)
     // The API listener's connections come off the budget.
     const withApi = loadConfig({ GATEWAY_API_PORT: '9001' }, { openFiles: 5000 })
-    assert.equal(withApi.maxConnections, 5000 - FD_RESERVE - API_MAX_CONNECTIONS)
+    assert.equal(withApi.http.maxConnections, 5000 - FD_RESERVE - API_MAX_CONNECTIONS)
 
     const problems = (env: Record<string, string>, openFiles: number) => {
       try {
@@ -280,7 +280,7 @@ describe('connection caps and the open-file limit', () => {
     )
     // An explicit cap below SESSION_MAX's default is taken, with a warning.
     const lower = loadConfig({ GATEWAY_MAX_CONNECTIONS: '2000' }, { openFiles: 20_000 })
-    assert.equal(lower.maxConnections, 2000)
+    assert.equal(lower.http.maxConnections, 2000)
     assert.match(lower.warnings[0] ?? '', /at most 2000 sessions/)
   })
 

@@ -97,7 +97,7 @@ describe('admin API: users and rooms', () => {
     assert.equal(first.status, 200)
     assert.deepEqual(first.body, {
       room: 'lounge',
-      node: gw.gateway.config.nodeId,
+      node: gw.gateway.config.node.id,
       count: 3,
       offset: 0,
       members: members.slice(0, 2).map((m, i) => ({ sid: m.sid, user: `e${i + 1}` })),

@@ -44,10 +44,14 @@ export class EmbeddedBus implements Backend {
     settlements: { accepted: 0, rejected: 0 },
   }
 
-  constructor(
-    private readonly ciHandler: CiMessageHandler,
-    private readonly onUndeliverable: (reason: string, meta: CiMeta) => void = () => {},
-  ) {}
+  private ciHandler: CiMessageHandler | undefined
+
+  constructor(private readonly onUndeliverable: (reason: string, meta: CiMeta) => void = () => {}) {}
+
+  consume(handler: CiMessageHandler): void {
+    if (this.ciHandler) throw new Error('embedded bus: consume(): the node consumes already')
+    this.ciHandler = handler
+  }
 
   get state(): 'open' | 'closed' {
     return this.closed ? 'closed' : 'open'
@@ -96,6 +100,7 @@ export class EmbeddedBus implements Backend {
       }
       return
     }
+    if (!this.ciHandler) throw new Error('embedded bus: no node consumes yet')
     await this.ciHandler(decoded.message, meta)
     this.counters.settlements.accepted = (this.counters.settlements.accepted ?? 0) + 1
   }

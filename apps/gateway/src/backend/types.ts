@@ -40,7 +40,7 @@ export interface BackendStats {
 /**
  * The gateway's view of the broker: the AMQP bridge in production, the
  * in-process bus in embedded mode. Both deliver CI messages to the handler
- * given when they are created.
+ * given to `consume`.
  */
 export interface Backend {
   readonly kind: 'amqp' | 'embedded'
@@ -55,6 +55,8 @@ export interface Backend {
   readonly problem?: string | undefined
   /** Whether another running process shares this node's id (checked once the broker first connects). */
   readonly nodeIdCheck: NodeIdCheck
+  /** Delivers the CI messages to `handler` from now on (once, before the app is ready). */
+  consume(handler: CiMessageHandler): void
   /**
    * Resolves once the broker accepted the message; rejects with a coded error otherwise. `trace`
    * becomes the message's `traceparent`/`tracestate` application_properties.

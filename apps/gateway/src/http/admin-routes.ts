@@ -1,3 +1,4 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
   DEFAULT_MAX_DEPTH,
   EventName,
@@ -5,10 +6,10 @@ import {
   jsonValueProblem,
   SID_PATTERN,
 } from '@session-gateway/message-schema'
-import type { FastifyPluginAsync } from 'fastify'
 import type { Session } from 'fastify-ws-sessions'
 import { Type } from 'typebox'
-import { deliveredData, sessionMeta } from '../ci-dispatcher.js'
+import { deliveredData } from '../ci-dispatcher.js'
+import { sessionMeta } from '../sessions-wiring.js'
 import { bearerAuth } from './admin-auth.js'
 import type { ApiDeps } from './deps.js'
 
@@ -87,14 +88,14 @@ export const sessionView = (s: Session, nodeId: string) => ({
  * The /v1 admin API: list, inspect, close and message sessions of this node,
  * broadcast to its sessions. Every route needs the admin bearer token.
  */
-export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> = async (
+export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps; token: string }> = async (
   app,
   { deps, token },
 ) => {
   app.addHook('onRequest', bearerAuth(token))
 
   const view = (sid: string) => {
-    const s = deps.sessions().get(sid)
+    const s = deps.sessions.get(sid)
     return s ? sessionView(s, deps.nodeId) : undefined
   }
 
@@ -110,11 +111,11 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
       },
     },
     async (request, reply) => {
-      const { offset, limit } = request.query as { offset: number; limit: number }
+      const { offset, limit } = request.query
       if (!isWhole(offset, 0, Number.MAX_SAFE_INTEGER) || !isWhole(limit, 1, 1000)) {
         return reply.code(400).send(invalid('offset must be a whole number >= 0, limit one from 1 to 1000'))
       }
-      const registry = deps.sessions()
+      const registry = deps.sessions
       const items = []
       let i = 0
       for (const s of registry.values()) {
@@ -145,7 +146,7 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
       },
     },
     async (request, reply) => {
-      const { sid } = request.params as { sid: string }
+      const { sid } = request.params
       return view(sid) ?? reply.code(404).send(notFound(sid))
     },
   )
@@ -163,11 +164,11 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
       },
     },
     async (request, reply) => {
-      const { sid } = request.params as { sid: string }
-      const { code, reason } = request.query as { code: number; reason: string }
+      const { sid } = request.params
+      const { code, reason } = request.query
       if (!isAdminCloseCode(code)) return reply.code(400).send(invalid('code must be 1000 or 4000-4999'))
-      if (!deps.sessions().close(sid, code, reason)) return reply.code(404).send(notFound(sid))
-      return reply.code(204).send()
+      if (!deps.sessions.close(sid, code, reason)) return reply.code(404).send(notFound(sid))
+      return reply.code(204).send(null)
     },
   )
 
@@ -184,11 +185,11 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
       },
     },
     async (request, reply) => {
-      const { sid } = request.params as { sid: string }
-      const { event, data } = request.body as { event: string; data?: unknown }
+      const { sid } = request.params
+      const { event, data } = request.body
       const problem = dataProblem(data)
       if (problem) return reply.code(400).send(problem)
-      const sessions = deps.sessions()
+      const sessions = deps.sessions
       if (!sessions.has(sid)) return reply.code(404).send(notFound(sid))
       // As EMIT answers: delivered 0 for a closing session, kept 1 for a detached one.
       return deliveredData(sessions.deliver(sid, event, data))
@@ -208,10 +209,10 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
       },
     },
     async (request, reply) => {
-      const { event, data } = request.body as { event: string; data?: unknown }
+      const { event, data } = request.body
       const problem = dataProblem(data)
       if (problem) return reply.code(400).send(problem)
-      return { delivered: deps.sessions().broadcast(event, data) }
+      return { delivered: deps.sessions.broadcast(event, data) }
     },
   )
 }
