@@ -10,9 +10,10 @@ function rawSocket(client: TestClient): Socket {
 }
 
 describe('onDisconnect runs exactly once, whatever closed the session', () => {
-  it('client close: the client code and reason', async () => {
+  it('client close: the client code and reason', async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({ heartbeatIntervalMs: 0, onDisconnect: recorder.onDisconnect })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     client.ws.close(4100, 'bye now')
@@ -22,9 +23,10 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
     assert.deepEqual(recorder.calls, [{ sid, code: 4100, reason: 'bye now' }])
   })
 
-  it('client close without a code: 1005', async () => {
+  it('client close without a code: 1005', async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({ heartbeatIntervalMs: 0, onDisconnect: recorder.onDisconnect })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     client.ws.close()
@@ -34,9 +36,10 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
     assert.deepEqual(recorder.calls, [{ sid, code: 1005, reason: '' }])
   })
 
-  it('client vanishes (TCP drop): 1006', async () => {
+  it('client vanishes (TCP drop): 1006', async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({ heartbeatIntervalMs: 0, onDisconnect: recorder.onDisconnect })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     client.ws.terminate()
@@ -45,9 +48,10 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
     assert.deepEqual(recorder.calls, [{ sid, code: 1006, reason: '' }])
   })
 
-  it('server close: the client sees the code and reason, and so does the hook', async () => {
+  it('server close: the client sees the code and reason, and so does the hook', async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({ heartbeatIntervalMs: 0, onDisconnect: recorder.onDisconnect })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     assert.equal(server.app.wsSessions.close(sid, 4001, 'kicked by admin'), true)
@@ -59,13 +63,14 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
     assert.deepEqual(recorder.calls, [{ sid, code: 4001, reason: 'kicked by admin' }])
   })
 
-  it('server close to a client that never answers: terminated after closeTimeoutMs, hook gets the server code', async () => {
+  it('server close to a client that never answers: terminated after closeTimeoutMs, hook gets the server code', async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({
       heartbeatIntervalMs: 0,
       closeTimeoutMs: 50,
       onDisconnect: recorder.onDisconnect,
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     rawSocket(client).pause()
@@ -79,13 +84,14 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
     assert.equal(recorder.calls.length, 1)
   })
 
-  it("client closes but never ends its TCP side: the session ends after closeTimeoutMs, not ws's 30 s", async () => {
+  it("client closes but never ends its TCP side: the session ends after closeTimeoutMs, not ws's 30 s", async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({
       heartbeatIntervalMs: 0,
       closeTimeoutMs: 200,
       onDisconnect: recorder.onDisconnect,
     })
+    t.after(() => server.close())
     const { port } = new URL(server.url)
     // A raw client: handshake, then a masked close frame (1000), and the socket stays half-open.
     const socket = connect({ host: '127.0.0.1', port: Number(port), allowHalfOpen: true })
@@ -116,7 +122,7 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
     }
   })
 
-  it('a throwing onDisconnect is logged and does not disturb anything', async () => {
+  it('a throwing onDisconnect is logged and does not disturb anything', async (t) => {
     let calls = 0
     const server = await startServer({
       heartbeatIntervalMs: 0,
@@ -125,6 +131,7 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
         throw new Error('hook failed')
       },
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     await client.close()
     await waitFor(() => calls === 1)
@@ -149,7 +156,7 @@ describe('onConnect rejection', () => {
       { code: 1011, reason: 'come back later' },
     ],
   ] as const) {
-    it(`closes the session when onConnect throws ${what}; onDisconnect still runs once`, async () => {
+    it(`closes the session when onConnect throws ${what}; onDisconnect still runs once`, async (t) => {
       const recorder = disconnectRecorder()
       const handled: string[] = []
       const server = await startServer(
@@ -163,6 +170,7 @@ describe('onConnect rejection', () => {
         },
         (app) => app.wsSessions.handle('early', () => handled.push('early')),
       )
+      t.after(() => server.close())
       const client = await TestClient.open(server.url)
       client.send({ event: 'early', id: 1 })
       assert.deepEqual(await client.closed, expected)
@@ -175,7 +183,7 @@ describe('onConnect rejection', () => {
     })
   }
 
-  it('runs onDisconnect only after onConnect finished, even when the client left meanwhile', async () => {
+  it('runs onDisconnect only after onConnect finished, even when the client left meanwhile', async (t) => {
     const order: string[] = []
     let release!: () => void
     const gate = new Promise<void>((resolve) => {
@@ -192,6 +200,7 @@ describe('onConnect rejection', () => {
         order.push('disconnect')
       },
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     await waitFor(() => order.length === 1)
     client.ws.terminate()
@@ -200,12 +209,11 @@ describe('onConnect rejection', () => {
     release()
     await waitFor(() => order.length === 3)
     assert.deepEqual(order, ['connect:start', 'connect:end', 'disconnect'])
-    await server.close()
   })
 })
 
 describe('graceful shutdown', () => {
-  it('closes every session with 1001 and awaits every disconnect hook before fastify.close() resolves', async () => {
+  it('closes every session with 1001 and awaits every disconnect hook before fastify.close() resolves', async (t) => {
     const finished: string[] = []
     let duringShutdown: Promise<{ status: number }> | undefined
     const server = await startServer({
@@ -218,6 +226,7 @@ describe('graceful shutdown', () => {
         finished.push(session.sid)
       },
     })
+    t.after(() => server.close())
     const clients = await Promise.all(Array.from({ length: 10 }, () => TestClient.open(server.url)))
     const sids = await Promise.all(clients.map((c) => c.sid()))
     await server.app.wsSessions.join(sids[0] as string, 'room') // rooms go too
@@ -241,13 +250,14 @@ describe('graceful shutdown', () => {
     assert.equal(server.app.websocketServer.clients.size, 0)
   })
 
-  it('does not wait longer than closeTimeoutMs for a client that does not answer', async () => {
+  it('does not wait longer than closeTimeoutMs for a client that does not answer', async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({
       heartbeatIntervalMs: 0,
       closeTimeoutMs: 100,
       onDisconnect: recorder.onDisconnect,
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     rawSocket(client).pause()
@@ -257,7 +267,7 @@ describe('graceful shutdown', () => {
     await within(client.closed, 2000, 'the client close')
   })
 
-  it('answers its own 503 SHUTTING_DOWN when Fastify lets requests through while closing', async () => {
+  it('answers its own 503 SHUTTING_DOWN when Fastify lets requests through while closing', async (t) => {
     let duringShutdown: Promise<unknown> | undefined
     const server = await startServer(
       {
@@ -270,6 +280,7 @@ describe('graceful shutdown', () => {
       undefined,
       { return503OnClosing: false },
     )
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     await client.sid()
     await server.close()
@@ -288,12 +299,13 @@ describe('graceful shutdown', () => {
 })
 
 describe('Session and registry', () => {
-  it('logs through a child logger carrying the sid', async () => {
+  it('logs through a child logger carrying the sid', async (t) => {
     const lines: Array<Record<string, unknown>> = []
     const stream = { write: (line: string) => lines.push(JSON.parse(line)) }
     const server = await startServer({ heartbeatIntervalMs: 0 }, undefined, {
       logger: { level: 'info', stream },
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     const session = server.app.wsSessions.get(sid)
@@ -306,8 +318,9 @@ describe('Session and registry', () => {
     assert.equal(lines.find((l) => l.msg === 'session closed')?.code, 1000)
   })
 
-  it('send, sendRaw and registry.send deliver event frames; false when the session is gone', async () => {
+  it('send, sendRaw and registry.send deliver event frames; false when the session is gone', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0 })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     const session = server.app.wsSessions.get(sid)
@@ -341,11 +354,11 @@ describe('Session and registry', () => {
     assert.equal(session.send('late'), false)
     await waitFor(() => !server.app.wsSessions.has(sid))
     assert.equal(server.app.wsSessions.get(sid), undefined)
-    await server.close()
   })
 
-  it('counts frames in and out and sessions', async () => {
+  it('counts frames in and out and sessions', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0 })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     await client.sid()
     client.send('bad')
@@ -357,6 +370,5 @@ describe('Session and registry', () => {
     await client.close()
     await waitFor(() => stats.sessionsClosed === 1)
     assert.deepEqual(stats.closeCodes, { '1000': 1 })
-    await server.close()
   })
 })

@@ -15,6 +15,7 @@ describe('1,000 sessions', () => {
         disconnected++
       },
     })
+    t.after(() => server.close())
     let closed = false
     t.after(async () => {
       if (!closed) await server.close()
