@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { afterEach, test } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import { type ConnectionState, GatewayConnection } from '../src/connection.js'
 import type { SocketHandlers } from '../src/socket.js'
 
@@ -48,14 +49,6 @@ function setup(options: { requestTimeoutMs?: number } = {}) {
   return { connection, sockets, states, warnings, last: () => sockets.at(-1) as FakeSocket }
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 2000) {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 2))
-  }
-}
-
 test('requests carry increasing ids and resolve with their own reply and a round-trip time', async () => {
   const { connection, last } = setup()
   connection.start()
@@ -102,10 +95,10 @@ test('a close fails the waiting requests and reconnects with growing, jittered d
 
   // Three refused attempts, then the gateway is back.
   for (let i = 2; i <= 4; i++) {
-    await until(() => sockets.length === i, `attempt ${i}`)
+    await until(() => sockets.length === i, { what: `attempt ${i}`, timeoutMs: 2000, intervalMs: 2 })
     last().handlers.close(1006, '', false)
   }
-  await until(() => sockets.length === 5, 'attempt 5')
+  await until(() => sockets.length === 5, { what: 'attempt 5', timeoutMs: 2000, intervalMs: 2 })
   last().handlers.open()
   assert.equal(connection.state.status, 'open')
 
@@ -144,7 +137,7 @@ test('events from an old socket are ignored', async () => {
   connection.start()
   const old = last()
   old.handlers.close(1006, '', false)
-  await until(() => sockets.length === 2, 'retry')
+  await until(() => sockets.length === 2, { what: 'retry', timeoutMs: 2000, intervalMs: 2 })
   last().handlers.open()
   old.handlers.close(1006, '', false)
   assert.equal(connection.state.status, 'open')

@@ -1,6 +1,8 @@
 import {
+  CiErrorCode,
   type CiMessage,
   type CiMessageType,
+  CloseCode,
   resultError,
   resultOk,
   SID_TARGETED_TYPES,
@@ -50,7 +52,7 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
 
   function session(sid: string) {
     const found = sessions.get(sid)
-    if (!found) throw new CiError('SESSION_NOT_FOUND', `no session ${sid} on node ${nodeId}`)
+    if (!found) throw new CiError(CiErrorCode.SESSION_NOT_FOUND, `no session ${sid} on node ${nodeId}`)
     return found
   }
 
@@ -79,7 +81,7 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
       return roomChange(() => sessions.leave(m.sid, m.room))
     },
     DISCONNECT: (m) => {
-      session(m.sid).close(m.code ?? 1000, m.reason ?? '')
+      session(m.sid).close(m.code ?? CloseCode.NORMAL, m.reason ?? '')
       return {}
     },
     SESSION_INFO: (m) => {
@@ -121,8 +123,8 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
         deps.count?.(message.type, err.code)
       } else {
         deps.log.error({ err, type: message.type, messageId: meta.messageId }, 'CI message handler failed')
-        result = resultError('INTERNAL', 'the node failed to handle the message')
-        deps.count?.(message.type, 'INTERNAL')
+        result = resultError(CiErrorCode.INTERNAL, 'the node failed to handle the message')
+        deps.count?.(message.type, CiErrorCode.INTERNAL)
       }
     }
     if (!meta.replyTo) return

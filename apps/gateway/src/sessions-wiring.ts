@@ -1,4 +1,6 @@
 import {
+  ClientErrorCode,
+  CloseCode,
   clientConnected,
   clientDetached,
   clientDisconnected,
@@ -124,7 +126,9 @@ export function sessionOptions(
         announced.add(session)
         if (outcome === 'stopped') {
           accepted.catch(() => {})
-          throw new SessionError('SHUTTING_DOWN', 'the node is shutting down', { closeCode: 1001 })
+          throw new SessionError('SHUTTING_DOWN', 'the node is shutting down', {
+            closeCode: CloseCode.GOING_AWAY,
+          })
         }
       } catch (err) {
         if (err instanceof SessionError) throw err
@@ -134,7 +138,9 @@ export function sessionOptions(
           { err },
           'CLIENT_CONNECTED not accepted by the broker: closing the session (1013)',
         )
-        throw new SessionError('UNAVAILABLE', 'backend unavailable, try again later', { closeCode: 1013 })
+        throw new SessionError(ClientErrorCode.UNAVAILABLE, 'backend unavailable, try again later', {
+          closeCode: CloseCode.TRY_AGAIN_LATER,
+        })
       }
     },
 
@@ -193,7 +199,7 @@ export function sessionOptions(
           'client event not accepted by the broker',
         )
         throw new SessionError(
-          'UNAVAILABLE',
+          ClientErrorCode.UNAVAILABLE,
           `the event could not be delivered to the backend (${detail}); retry later`,
         )
       }

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import type { Socket } from 'node:net'
 import { after, before, describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import WebSocket from 'ws'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { TestClient } from './helpers/ws-client.js'
 
 describe('cross-session safety: nothing a client sends can name another session', () => {
@@ -22,7 +23,7 @@ describe('cross-session safety: nothing a client sends can name another session'
       BROADCAST_ADDRESS: `/topic/${unique('iso-bc')}`,
       GATEWAY_NODE_ID: nodeId,
     })
-    await until(() => gw.gateway.backend.state === 'open', 10_000, 'bridge open')
+    await until(() => gw.gateway.backend.state === 'open', { timeoutMs: 10_000, what: 'bridge open' })
     nodeAddress = gw.gateway.backend.nodeReplyTo
   })
   after(async () => {
@@ -128,8 +129,7 @@ describe('cross-session safety: nothing a client sends can name another session'
     await until(
       () =>
         um.received.filter((m) => m.body.type === 'CLIENT_EVENT' && m.body.event === 'same.id').length >= 100,
-      10_000,
-      '100 events',
+      { timeoutMs: 10_000, what: '100 events' },
     )
     for (const m of um.received.filter((x) => x.body.type === 'CLIENT_EVENT' && x.body.event === 'same.id')) {
       if (m.body.type !== 'CLIENT_EVENT') continue

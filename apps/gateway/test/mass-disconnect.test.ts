@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER, FakeUserManager } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { TcpProxy } from './helpers/tcp-proxy.js'
 import { TestClient } from './helpers/ws-client.js'
 
@@ -29,9 +30,12 @@ describe('mass disconnect over the real broker', () => {
       GATEWAY_NODE_ID: nodeId,
       AMQP_OUTBOX_LIMIT: String(outboxLimit),
     })
-    await until(() => gw.gateway.backend.state === 'open', 10_000, 'bridge open')
+    await until(() => gw.gateway.backend.state === 'open', { timeoutMs: 10_000, what: 'bridge open' })
     // The node id check (PINGs to itself) uses the outbox too: let it finish before the bound is tested.
-    await until(() => gw.gateway.backend.nodeIdCheck !== 'pending', 15_000, 'the node id check')
+    await until(() => gw.gateway.backend.nodeIdCheck !== 'pending', {
+      timeoutMs: 15_000,
+      what: 'the node id check',
+    })
   })
   after(async () => {
     proxy?.release('toClient')
@@ -68,11 +72,10 @@ describe('mass disconnect over the real broker', () => {
       const stats = gw.gateway.backend.stats()
       return stats.outboxDepth + stats.inFlight
     }
-    await until(
-      () => live() >= sessions,
-      10_000,
-      `all ${sessions} CLIENT_DISCONNECTEDs in the outbox at once`,
-    )
+    await until(() => live() >= sessions, {
+      timeoutMs: 10_000,
+      what: `all ${sessions} CLIENT_DISCONNECTEDs in the outbox at once`,
+    })
     assert.ok(live() > outboxLimit, `the outbox held ${live()}, past its bound of ${outboxLimit}`)
     // Past the bound, a client event is refused at once (before any broker outcome could come).
     const refused = await stayer.request('during', {})
@@ -92,7 +95,10 @@ describe('mass disconnect over the real broker', () => {
       sessions,
       'one per session',
     )
-    await until(() => live() === 0, 5000, 'outbox drained (nothing waiting or in flight)')
+    await until(() => live() === 0, {
+      timeoutMs: 5000,
+      what: 'outbox drained (nothing waiting or in flight)',
+    })
 
     // The bound still pushes back on client events: it was never raised, only not applied to these.
     assert.deepEqual(await stayer.request('after', {}), { id: 3, ok: true })

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER, FakeUserManager } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { TcpProxy } from './helpers/tcp-proxy.js'
 import { TestClient } from './helpers/ws-client.js'
 
@@ -26,7 +27,7 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
       BROADCAST_ADDRESS: `/topic/${broadcastKey}`,
       GATEWAY_NODE_ID: nodeId,
     })
-    await until(() => gw.gateway.backend.state === 'open', 10_000, 'bridge open')
+    await until(() => gw.gateway.backend.state === 'open', { timeoutMs: 10_000, what: 'bridge open' })
     nodeAddress = gw.gateway.backend.nodeReplyTo
   })
   after(async () => {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { UmMessage } from '@session-gateway/message-schema'
+import { until } from '@session-gateway/test-kit'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { type Frame, TestClient } from './helpers/ws-client.js'
 
 const SECRET = 'gateway-resume-test-secret-0123456789'
@@ -44,7 +45,7 @@ async function startResumeNode(windowMs: number) {
     SESSION_RESUME_WINDOW_MS: String(windowMs),
     GATEWAY_RESUME_SECRET: SECRET,
   })
-  await until(() => gw.gateway.backend.state === 'open', 10_000, 'bridge open')
+  await until(() => gw.gateway.backend.state === 'open', { timeoutMs: 10_000, what: 'bridge open' })
   return {
     um,
     gw,
@@ -212,7 +213,10 @@ describe('resume in embedded mode', () => {
     const { client, session } = await open(gw.wsUrl)
     await client.event('demo.welcome')
     client.ws.terminate()
-    await until(() => gw.gateway.app.wsSessions.get(session.sid)?.detached === true, 5000, 'detached')
+    await until(() => gw.gateway.app.wsSessions.get(session.sid)?.detached === true, {
+      timeoutMs: 5000,
+      what: 'detached',
+    })
     assert.equal(gw.gateway.app.wsSessions.deliver(session.sid, 'news', 'while away'), 'kept')
     const back = await open(gw.wsUrl, { token: session.resumeToken, lastSeq: 1 })
     assert.equal(back.session.sid, session.sid)

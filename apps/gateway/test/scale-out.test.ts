@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { TestClient } from './helpers/ws-client.js'
 
 describe('scale-out: three nodes on one broker', () => {
@@ -24,7 +25,10 @@ describe('scale-out: three nodes on one broker', () => {
       })
       nodes.push(gw)
     }
-    await until(() => nodes.every((n) => n.gateway.backend.state === 'open'), 10_000, 'three bridges open')
+    await until(() => nodes.every((n) => n.gateway.backend.state === 'open'), {
+      timeoutMs: 10_000,
+      what: 'three bridges open',
+    })
     // Two sessions per node.
     for (const node of nodes) {
       for (let i = 0; i < 2; i++) {

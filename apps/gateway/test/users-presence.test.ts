@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Result } from '@session-gateway/message-schema'
+import { until } from '@session-gateway/test-kit'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { jwtFor, TEST_JWT_SECRET } from './helpers/jwt.js'
 import { TestClient } from './helpers/ws-client.js'
 
@@ -68,7 +69,10 @@ describe('users and presence across two nodes, authentication on (PROTOCOL.md 4.
         }),
       )
     }
-    await until(() => nodes.every((n) => n.gateway.backend.state === 'open'), 10_000, 'two bridges open')
+    await until(() => nodes.every((n) => n.gateway.backend.state === 'open'), {
+      timeoutMs: 10_000,
+      what: 'two bridges open',
+    })
   })
   after(async () => {
     for (const h of held) await h.client.close().catch(() => {})
@@ -205,14 +209,13 @@ describe('users and presence across two nodes, authentication on (PROTOCOL.md 4.
     const answers = await toEveryNode({ type: 'DISCONNECT_USER', user, code: 4003, reason: 'banned' })
     assert.deepEqual([...answers.values()].map((d) => d.closed).sort(), [1, 2])
     for (const h of mine) {
-      await until(() => h.client.closed !== undefined, 5000, 'the session to close')
+      await until(() => h.client.closed !== undefined, { timeoutMs: 5000, what: 'the session to close' })
       assert.deepEqual(h.client.closed, { code: 4003, reason: 'banned' })
     }
-    await until(
-      () => nodes.every((n) => n.gateway.app.wsSessions.userSessions(user).length === 0),
-      5000,
-      'the index to empty',
-    )
+    await until(() => nodes.every((n) => n.gateway.app.wsSessions.userSessions(user).length === 0), {
+      timeoutMs: 5000,
+      what: 'the index to empty',
+    })
     const after = await toEveryNode({ type: 'USER_INFO', user })
     for (const data of after.values()) assert.deepEqual(data.sessions, [])
     assert.equal(bystander?.client.closed, undefined)
@@ -236,13 +239,19 @@ describe('users and presence across two nodes, authentication on (PROTOCOL.md 4.
         !result.ok && result.error.code === 'INVALID' && result.error.message.startsWith(`${body.type}: `),
       )
     }
-    await until(() => (rejected()[0] ?? 0) - (before[0] ?? 0) === bad.length, 5000, 'node A to reject them')
+    await until(() => (rejected()[0] ?? 0) - (before[0] ?? 0) === bad.length, {
+      timeoutMs: 5000,
+      what: 'node A to reject them',
+    })
     const id = await um.send(broadcast, { type: 'ROOM_INFO', v: 1 }, { reply: true })
     const results = await um.waitResults(id, 2)
     assert.deepEqual(
       results.map((r) => (r.ok ? 'ok' : r.error.code)),
       ['INVALID', 'INVALID'],
     )
-    await until(() => (rejected()[1] ?? 0) - (before[1] ?? 0) === 1, 5000, 'node B to reject it')
+    await until(() => (rejected()[1] ?? 0) - (before[1] ?? 0) === 1, {
+      timeoutMs: 5000,
+      what: 'node B to reject it',
+    })
   })
 })

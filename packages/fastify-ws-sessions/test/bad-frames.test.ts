@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { disconnectRecorder, startServer, TestClient, type TestServer, waitFor } from './helpers.js'
+import { until } from '@session-gateway/test-kit'
+import { disconnectRecorder, startServer, TestClient, type TestServer } from './helpers.js'
 
 describe('bad frames: each kind gets its coded error and the session lives', () => {
   let server: TestServer
@@ -77,7 +78,7 @@ describe('bad-frame budget', () => {
     client.send('nope')
     assert.equal((await client.next()).data.code, 'BAD_FRAME')
     assert.deepEqual(await client.closed, { code: 1008, reason: 'too many bad frames' })
-    await waitFor(() => recorder.calls.length === 1)
+    await until(() => recorder.calls.length === 1)
     assert.deepEqual(recorder.calls, [{ sid, code: 1008, reason: 'too many bad frames' }])
   })
 
@@ -106,7 +107,7 @@ describe('maximum frame size', () => {
     assert.equal((await client.request({ event: 'echo', data: fits, id: 1 })).data, fits)
     client.send({ event: 'echo', data: 'x'.repeat(2000), id: 2 })
     assert.equal((await client.closed).code, 1009)
-    await waitFor(() => recorder.calls.length === 1)
+    await until(() => recorder.calls.length === 1)
     assert.deepEqual(recorder.calls, [{ sid, code: 1009, reason: 'message too big' }])
     assert.equal(server.app.wsSessions.stats.errorsByCode.PAYLOAD_TOO_LARGE, 1)
     assert.equal(server.app.wsSessions.size, 0)

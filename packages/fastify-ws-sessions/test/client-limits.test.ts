@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import type { FastifyRequest } from 'fastify'
 import WebSocket, { type ClientOptions } from 'ws'
 import { ClientLimits } from '../src/client-limits.js'
-import { expectRejected, startServer, TestClient, waitFor, within } from './helpers.js'
+import { expectRejected, startServer, TestClient, within } from './helpers.js'
 
 const byHeader = (request: FastifyRequest) => `client:${String(request.headers['x-client'] ?? 'none')}`
 const as = (client: string): ClientOptions => ({ headers: { 'x-client': client } })
@@ -46,18 +47,17 @@ describe('maxSessionsPerClient', () => {
     for (const client of clients) assert.equal(typeof (await client.sid()), 'string')
 
     await clients[0]?.close()
-    await waitFor(
-      () => registry.sessionsOfClient('ip:127.0.0.1') === 2,
-      3000,
-      'the closed session to be released',
-    )
+    await until(() => registry.sessionsOfClient('ip:127.0.0.1') === 2, {
+      timeoutMs: 3000,
+      what: 'the closed session to be released',
+    })
     const again = await TestClient.open(server.url)
     await again.sid()
     assert.equal((await expectRejected(server.url)).status, 429)
     assert.equal(registry.stats.rejectedUpgrades.TOO_MANY_CLIENT_SESSIONS, 2)
 
     await Promise.all([again, ...clients.slice(1)].map((c) => c.close()))
-    await waitFor(() => registry.clientKeys === 0, 3000, 'the key map to empty')
+    await until(() => registry.clientKeys === 0, { timeoutMs: 3000, what: 'the key map to empty' })
     assert.equal(registry.size, 0)
   })
 
@@ -73,7 +73,7 @@ describe('maxSessionsPerClient', () => {
     assert.equal(registry.clientKeys, 3)
     assert.equal(registry.sessionsOfClient('client:a'), 1)
     await Promise.all([a, b, c].map((x) => x.close()))
-    await waitFor(() => registry.clientKeys === 0, 3000, 'the key map to empty')
+    await until(() => registry.clientKeys === 0, { timeoutMs: 3000, what: 'the key map to empty' })
   })
 
   it("counts under the verified user's sub by default, else under the address", async (t) => {
@@ -97,7 +97,7 @@ describe('maxSessionsPerClient', () => {
     assert.equal(refused.status, 429)
     assert.equal((await expectRejected(server.url)).status, 429)
     await Promise.all([alice, bob, anonymous].map((x) => x.close()))
-    await waitFor(() => registry.clientKeys === 0, 3000, 'the key map to empty')
+    await until(() => registry.clientKeys === 0, { timeoutMs: 3000, what: 'the key map to empty' })
   })
 
   it("the default key is request.ip, so Fastify's trustProxy applies", async (t) => {
@@ -113,7 +113,7 @@ describe('maxSessionsPerClient', () => {
     assert.equal(registry.sessionsOfClient('ip:203.0.113.7'), 1)
     assert.equal(registry.sessionsOfClient('ip:2001:db8::1'), 1)
     await Promise.all([a.close(), b.close()])
-    await waitFor(() => registry.clientKeys === 0, 3000, 'the key map to empty')
+    await until(() => registry.clientKeys === 0, { timeoutMs: 3000, what: 'the key map to empty' })
   })
 
   it('falls back to the default key when clientKey throws or returns no string', async (t) => {
@@ -167,7 +167,7 @@ describe('connectRate', () => {
     await third.sid()
     await third.close()
     // The bucket refills (2 tokens at 5/s: 400 ms) and the key is forgotten.
-    await waitFor(() => registry.clientKeys === 0, 3000, 'the key map to empty')
+    await until(() => registry.clientKeys === 0, { timeoutMs: 3000, what: 'the key map to empty' })
   })
 
   it('keeps separate buckets per key', async (t) => {
@@ -198,10 +198,16 @@ describe('connectRate', () => {
       assert.equal((await expectRejected(server.url)).body.code, 'TOO_MANY_CLIENT_SESSIONS')
     }
     await a.close()
-    await waitFor(() => server.app.wsSessions.sessionsOfClient('ip:127.0.0.1') === 0, 3000, 'release')
+    await until(() => server.app.wsSessions.sessionsOfClient('ip:127.0.0.1') === 0, {
+      timeoutMs: 3000,
+      what: 'release',
+    })
     const b = await TestClient.open(server.url)
     await b.close()
-    await waitFor(() => server.app.wsSessions.sessionsOfClient('ip:127.0.0.1') === 0, 3000, 'release')
+    await until(() => server.app.wsSessions.sessionsOfClient('ip:127.0.0.1') === 0, {
+      timeoutMs: 3000,
+      what: 'release',
+    })
     assert.equal((await expectRejected(server.url)).body.code, 'CONNECT_RATE_LIMITED')
   })
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import { SessionError } from '../src/index.js'
-import { startServer, TestClient, type TestServer, waitFor } from './helpers.js'
+import { startServer, TestClient, type TestServer } from './helpers.js'
 
 const SID_RE = /^[A-Za-z0-9_-]{22}$/
 
@@ -237,7 +238,7 @@ describe('onConnect', () => {
     t.after(() => server.close())
     const client = await TestClient.open(server.url)
     for (let i = 1; i <= 3; i++) client.send({ event: 'step', data: i, id: i })
-    await waitFor(() => order.length === 1, 3000, 'onConnect to start')
+    await until(() => order.length === 1, { timeoutMs: 3000, what: 'onConnect to start' })
     assert.deepEqual(order, ['connect:start'])
     release()
     for (let i = 1; i <= 3; i++) assert.deepEqual(await client.next(), { id: i, ok: true, data: i })

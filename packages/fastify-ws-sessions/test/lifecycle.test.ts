@@ -2,8 +2,9 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
 import { describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import { type Session, SessionError } from '../src/index.js'
-import { disconnectRecorder, expectRejected, startServer, TestClient, waitFor, within } from './helpers.js'
+import { disconnectRecorder, expectRejected, startServer, TestClient, within } from './helpers.js'
 
 function rawSocket(client: TestClient): Socket {
   return (client.ws as unknown as { _socket: Socket })._socket
@@ -18,7 +19,7 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
     const sid = await client.sid()
     client.ws.close(4100, 'bye now')
     assert.equal((await client.closed).code, 4100)
-    await waitFor(() => recorder.calls.length > 0)
+    await until(() => recorder.calls.length > 0)
     await server.close()
     assert.deepEqual(recorder.calls, [{ sid, code: 4100, reason: 'bye now' }])
   })
@@ -31,7 +32,7 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
     const sid = await client.sid()
     client.ws.close()
     await client.closed
-    await waitFor(() => recorder.calls.length > 0)
+    await until(() => recorder.calls.length > 0)
     await server.close()
     assert.deepEqual(recorder.calls, [{ sid, code: 1005, reason: '' }])
   })
@@ -43,7 +44,7 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     client.ws.terminate()
-    await waitFor(() => recorder.calls.length > 0)
+    await until(() => recorder.calls.length > 0)
     await server.close()
     assert.deepEqual(recorder.calls, [{ sid, code: 1006, reason: '' }])
   })
@@ -57,7 +58,7 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
     assert.equal(server.app.wsSessions.close(sid, 4001, 'kicked by admin'), true)
     assert.equal(server.app.wsSessions.close(sid, 4002, 'twice'), true) // still registered, already closing: no-op
     assert.deepEqual(await client.closed, { code: 4001, reason: 'kicked by admin' })
-    await waitFor(() => recorder.calls.length > 0)
+    await until(() => recorder.calls.length > 0)
     assert.equal(server.app.wsSessions.close(sid), false)
     await server.close()
     assert.deepEqual(recorder.calls, [{ sid, code: 4001, reason: 'kicked by admin' }])
@@ -75,7 +76,7 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
     const sid = await client.sid()
     rawSocket(client).pause()
     server.app.wsSessions.get(sid)?.close(1000, 'done')
-    await waitFor(() => recorder.calls.length > 0, 3000, 'the disconnect hook')
+    await until(() => recorder.calls.length > 0, { timeoutMs: 3000, what: 'the disconnect hook' })
     assert.deepEqual(recorder.calls, [{ sid, code: 1000, reason: 'done' }])
     assert.equal(server.app.wsSessions.activeTimers, 0)
     rawSocket(client).resume()
@@ -106,14 +107,14 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
       socket.on('data', (chunk: Buffer) => {
         received += chunk.toString('latin1')
       })
-      await waitFor(() => received.startsWith('HTTP/1.1 101'), 3000, 'the 101 answer')
-      await waitFor(() => server.app.wsSessions.size === 1, 3000, 'the session')
+      await until(() => received.startsWith('HTTP/1.1 101'), { timeoutMs: 3000, what: 'the 101 answer' })
+      await until(() => server.app.wsSessions.size === 1, { timeoutMs: 3000, what: 'the session' })
       const mask = randomBytes(4)
       const payload = Buffer.from([0x03, 0xe8]) // 1000
       const masked = payload.map((byte, i) => byte ^ (mask[i % 4] as number))
       socket.write(Buffer.concat([Buffer.from([0x88, 0x80 | payload.length]), mask, masked]))
       // ws's own default would hold the session 30 s; closeTimeoutMs bounds it.
-      await waitFor(() => recorder.calls.length > 0, 5000, 'onDisconnect')
+      await until(() => recorder.calls.length > 0, { timeoutMs: 5000, what: 'onDisconnect' })
       assert.equal(recorder.calls[0]?.code, 1000)
       assert.equal(server.app.wsSessions.size, 0)
     } finally {
@@ -134,7 +135,7 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
     t.after(() => server.close())
     const client = await TestClient.open(server.url)
     await client.close()
-    await waitFor(() => calls === 1)
+    await until(() => calls === 1)
     const again = await TestClient.open(server.url)
     await again.sid()
     await server.close()
@@ -174,7 +175,7 @@ describe('onConnect rejection', () => {
       const client = await TestClient.open(server.url)
       client.send({ event: 'early', id: 1 })
       assert.deepEqual(await client.closed, expected)
-      await waitFor(() => recorder.calls.length > 0)
+      await until(() => recorder.calls.length > 0)
       await server.close()
       assert.equal(recorder.calls.length, 1)
       assert.equal(recorder.calls[0]?.code, expected.code)
@@ -202,12 +203,12 @@ describe('onConnect rejection', () => {
     })
     t.after(() => server.close())
     const client = await TestClient.open(server.url)
-    await waitFor(() => order.length === 1)
+    await until(() => order.length === 1)
     client.ws.terminate()
-    await waitFor(() => server.app.wsSessions.size === 0)
+    await until(() => server.app.wsSessions.size === 0)
     assert.deepEqual(order, ['connect:start'])
     release()
-    await waitFor(() => order.length === 3)
+    await until(() => order.length === 3)
     assert.deepEqual(order, ['connect:start', 'connect:end', 'disconnect'])
   })
 })
@@ -311,7 +312,7 @@ describe('Session and registry', () => {
     const session = server.app.wsSessions.get(sid)
     session?.log.info('from the app')
     await client.close()
-    await waitFor(() => lines.some((l) => l.msg === 'session closed'))
+    await until(() => lines.some((l) => l.msg === 'session closed'))
     await server.close()
     const about = lines.filter((l) => l.sid === sid).map((l) => l.msg)
     assert.deepEqual(about, ['session opened', 'from the app', 'session closed'])
@@ -352,7 +353,7 @@ describe('Session and registry', () => {
     assert.equal(closed.reason, 'é'.repeat(61))
     assert.equal(session.isOpen, false)
     assert.equal(session.send('late'), false)
-    await waitFor(() => !server.app.wsSessions.has(sid))
+    await until(() => !server.app.wsSessions.has(sid))
     assert.equal(server.app.wsSessions.get(sid), undefined)
   })
 
@@ -368,7 +369,7 @@ describe('Session and registry', () => {
     assert.equal(stats.framesOut, 2)
     assert.equal(stats.sessionsOpened, 1)
     await client.close()
-    await waitFor(() => stats.sessionsClosed === 1)
+    await until(() => stats.sessionsClosed === 1)
     assert.deepEqual(stats.closeCodes, { '1000': 1 })
   })
 })

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import type { Socket } from 'node:net'
 import { describe, it } from 'node:test'
-import { disconnectRecorder, expectRejected, startServer, TestClient, waitFor, within } from './helpers.js'
+import { until } from '@session-gateway/test-kit'
+import { disconnectRecorder, expectRejected, startServer, TestClient, within } from './helpers.js'
 
 describe('rate limit', () => {
   it('answers RATE_LIMITED past the burst, drops the frame, and closes 1008 past maxViolations', async (t) => {
@@ -42,7 +43,7 @@ describe('rate limit', () => {
       reason: 'rate limit exceeded',
     })
     assert.deepEqual(handled, [1, 2, 3])
-    await waitFor(() => recorder.calls.length === 1)
+    await until(() => recorder.calls.length === 1)
     assert.equal(recorder.calls[0]?.code, 1008)
     assert.equal(server.app.wsSessions.stats.errorsByCode.RATE_LIMITED, 3)
   })
@@ -99,7 +100,7 @@ describe('maxSessions', () => {
     assert.equal(server.app.wsSessions.stats.rejectedUpgrades.TOO_MANY_SESSIONS, 1)
     assert.equal(server.app.wsSessions.size, 2)
     await a.close()
-    await waitFor(() => server.app.wsSessions.size === 1)
+    await until(() => server.app.wsSessions.size === 1)
     const c = await TestClient.open(server.url)
     await Promise.all([b.close(), c.close()])
   })
@@ -131,7 +132,7 @@ describe('slow consumer', () => {
     assert.equal(session.isOpen, false)
     assert.equal(server.app.wsSessions.send(sid, 'big', 'more'), false)
     // The client never reads the close frame: the server gives up after closeTimeoutMs.
-    await waitFor(() => recorder.calls.length === 1, 3000, 'the disconnect hook')
+    await until(() => recorder.calls.length === 1, { timeoutMs: 3000, what: 'the disconnect hook' })
     assert.deepEqual(recorder.calls, [{ sid, code: 1013, reason: 'slow consumer' }])
     assert.equal(server.app.wsSessions.size, 0)
     assert.equal(server.app.wsSessions.activeTimers, 0)
@@ -151,9 +152,12 @@ describe('heartbeat', () => {
     silent.ws.on('ping', () => pings++)
     assert.equal((await within(silent.closed, 3000, 'the silent client to be terminated')).code, 1006)
     assert.ok(pings >= 1)
-    await waitFor(() => recorder.calls.length === 1)
+    await until(() => recorder.calls.length === 1)
     assert.deepEqual(recorder.calls, [{ sid, code: 1006, reason: 'heartbeat timeout' }])
-    await waitFor(() => server.app.wsSessions.activeTimers === 0, 3000, 'the heartbeat timer to stop')
+    await until(() => server.app.wsSessions.activeTimers === 0, {
+      timeoutMs: 3000,
+      what: 'the heartbeat timer to stop',
+    })
   })
 
   it('keeps a client that answers pings', async (t) => {
@@ -162,7 +166,7 @@ describe('heartbeat', () => {
     const client = await TestClient.open(server.url)
     let pings = 0
     client.ws.on('ping', () => pings++)
-    await waitFor(() => pings >= 5, 3000, 'five pings')
+    await until(() => pings >= 5, { timeoutMs: 3000, what: 'five pings' })
     assert.equal(client.ws.readyState, client.ws.OPEN)
     assert.equal(server.app.wsSessions.size, 1)
     await client.close()

@@ -1,5 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
+  APP_CLOSE_CODE_MAX,
+  APP_CLOSE_CODE_MIN,
+  CloseCode,
   DEFAULT_MAX_DEPTH,
   EventName,
   JsonValue,
@@ -52,7 +55,10 @@ export const Outgoing = Type.Object(
 export const Delivered = Type.Object({ delivered: Type.Integer(), kept: Type.Optional(Type.Integer()) })
 export const CloseQuery = Type.Object(
   {
-    code: Type.Integer({ default: 1000, anyOf: [{ const: 1000 }, { minimum: 4000, maximum: 4999 }] }),
+    code: Type.Integer({
+      default: CloseCode.NORMAL,
+      anyOf: [{ const: CloseCode.NORMAL }, { minimum: APP_CLOSE_CODE_MIN, maximum: APP_CLOSE_CODE_MAX }],
+    }),
     reason: Type.String({ maxLength: 123, default: 'closed by admin' }),
   },
   { additionalProperties: false },
@@ -66,7 +72,8 @@ export const invalid = (message: string) => ({ code: 'INVALID', message })
 // skips its minimum/maximum: the handlers check the numbers themselves.
 export const isWhole = (n: number, min: number, max: number) =>
   Number.isSafeInteger(n) && n >= min && n <= max
-export const isAdminCloseCode = (code: number) => code === 1000 || isWhole(code, 4000, 4999)
+export const isAdminCloseCode = (code: number) =>
+  code === CloseCode.NORMAL || isWhole(code, APP_CLOSE_CODE_MIN, APP_CLOSE_CODE_MAX)
 /** What the WebSocket and AMQP sides refuse (data nested too deep), the admin API refuses too. */
 export const dataProblem = (data: unknown) => {
   if (data === undefined) return undefined // optional: the event frame carries no data
