@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { until } from '@session-gateway/test-kit'
-import { deleteQueues, unique } from './helpers/broker.js'
-import { BROKER, FakeUserManager } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway } from './helpers/gateway.js'
+import { unique } from './helpers/broker.js'
+import { type BrokerFixture, startBrokerFixture } from './helpers/broker-fixture.js'
+import { BROKER, type FakeUserManager } from './helpers/fake-user-manager.js'
+import type { StartedGateway } from './helpers/gateway.js'
 import { TcpProxy } from './helpers/tcp-proxy.js'
 import { TestClient } from './helpers/ws-client.js'
 
@@ -16,21 +17,21 @@ describe('mass disconnect over the real broker', () => {
   const sessions = 200
   const outboxLimit = 5
   let um: FakeUserManager
+  let fixture: BrokerFixture | undefined
   let gw: StartedGateway
   // The gateway reaches the broker through this proxy; holding the broker's side keeps every
   // CLIENT_DISCONNECTED unaccepted, so the outbox must hold them all at once.
   let proxy: TcpProxy
 
   before(async () => {
-    um = await FakeUserManager.start(`/queue/${umQueue}`)
     proxy = await TcpProxy.start(BROKER.port, BROKER.host)
-    gw = await startGateway({
-      AMQP_URL: `amqp://${BROKER.username}:${BROKER.password}@127.0.0.1:${proxy.port}`,
-      UM_ADDRESS: `/queue/${umQueue}`,
-      GATEWAY_NODE_ID: nodeId,
-      AMQP_OUTBOX_LIMIT: String(outboxLimit),
+    fixture = await startBrokerFixture({
+      umQueue,
+      nodeIds: [nodeId],
+      amqpUrl: `amqp://${BROKER.username}:${BROKER.password}@127.0.0.1:${proxy.port}`,
+      env: { AMQP_OUTBOX_LIMIT: String(outboxLimit) },
     })
-    await until(() => gw.gateway.backend.state === 'open', { timeoutMs: 10_000, what: 'bridge open' })
+    ;({ um, gw } = fixture)
     // The node id check (PINGs to itself) uses the outbox too: let it finish before the bound is tested.
     await until(() => gw.gateway.backend.nodeIdCheck !== 'pending', {
       timeoutMs: 15_000,
@@ -39,10 +40,8 @@ describe('mass disconnect over the real broker', () => {
   })
   after(async () => {
     proxy?.release('toClient')
-    await gw?.gateway.close()
+    await fixture?.close()
     await proxy?.close()
-    await um?.close()
-    await deleteQueues([umQueue, `gateway.node.${nodeId}`, um.replyQueue])
   })
 
   it(`reports CLIENT_DISCONNECTED for each of ${sessions} sessions dropped at once, with the outbox bound at ${outboxLimit}`, async (t) => {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { UmMessage } from '@session-gateway/message-schema'
 import { until } from '@session-gateway/test-kit'
-import { deleteQueues, unique } from './helpers/broker.js'
-import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
+import { startBrokerFixture } from './helpers/broker-fixture.js'
+import type { FakeUserManager } from './helpers/fake-user-manager.js'
 import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { type Frame, TestClient } from './helpers/ws-client.js'
 
@@ -34,28 +34,10 @@ const typesOf = (messages: Array<{ body: UmMessage }>, sid: string) =>
 
 /** A User Manager on its own queue and a gateway with resume on (window `windowMs`); `stop` removes both. */
 async function startResumeNode(windowMs: number) {
-  const umQueue = unique('test-um')
-  const nodeId = unique('test-node')
-  const um = await FakeUserManager.start(`/queue/${umQueue}`)
-  const gw = await startGateway({
-    AMQP_URL: BROKER_URL,
-    UM_ADDRESS: `/queue/${umQueue}`,
-    BROADCAST_ADDRESS: `/topic/${unique('test-bc')}`,
-    GATEWAY_NODE_ID: nodeId,
-    SESSION_RESUME_WINDOW_MS: String(windowMs),
-    GATEWAY_RESUME_SECRET: SECRET,
+  const fixture = await startBrokerFixture({
+    env: { SESSION_RESUME_WINDOW_MS: String(windowMs), GATEWAY_RESUME_SECRET: SECRET },
   })
-  await until(() => gw.gateway.backend.state === 'open', { timeoutMs: 10_000, what: 'bridge open' })
-  return {
-    um,
-    gw,
-    nodeId,
-    async stop() {
-      await gw.gateway.close()
-      await um.close()
-      await deleteQueues([umQueue, `gateway.node.${nodeId}`, um.replyQueue])
-    },
-  }
+  return { um: fixture.um, gw: fixture.gw, nodeId: fixture.nodeIds[0] as string, stop: fixture.close }
 }
 
 describe('resume over the real broker: same node, and what the UM hears', () => {

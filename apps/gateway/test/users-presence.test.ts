@@ -2,9 +2,10 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Result } from '@session-gateway/message-schema'
 import { until } from '@session-gateway/test-kit'
-import { deleteQueues, unique } from './helpers/broker.js'
-import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway } from './helpers/gateway.js'
+import { unique } from './helpers/broker.js'
+import { type BrokerFixture, startBrokerFixture } from './helpers/broker-fixture.js'
+import type { FakeUserManager } from './helpers/fake-user-manager.js'
+import type { StartedGateway } from './helpers/gateway.js'
 import { jwtFor, TEST_JWT_SECRET } from './helpers/jwt.js'
 import { TestClient } from './helpers/ws-client.js'
 
@@ -33,6 +34,7 @@ describe('users and presence across two nodes, authentication on (PROTOCOL.md 4.
   const held: Held[] = []
   const replyTo: string[] = []
   let um: FakeUserManager
+  let fixture: BrokerFixture | undefined
   /** A user (fresh per test) with `perNode[i]` sessions on node i. */
   const sessionsOf = async (user: string, perNode: number[]) => {
     const out: Held[] = []
@@ -57,28 +59,18 @@ describe('users and presence across two nodes, authentication on (PROTOCOL.md 4.
     byNode(await um.waitResults(await um.send(broadcast, { v: 1, ...body }, { reply: true }), 2))
 
   before(async () => {
-    um = await FakeUserManager.start(`/queue/${umQueue}`)
-    for (const id of nodeIds) {
-      nodes.push(
-        await startGateway({
-          AMQP_URL: BROKER_URL,
-          UM_ADDRESS: `/queue/${umQueue}`,
-          BROADCAST_ADDRESS: broadcast,
-          GATEWAY_NODE_ID: id,
-          AUTH_JWT_SECRET: TEST_JWT_SECRET,
-        }),
-      )
-    }
-    await until(() => nodes.every((n) => n.gateway.backend.state === 'open'), {
-      timeoutMs: 10_000,
-      what: 'two bridges open',
+    fixture = await startBrokerFixture({
+      umQueue,
+      broadcast,
+      nodeIds,
+      env: { AUTH_JWT_SECRET: TEST_JWT_SECRET },
     })
+    um = fixture.um
+    nodes.push(...fixture.nodes)
   })
   after(async () => {
     for (const h of held) await h.client.close().catch(() => {})
-    for (const n of nodes) await n.gateway.close()
-    await um.close()
-    await deleteQueues([umQueue, um.replyQueue, ...nodeIds.map((id) => `gateway.node.${id}`)])
+    await fixture?.close()
   })
 
   it('USER_INFO on the broadcast address: one RESULT per node, each listing its own sessions of the user', async () => {
