@@ -97,6 +97,11 @@ export class GatewayClient {
     return this.current
   }
 
+  /** True when the next connection will try to resume the current session (a token is held, resume on). */
+  get resumable(): boolean {
+    return this.options.resume && this.resumeToken !== undefined
+  }
+
   /** The highest `seq` received in the current session (0 for none, or with resume off). */
   get lastSeq(): number {
     return this.highestSeq
