@@ -149,7 +149,7 @@ export class DemoPage {
         const seq =
           'seq' in incoming.frame && incoming.frame.seq !== undefined ? ` (seq ${incoming.frame.seq})` : ''
         const title = duplicate ? `${event}${seq}: already received, not shown again` : `${event}${seq}`
-        this.log('in', 'event', title, text)
+        this.log('in', 'event', title, event === 'session' ? hideResumeToken(text) : text)
         return
       }
     }
@@ -306,4 +306,9 @@ export class DemoPage {
   ): void {
     this.views.log.add(body === undefined ? { direction, kind, title } : { direction, kind, title, body })
   }
+}
+
+/** The session frame for the log, its resume token (a bearer credential) cut short. */
+function hideResumeToken(text: string): string {
+  return text.replace(/("resumeToken":")([^"]{6})[^"]*"/, '$1$2… (hidden)"')
 }
