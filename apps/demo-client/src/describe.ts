@@ -17,7 +17,7 @@ const CLOSE_CODES: Readonly<Record<number, string>> = {
 export function describeClose(code: number, reason = ''): string {
   const known =
     CLOSE_CODES[code] ??
-    (code >= 4000 && code <= 4999 ? 'closed by the application, or a drop of this page' : 'unknown code')
+    (code >= 4000 && code <= 4999 ? 'closed by the application' : 'unknown code')
   const why = reason.trim() === '' ? '' : `: ${reason.trim()}`
   return `${code} (${known}${why})`
 }
