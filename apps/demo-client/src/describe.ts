@@ -16,8 +16,7 @@ const CLOSE_CODES: Readonly<Record<number, string>> = {
 /** "1001 (the gateway is shutting down)". */
 export function describeClose(code: number, reason = ''): string {
   const known =
-    CLOSE_CODES[code] ??
-    (code >= 4000 && code <= 4999 ? 'closed by the application' : 'unknown code')
+    CLOSE_CODES[code] ?? (code >= 4000 && code <= 4999 ? 'closed by the application' : 'unknown code')
   const why = reason.trim() === '' ? '' : `: ${reason.trim()}`
   return `${code} (${known}${why})`
 }
