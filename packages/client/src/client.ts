@@ -208,7 +208,8 @@ export class GatewayClient {
       if (this.attempt !== attempt) return
       const socket = attempt.socket
       this.abandonAttempt()
-      socket?.close()
+      // A client 4000 detaches rather than ends a session the gateway may have given meanwhile.
+      socket?.close(APP_CLOSE_CODE_MIN, 'no session in time')
       this.afterClose(attempt, { code: 1006, reason: `no session within ${connectTimeoutMs} ms` })
     }, connectTimeoutMs)
     const { token } = this.options
