@@ -3,7 +3,7 @@ import { reconnectDelay } from './backoff.js'
 import { LocalErrorCode } from './errors.js'
 import { type ParsedFrame, parseFrame } from './frames.js'
 import { Listeners } from './listeners.js'
-import { type ClientOptions, type ResolvedOptions, resolveOptions } from './options.js'
+import { type ClientOptions, MAX_TIMER_MS, type ResolvedOptions, resolveOptions } from './options.js'
 import { PendingRequests } from './requests.js'
 import { OPEN, type WebSocketLike } from './socket.js'
 import type {
@@ -124,7 +124,11 @@ export class GatewayClient {
       return this.requests.refuse(event, LocalErrorCode.NOT_CONNECTED, 'not connected to the gateway')
     }
     const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs
-    if (!(timeoutMs > 0)) return Promise.reject(new TypeError(`timeoutMs must be > 0 (got ${timeoutMs})`))
+    if (!(timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) {
+      return Promise.reject(
+        new TypeError(`timeoutMs must be a number from 1 to ${MAX_TIMER_MS} (got ${timeoutMs})`),
+      )
+    }
     return this.sendRequest(event, data, timeoutMs)
   }
 

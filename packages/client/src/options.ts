@@ -37,10 +37,17 @@ export interface ResolvedOptions {
 
 const PREFIX = '@session-gateway/client:'
 
+/** The longest timer delay runtimes keep (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2_147_483_647
+
 function positive(name: string, value: number | undefined, fallback: number, allowInfinity = false): number {
   if (value === undefined) return fallback
-  const ok = typeof value === 'number' && value > 0 && (Number.isFinite(value) || allowInfinity)
-  if (!ok) throw new TypeError(`${PREFIX} option "${name}" must be a number > 0 (got ${String(value)})`)
+  const ok =
+    typeof value === 'number' && value > 0 && (value <= MAX_TIMER_MS || (allowInfinity && value === Infinity))
+  if (!ok) {
+    const range = allowInfinity ? `> 0 (or Infinity)` : `from 1 to ${MAX_TIMER_MS}`
+    throw new TypeError(`${PREFIX} option "${name}" must be a number ${range} (got ${String(value)})`)
+  }
   return value
 }
 

@@ -261,9 +261,13 @@ describe('requests and events', () => {
     assert.equal(client.emit('echo'), false)
   })
 
-  it('data that is not JSON is refused with a TypeError naming the event', async () => {
+  it('data that is not JSON, or a timeout out of range, is refused with a TypeError', async () => {
     const { client } = opened()
     await assert.rejects(client.request('bad', { n: 1n }), /the data of "bad" is not JSON/)
+    await assert.rejects(
+      client.request('echo', 1, { timeoutMs: Infinity }),
+      /timeoutMs must be a number from 1/,
+    )
   })
 
   it('on(event) gets its events, with data and seq; its removal stops them; a frame it cannot read is a warning', () => {
@@ -290,7 +294,11 @@ describe('requests and events', () => {
     assert.throws(() => connect('ws://x/ws?resume=a', { WebSocket }), /must not carry resume=/)
     assert.throws(
       () => connect('ws://x/ws', { WebSocket, requestTimeoutMs: 0 }),
-      /"requestTimeoutMs" must be a number > 0/,
+      /"requestTimeoutMs" must be a number from 1 to 2147483647 \(got 0\)/,
+    )
+    assert.throws(
+      () => connect('ws://x/ws', { WebSocket, connectTimeoutMs: 2 ** 31 }),
+      /"connectTimeoutMs" must be/,
     )
     assert.throws(
       () => connect('ws://x/ws', { WebSocket, reconnect: { initialDelayMs: 500, maxDelayMs: 100 } }),
