@@ -124,6 +124,8 @@ export interface CiBridge extends EventEmitter {
    * Always false with one URL.
    */
   readonly failingOver: boolean
+  /** The bridge's timers armed now (links, connection, send and request timeouts): 0 once closed. */
+  readonly activeTimers: number
 
   /** Resolves only once the broker settled the message `accepted`; rejects with a BridgeError otherwise. */
   send(address: string, body: object, options?: SendOptions): Promise<void>

@@ -154,6 +154,21 @@ test('nothing is left running once the bridge is closed', async () => {
   )
 })
 
+test('every timer of the bridge is counted and none is left once it is closed', async (t) => {
+  // The bridge's timers are unref()ed: hold the event loop open while close() waits on them.
+  const hold = setInterval(() => {}, 1000)
+  t.after(() => clearInterval(hold))
+  // Broker away: a reconnect is pending, a send waits with its timeout, waitForOpen waits too.
+  const away = createCiBridge({ url: 'amqp://guest:guest@127.0.0.1:1', nodeId: 'timers', closeTimeoutMs: 100 })
+  const sent = away.sendToUserManager({ type: 'X', v: 1 })
+  const open = away.waitForOpen(60_000)
+  await waitFor(() => away.activeTimers >= 3, 2000, 'the reconnect, send-timeout and waitForOpen timers')
+  await away.close()
+  await assert.rejects(sent, { code: 'CLOSED' })
+  await assert.rejects(open, { code: 'CLOSED' })
+  assert.equal(away.activeTimers, 0)
+})
+
 test('amqps:// with tls options: the certificate is verified (ca given: open; no ca: never open)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ci-bridge-tls-'))
   try {

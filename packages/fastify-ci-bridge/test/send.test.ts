@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import type { Connection } from 'rhea'
 import { BridgeError, createCiBridge, type StandaloneCiBridge } from '../src/index.js'
+import { LinkSender } from '../src/sender.js'
 import {
   BROKER_URL,
   captureLogger,
@@ -227,7 +228,7 @@ test('outbox bound: with the broker away, sends past the bound reject at once wi
   }
 })
 
-test('a message that cannot be queued is rejected UNAVAILABLE and leaves nothing in the outbox', async () => {
+test('a message that cannot be queued is rejected UNAVAILABLE and leaves nothing in the outbox', async (t) => {
   const away = createCiBridge({
     url: 'amqp://guest:guest@127.0.0.1:1',
     nodeId: `t-enqueue-${run}`,
@@ -235,10 +236,9 @@ test('a message that cannot be queued is rejected UNAVAILABLE and leaves nothing
   })
   try {
     // The failure no sender has today, forced: enqueue throws after the outbox took the message.
-    const internals = away as unknown as { umSender: { enqueue: () => void } }
-    internals.umSender.enqueue = () => {
+    t.mock.method(LinkSender.prototype, 'enqueue', () => {
       throw new Error('sender broken')
-    }
+    })
     await assert.rejects(away.sendToUserManager({ type: 'X', v: 1 }), {
       code: 'UNAVAILABLE',
       message: 'could not queue the message: sender broken',
