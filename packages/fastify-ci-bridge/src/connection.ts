@@ -57,7 +57,7 @@ function asError(value: unknown): Error | undefined {
 
 /**
  * Owns the AMQP connection. rhea's own reconnect is off: it re-attaches no links after a broker
- * `stop_app` (docs/RABBITMQ.md), and it has no list of hosts. Every attempt is a fresh rhea connection,
+ * `stop_app` (docs/RABBITMQ.md, "Reconnects"), and it has no list of hosts. Every attempt is a fresh rhea connection,
  * so that sessions and links are always created anew by the bridge; attempts are spaced by
  * exponential backoff with full jitter, and each takes the next broker URL of the list (a cluster's
  * nodes): the one that just failed or was lost is the last to be tried again.
@@ -164,7 +164,7 @@ export class ConnectionManager {
     connection.on('connection_open', () => {
       if (!isCurrent()) return
       this.#timers.clear(this.#connectTimer)
-      // Nagle adds ~40 ms per hop on links of explicitly created sessions (docs/RABBITMQ.md).
+      // Nagle adds ~40 ms per hop on links of explicitly created sessions (docs/RABBITMQ.md, "Latency: Nagle").
       const socket = (connection as ConnectionInternals).socket
       socket?.setNoDelay?.(true)
       if (socket instanceof Socket) batchSocketWrites(socket)

@@ -387,7 +387,7 @@ test('broadcast: every node receives a message sent to the broadcast address (so
   } finally {
     await Promise.all([a.close(), b.close()])
   }
-  // The server-named queues behind /topic receivers outlive their link (AMQP-NOTES.md): the
+  // The server-named queues behind /topic receivers outlive their link (docs/RABBITMQ.md, "Addresses"): the
   // expires policy removes them in production; here ours are deleted (and counted: one per node).
   assert.equal((await deleteBroadcastQueues(`${run}b`)).length, 2)
 })

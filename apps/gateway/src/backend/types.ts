@@ -56,7 +56,8 @@ export interface Backend {
   /** Whether another running process shares this node's id (checked once the broker first connects). */
   readonly nodeIdCheck: NodeIdCheck
   /**
-   * Resolves once the broker accepted the message; rejects with a coded error otherwise. `trace`
+   * Resolves once the broker accepted the message; rejects with a BridgeError (fastify-ci-bridge)
+   * otherwise, whatever the transport. `trace`
    * becomes the message's `traceparent`/`tracestate` application_properties.
    */
   sendToUserManager(body: UmMessage, options?: { trace?: Trace }): Promise<void>

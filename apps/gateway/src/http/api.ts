@@ -8,7 +8,7 @@ import { metricsRoute } from './metrics-route.js'
 import { presenceRoutes } from './presence-routes.js'
 
 /**
- * The seed's ConfigureApiRoutes: health, readiness, metrics, the /v1 admin
+ * The gateway's HTTP API: health, readiness, metrics, the /v1 admin
  * API (only with a token) and the OpenAPI/AsyncAPI documents. Registered on
  * the WebSocket listener's app, or on the separate API listener.
  */
