@@ -9,9 +9,9 @@ import { ConnectionManager } from './connection.js'
 import { createConsumer } from './consumer.js'
 import { DedupeWindow } from './dedupe.js'
 import { BridgeError } from './errors.js'
+import type { LinkSettings } from './link.js'
 import { type ResolvedOptions, resolveOptions } from './options.js'
 import { Outbox } from './outbox.js'
-import type { LinkSettings } from './link.js'
 import { AttachRefused, LinkReceiver, type Settlement } from './receiver.js'
 import { RequestReply } from './request-reply.js'
 import { LinkSender, type LinkSenderOptions } from './sender.js'
@@ -436,7 +436,10 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
       const timer = this.#timers.timeout(
         () =>
           finish(
-            new BridgeError('TIMEOUT', `bridge not open within ${timeoutMs} ms (state ${this.#currentState})`),
+            new BridgeError(
+              'TIMEOUT',
+              `bridge not open within ${timeoutMs} ms (state ${this.#currentState})`,
+            ),
           ),
         timeoutMs,
       )

@@ -52,7 +52,10 @@ export class LinkSender {
       },
       retry: (failure) => this.#retry(failure),
       failed: (error) =>
-        this.#options.onChange?.(this, error instanceof Error ? { description: error.message } : (error ?? {})),
+        this.#options.onChange?.(
+          this,
+          error instanceof Error ? { description: error.message } : (error ?? {}),
+        ),
     }
     this.#link = new Link(options.address, options, role)
   }
@@ -125,10 +128,14 @@ export class LinkSender {
     this.#outbox.rejectWaiting(
       this.address,
       () =>
-        new BridgeError('REJECTED', `the broker refused the link to ${this.address}: ${failure.description}`, {
-          ...withCondition(this.address, failure),
-          cause: failure,
-        }),
+        new BridgeError(
+          'REJECTED',
+          `the broker refused the link to ${this.address}: ${failure.description}`,
+          {
+            ...withCondition(this.address, failure),
+            cause: failure,
+          },
+        ),
     )
     return false
   }

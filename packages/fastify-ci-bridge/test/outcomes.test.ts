@@ -159,7 +159,11 @@ test('every timer of the bridge is counted and none is left once it is closed', 
   const hold = setInterval(() => {}, 1000)
   t.after(() => clearInterval(hold))
   // Broker away: a reconnect is pending, a send waits with its timeout, waitForOpen waits too.
-  const away = createCiBridge({ url: 'amqp://guest:guest@127.0.0.1:1', nodeId: 'timers', closeTimeoutMs: 100 })
+  const away = createCiBridge({
+    url: 'amqp://guest:guest@127.0.0.1:1',
+    nodeId: 'timers',
+    closeTimeoutMs: 100,
+  })
   const sent = away.sendToUserManager({ type: 'X', v: 1 })
   const open = away.waitForOpen(60_000)
   await waitFor(() => away.activeTimers >= 3, 2000, 'the reconnect, send-timeout and waitForOpen timers')
