@@ -10,7 +10,7 @@ import { createConsumer } from './consumer.js'
 import { DedupeWindow } from './dedupe.js'
 import { BridgeError } from './errors.js'
 import type { LinkSettings } from './link.js'
-import { type ResolvedOptions, resolveOptions } from './options.js'
+import { MAX_CREDIT, type ResolvedOptions, resolveOptions } from './options.js'
 import { Outbox } from './outbox.js'
 import { AttachRefused, LinkReceiver, type Settlement } from './receiver.js'
 import { RequestReply } from './request-reply.js'
@@ -388,8 +388,8 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     const refused = refusedAddress(this.#opts.profile, address)
     if (refused) throw new BridgeError('REJECTED', refused, { address, condition: 'amqp:not-implemented' })
     const credit = options.credit ?? this.#opts.credit
-    if (!Number.isInteger(credit) || credit < 1 || credit > 1000) {
-      throw new TypeError('credit must be an integer from 1 to 1000')
+    if (!Number.isInteger(credit) || credit < 1 || credit > MAX_CREDIT) {
+      throw new TypeError(`credit must be an integer from 1 to ${MAX_CREDIT}`)
     }
     const process = this.#consumer(address, options.decode, options.handler)
     const receiver = this.#addReceiver(

@@ -26,7 +26,7 @@ export type {
   CiBridge,
   CiBridgeEvents,
   CiBridgeOptions,
-  CiMessageHandler,
+  OnMessageHandler,
   ReceivedMeta,
   RequestOptions,
   RequestReplyResult,

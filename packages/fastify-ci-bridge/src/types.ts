@@ -26,11 +26,12 @@ export interface ReceivedMeta {
 }
 
 /**
- * Handles one valid CI message. The message is settled `accepted` once this resolves; when it throws
+ * The `onMessage` option: handles one valid CI message received on the node or broadcast address
+ * (the gateway's dispatcher sits behind it, with the transport-neutral metadata). The message is settled `accepted` once this resolves; when it throws
  * (or rejects) the message is settled `rejected` (condition `amqp:internal-error`) and, when it has a
  * `reply_to`, answered with a `RESULT` error `INTERNAL`.
  */
-export type CiMessageHandler = (message: CiMessage, meta: ReceivedMeta) => Promise<void> | void
+export type OnMessageHandler = (message: CiMessage, meta: ReceivedMeta) => Promise<void> | void
 
 export interface SendOptions {
   replyTo?: string
@@ -197,7 +198,7 @@ export interface CiBridgeOptions {
    */
   queuePrefix?: string
   /** Consumes the node and broadcast addresses when given. */
-  onMessage?: CiMessageHandler
+  onMessage?: OnMessageHandler
 }
 
 /** The logger the bridge writes to (Fastify's `log` fits). */
