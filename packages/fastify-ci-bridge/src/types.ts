@@ -26,10 +26,10 @@ export interface ReceivedMeta {
 }
 
 /**
- * The `onMessage` option: handles one valid CI message received on the node or broadcast address
- * (the gateway's dispatcher sits behind it, with the transport-neutral metadata). The message is settled `accepted` once this resolves; when it throws
- * (or rejects) the message is settled `rejected` (condition `amqp:internal-error`) and, when it has a
- * `reply_to`, answered with a `RESULT` error `INTERNAL`.
+ * The `onMessage` option: handles one valid CI message received on the node or broadcast address.
+ * The message is settled `accepted` once this resolves; when it throws (or rejects) the message is
+ * settled `rejected` (condition `amqp:internal-error`) and, when it has a `reply_to`, answered with
+ * a `RESULT` error `INTERNAL`.
  */
 export type OnMessageHandler = (message: CiMessage, meta: ReceivedMeta) => Promise<void> | void
 
