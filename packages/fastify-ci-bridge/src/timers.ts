@@ -62,11 +62,20 @@ export interface Deadline {
   cancel(): void
 }
 
-interface Node<T> extends Deadline {
-  readonly item: T
-  readonly at: number
-  prev: Node<T> | undefined
-  next: Node<T> | undefined
+/** One deadline: a node of its queue's list (no closure, no timer of its own). */
+class Slot<T> implements Deadline {
+  prev: Slot<T> | undefined
+  next: Slot<T> | undefined
+
+  constructor(
+    readonly queue: DeadlineQueue<T>,
+    readonly item: T,
+    readonly at: number,
+  ) {}
+
+  cancel(): void {
+    this.queue.remove(this)
+  }
 }
 
 /**
@@ -78,8 +87,8 @@ export class DeadlineQueue<T> {
   readonly #timers: Timers
   readonly #ms: number
   readonly #expire: (item: T) => void
-  #head: Node<T> | undefined
-  #tail: Node<T> | undefined
+  #head: Slot<T> | undefined
+  #tail: Slot<T> | undefined
   #timer: Handle | undefined
   #firing = false
   /** When the armed timer fires (it may be earlier than the head's deadline, never later). */
@@ -92,13 +101,8 @@ export class DeadlineQueue<T> {
   }
 
   add(item: T): Deadline {
-    const node: Node<T> = {
-      item,
-      at: Date.now() + this.#ms,
-      prev: this.#tail,
-      next: undefined,
-      cancel: () => this.#unlink(node),
-    }
+    const node = new Slot(this, item, Date.now() + this.#ms)
+    node.prev = this.#tail
     if (this.#tail) this.#tail.next = node
     else this.#head = node
     this.#tail = node
@@ -108,13 +112,21 @@ export class DeadlineQueue<T> {
 
   /** Cancels every deadline and the timer. */
   clear(): void {
+    for (let node = this.#head; node; ) {
+      const next = node.next
+      node.prev = undefined
+      node.next = undefined
+      node = next
+    }
     this.#head = undefined
     this.#tail = undefined
-    this.#timers.clear(this.#timer)
-    this.#timer = undefined
+    this.#disarm()
   }
 
-  #unlink(node: Node<T>): void {
+  /** Takes a deadline out (what `Deadline.cancel()` does); one already expired or removed is left alone. */
+  remove(deadline: Deadline): void {
+    const node = deadline as Slot<T>
+    if (node.queue !== this) return
     const linked = node.prev !== undefined || node.next !== undefined || this.#head === node
     if (!linked) return
     if (node.prev) node.prev.next = node.next
@@ -124,7 +136,12 @@ export class DeadlineQueue<T> {
     node.prev = undefined
     node.next = undefined
     // The armed timer stays: when it fires it re-arms for the new head (no clearTimeout per cancel).
-    if (!this.#head) this.clear()
+    if (!this.#head) this.#disarm()
+  }
+
+  #disarm(): void {
+    this.#timers.clear(this.#timer)
+    this.#timer = undefined
   }
 
   #arm(at: number): void {
@@ -139,7 +156,7 @@ export class DeadlineQueue<T> {
     this.#firing = true
     try {
       while (node && node.at <= now) {
-        this.#unlink(node)
+        this.remove(node)
         this.#expire(node.item)
         node = this.#head
       }
