@@ -21,6 +21,23 @@ export function cpuSeconds(pid: number): number {
   return (utime + stime) / TICKS_PER_SEC
 }
 
+/**
+ * Read-like and write-like system calls a process has made so far (syscr and syscw of
+ * /proc/<pid>/io: read, readv, recv... and write, writev, send...); undefined when it cannot be read
+ * (another user's process without the right to ptrace it).
+ */
+export function syscallCounts(pid: number): { reads: number; writes: number } | undefined {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8')
+    const reads = /^syscr:\s+(\d+)/m.exec(io)?.[1]
+    const writes = /^syscw:\s+(\d+)/m.exec(io)?.[1]
+    if (reads === undefined || writes === undefined) return undefined
+    return { reads: Number(reads), writes: Number(writes) }
+  } catch {
+    return undefined
+  }
+}
+
 /** CPU time the whole machine has been busy (all cores, everything but idle and iowait), in seconds. */
 export function machineBusySeconds(): number {
   const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? ''
@@ -37,12 +54,19 @@ export interface CpuShares {
   machine: number
   /** What the rest of the machine used meanwhile: noise from outside the measurement. */
   others: number
+  /** CPU seconds of each measured process over the window (the shares times the window). */
+  cpuSeconds: number[]
+  /** Read and write system calls of each measured process over the window (null: unreadable). */
+  syscalls: Array<{ reads: number; writes: number } | null>
+  /** Length of the window, in seconds. */
+  seconds: number
 }
 
 /** Measures the CPU share (1.0 = one core) processes used between start() and stop(). */
 export class CpuMeter {
   private readonly pids: number[]
   private startCpu: number[] = []
+  private startSyscalls: Array<{ reads: number; writes: number } | undefined> = []
   private startMachine = 0
   private startAt = 0
 
@@ -52,16 +76,31 @@ export class CpuMeter {
 
   start(): void {
     this.startCpu = this.pids.map(cpuSeconds)
+    this.startSyscalls = this.pids.map(syscallCounts)
     this.startMachine = machineBusySeconds()
     this.startAt = performance.now()
   }
 
   stop(): CpuShares {
     const seconds = (performance.now() - this.startAt) / 1000
-    const processes = this.pids.map((pid, i) => round2((cpuSeconds(pid) - (this.startCpu[i] ?? 0)) / seconds))
+    const used = this.pids.map((pid, i) => cpuSeconds(pid) - (this.startCpu[i] ?? 0))
+    const syscalls = this.pids.map((pid, i) => {
+      const before = this.startSyscalls[i]
+      const after = syscallCounts(pid)
+      if (!before || !after) return null
+      return { reads: after.reads - before.reads, writes: after.writes - before.writes }
+    })
+    const processes = used.map((s) => round2(s / seconds))
     const machine = round2((machineBusySeconds() - this.startMachine) / seconds)
     const ours = processes.reduce((a, b) => a + b, 0)
-    return { processes, machine, others: round2(Math.max(0, machine - ours)) }
+    return {
+      processes,
+      machine,
+      others: round2(Math.max(0, machine - ours)),
+      cpuSeconds: used.map((s) => Math.round(s * 1000) / 1000),
+      syscalls,
+      seconds: Math.round(seconds * 1000) / 1000,
+    }
   }
 }
 
