@@ -33,6 +33,7 @@ import type {
   WsSessionsStats,
 } from './types.js'
 import { Users } from './users.js'
+import { WriteBatch } from './write-batch.js'
 
 const EVENT_NAME = new RegExp(EVENT_NAME_PATTERN)
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_EVENTS)
@@ -59,6 +60,7 @@ export class Registry implements SessionRegistry, SessionHost {
   readonly rooms = new Rooms()
   readonly users = new Users()
   readonly timers = new Timers()
+  readonly writeBatch = new WriteBatch()
   readonly clientLimits: ClientLimits
   readonly #sessions = new Map<string, WsSession>()
   /** Each session's hooks, run one after another (onConnect first); each link settles, never rejects. */
