@@ -6,7 +6,8 @@ import { bestBy, interleaved } from '../lib/rounds.js'
 import { type BenchSettings, figure, type ScenarioResult } from '../lib/types.js'
 import { type PerOperation, perOperation, type ReqRepRound, reqRepRound } from '../lib/ws-reqrep.js'
 
-const CONCURRENCY = [1, 50] as const
+/** In flight: 1 and 50 (BENCH_B2_IN_FLIGHT=50 runs only the 50 rows, the CPU model's, for quick comparisons). */
+const CONCURRENCY = [...new Set([...(process.env.BENCH_B2_IN_FLIGHT ?? '1').split(',').map(Number), 50])]
 
 /**
  * B2: client event -> gateway -> RabbitMQ -> echo UM -> EMIT -> gateway -> client, at 1 and at 50 in
@@ -79,7 +80,8 @@ export async function b2AmqpRoundtrip(settings: BenchSettings): Promise<Scenario
         withId: bestBy(rounds.withId, (r) => r.msgPerSec),
       }
     }
-    const at1 = best(1)
+    // Without the 1-in-flight rounds (BENCH_B2_IN_FLIGHT=50) their rows are left out below.
+    const at1 = byConcurrency[1] ? best(1) : best(50)
     const at50 = best(50)
     const ws = await bareWs(settings, children)
     const wsHop = ws.at1
@@ -197,7 +199,7 @@ export async function b2AmqpRoundtrip(settings: BenchSettings): Promise<Scenario
           model.syscalls,
         ),
         figure('B2', 'gateway syscalls per round trip (vs model)', 'calls', gwNoId.syscalls, model.syscalls),
-      ],
+      ].filter((f) => byConcurrency[1] !== undefined || !f.metric.includes('1 in flight')),
       details: {
         best: { at1, at50 },
         rounds: byConcurrency,
