@@ -13,12 +13,16 @@ export function rssBytes(pid: number): number {
 
 /** CPU time (user + system) a process has used so far, in seconds. */
 export function cpuSeconds(pid: number): number {
+  const { user, system } = cpuSplit(pid)
+  return user + system
+}
+
+/** User and system (kernel: system calls, the loopback TCP path they run) CPU time so far, in seconds. */
+export function cpuSplit(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   // The command name may hold spaces: fields are counted after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const utime = Number(fields[11])
-  const stime = Number(fields[12])
-  return (utime + stime) / TICKS_PER_SEC
+  return { user: Number(fields[11]) / TICKS_PER_SEC, system: Number(fields[12]) / TICKS_PER_SEC }
 }
 
 /**
@@ -56,6 +60,8 @@ export interface CpuShares {
   others: number
   /** CPU seconds of each measured process over the window (the shares times the window). */
   cpuSeconds: number[]
+  /** Of those, the seconds spent in the kernel (system time). */
+  systemSeconds: number[]
   /** Read and write system calls of each measured process over the window (null: unreadable). */
   syscalls: Array<{ reads: number; writes: number } | null>
   /** Length of the window, in seconds. */
@@ -66,6 +72,7 @@ export interface CpuShares {
 export class CpuMeter {
   private readonly pids: number[]
   private startCpu: number[] = []
+  private startSystem: number[] = []
   private startSyscalls: Array<{ reads: number; writes: number } | undefined> = []
   private startMachine = 0
   private startAt = 0
@@ -75,7 +82,9 @@ export class CpuMeter {
   }
 
   start(): void {
-    this.startCpu = this.pids.map(cpuSeconds)
+    const split = this.pids.map(cpuSplit)
+    this.startCpu = split.map((s) => s.user + s.system)
+    this.startSystem = split.map((s) => s.system)
     this.startSyscalls = this.pids.map(syscallCounts)
     this.startMachine = machineBusySeconds()
     this.startAt = performance.now()
@@ -83,7 +92,9 @@ export class CpuMeter {
 
   stop(): CpuShares {
     const seconds = (performance.now() - this.startAt) / 1000
-    const used = this.pids.map((pid, i) => cpuSeconds(pid) - (this.startCpu[i] ?? 0))
+    const split = this.pids.map(cpuSplit)
+    const used = split.map((s, i) => s.user + s.system - (this.startCpu[i] ?? 0))
+    const system = split.map((s, i) => Math.round((s.system - (this.startSystem[i] ?? 0)) * 1000) / 1000)
     const syscalls = this.pids.map((pid, i) => {
       const before = this.startSyscalls[i]
       const after = syscallCounts(pid)
@@ -98,6 +109,7 @@ export class CpuMeter {
       machine,
       others: round2(Math.max(0, machine - ours)),
       cpuSeconds: used.map((s) => Math.round(s * 1000) / 1000),
+      systemSeconds: system,
       syscalls,
       seconds: Math.round(seconds * 1000) / 1000,
     }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import type { Writable } from 'node:stream'
 import {
   DEFAULT_ROOM_INFO_LIMIT,
@@ -22,6 +21,7 @@ import type { SessionStream } from './resume/session-stream.js'
 import type { HandOverRequest, ResumeRefusal, SessionSnapshot } from './resume/types.js'
 import { Rooms } from './rooms.js'
 import { type SessionHost, WsSession } from './session.js'
+import { newSessionId } from './sid.js'
 import { Timers } from './timers.js'
 import type {
   Delivery,
@@ -382,7 +382,7 @@ export class Registry implements SessionRegistry, SessionHost {
 
   #newSid(): string {
     for (;;) {
-      const sid = randomBytes(16).toString('base64url')
+      const sid = newSessionId()
       if (!this.#sessions.has(sid)) return sid
     }
   }
