@@ -53,7 +53,10 @@ const resume = process.env.BENCH_HEAP_RESUME === '1'
 const gw = await startGateway(settings, 'HEAP', {
   execArgv: ['--heapsnapshot-signal=SIGURG', `--diagnostic-dir=${dir}`],
   env: resume
-    ? { SESSION_RESUME_WINDOW_MS: '30000', GATEWAY_RESUME_SECRET: 'bench-heap-resume-secret-0123456789abcdef' }
+    ? {
+        SESSION_RESUME_WINDOW_MS: '30000',
+        GATEWAY_RESUME_SECRET: 'bench-heap-resume-secret-0123456789abcdef',
+      }
     : {},
 })
 const loadgens = await startLoadgens('heap', 1)
