@@ -3,7 +3,7 @@ import closeWithGrace from 'close-with-grace'
 import { buildGateway } from './app.js'
 import { ConfigError, helpText, loadConfig } from './config/load-config.js'
 
-/** The seed's startService: read the configuration, start the node, stop it gracefully on SIGTERM/SIGINT. */
+/** The entry point: read the configuration, start the node, stop it gracefully on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
     process.stdout.write(helpText())
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
 
   const log = gateway.app.log
   // First signal: graceful close, bounded in time. A second signal, or the delay, forces the exit.
-  closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err, manual }) => {
+  closeWithGrace({ delay: config.node.shutdownTimeoutMs }, async ({ signal, err, manual }) => {
     if (err) log.error({ err }, 'stopping after an unexpected error')
     log.info({ signal, manual }, 'shutting down: closing sessions with 1001')
     await gateway.close()
