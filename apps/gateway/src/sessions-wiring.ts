@@ -73,6 +73,9 @@ function unlessStopped(work: Promise<void>, signal: AbortSignal | undefined): Pr
   })
 }
 
+/** Send options of an event without a trace, made once. */
+const NO_TRACE = {} as const
+
 /**
  * The WebSocket side of the gateway: the sessions plugin's options, with its hooks
  * wired to the User Manager. CLIENT_CONNECTED on connect (accepted by the broker
@@ -198,16 +201,17 @@ function lifecycleHooks(
 function eventHook(deps: WiringDeps): NonNullable<WsSessionsOptions['onEvent']> {
   const { nodeId } = deps
   return async (session, data, frame) => {
+    // clientEvent leaves out the fields that are undefined: no spread objects made per event.
     const body = clientEvent({
       sid: session.sid,
       node: nodeId,
       event: frame.event,
-      ...(data !== undefined ? { data } : {}),
-      ...(frame.id !== undefined ? { requestId: frame.id } : {}),
+      data,
+      requestId: frame.id,
     })
     try {
       // The frame's W3C trace goes on as the CLIENT_EVENT's traceparent/tracestate application_properties.
-      await deps.backend.sendToUserManager(body, frame.trace ? { trace: frame.trace } : {})
+      await deps.backend.sendToUserManager(body, frame.trace ? { trace: frame.trace } : NO_TRACE)
     } catch (err) {
       deps.onClientEvent?.('unavailable')
       const detail = (err as { code?: string; message?: string }).code ?? 'error'
