@@ -288,4 +288,9 @@ export interface SessionRegistry {
    * app closes, which ends the rest.
    */
   drain(code?: number, reason?: string): number
+  /**
+   * Refuses new upgrades, closes every session with 1001 (a detached one ends at once) and resolves
+   * once each has ended and its hooks ran. The app's close does it too (calling it first is harmless).
+   */
+  shutdown(): Promise<void>
 }

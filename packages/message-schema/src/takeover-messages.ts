@@ -1,7 +1,6 @@
 import { type Static, Type } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { EpochMs, NodeId, ProtocolVersion, RoomName, Sid } from './common.js'
-import { RESUME_REFUSAL_REASONS } from './constants.js'
 
 // The project's PROTOCOL.md 5.4: gateway node <-> gateway node, on each node's takeover address.
 // A node whose client resumes a session of another node asks that node for it (TAKEOVER_REQUEST);
@@ -63,7 +62,13 @@ export const TakeoverRefused = Type.Object({
   v: ProtocolVersion,
   requestId: RequestId,
   node: NodeId,
-  refused: Type.Union(RESUME_REFUSAL_REASONS.map((r) => Type.Literal(r))),
+  /** As a session frame's `reason` (RESUME_REFUSAL_REASONS). */
+  refused: Type.Union([
+    Type.Literal('expired'),
+    Type.Literal('invalid'),
+    Type.Literal('gap'),
+    Type.Literal('unavailable'),
+  ]),
 })
 export type TakeoverRefused = Static<typeof TakeoverRefused>
 
