@@ -25,7 +25,8 @@ export interface NodeLiveness {
 /**
  * PROTOCOL.md 4.3: NODE_HEARTBEAT every `intervalMs` (first as soon as the broker is open), with AMQP
  * ttl = 3 x intervalMs and not durable (a stale heartbeat is worth nothing), and NODE_STOPPED as the
- * last message of a graceful shutdown (durable: a UM that is down meanwhile still learns it). A beat
+ * last message of a graceful shutdown (durable: a UM that is down meanwhile still learns it; not sent
+ * when the broker is away at that point). A beat
  * is skipped while the broker is away, so heartbeats never pile up in the outbox.
  */
 export function startNodeLiveness(deps: NodeLivenessDeps): NodeLiveness {
@@ -71,6 +72,12 @@ export function startNodeLiveness(deps: NodeLivenessDeps): NodeLiveness {
       stopped = true
       clearTimeout(timer)
       clearInterval(timer)
+      // With the broker away it could not arrive anyway, and waiting a send timeout for it would stretch
+      // the shutdown past its bound: the UM sees the heartbeats stop instead.
+      if (deps.backend().state !== 'open') {
+        deps.log.warn('broker not connected: NODE_STOPPED not sent')
+        return
+      }
       try {
         await deps.backend().sendToUserManager(nodeStopped({ node: nodeId, instance }))
       } catch (err) {
