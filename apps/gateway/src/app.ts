@@ -164,6 +164,7 @@ export async function buildGateway(
     nodeId: config.nodeId,
     startedAt,
     isShuttingDown: () => shuttingDown,
+    problem: () => services.problem(),
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
   }
   const docs = {

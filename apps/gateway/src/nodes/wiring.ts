@@ -15,6 +15,8 @@ export interface NodeServices {
   forward(message: CiMessage, meta: CiMeta): Promise<boolean>
   /** Resolves once the node's takeover address is attached (at once when there is none). */
   readonly ready: Promise<void>
+  /** Why the node is not ready yet: its takeover address is not attached (readiness 503 until it is). */
+  problem(): string | undefined
   /** SIGTERM with resume on and a broker: readiness is 503 already; 1012 to every connection, takeovers until done. */
   drain(): Promise<void>
   /** Ends every session left (CLIENT_DISCONNECTED each), NODE_STOPPED, the takeover address detached. */
@@ -78,6 +80,10 @@ export function startNodeServices(
   return {
     locate: takeover?.locate,
     ready: takeover ? takeover.ready.catch(() => {}) : Promise.resolve(),
+    problem: () =>
+      takeover && !takeover.attached
+        ? 'the takeover address is not attached yet (cross-node resume)'
+        : undefined,
     forward: (message, meta) => (forwarder ? forwarder(message, meta) : Promise.resolve(false)),
     async drain() {
       if (!takeover) return
