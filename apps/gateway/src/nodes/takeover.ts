@@ -65,6 +65,12 @@ export interface Takeover {
   /** Resolves once this node's takeover address is attached (rejects when the broker refuses it). */
   readonly ready: Promise<void>
   readonly attached: boolean
+  /**
+   * While this node waits for another node to hand `sid` over: resolves once that is settled (the
+   * session adopted here, or refused). A CI message for it forwarded by the old node waits for it, so
+   * that it is handled after the session arrived (and after its replayed frames), not refused.
+   */
+  settling(sid: string): Promise<void> | undefined
   close(): Promise<void>
 }
 
@@ -80,6 +86,7 @@ export function startTakeover(deps: TakeoverDeps): Takeover {
   const { bridge, nodeId, log } = deps
   const own = takeoverAddresses(deps.queuePrefix, nodeId)
   const pending = new Map<string, Pending>()
+  const inFlight = new Map<string, Promise<void>>()
   let attached = false
   let subscription: Subscription | undefined
   let closed = false
@@ -214,6 +221,12 @@ export function startTakeover(deps: TakeoverDeps): Takeover {
       ...(context.user ? { user: context.user } : {}),
       expiresAt,
     })
+    // The plugin installs the session in its continuation of `locate`: one macrotask later it is there.
+    const settled = answer.then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+    inFlight.set(claim.sid, settled)
+    void settled.then(() => {
+      if (inFlight.get(claim.sid) === settled) inFlight.delete(claim.sid)
+    })
     const holder = takeoverAddresses(deps.queuePrefix, claim.node).send
     bridge
       .send(holder, request, { replyTo: own.send, durable: false, ttl: deps.timeoutMs })
@@ -234,6 +247,7 @@ export function startTakeover(deps: TakeoverDeps): Takeover {
     get attached() {
       return attached
     },
+    settling: (sid) => inFlight.get(sid),
     async close() {
       closed = true
       for (const [id, entry] of pending) {

@@ -84,13 +84,27 @@ export function startNodeServices(
       takeover && !takeover.attached
         ? 'the takeover address is not attached yet (cross-node resume)'
         : undefined,
-    forward: (message, meta) => (forwarder ? forwarder(message, meta) : Promise.resolve(false)),
+    async forward(message, meta) {
+      if (!forwarder || !takeover) return false
+      const waiting = 'sid' in message ? takeover.settling(message.sid) : undefined
+      if (waiting) await waiting
+      return forwarder(message, meta)
+    },
     async drain() {
       if (!takeover) return
       const drainMs = Math.min(config.drainMs, config.resumeWindowMs)
       const drain = drainNode(deps.sessions(), drainMs, log)
       wakeDrain = drain.wake
-      await drain.done
+      const { left } = await drain.done
+      if (left === 0 && moved && moved.size > 0) {
+        // Every session moved. CI messages the CI sent here before it heard CLIENT_RESUMED are still on
+        // their way: keep forwarding them a little longer before the node's address goes away.
+        log.info(
+          { lingerMs: config.takeoverTimeoutMs },
+          'drained: forwarding a little longer before stopping',
+        )
+        await new Promise((resolve) => setTimeout(resolve, config.takeoverTimeoutMs))
+      }
     },
     stop() {
       stopping ??= (async () => {
