@@ -20,6 +20,7 @@ import { logSerializers } from './http/log-serializers.js'
 import { createMetrics } from './http/metrics.js'
 import { createLogDestination } from './log-destination.js'
 import { LogThrottle } from './log-throttle.js'
+import { registerNodeMetrics } from './nodes/metrics.js'
 import { type NodeServices, startNodeServices } from './nodes/wiring.js'
 import { sessionOptions } from './sessions-wiring.js'
 
@@ -157,6 +158,7 @@ export async function buildGateway(
     () => backend,
     () => connections?.(),
   )
+  registerNodeMetrics(metrics.registry, services.counts)
   const deps: ApiDeps = {
     sessions: () => app.wsSessions,
     backend: () => backend,

@@ -63,6 +63,13 @@ describe('cross-node takeover over the real broker (PROTOCOL.md 5.4)', () => {
     assert.deepEqual(onOld.ok && onOld.data.count, 0)
     assert.deepEqual(onNew.ok && onNew.data.count, 1)
     assert.equal(n1.gw.gateway.app.wsSessions.has(sid), false)
+    const metrics = async (url: string) => (await fetch(`${url}/metrics`)).text()
+    const newNode = await metrics(n2.gw.httpUrl)
+    assert.match(newNode, /gateway_takeovers_total\{[^}]*event="requested"[^}]*\} 1\n/)
+    assert.match(newNode, /gateway_takeovers_total\{[^}]*event="granted"[^}]*\} 1\n/)
+    const oldNode = await metrics(n1.gw.httpUrl)
+    assert.match(oldNode, /gateway_takeovers_total\{[^}]*event="handed-over"[^}]*\} 1\n/)
+    assert.match(oldNode, /gateway_forwarded_total\{[^}]*outcome="forwarded"[^}]*\} 3\n/)
 
     await moved.client.close()
     await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid)

@@ -6,9 +6,12 @@ import type { GatewayConfig } from '../config/load-config.js'
 import { drainNode } from './drain.js'
 import { createForwarder, MovedSessions } from './forwarding.js'
 import { type NodeLiveness, startNodeLiveness } from './heartbeat.js'
+import { increment, type NodeCounts, newNodeCounts } from './metrics.js'
 import { startTakeover, type Takeover } from './takeover.js'
 
 export interface NodeServices {
+  /** Takeovers and forwards so far (metrics). */
+  readonly counts: NodeCounts
   /** The sessions plugin's `resume.locate` (resume on, with a broker). */
   readonly locate: ResumeOptions['locate'] | undefined
   /** Forwards a CI message for a session this node handed over; true when it did (see forwarding.ts). */
@@ -46,6 +49,7 @@ export function startNodeServices(
       })
     : undefined
   const resumeOn = config.resumeWindowMs > 0
+  const counts = newNodeCounts()
   let takeover: Takeover | undefined
   let moved: MovedSessions | undefined
   let forwarder: ReturnType<typeof createForwarder> | undefined
@@ -62,6 +66,7 @@ export function startNodeServices(
       moved,
       log,
       onHandedOver: () => wakeDrain(),
+      count: (event) => increment(counts.takeovers, event),
     })
     forwarder = createForwarder({
       bridge,
@@ -70,6 +75,7 @@ export function startNodeServices(
       here: (sid) => deps.sessions().has(sid),
       timeoutMs: config.sendTimeoutMs,
       log,
+      count: (outcome) => increment(counts.forwarded, outcome),
     })
   } else if (amqp && resumeOn) {
     log.warn(
@@ -78,6 +84,7 @@ export function startNodeServices(
   }
   let stopping: Promise<void> | undefined
   return {
+    counts,
     locate: takeover?.locate,
     ready: takeover ? takeover.ready.catch(() => {}) : Promise.resolve(),
     problem: () =>
