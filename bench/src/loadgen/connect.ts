@@ -22,6 +22,11 @@ export interface ConnectResult {
   firstError: string | undefined
 }
 
+/** An Engine.IO ping: the one-character text frame "2". */
+function isPing(data: WebSocket.RawData): boolean {
+  return Buffer.isBuffer(data) && data.length === 1 && data[0] === 0x32
+}
+
 function openOne(url: string, protocol: Protocol, localAddress: string | undefined, timeoutMs: number) {
   return new Promise<WebSocket>((resolve, reject) => {
     const ws = new WebSocket(url, {
@@ -53,6 +58,12 @@ function openOne(url: string, protocol: Protocol, localAddress: string | undefin
       if (text.startsWith('0')) ws.send('40')
       else if (text.startsWith('40')) {
         ws.off('message', onMessage)
+        // Engine.IO pings ("2") are answered ("3") from now on, not only while a B4 round counts
+        // frames: on a loaded machine the other side's 10,000 connects took longer than Socket.IO's
+        // ping interval + timeout (45 s), and it dropped every client before the first round.
+        ws.on('message', (ping: WebSocket.RawData) => {
+          if (isPing(ping)) ws.send('3')
+        })
         done()
       }
     }

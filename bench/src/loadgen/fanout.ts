@@ -3,7 +3,7 @@ import { asText, numberAfter } from './frames.js'
 
 /**
  * Counts broadcast frames (`…"seq":N…`) on every connection and calls `onComplete(seq)` once every
- * connection of this process has received broadcast N. Answers Engine.IO pings (`2` -> `3`).
+ * connection of this process has received broadcast N.
  */
 export function countBroadcasts(sockets: WebSocket[], onComplete: (seq: number) => void) {
   const counts = new Map<number, number>()
@@ -12,10 +12,8 @@ export function countBroadcasts(sockets: WebSocket[], onComplete: (seq: number) 
   for (const ws of sockets) {
     ws.on('message', (data) => {
       const text = asText(data)
-      if (text === '2') {
-        ws.send('3')
-        return
-      }
+      // Engine.IO pings are answered by the connection itself (connect.ts).
+      if (text === '2') return
       const seq = numberAfter(text, '"seq":')
       if (seq < 0) return
       frames++
