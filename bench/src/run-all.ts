@@ -18,6 +18,7 @@ import { b2AmqpRoundtrip } from './scenarios/b2-amqp-roundtrip.js'
 import { b3IdleSessions } from './scenarios/b3-idle-sessions.js'
 import { b4Broadcast } from './scenarios/b4-broadcast.js'
 import { b5EmitUser } from './scenarios/b5-emit-user.js'
+import { b6ResumeStorm } from './scenarios/b6-resume-storm.js'
 
 const SCENARIOS: Record<string, Scenario> = {
   B1: b1GetSid,
@@ -25,6 +26,7 @@ const SCENARIOS: Record<string, Scenario> = {
   B3: b3IdleSessions,
   B4: b4Broadcast,
   B5: b5EmitUser,
+  B6: b6ResumeStorm,
 }
 
 const RESULTS_DIR = fileURLToPath(new URL('../results', import.meta.url))

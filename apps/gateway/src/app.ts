@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import type { CiMessage } from '@session-gateway/message-schema'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
-import fastifyWsSessions, { type WsSessionsOptions } from 'fastify-ws-sessions'
+import fastifyWsSessions, { type ResumeOptions, type WsSessionsOptions } from 'fastify-ws-sessions'
 import { createJwtAuthenticator } from './auth/jwt-authenticator.js'
 import { registerAmqpBackend } from './backend/amqp-backend.js'
 import { EMBEDDED_BROADCAST_ADDRESS, EMBEDDED_NODE_ADDRESS, EmbeddedBus } from './backend/embedded-bus.js'
@@ -19,6 +19,8 @@ import { logSerializers } from './http/log-serializers.js'
 import { createCounters, createMetrics, type GatewayCounters } from './http/metrics.js'
 import { createLogDestination } from './log-destination.js'
 import { LogThrottle } from './log-throttle.js'
+import { registerNodeMetrics } from './nodes/metrics.js'
+import { type NodeServices, startNodeServices } from './nodes/wiring.js'
 import { sessionOptions } from './sessions-wiring.js'
 
 /**
@@ -53,8 +55,14 @@ export interface Gateway {
   readonly connections: ConnectionGuard
   /** Starts the listeners; resolves with their URLs. */
   listen(): Promise<{ wsUrl: string; httpUrl: string; apiUrl: string }>
-  /** Graceful stop: readiness 503, no new sessions, every session closed with 1001 and reported, links closed. */
+  /** Graceful stop: readiness 503, no new sessions, every session closed with 1001 and reported, NODE_STOPPED, links closed. */
   close(): Promise<void>
+  /**
+   * SIGTERM: with resume on and a broker, a rolling deploy's drain first (readiness 503, 1012 to every
+   * connection, takeovers served until every session moved or GATEWAY_DRAIN_MS), then `close()`.
+   * Otherwise `close()` alone.
+   */
+  drainAndClose(): Promise<void>
   readonly shuttingDown: boolean
 }
 
@@ -75,12 +83,19 @@ export async function buildGateway(
 
   // Shutdown runs the hooks in this order's reverse: transport first (closes last), API before sessions.
   const { backend, embedded } = await registerTransport(app, config, instance)
+  // Liveness, cross-node takeover, forwarding and the drain (src/nodes).
+  const services = startNodeServices(app, config, {
+    backend: () => backend,
+    instance,
+    sessions: () => app.wsSessions,
+  })
   await prepareApi(apiApp, config.http.adminToken)
   const sessions = await registerSessions(app, config, {
     backend,
     warnings,
     counters,
     authenticate: overrides.authenticate ?? jwtAuthenticator(config.auth),
+    locate: services.locate,
   })
   const dispatch = createCiDispatcher({
     sessions: app.wsSessions,
@@ -95,12 +110,15 @@ export async function buildGateway(
   const onCiMessage = overrides.onCiMessage
   backend.consume(async (message, meta) => {
     await onCiMessage?.(message, meta)
+    // A session this node handed over to another node: its new node answers.
+    if (await services.forward(message, meta)) return
     return dispatch(message, meta)
   })
   // After the sessions plugin: its preClose (the drain, with 503s to new upgrades) runs before the
   // guard closes what has no complete request.
   const connections = guardListeners(app, api, config, { warnings, counters })
   const metrics = createMetrics(config.node.id, { sessions: app.wsSessions, backend, connections }, counters)
+  registerNodeMetrics(metrics.registry, services.counts)
   await registerApiRoutes(
     apiApp,
     {
@@ -111,12 +129,13 @@ export async function buildGateway(
       startedAt,
       isShuttingDown: () => sessions.shuttingDown,
       adminToken: config.http.adminToken,
+      problem: () => services.problem(),
     },
     { wsPath: config.sessions.path, addresses: documentedAddresses(config, backend, embedded) },
   )
   for (const warning of config.warnings) app.log.warn(warning)
   if (config.http.demoPage) await registerDemoPage(app)
-  return gatewayHandle({ config, app, api, backend, embedded, connections, sessions })
+  return gatewayHandle({ config, app, api, backend, embedded, connections, sessions, services })
 }
 
 /** The WebSocket listener's app: its logger (pino at LOG_LEVEL with the node id), proxies, timeouts. */
@@ -201,6 +220,7 @@ async function registerSessions(
     warnings: LogThrottle
     counters: GatewayCounters
     authenticate: WsSessionsOptions['authenticate']
+    locate: ResumeOptions['locate'] | undefined
   },
 ): Promise<SessionsHandle> {
   let shuttingDown = false
@@ -218,6 +238,7 @@ async function registerSessions(
       log: app.log,
       onClientEvent: deps.counters.clientEvent,
       ...(deps.authenticate ? { authenticate: deps.authenticate } : {}),
+      ...(deps.locate ? { locate: deps.locate } : {}),
     }),
   )
   return {
@@ -294,9 +315,19 @@ function gatewayHandle(parts: {
   embedded: EmbeddedBus | undefined
   connections: ConnectionGuard
   sessions: SessionsHandle
+  services: NodeServices
 }): Gateway {
-  const { config, app, api, sessions } = parts
+  const { config, app, api, sessions, services } = parts
   let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      sessions.stop()
+      await services.stop()
+      await app.close()
+      if (api) await api.close()
+    })()
+    return closing
+  }
   return {
     config,
     app,
@@ -317,13 +348,13 @@ function gatewayHandle(parts: {
         apiUrl: api ? urlOf(api, 'http') : httpUrl,
       }
     },
-    close() {
-      closing ??= (async () => {
+    async drainAndClose() {
+      if (!closing) {
         sessions.stop()
-        await app.close()
-        if (api) await api.close()
-      })()
-      return closing
+        await services.drain()
+      }
+      return close()
     },
+    close,
   }
 }

@@ -41,6 +41,7 @@ export class ClientLimits {
   readonly #maxKeys: number
   readonly #now: () => number
   #evicted = 0
+  #scanned = 0
 
   constructor(options: ClientLimitsOptions) {
     this.#max = options.maxSessionsPerClient
@@ -63,6 +64,11 @@ export class ClientLimits {
   /** Entries dropped because the map was full. */
   get evicted(): number {
     return this.#evicted
+  }
+
+  /** Entries the evictions have looked at so far (each eviction looks at EVICTION_SCAN at most). */
+  get scanned(): number {
+    return this.#scanned
   }
 
   /** The key as stored: long keys become a hash. */
@@ -167,6 +173,7 @@ export class ClientLimits {
       let victim: string | undefined
       const active: Array<[string, Entry]> = []
       for (const [key, entry] of this.#entries) {
+        this.#scanned++
         if (entry.sessions === 0) {
           victim = key
           break

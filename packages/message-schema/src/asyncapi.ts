@@ -8,10 +8,12 @@ import {
   LAST_SEQ_QUERY_PARAM,
   PROTOCOL_VERSION,
   RESUME_QUERY_PARAM,
+  TAKEOVER_MESSAGE_TYPES,
+  type TakeoverMessageType,
   UM_MESSAGE_TYPES,
   type UmMessageType,
 } from './constants.js'
-import { CI_SCHEMAS, UM_SCHEMAS } from './message-tables.js'
+import { CI_SCHEMAS, TAKEOVER_SCHEMAS, UM_SCHEMAS } from './message-tables.js'
 import { ClientFrame, ErrorFrame, EventFrame, ReplyFrame, SessionFrame } from './ws-frames.js'
 
 /** Plain JSON Schema (typebox schemas may carry non-JSON metadata). */
@@ -66,11 +68,18 @@ const AMQP_SUMMARIES = {
   ROOM_INFO:
     'Ask who is in a room: RESULT.data = {node, count (exact), members: [{sid, user?}] (at most limit, default 1000)}',
   RESULT: 'Answer to a CI message that had reply_to; correlation_id = its message_id',
-} as const satisfies Record<UmMessageType | CiMessageType | 'RESULT', string>
+  TAKEOVER_REQUEST:
+    "Node to node: a client resumed one of the receiver's sessions on the sender; hand it over (reply_to = the sender's takeover address)",
+  TAKEOVER_GRANTED:
+    'Node to node: the session, which left the holder (a late one is kept detached by the requester)',
+  TAKEOVER_REFUSED:
+    'Node to node: no hand-over (expired, invalid, gap, unavailable); the session stays where it was',
+} as const satisfies Record<UmMessageType | CiMessageType | TakeoverMessageType | 'RESULT', string>
 
 const AMQP_SCHEMAS: Record<keyof typeof AMQP_SUMMARIES, TSchema> = {
   ...UM_SCHEMAS,
   ...CI_SCHEMAS,
+  ...TAKEOVER_SCHEMAS,
   RESULT: Result,
 }
 
@@ -217,6 +226,17 @@ export function buildAsyncApiDocument(options: AsyncApiOptions = {}): Record<str
         servers: [{ $ref: '#/servers/broker' }],
         messages: refs(NODE_TYPES),
       },
+      takeover: {
+        address: '/amq/queue/gateway.takeover.{nodeId}',
+        title: "A node's takeover address (node to node)",
+        description:
+          'Where other nodes of the deployment ask this node for a session a client resumed on them, and where ' +
+          'the answers to its own requests come back. Derived from the node id in the resume token ' +
+          '(GATEWAY_QUEUE_PREFIX + "takeover." + node id; received as /queue/..., non-durable).',
+        parameters: { nodeId: { description: 'GATEWAY_NODE_ID of the node' } },
+        servers: [{ $ref: '#/servers/broker' }],
+        messages: refs(TAKEOVER_MESSAGE_TYPES),
+      },
       result: {
         address: null,
         title: 'RESULT replies',
@@ -250,6 +270,16 @@ export function buildAsyncApiDocument(options: AsyncApiOptions = {}): Record<str
         action: 'receive',
         channel: { $ref: '#/channels/broadcast' },
         messages: opMessages('broadcast', NODE_TYPES),
+      },
+      receiveTakeover: {
+        action: 'receive',
+        channel: { $ref: '#/channels/takeover' },
+        messages: opMessages('takeover', TAKEOVER_MESSAGE_TYPES),
+      },
+      sendTakeover: {
+        action: 'send',
+        channel: { $ref: '#/channels/takeover' },
+        messages: opMessages('takeover', TAKEOVER_MESSAGE_TYPES),
       },
       sendResult: {
         action: 'send',

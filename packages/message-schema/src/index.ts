@@ -58,6 +58,8 @@ export {
   SESSION_EVENT,
   SID_PATTERN,
   SID_TARGETED_TYPES,
+  TAKEOVER_MESSAGE_TYPES,
+  type TakeoverMessageType,
   UM_MESSAGE_TYPES,
   type UmMessageType,
 } from './constants.js'
@@ -70,6 +72,7 @@ export {
   decodeCiMessage,
   decodeClientFrame,
   decodeResult,
+  decodeTakeoverMessage,
   decodeUmMessage,
 } from './decode.js'
 export {
@@ -87,6 +90,9 @@ export {
   nodeStopped,
   resultError,
   resultOk,
+  takeoverGranted,
+  takeoverRefused,
+  takeoverRequest,
   withSeq,
 } from './encode.js'
 export { jsonValueProblem } from './json-depth.js'
@@ -102,6 +108,14 @@ export {
   UserInfoData,
   UserSessionView,
 } from './presence-messages.js'
+export {
+  TakeoverGranted,
+  type TakeoverMessage,
+  TakeoverRefused,
+  TakeoverRequest,
+  TakeoverSnapshot,
+  takeoverValidators,
+} from './takeover-messages.js'
 export {
   ciValidators,
   clientFrameValidator,
