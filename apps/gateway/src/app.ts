@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events'
 import type { CiMessage } from '@session-gateway/message-schema'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import fastifyWsSessions, { type WsSessionsOptions } from 'fastify-ws-sessions'
-import { createJwtAuthenticator } from './auth/jwt-authenticator.js'
+import { createJwtAuthenticator, createJwtVerifier } from './auth/jwt-authenticator.js'
 import { registerAmqpBackend } from './backend/amqp-backend.js'
 import { EMBEDDED_BROADCAST_ADDRESS, EMBEDDED_NODE_ADDRESS, EmbeddedBus } from './backend/embedded-bus.js'
 import type { Backend, CiMessageHandler, CiMeta } from './backend/types.js'
@@ -21,6 +21,7 @@ import { createMetrics } from './http/metrics.js'
 import { createLogDestination } from './log-destination.js'
 import { LogThrottle } from './log-throttle.js'
 import { sessionOptions } from './sessions-wiring.js'
+import { registerSocketIo, socketIoOptions } from './socketio/endpoint.js'
 
 /**
  * Longest path parameter, as sent (percent-encoded): a user id of 256 characters (a JWT sub) or a room
@@ -33,6 +34,11 @@ export interface GatewayOverrides {
   logger?: boolean | { level: string }
   /** Client authentication before the upgrade (see fastify-ws-sessions); default: JWT when AUTH_* is configured. */
   authenticate?: WsSessionsOptions['authenticate']
+  /**
+   * The Socket.IO endpoint's check of CONNECT's `auth.token` (default: the JWT check of AUTH_*). Needed
+   * with GATEWAY_SOCKETIO and a custom `authenticate`, which reads an HTTP request a CONNECT has not.
+   */
+  verifySocketIoToken?: (token: string) => Promise<Record<string, unknown>>
   /**
    * Runs for every valid CI message before the node handles it, with its AMQP metadata: ids,
    * reply_to and `applicationProperties` (e.g. the CI's W3C `traceparent`). Throwing rejects the
@@ -67,16 +73,17 @@ export async function buildGateway(
   const startedAt = Date.now()
   /** This process (not the node id, which an operator chooses): in PING answers. */
   const instance = randomBytes(6).toString('hex')
-  const authenticate =
-    overrides.authenticate ??
-    (config.jwtSecret || config.jwksFile
-      ? createJwtAuthenticator({
+  const verifyToken =
+    config.jwtSecret || config.jwksFile
+      ? createJwtVerifier({
           ...(config.jwtSecret ? { secret: config.jwtSecret } : {}),
           ...(config.jwksFile ? { jwksFile: config.jwksFile } : {}),
           ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
           ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
         })
-      : undefined)
+      : undefined
+  const authenticate =
+    overrides.authenticate ?? (verifyToken ? createJwtAuthenticator(verifyToken) : undefined)
   const loggerOptions = overrides.logger ?? { level: config.logLevel }
   const app = Fastify({
     trustProxy: config.trustProxy,
@@ -231,6 +238,12 @@ export async function buildGateway(
   for (const warning of config.warnings) app.log.warn(warning)
 
   if (config.demoPage) await registerDemoPage(app)
+  if (config.socketIo) {
+    if (overrides.authenticate && !overrides.verifySocketIoToken) {
+      throw new Error('GATEWAY_SOCKETIO with a custom authenticate needs verifySocketIoToken as well')
+    }
+    await registerSocketIo(app, socketIoOptions(config, overrides.verifySocketIoToken ?? verifyToken))
+  }
 
   const urlOf = (instance: FastifyInstance, scheme: string) => {
     const address = instance.server.address()

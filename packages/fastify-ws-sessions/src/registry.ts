@@ -10,7 +10,8 @@ import {
   type ResumeRefusalReason,
 } from '@session-gateway/message-schema'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
-import type { RawData, WebSocket } from 'ws'
+import type { RawData } from 'ws'
+import { type Admission, admission } from './admission.js'
 import { ClientLimits } from './client-limits.js'
 import { dispatchFrame } from './dispatch.js'
 import { isSendableCloseCode, SessionError } from './errors.js'
@@ -23,6 +24,12 @@ import type { HandOverRequest, ResumeRefusal, SessionSnapshot } from './resume/t
 import { Rooms } from './rooms.js'
 import { type SessionHost, WsSession } from './session.js'
 import { Timers } from './timers.js'
+import {
+  type AttachResult,
+  type SessionTransport,
+  type TransportConnection,
+  TransportState,
+} from './transport.js'
 import type {
   Delivery,
   EventHandler,
@@ -39,7 +46,7 @@ const RESERVED: ReadonlySet<string> = new Set(RESERVED_EVENTS)
 
 /** What the plugin knows about an accepted upgrade. */
 export interface Connection {
-  socket: WebSocket
+  socket: SessionTransport
   /** The TCP socket under the WebSocket, when known: replies to one read go out in one write. */
   transport?: Writable | undefined
   log: FastifyBaseLogger
@@ -60,6 +67,8 @@ export class Registry implements SessionRegistry, SessionHost {
   readonly users = new Users()
   readonly timers = new Timers()
   readonly clientLimits: ClientLimits
+  /** Upgrade attempts per address (`addressConnectRate`), undefined when off. */
+  readonly addressLimits: ClientLimits | undefined
   readonly #sessions = new Map<string, WsSession>()
   /** Each session's hooks, run one after another (onConnect first); each link settles, never rejects. */
   readonly #hooks = new WeakMap<WsSession, Promise<void>>()
@@ -88,6 +97,15 @@ export class Registry implements SessionRegistry, SessionHost {
   constructor(options: ResolvedOptions) {
     this.options = options
     this.clientLimits = new ClientLimits(options)
+    // Bounded like the per-client keys; holds no timer.
+    this.addressLimits =
+      options.addressConnectRate === false
+        ? undefined
+        : new ClientLimits({
+            maxSessionsPerClient: 0,
+            connectRate: options.addressConnectRate,
+            maxClientKeys: options.maxClientKeys,
+          })
     this.#resumer = options.resume ? new Resumer(options.resume, this.timers) : undefined
     this.#heartbeat = new Heartbeat(this.timers, options.heartbeatIntervalMs, () => this.#sessions.values())
   }
@@ -391,10 +409,8 @@ export class Registry implements SessionRegistry, SessionHost {
     const session = this.#install(connection, { sid, stream: this.#resumer?.newStream() })
     this.#stats.sessionsOpened++
     connection.log.info({ sid, remoteAddress: session.remoteAddress }, 'session opened')
-    if (this.#resumer) {
-      if (refused) increment(this.#stats.resumeRefused, refused)
-      session.sendControl(this.#resumer.sessionFrame(session, refused))
-    }
+    if (this.#resumer && refused) increment(this.#stats.resumeRefused, refused)
+    this.#announce(session, refused)
 
     const { onConnect } = this.options
     if (onConnect) {
@@ -406,6 +422,53 @@ export class Registry implements SessionRegistry, SessionHost {
       this.#hooks.set(session, connecting)
     }
     return session
+  }
+
+  /** The `session` frame (resume on), or `opened` on a transport that announces the session itself. */
+  #announce(session: WsSession, refused?: ResumeRefusalReason, replayed?: number): void {
+    const resumer = this.#resumer
+    if (session.announcesItself) {
+      const resumed = replayed !== undefined
+      session.opened({
+        sid: session.sid,
+        resumed,
+        ...(resumed ? { replayed } : {}),
+        ...(refused ? { reason: refused } : {}),
+        ...(resumer && !resumed ? { resumeKey: resumer.resumeKey(session.sid) } : {}),
+      })
+      return
+    }
+    if (resumer) session.sendControl(resumer.sessionFrame(session, refused, replayed))
+  }
+
+  /**
+   * A connection that is not a WebSocket of the plugin's route (its caller did the handshake and
+   * verified the credentials): the same checks as an upgrade (shutdown, origin, capacity, address
+   * rate, user, per-client limits), then a new or resumed session on it.
+   */
+  async attach(connection: TransportConnection): Promise<AttachResult> {
+    const admitted: Admission = admission(this, connection)
+    if (!admitted.ok) {
+      this.countRejectedUpgrade(admitted.code)
+      return admitted
+    }
+    const base: Connection = {
+      socket: connection.transport,
+      log: connection.log,
+      remoteAddress: connection.remoteAddress,
+      userAgent: connection.userAgent,
+      origin: connection.origin,
+      user: connection.claims,
+      userId: admitted.userId,
+    }
+    const { resume } = connection
+    const session =
+      resume && this.#resumer
+        ? await this.resume(base, { token: resume.key, lastSeq: resume.lastSeq })
+        : this.open(base)
+    if (!session)
+      return { ok: false, code: 'GONE', message: 'the connection closed while its session was found' }
+    return { ok: true, session }
   }
 
   #install(
@@ -437,39 +500,37 @@ export class Registry implements SessionRegistry, SessionHost {
    * `last_seq` allow it (here, or taken over from another node through `locate`), else a new
    * session whose `session` frame says why. The socket is paused while another node is asked.
    */
-  async resume(connection: Connection, attempt: ResumeAttempt, request: FastifyRequest): Promise<void> {
+  async resume(
+    connection: Connection,
+    attempt: ResumeAttempt,
+    request?: FastifyRequest,
+  ): Promise<WsSession | undefined> {
     const resumer = this.#resumer
-    if (!resumer) {
-      this.open(connection)
-      return
-    }
+    if (!resumer) return this.open(connection)
     const claim = resumer.claimOf(attempt)
-    if ('refused' in claim) {
-      this.open(connection, claim.refused)
-      return
-    }
+    if ('refused' in claim) return this.open(connection, claim.refused)
     const lastSeq = attempt.lastSeq as number
-    if (claim.node === resumer.nodeId) {
-      const found = this.#check(claim.sid, claim.generation, lastSeq, connection.user)
-      if ('refused' in found) {
-        this.open(connection, found.refused)
-        return
-      }
+    // A resume key names the node that issued it: a session taken over since is resumed where it is.
+    if (claim.node === resumer.nodeId || (claim.stable === true && this.#sessions.has(claim.sid))) {
+      const found = this.#check(
+        claim.sid,
+        claim.stable ? undefined : claim.generation,
+        lastSeq,
+        connection.user,
+      )
+      if ('refused' in found) return this.open(connection, found.refused)
       this.#resumeHere(resumer, found.session, connection, found.frames)
-      return
+      return found.session
     }
     const locate = resumer.locate
-    if (!locate) {
-      this.open(connection, 'unavailable')
-      return
-    }
+    if (!locate) return this.open(connection, 'unavailable')
     // No session listens to this socket yet: a socket error meanwhile must not go unhandled.
     const ignore = () => {}
     connection.socket.on('error', ignore)
     connection.socket.pause()
     let answer: SessionSnapshot | ResumeRefusal
     try {
-      answer = await locate(claim, { lastSeq, user: connection.user, request })
+      answer = await locate(claim, { lastSeq, user: connection.user, ...(request ? { request } : {}) })
     } catch (err) {
       connection.log.info({ err, node: claim.node }, 'locate failed: a new session')
       answer = { refused: 'unavailable' }
@@ -477,22 +538,24 @@ export class Registry implements SessionRegistry, SessionHost {
     connection.socket.removeListener('error', ignore)
     connection.socket.resume()
     if ('refused' in answer) {
-      if (connection.socket.readyState === connection.socket.OPEN) this.open(connection, answer.refused)
-      return
+      if (connection.socket.readyState === TransportState.OPEN) return this.open(connection, answer.refused)
+      return undefined
     }
-    this.#adopt(resumer, answer, connection, claim.node, lastSeq)
+    return this.#adopt(resumer, answer, connection, claim.node, lastSeq)
   }
 
   /** The session `sid` if a token of this node with `generation` may resume it from `lastSeq`. */
+  /** `generation` undefined: a resume key, good at any generation. */
   #check(
     sid: string,
-    generation: number,
+    generation: number | undefined,
     lastSeq: number,
     user: UserClaims | undefined,
   ): { session: WsSession; frames: Array<{ seq: number; text: string }> } | ResumeRefusal {
     const session = this.#sessions.get(sid)
     const stream = session?.stream
-    if (!session || !stream || stream.generation !== generation) return { refused: 'expired' }
+    if (!session || !stream || (generation !== undefined && stream.generation !== generation))
+      return { refused: 'expired' }
     if (!this.#resumer?.sameUser(session.user, user) || lastSeq > session.lastSeq)
       return { refused: 'invalid' }
     const frames = stream.after(lastSeq)
@@ -528,7 +591,7 @@ export class Registry implements SessionRegistry, SessionHost {
     previousNode: string,
   ): void {
     this.#stats.sessionsResumed++
-    session.sendControl(resumer.sessionFrame(session, undefined, frames.length))
+    this.#announce(session, undefined, frames.length)
     for (const frame of frames) session.sendControl(resumer.stamp(frame))
     const replayed = frames.length
     session.baseLog.info({ sid: session.sid, previousNode, replayed }, 'session resumed')
@@ -543,15 +606,15 @@ export class Registry implements SessionRegistry, SessionHost {
     connection: Connection,
     previousNode: string,
     lastSeq: number,
-  ): void {
+  ): WsSession | undefined {
     const problem = resumer.snapshotProblem(snapshot)
     if (problem || this.#sessions.has(snapshot.sid)) {
       connection.log.warn(
         { problem: problem ?? 'the SID is already on this node' },
         'handed-over session refused',
       )
-      if (connection.socket.readyState === connection.socket.OPEN) this.open(connection, 'unavailable')
-      return
+      if (connection.socket.readyState === TransportState.OPEN) return this.open(connection, 'unavailable')
+      return undefined
     }
     const session = this.#install(
       connection,
@@ -569,13 +632,14 @@ export class Registry implements SessionRegistry, SessionHost {
     for (const room of snapshot.rooms.slice(0, this.options.maxRoomsPerSession))
       this.rooms.join(session.sid, room)
     const frames = snapshot.frames.filter((f) => f.seq > lastSeq)
-    if (connection.socket.readyState !== connection.socket.OPEN) {
+    if (connection.socket.readyState !== TransportState.OPEN) {
       // The client left while the other node was asked: the session waits here, as a detached one.
       this.#replay(resumer, session, [], previousNode)
       this.closed(session, 1006, '', true)
-      return
+      return undefined
     }
     this.#replay(resumer, session, frames, previousNode)
+    return session
   }
 
   handOver(request: HandOverRequest): SessionSnapshot | ResumeRefusal {
@@ -584,14 +648,19 @@ export class Registry implements SessionRegistry, SessionHost {
     const claim = resumer.claimOf({ token: request.token, lastSeq: request.lastSeq })
     if ('refused' in claim) return claim
     if (claim.node !== resumer.nodeId) return { refused: 'invalid' }
-    const found = this.#check(claim.sid, claim.generation, request.lastSeq, request.user)
+    const found = this.#check(
+      claim.sid,
+      claim.stable ? undefined : claim.generation,
+      request.lastSeq,
+      request.user,
+    )
     if ('refused' in found) return found
     const { session, frames } = found
     const snapshot = resumer.snapshot(
       session,
       [...this.rooms.roomsView(session.sid)],
       frames,
-      claim.generation + 1,
+      (claim.stable ? (session.stream?.generation ?? 0) : claim.generation) + 1,
     )
     this.#remove(session)
     session.abandon(1000, RESUMED_ELSEWHERE_REASON)
@@ -651,6 +720,7 @@ export class Registry implements SessionRegistry, SessionHost {
     this.#heartbeat.stop()
     this.timers.clearAll()
     this.clientLimits.clear()
+    this.addressLimits?.clear()
     this.#resumer?.dispose()
   }
 }

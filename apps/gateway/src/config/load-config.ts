@@ -11,6 +11,9 @@ export interface GatewayConfig {
   host: string
   port: number
   wsPath: string
+  /** GATEWAY_SOCKETIO: the Socket.IO endpoint at socketIoPath. */
+  socketIo: boolean
+  socketIoPath: string
   apiHost: string
   apiPort?: number
   nodeId: string

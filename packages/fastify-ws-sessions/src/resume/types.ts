@@ -15,6 +15,8 @@ export interface ResumeClaim {
   expiresAt: number
   /** The token itself, for the holding node to check again (a bearer credential: never log it). */
   token: string
+  /** A resume key (not single use): resumes the session whatever its generation. */
+  stable?: boolean
 }
 
 /** A session in transit between nodes: JSON-serialisable (it travels in an AMQP body). */
@@ -55,7 +57,8 @@ export interface HandOverRequest {
 export interface LocateContext {
   lastSeq: number
   user: UserClaims | undefined
-  request: FastifyRequest
+  /** The resuming upgrade; undefined for a connection attached through `attach` (no Fastify request). */
+  request?: FastifyRequest | undefined
 }
 
 export interface ResumeOptions {

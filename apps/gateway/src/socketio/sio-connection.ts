@@ -1,0 +1,184 @@
+import type { Socket as EngineSocket } from 'engine.io'
+import type { FastifyBaseLogger } from 'fastify'
+import type { SessionRegistry, UserClaims } from 'fastify-ws-sessions'
+import { Decoder, type Packet, PacketType } from 'socket.io-parser'
+import { clientFrameText, connectErrorPacket } from './packets.js'
+import { SioTransport } from './sio-transport.js'
+
+export interface SioConnectionDeps {
+  sessions: () => SessionRegistry
+  /** Verifies the CONNECT's `auth.token` (the native JWT check); undefined: authentication off. */
+  verifyToken: ((token: string) => Promise<UserClaims>) | undefined
+  /** With resume on, CONNECT's `pid`/`offset` resume the session (Socket.IO connection state recovery). */
+  resume: boolean
+  /** A connection without a successful CONNECT within this time is closed. */
+  connectTimeoutMs: number
+  log: FastifyBaseLogger
+  /** The client's address as the HTTP layer saw it (trustProxy applied), by handshake request. */
+  addressOf: (conn: EngineSocket) => string
+}
+
+const BINARY_REFUSED = 'binary attachments are not accepted: the gateway carries JSON only'
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** The ack id of a BINARY_EVENT header (`5<n>-[/nsp,]<id>[…`), if it has one. */
+function binaryAckId(text: string): number | undefined {
+  const match = /^5\d+-(?:\/[^,]*,)?(\d+)\[/.exec(text)
+  return match ? Number(match[1]) : undefined
+}
+
+/**
+ * One Engine.IO connection speaking Socket.IO v5: waits for the main namespace's CONNECT (others get
+ * CONNECT_ERROR), verifies `auth.token`, attaches a session of fastify-ws-sessions on a SioTransport
+ * (resuming it when `pid`/`offset` are given), then turns the client's packets into native frames.
+ */
+export class SioConnection {
+  readonly #conn: EngineSocket
+  readonly #deps: SioConnectionDeps
+  readonly #decoder = new Decoder()
+  readonly #log: FastifyBaseLogger
+  #transport: SioTransport | undefined
+  #state: 'waiting' | 'attaching' | 'connected' | 'closed' = 'waiting'
+  #timer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(conn: EngineSocket, deps: SioConnectionDeps) {
+    this.#conn = conn
+    this.#deps = deps
+    this.#log = deps.log.child({ transport: 'socket.io' })
+    this.#timer = setTimeout(() => {
+      if (this.#state === 'waiting' || this.#state === 'attaching') {
+        this.#log.debug('no Socket.IO CONNECT in time: closing')
+        conn.close()
+      }
+    }, deps.connectTimeoutMs)
+    this.#timer.unref()
+    this.#decoder.on('decoded', (packet: Packet) => this.#onPacket(packet))
+    conn.on('message', (data: string | Buffer) => this.#onMessage(data))
+    conn.on('close', (reason: string) => this.#onClose(reason))
+  }
+
+  #onMessage(data: string | Buffer): void {
+    if (typeof data !== 'string') {
+      // An attachment of a binary packet (refused with its header below): nothing to decode.
+      if (this.#state !== 'waiting') this.#transport?.receive(Buffer.from(data), true)
+      return
+    }
+    const type = data.charCodeAt(0) - 48
+    if (type === PacketType.BINARY_EVENT || type === PacketType.BINARY_ACK) {
+      if (!this.#transport) return
+      this.#transport.binaryAck = binaryAckId(data)
+      this.#transport.receive(Buffer.from(BINARY_REFUSED), true)
+      return
+    }
+    try {
+      this.#decoder.add(data)
+    } catch (err) {
+      // Not a Socket.IO packet: a bad frame of the session (answered, counted), or closed before one.
+      if (this.#transport) this.#transport.receive(Buffer.from(data), false)
+      else {
+        this.#log.debug({ err }, 'bad Socket.IO packet before CONNECT: closing')
+        this.#conn.close()
+      }
+    }
+  }
+
+  #onPacket(packet: Packet): void {
+    if (packet.type === PacketType.CONNECT) {
+      if (packet.nsp !== '/') {
+        this.#conn.write(
+          connectErrorPacket(
+            packet.nsp,
+            'Invalid namespace: this gateway serves the main namespace "/" only',
+            {
+              code: 'INVALID_NAMESPACE',
+            },
+          ),
+        )
+        return
+      }
+      if (this.#state === 'waiting') void this.#connect(packet.data)
+      return
+    }
+    // While attaching, the transport holds what comes (the session may not listen yet).
+    if (packet.nsp !== '/' || this.#state === 'waiting' || this.#state === 'closed' || !this.#transport)
+      return
+    if (packet.type === PacketType.EVENT) {
+      const args = Array.isArray(packet.data) ? (packet.data as unknown[]) : []
+      this.#transport.receive(Buffer.from(clientFrameText(args, packet.id)), false)
+    } else if (packet.type === PacketType.DISCONNECT) {
+      // The client's socket.disconnect(): a normal close that ends the session.
+      this.#state = 'closed'
+      this.#transport.ended(1000, 'client disconnect')
+      this.#conn.close()
+    }
+    // ACK: the gateway never asks the client for one; nothing to do.
+  }
+
+  async #connect(auth: unknown): Promise<void> {
+    this.#state = 'attaching'
+    const data = isObject(auth) ? auth : {}
+    const refuse = (message: string, code: string) => {
+      if (this.#state === 'closed') return
+      this.#state = 'waiting'
+      this.#conn.write(connectErrorPacket('/', message, { code }))
+    }
+    let claims: UserClaims | undefined
+    const { verifyToken } = this.#deps
+    if (verifyToken) {
+      const token = data.token
+      if (typeof token !== 'string' || token.length === 0) {
+        refuse('authentication failed: no token (send it as auth: {token})', 'UNAUTHORIZED')
+        return
+      }
+      try {
+        claims = await verifyToken(token)
+      } catch (err) {
+        this.#log.info({ err: (err as Error).message }, 'Socket.IO CONNECT refused: bad token')
+        refuse('authentication failed: the token was refused', 'UNAUTHORIZED')
+        return
+      }
+    }
+    if (this.#state !== 'attaching') return // closed meanwhile
+    const pid = this.#deps.resume && typeof data.pid === 'string' ? data.pid : undefined
+    const offset = typeof data.offset === 'string' && /^\d{1,15}$/.test(data.offset) ? Number(data.offset) : 0
+    const transport = new SioTransport(this.#conn, pid)
+    this.#transport = transport
+    const request = this.#conn.request
+    const result = await this.#deps.sessions().attach({
+      transport,
+      remoteAddress: this.#deps.addressOf(this.#conn),
+      userAgent: header(request.headers['user-agent']),
+      origin: header(request.headers.origin),
+      claims,
+      ...(pid !== undefined ? { resume: { key: pid, lastSeq: offset } } : {}),
+      log: this.#log,
+    })
+    if (!result.ok) {
+      this.#transport = undefined
+      transport.ended(1000, 'refused')
+      refuse(result.message, result.code)
+      return
+    }
+    if (this.#state !== 'attaching') {
+      // The connection closed while the session was made: the session sees a dropped connection.
+      transport.ended(1006, '')
+      return
+    }
+    this.#state = 'connected'
+    clearTimeout(this.#timer)
+  }
+
+  #onClose(reason: string): void {
+    clearTimeout(this.#timer)
+    const state = this.#state
+    this.#state = 'closed'
+    if (state === 'connected' || state === 'attaching') this.#transport?.ended(1006, reason)
+  }
+}
