@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import type { Socket } from 'socket.io-client'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
 import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
 import { jwtFor, TEST_JWT_SECRET } from './helpers/jwt.js'
+import { PythonSioClient, pythonSocketIoMissing } from './helpers/python-sio.js'
 import { connected, nextEvent, recordEvents, sioConnect } from './helpers/sio-client.js'
+
+const SID = /^[A-Za-z0-9_-]{22,}$/
+const pythonMissing = pythonSocketIoMissing()
 
 /** A User Manager on its own queue and a gateway with the Socket.IO endpoint on; `stop` removes both. */
 async function startSioNode(env: Record<string, string> = {}) {
@@ -54,7 +59,7 @@ describe('Socket.IO endpoint: socket.io-client v4 over the real broker, authenti
       })
       await connected(socket)
       const sid = socket.id as string
-      assert.match(sid, /^[A-Za-z0-9_-]{22,}$/, 'socket.id is the session id the UM sees')
+      assert.match(sid, SID, 'socket.id is the session id the UM sees')
       const hello = await um.waitFor((m) => m.body.type === 'CLIENT_CONNECTED' && m.body.sid === sid)
       assert.equal(hello.body.type === 'CLIENT_CONNECTED' && hello.body.meta.user?.sub, user)
       if (transports.length === 2) {
@@ -163,5 +168,171 @@ describe('Socket.IO endpoint: socket.io-client v4 over the real broker, authenti
       ['after.binary'],
     )
     socket.disconnect()
+  })
+
+  for (const transports of ['websocket', 'polling']) {
+    it(`python-socketio 5 (${transports}): auth, emit with ack, EMIT and ROOM_EMIT, disconnect ends the session`, {
+      skip: pythonMissing,
+    }, async () => {
+      const user = unique('py')
+      const py = new PythonSioClient(gw.httpUrl, await jwtFor(user), transports)
+      try {
+        const hello = await py.waitFor((l) => 'connected' in l || 'failed' in l, 'connected')
+        const sid = hello.connected as string
+        assert.match(sid, SID, `connected: ${JSON.stringify(hello)}`)
+        const connectedMsg = await um.waitFor((m) => m.body.type === 'CLIENT_CONNECTED' && m.body.sid === sid)
+        assert.equal(connectedMsg.body.type === 'CLIENT_CONNECTED' && connectedMsg.body.meta.user?.sub, user)
+        py.send({ op: 'emit', event: 'py.hello', data: { x: 1 } })
+        assert.deepEqual((await py.waitFor((l) => 'ack' in l, 'the ack')).ack, { ok: true })
+        const event = await um.waitFor((m) => m.body.type === 'CLIENT_EVENT' && m.body.sid === sid)
+        assert.deepEqual(event.body.type === 'CLIENT_EVENT' && [event.body.event, event.body.data], [
+          'py.hello',
+          { x: 1 },
+        ])
+        await um.request(node, { type: 'EMIT', v: 1, sid, event: 'news', data: 'for python' })
+        assert.equal((await um.request(node, { type: 'JOIN', v: 1, sid, room: 'py-room' })).ok, true)
+        await um.request(node, { type: 'ROOM_EMIT', v: 1, room: 'py-room', event: 'chat', data: { n: 2 } })
+        await py.waitFor((l) => l.event === 'chat', 'the ROOM_EMIT')
+        assert.deepEqual(
+          py.lines.filter((l) => 'event' in l),
+          [
+            { event: 'news', args: ['for python'] },
+            { event: 'chat', args: [{ n: 2 }] },
+          ],
+        )
+        py.send({ op: 'disconnect' })
+        const gone = await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid)
+        // python-socketio 5.7 closes its websocket right after queueing the DISCONNECT packet, which is then
+        // often never written: the gateway sees a dropped connection (1006). Over polling it always arrives.
+        const codes = transports === 'polling' ? [1000] : [1000, 1006]
+        assert.ok(
+          gone.body.type === 'CLIENT_DISCONNECTED' && codes.includes(gone.body.code),
+          JSON.stringify(gone.body),
+        )
+      } finally {
+        await py.close()
+      }
+    })
+  }
+
+  it('python-socketio 5: a bad token is a connect error with the message', {
+    skip: pythonMissing,
+  }, async () => {
+    const py = new PythonSioClient(gw.httpUrl, 'forged', 'websocket')
+    try {
+      const refused = await py.waitFor((l) => 'connect_error' in l, 'connect_error')
+      assert.match(JSON.stringify(refused.connect_error), /authentication failed/)
+      await py.waitFor((l) => 'failed' in l, 'connect() failing')
+    } finally {
+      await py.close()
+    }
+  })
+})
+
+const RESUME_SECRET = 'gateway-socketio-resume-secret-0123456789'
+
+/** A socket's Socket.IO recovery id (socket.io-client keeps it private). */
+function pidOf(socket: Socket): string | undefined {
+  return (socket as unknown as { _pid?: string })._pid
+}
+
+describe('Socket.IO connection state recovery rides on resume (same node, real broker, authentication on)', () => {
+  let um: FakeUserManager
+  let gw: StartedGateway
+  let node: string
+  let nodeId: string
+  let stop: () => Promise<void> = async () => {}
+
+  before(async () => {
+    ;({ um, gw, node, nodeId, stop } = await startSioNode({
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      SESSION_RESUME_WINDOW_MS: '60000',
+      GATEWAY_RESUME_SECRET: RESUME_SECRET,
+    }))
+  })
+  after(() => stop())
+
+  it('a dropped connection: events sent meanwhile are replayed in order after the reconnect, socket.recovered is true, same id and rooms', async () => {
+    const user = unique('erin')
+    const socket = sioConnect(gw.httpUrl, { auth: { token: await jwtFor(user) } })
+    await connected(socket)
+    assert.equal(socket.recovered, false)
+    const sid = socket.id as string
+    await um.waitFor((m) => m.body.type === 'CLIENT_CONNECTED' && m.body.sid === sid)
+    const seen = recordEvents(socket)
+    assert.equal((await um.request(node, { type: 'JOIN', v: 1, sid, room: 'lobby' })).ok, true)
+    await um.request(node, { type: 'EMIT', v: 1, sid, event: 'news', data: 1 })
+    await until(() => seen.length === 1, 5000, 'the first event')
+    // Socket.IO's offset (its last argument) is the event's seq.
+    assert.deepEqual(seen[0], ['news', 1, '1'])
+
+    const dropped = nextEvent(socket, 'disconnect')
+    socket.io.engine.close() // the connection drops (the client's way of simulating it)
+    assert.equal((await dropped)[0], 'forced close')
+    await um.waitFor((m) => m.body.type === 'CLIENT_DETACHED' && m.body.sid === sid)
+    const kept = await um.request(node, { type: 'EMIT', v: 1, sid, event: 'news', data: 2 })
+    assert.deepEqual(kept.ok && kept.data, { delivered: 0, kept: 1 })
+    await um.request(node, { type: 'ROOM_EMIT', v: 1, room: 'lobby', event: 'chat', data: 3 })
+
+    socket.connect()
+    await connected(socket)
+    assert.equal(socket.recovered, true)
+    assert.equal(socket.id, sid)
+    await until(() => seen.length === 3, 5000, 'the replayed events')
+    assert.deepEqual(seen.slice(1), [
+      ['news', 2, '2'],
+      ['chat', 3, '3'],
+    ])
+    const resumed = await um.waitFor((m) => m.body.type === 'CLIENT_RESUMED' && m.body.sid === sid)
+    assert.deepEqual(
+      resumed.body.type === 'CLIENT_RESUMED' && [resumed.body.previousNode, resumed.body.replayed],
+      [nodeId, 2],
+    )
+    await um.request(node, { type: 'ROOM_EMIT', v: 1, room: 'lobby', event: 'chat', data: 4 })
+    await until(() => seen.length === 4, 5000, 'a live event')
+    assert.deepEqual(seen[3], ['chat', 4, '4'])
+    assert.deepEqual(await socket.timeout(5000).emitWithAck('chat.send', 'back'), { ok: true })
+    socket.disconnect()
+    await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid)
+  })
+
+  it('a session that ended is not recovered: socket.recovered false, a new id (resume said resumed:false)', async () => {
+    const socket = sioConnect(gw.httpUrl, { auth: { token: await jwtFor(unique('frank')) } })
+    await connected(socket)
+    const sid = socket.id as string
+    await um.waitFor((m) => m.body.type === 'CLIENT_CONNECTED' && m.body.sid === sid)
+    socket.io.engine.close()
+    await um.waitFor((m) => m.body.type === 'CLIENT_DETACHED' && m.body.sid === sid)
+    await um.request(node, { type: 'DISCONNECT', v: 1, sid, code: 4002, reason: 'ended' })
+    await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid)
+    socket.connect()
+    await connected(socket)
+    assert.equal(socket.recovered, false)
+    assert.notEqual(socket.id, sid)
+    await um.waitFor((m) => m.body.type === 'CLIENT_CONNECTED' && m.body.sid === socket.id)
+    socket.disconnect()
+  })
+
+  it("another user presenting a session's pid gets a new session; the session is untouched", async () => {
+    const victim = sioConnect(gw.httpUrl, { auth: { token: await jwtFor(unique('grace')) } })
+    await connected(victim)
+    const sid = victim.id as string
+    const pid = pidOf(victim)
+    assert.ok(pid)
+    const thief = sioConnect(gw.httpUrl, {
+      auth: { token: await jwtFor(unique('mallory')) },
+      autoConnect: false,
+    })
+    ;(thief as unknown as { _pid: string; _lastOffset: string })._pid = pid
+    thief.connect()
+    await connected(thief)
+    assert.equal(thief.recovered, false)
+    assert.notEqual(thief.id, sid)
+    const seen = recordEvents(victim)
+    await um.request(node, { type: 'EMIT', v: 1, sid, event: 'still', data: 'mine' })
+    await until(() => seen.length === 1, 5000, 'the victim still gets its events')
+    assert.deepEqual(seen[0], ['still', 'mine', '1'])
+    thief.disconnect()
+    victim.disconnect()
   })
 })
