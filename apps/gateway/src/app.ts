@@ -21,6 +21,7 @@ import { createMetrics } from './http/metrics.js'
 import { createLogDestination } from './log-destination.js'
 import { LogThrottle } from './log-throttle.js'
 import { sessionOptions } from './sessions-wiring.js'
+import { registerSocketIoDemoPage } from './socketio/demo-page.js'
 import { registerSocketIo, socketIoOptions } from './socketio/endpoint.js'
 
 /**
@@ -243,6 +244,7 @@ export async function buildGateway(
       throw new Error('GATEWAY_SOCKETIO with a custom authenticate needs verifySocketIoToken as well')
     }
     await registerSocketIo(app, socketIoOptions(config, overrides.verifySocketIoToken ?? verifyToken))
+    if (config.demoPage) registerSocketIoDemoPage(app, config.socketIoPath)
   }
 
   const urlOf = (instance: FastifyInstance, scheme: string) => {
