@@ -58,7 +58,7 @@ export function gatewayEnv(settings: BenchSettings, scenario: string, port: numb
 export async function startGateway(
   settings: BenchSettings,
   scenario: string,
-  options: { execArgv?: string[] } = {},
+  options: { execArgv?: string[]; env?: Record<string, string> } = {},
 ): Promise<RunningGateway> {
   const marker = queueMarker(settings, scenario)
   const { child: um } = await startChild('servers/echo-um.ts', {
@@ -73,7 +73,7 @@ export async function startGateway(
     const gateway = await GatewayProcess.start({
       name: `${scenario}-gateway`,
       port,
-      env: gatewayEnv(settings, scenario, port),
+      env: { ...gatewayEnv(settings, scenario, port), ...options.env },
       adminToken: ADMIN_TOKEN,
       execArgv: [...profile, ...(options.execArgv ?? [])],
     })

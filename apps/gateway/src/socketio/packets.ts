@@ -1,4 +1,12 @@
 import { PacketType } from 'socket.io-parser'
+import WebSocket from 'ws'
+
+/** ws's frame encoder (untyped in @types/ws): a text frame built once for many sockets. */
+const frameOf = (
+  WebSocket as unknown as {
+    Sender: { frame(data: Buffer, options: Record<string, unknown>): Buffer[] }
+  }
+).Sender.frame
 
 /**
  * Socket.IO v5 packets of the main namespace, as the text of one Engine.IO message: the gateway writes
@@ -30,34 +38,61 @@ export type NativeFrame =
   | { kind: 'event'; event: string; data: unknown; hasData: boolean; seq: number | undefined }
   | { kind: 'reply'; id: unknown; reply: Record<string, unknown> }
 
-const SEQ_SUFFIX = /,"seq":(\d+)\}$/
+const SEQ_KEY = ',"seq":'
+
+/** An EVENT packet, and (for one sent to several sessions as it is) its WebSocket frame, encoded once. */
+export interface EventPacket {
+  text: string
+  /** engine.io's `wsPreEncodedFrame`: the websocket transport writes it as it is. */
+  wsFrame?: Buffer[]
+}
 
 /**
  * Turns native event frames into Socket.IO EVENT packets, `2["<event>",<data>,"<seq>"]` (the `seq` as
  * Socket.IO's recovery offset, last argument, when the session has one). A fan-out hands every
- * session the same frame text: the last one is remembered, so it is parsed and encoded once.
+ * session the same frame text: the last one is remembered, so it is parsed and encoded once, and
+ * without a seq its WebSocket frame too (as Socket.IO's own broadcast does).
  */
 export class EventPacketCache {
   #text: string | undefined
   #prefix = ''
+  #plain: EventPacket | undefined
+  #uses = 0
 
   /** The EVENT packet of an event frame `text` (without its `seq`), with `seq` as the offset. */
-  packet(text: string, seq: number | undefined): string | undefined {
+  packet(text: string, seq: number | undefined): EventPacket | undefined {
     if (text !== this.#text) {
       const frame = parseFrame(text)
       if (frame?.kind !== 'event') return undefined
       this.#text = text
       this.#prefix = `${PacketType.EVENT}[${JSON.stringify(frame.event)}${frame.hasData ? `,${JSON.stringify(frame.data)}` : ''}`
+      this.#plain = undefined
+      this.#uses = 0
     }
-    return seq === undefined ? `${this.#prefix}]` : `${this.#prefix},"${seq}"]`
+    if (seq !== undefined) return { text: `${this.#prefix},"${seq}"]` }
+    this.#plain ??= { text: `${this.#prefix}]` }
+    // From its second use on, the packet goes to several sessions: its frame is worth encoding once.
+    if (++this.#uses === 2) {
+      // "4": Engine.IO's message packet type.
+      this.#plain.wsFrame = frameOf(Buffer.from(`4${this.#plain.text}`), {
+        readOnly: false,
+        mask: false,
+        rsv1: false,
+        opcode: 1,
+        fin: true,
+      })
+    }
+    return this.#plain
   }
 }
 
 /** The frame text without its trailing `seq`, and the seq (as `withSeq` of message-schema writes it). */
 export function splitSeq(text: string): { text: string; seq: number | undefined } {
-  const match = SEQ_SUFFIX.exec(text)
-  if (!match) return { text, seq: undefined }
-  return { text: `${text.slice(0, match.index)}}`, seq: Number(match[1]) }
+  const at = text.lastIndexOf(SEQ_KEY)
+  if (at < 0) return { text, seq: undefined }
+  const digits = text.slice(at + SEQ_KEY.length, -1)
+  if (!/^\d{1,16}$/.test(digits) || !text.endsWith('}')) return { text, seq: undefined }
+  return { text: `${text.slice(0, at)}}`, seq: Number(digits) }
 }
 
 /** Parses one native frame the session wrote; undefined for anything else (never expected). */

@@ -35,6 +35,14 @@ function binaryAckId(text: string): number | undefined {
 }
 
 /**
+ * One decoder for every connection: binary packets are refused before it (their attachments never
+ * reach it), so it holds no state between calls, and `decoded` fires within `add`, for `decoding`.
+ */
+const decoder = new Decoder()
+let decoding: SioConnection | undefined
+decoder.on('decoded', (packet: Packet) => decoding?.onPacket(packet))
+
+/**
  * One Engine.IO connection speaking Socket.IO v5: waits for the main namespace's CONNECT (others get
  * CONNECT_ERROR), verifies `auth.token`, attaches a session of fastify-ws-sessions on a SioTransport
  * (resuming it when `pid`/`offset` are given), then turns the client's packets into native frames.
@@ -42,8 +50,7 @@ function binaryAckId(text: string): number | undefined {
 export class SioConnection {
   readonly #conn: EngineSocket
   readonly #deps: SioConnectionDeps
-  readonly #decoder = new Decoder()
-  readonly #log: FastifyBaseLogger
+  #log: FastifyBaseLogger | undefined
   #transport: SioTransport | undefined
   #state: 'waiting' | 'attaching' | 'connected' | 'closed' = 'waiting'
   #timer: ReturnType<typeof setTimeout> | undefined
@@ -51,15 +58,13 @@ export class SioConnection {
   constructor(conn: EngineSocket, deps: SioConnectionDeps) {
     this.#conn = conn
     this.#deps = deps
-    this.#log = deps.log.child({ transport: 'socket.io' })
     this.#timer = setTimeout(() => {
       if (this.#state === 'waiting' || this.#state === 'attaching') {
-        this.#log.debug('no Socket.IO CONNECT in time: closing')
+        this.#logger.debug('no Socket.IO CONNECT in time: closing')
         conn.close()
       }
     }, deps.connectTimeoutMs)
     this.#timer.unref()
-    this.#decoder.on('decoded', (packet: Packet) => this.#onPacket(packet))
     conn.on('message', (data: string | Buffer) => this.#onMessage(data))
     conn.on('close', (reason: string) => this.#onClose(reason))
   }
@@ -78,18 +83,28 @@ export class SioConnection {
       return
     }
     try {
-      this.#decoder.add(data)
+      decoding = this
+      decoder.add(data)
     } catch (err) {
       // Not a Socket.IO packet: a bad frame of the session (answered, counted), or closed before one.
       if (this.#transport) this.#transport.receive(Buffer.from(data), false)
       else {
-        this.#log.debug({ err }, 'bad Socket.IO packet before CONNECT: closing')
+        this.#logger.debug({ err }, 'bad Socket.IO packet before CONNECT: closing')
         this.#conn.close()
       }
+    } finally {
+      decoding = undefined
     }
   }
 
-  #onPacket(packet: Packet): void {
+  /** Made on first use: most connections never log a line of their own, and a child logger costs memory. */
+  get #logger(): FastifyBaseLogger {
+    this.#log ??= this.#deps.log.child({ transport: 'socket.io' })
+    return this.#log
+  }
+
+  /** A packet of this connection (from the shared decoder). */
+  onPacket(packet: Packet): void {
     if (packet.type === PacketType.CONNECT) {
       if (packet.nsp !== '/') {
         this.#conn.write(
@@ -140,7 +155,7 @@ export class SioConnection {
       try {
         claims = await verifyToken(token)
       } catch (err) {
-        this.#log.info({ err: (err as Error).message }, 'Socket.IO CONNECT refused: bad token')
+        this.#logger.info({ err: (err as Error).message }, 'Socket.IO CONNECT refused: bad token')
         refuse('authentication failed: the token was refused', 'UNAUTHORIZED')
         return
       }
@@ -158,7 +173,7 @@ export class SioConnection {
       origin: header(request.headers.origin),
       claims,
       ...(pid !== undefined ? { resume: { key: pid, lastSeq: offset } } : {}),
-      log: this.#log,
+      log: this.#deps.log,
     })
     if (!result.ok) {
       this.#transport = undefined

@@ -22,6 +22,9 @@ export const CLOSE_EVENT = 'gateway.close'
  */
 const RECONNECT_CODES: ReadonlySet<number> = new Set([1001, 1011, 1012, 1013])
 
+/** engine.io's write options, with the pre-encoded frame its websocket transport reads (untyped there). */
+type WriteOptions = NonNullable<Parameters<EngineSocket['write']>[1]> & { wsPreEncodedFrame?: Buffer[] }
+
 /** One EVENT packet encoding shared by every transport: a fan-out is encoded once. */
 const events = new EventPacketCache()
 
@@ -93,7 +96,10 @@ export class SioTransport extends EventEmitter implements SessionTransport {
       }
     }
     const packet = events.packet(base, seq)
-    if (packet !== undefined) this.#write(packet)
+    if (packet === undefined) return
+    this.#queued += packet.text.length
+    const options: WriteOptions = packet.wsFrame ? { wsPreEncodedFrame: packet.wsFrame } : {}
+    this.#conn.write(packet.text, options)
   }
 
   #reply(text: string): void {
