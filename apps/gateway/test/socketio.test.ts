@@ -336,3 +336,68 @@ describe('Socket.IO connection state recovery rides on resume (same node, real b
     victim.disconnect()
   })
 })
+
+describe("Socket.IO sessions keep the native endpoint's limits (real broker, authentication on)", () => {
+  let um: FakeUserManager
+  let gw: StartedGateway
+  let stop: () => Promise<void> = async () => {}
+
+  before(async () => {
+    ;({ um, gw, stop } = await startSioNode({
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      SESSION_MAX_PER_CLIENT: '1',
+      SESSION_RATE_PER_SEC: '1',
+      SESSION_RATE_BURST: '2',
+    }))
+  })
+  after(() => stop())
+
+  it("a user's second session past SESSION_MAX_PER_CLIENT is a connect_error with the upgrade's code", async () => {
+    const token = await jwtFor(unique('hank'))
+    const first = sioConnect(gw.httpUrl, { auth: { token } })
+    await connected(first)
+    const second = sioConnect(gw.httpUrl, { auth: { token } })
+    const err = await connected(second).then(
+      () => undefined,
+      (e: Error & { data?: unknown }) => e,
+    )
+    assert.match(err?.message ?? '', /too many sessions for this client/)
+    assert.deepEqual(err?.data, { code: 'TOO_MANY_CLIENT_SESSIONS' })
+    second.close()
+    first.disconnect()
+  })
+
+  it('the rate limit answers RATE_LIMITED through the ack, and the refused event is not forwarded', async () => {
+    const socket = sioConnect(gw.httpUrl, { auth: { token: await jwtFor(unique('ivy')) } })
+    await connected(socket)
+    const sid = socket.id as string
+    const acks = await Promise.all([1, 2, 3].map((n) => socket.timeout(5000).emitWithAck('burst', n)))
+    assert.deepEqual(acks.slice(0, 2), [{ ok: true }, { ok: true }])
+    assert.equal(acks[2].ok, false)
+    assert.equal(acks[2].error.code, 'RATE_LIMITED')
+    const forwarded = um.received.filter((m) => m.body.type === 'CLIENT_EVENT' && m.body.sid === sid)
+    assert.deepEqual(
+      forwarded.map((m) => m.body.type === 'CLIENT_EVENT' && m.body.data),
+      [1, 2],
+    )
+    socket.disconnect()
+  })
+
+  it('a node shutting down: gateway.close 1001, then the connection closes without DISCONNECT (the client would reconnect); CLIENT_DISCONNECTED 1001', async () => {
+    const socket = sioConnect(gw.httpUrl, { auth: { token: await jwtFor(unique('jack')) } })
+    await connected(socket)
+    const sid = socket.id as string
+    await um.waitFor((m) => m.body.type === 'CLIENT_CONNECTED' && m.body.sid === sid)
+    const closing = nextEvent(socket, 'gateway.close')
+    const disconnected = nextEvent(socket, 'disconnect')
+    await gw.gateway.close()
+    // The reason is the sessions plugin's ('server shutting down'), or the gateway's when the session's
+    // CLIENT_CONNECTED was still awaiting the broker's accept ('the node is shutting down').
+    const [close] = (await closing) as [{ code: number; reason: string }]
+    assert.equal(close.code, 1001)
+    assert.match(close.reason, /shutting down/)
+    assert.equal((await disconnected)[0], 'transport close')
+    const gone = await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid)
+    assert.equal(gone.body.type === 'CLIENT_DISCONNECTED' && gone.body.code, 1001)
+  })
+})

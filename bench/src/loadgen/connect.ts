@@ -22,6 +22,11 @@ export interface ConnectResult {
   firstError: string | undefined
 }
 
+/** Engine.IO v4 heartbeat: the server's ping `2` is answered `3`. */
+function answerPing(this: WebSocket, data: WebSocket.RawData): void {
+  if (data.toString() === '2') this.send('3')
+}
+
 function openOne(url: string, protocol: Protocol, localAddress: string | undefined, timeoutMs: number) {
   return new Promise<WebSocket>((resolve, reject) => {
     const ws = new WebSocket(url, {
@@ -41,6 +46,9 @@ function openOne(url: string, protocol: Protocol, localAddress: string | undefin
       ws.removeAllListeners('error')
       ws.removeAllListeners('close')
       ws.on('error', () => {})
+      // Engine.IO: answer the server's pings for as long as the connection is held, not only while a
+      // measurement listens (a long connect phase of the other side would otherwise outlast pingTimeout).
+      if (protocol === 'engineio') ws.on('message', answerPing)
       resolve(ws)
     }
     if (protocol === 'plain') {

@@ -3,19 +3,17 @@ import { asText, numberAfter } from './frames.js'
 
 /**
  * Counts broadcast frames (`…"seq":N…`) on every connection and calls `onComplete(seq)` once every
- * connection of this process has received broadcast N. Answers Engine.IO pings (`2` -> `3`).
+ * connection of this process has received broadcast N.
  */
 export function countBroadcasts(sockets: WebSocket[], onComplete: (seq: number) => void) {
   const counts = new Map<number, number>()
   let frames = 0
   const expected = sockets.length
+  const listeners = new Map<WebSocket, (data: WebSocket.RawData) => void>()
   for (const ws of sockets) {
-    ws.on('message', (data) => {
+    // Engine.IO pings are answered by the connection's own listener (connect.ts).
+    const onMessage = (data: WebSocket.RawData) => {
       const text = asText(data)
-      if (text === '2') {
-        ws.send('3')
-        return
-      }
       const seq = numberAfter(text, '"seq":')
       if (seq < 0) return
       frames++
@@ -26,14 +24,16 @@ export function countBroadcasts(sockets: WebSocket[], onComplete: (seq: number) 
       } else {
         counts.set(seq, count)
       }
-    })
+    }
+    listeners.set(ws, onMessage)
+    ws.on('message', onMessage)
   }
   return {
     get frames() {
       return frames
     },
     stop() {
-      for (const ws of sockets) ws.removeAllListeners('message')
+      for (const [ws, onMessage] of listeners) ws.off('message', onMessage)
     },
   }
 }
