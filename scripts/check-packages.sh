@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What a stranger gets, checked as a stranger would (after `pnpm build`, with RabbitMQ on 5672):
-#  1. packs message-schema, fastify-ci-bridge and fastify-ws-sessions and looks into the tarballs
+#  1. packs message-schema, fastify-ci-bridge, fastify-ws-sessions and client and looks into the tarballs
 #     (LICENSE, README, engines; no source maps, no src; no links a README cannot follow from npm);
 #  2. installs the tarballs with npm into an empty ESM app outside the workspace (only known
 #     EBADENGINE warnings allowed);
@@ -8,7 +8,8 @@
 #     once more with exactOptionalPropertyTypes;
 #  4. runs each README's example against the real broker (on a vhost of its own, deleted after);
 #  5. makes the gateway's deploy folder (scripts/deploy-gateway.mjs), moves it, runs it against the
-#     broker until /readyz is 200, sends SIGTERM and expects exit code 0.
+#     broker until /readyz is 200, sends SIGTERM and expects exit code 0;
+#  6. runs the client's README example against that gateway in embedded mode with resume on.
 # Prints one PASS/FAIL line per check; exits 1 at the first failure.
 set -euo pipefail
 
@@ -61,7 +62,7 @@ rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null
 
 # ---- 1. pack -------------------------------------------------------------------------------------
 mkdir -p "$scratch/tarballs"
-for pkg in message-schema fastify-ci-bridge fastify-ws-sessions; do
+for pkg in message-schema fastify-ci-bridge fastify-ws-sessions client; do
   (cd "$root/packages/$pkg" && pnpm pack --pack-destination "$scratch/tarballs" >/dev/null)
 done
 for tarball in "$scratch"/tarballs/*.tgz; do
@@ -96,19 +97,20 @@ cat >"$app/package.json" <<'EOF'
 { "name": "stranger-app", "version": "1.0.0", "private": true, "type": "module" }
 EOF
 (cd "$app" && npm install --no-audit --no-fund --loglevel=warn \
-  "$scratch"/tarballs/*.tgz fastify@5 ws@8 typescript@~5.9 @types/node@20 >"$scratch/npm.log" 2>&1) ||
+  "$scratch"/tarballs/*.tgz fastify@5 ws@8 @types/ws@8 typescript@~5.9 @types/node@20 >"$scratch/npm.log" 2>&1) ||
   fail "npm install of the tarballs" "$scratch/npm.log"
 # Known: cookie@2 (fastify -> light-my-request) declares node >= 22 and runs on Node 20 (README, "Node.js versions").
 unexpected=$(grep -A3 EBADENGINE "$scratch/npm.log" | grep -Eo "package: '[^']+'" | grep -Ev "'cookie@2\." || true)
 [ -z "$unexpected" ] || fail "npm install: unexpected EBADENGINE warnings: $unexpected" "$scratch/npm.log"
 known=$(grep -A3 EBADENGINE "$scratch/npm.log" | grep -Eo "package: '[^']+'" | sort -u | tr '\n' ' ' || true)
-pass "npm install of the three tarballs into an empty ESM app (node $(node --version)${known:+; known EBADENGINE: $known})"
+pass "npm install of the four tarballs into an empty ESM app (node $(node --version)${known:+; known EBADENGINE: $known})"
 
 # ---- 3. compile the examples and a consumer --------------------------------------------------
 node "$root/scripts/package-check/extract-examples.mjs" "$app" \
   "$root/packages/message-schema/README.md" \
   "$root/packages/fastify-ci-bridge/README.md" \
-  "$root/packages/fastify-ws-sessions/README.md" >"$scratch/examples.txt" ||
+  "$root/packages/fastify-ws-sessions/README.md" \
+  "$root/packages/client/README.md" >"$scratch/examples.txt" ||
   fail "README examples not found"
 cp "$root/scripts/package-check/consumer.ts" "$root/scripts/package-check/tsconfig.json" "$app/"
 (cd "$app" && npx tsc -p . >"$scratch/tsc.log" 2>&1) || fail "tsc --strict (no skipLibCheck)" "$scratch/tsc.log"
@@ -166,4 +168,19 @@ pids+=("$server")
 wait_http "http://127.0.0.1:$port/readyz" 60 || fail "moved gateway: /readyz not 200" "$scratch/gateway.log"
 stop "$server" "$scratch/gateway.log" "moved gateway"
 pass "moved deploy folder runs against the broker: /readyz 200, SIGTERM -> exit 0"
+
+# ---- 6. the client's example against the gateway (embedded mode, resume on) ----------------------
+port=$(free_port)
+(GATEWAY_HOST=127.0.0.1 GATEWAY_PORT=$port SESSION_RESUME_WINDOW_MS=30000 LOG_LEVEL=warn \
+  exec node "$moved/dist/main.js" >"$scratch/gateway-embedded.log" 2>&1) &
+server=$!
+pids+=("$server")
+wait_http "http://127.0.0.1:$port/readyz" 30 || fail "embedded gateway: /readyz not 200" "$scratch/gateway-embedded.log"
+(cd "$app" && GATEWAY_URL="ws://127.0.0.1:$port/ws" timeout 20 node dist/client-example.js >"$scratch/client.log" 2>&1) ||
+  fail "client example" "$scratch/client.log"
+grep -q "^refused: INVALID" "$scratch/client.log" && grep -q "^resumed " "$scratch/client.log" &&
+  grep -q "^resumed the same session: true" "$scratch/client.log" ||
+  fail "client example: expected an INVALID refusal and a resume of the same session" "$scratch/client.log"
+stop "$server" "$scratch/gateway-embedded.log" "embedded gateway"
+pass "client README example against the gateway (embedded, resume on): request, INVALID, drop, resumed"
 echo "package check: all passed"

@@ -1,4 +1,4 @@
-import type { Ack } from './connection.js'
+import type { RequestOutcome } from '@session-gateway/client'
 import { formatRtt } from './describe.js'
 import { element, trimChildren } from './dom.js'
 
@@ -9,10 +9,10 @@ export class AcksView {
     private readonly max = 40,
   ) {}
 
-  add(ack: Ack): void {
+  add(ack: RequestOutcome): void {
     const row = element('tr', ack.ok ? 'ok' : 'failed')
     row.dataset.testid = 'ack'
-    row.dataset.id = String(ack.id)
+    if (ack.id !== undefined) row.dataset.id = String(ack.id)
     row.dataset.event = ack.event
     row.dataset.ok = String(ack.ok)
 
@@ -31,7 +31,12 @@ export class AcksView {
       !ack.ok && ack.error.code === 'NOT_CONNECTED' ? '—' : formatRtt(ack.rttMs),
     )
     rtt.dataset.testid = 'ack-rtt'
-    row.append(element('td', 'num', `#${ack.id}`), element('td', 'event', ack.event), result, rtt)
+    row.append(
+      element('td', 'num', ack.id === undefined ? '—' : `#${ack.id}`),
+      element('td', 'event', ack.event),
+      result,
+      rtt,
+    )
 
     this.body.prepend(row)
     trimChildren(this.body, this.max, true)

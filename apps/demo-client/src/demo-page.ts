@@ -1,10 +1,11 @@
+import type { ClientState, RequestOutcome, ServerEvent, SessionInfo } from '@session-gateway/client'
 import type { AcksView } from './acks-view.js'
 import type { ChatView } from './chat-view.js'
-import type { Ack, ConnectionState, GatewayConnection } from './connection.js'
-import { adviceFor, describeClose, formatRtt, shortSid } from './describe.js'
-import type { Incoming } from './frames.js'
+import { adviceFor, describeClose, sessionNote, shortSid } from './describe.js'
+import { classifyFrame } from './frames.js'
 import type { LogView } from './log-view.js'
 import type { Notices } from './notices.js'
+import type { PageConnection, SendResult } from './page-connection.js'
 import type { PresenceView } from './presence-view.js'
 import { readDemoEvent } from './pushed-events.js'
 import type { StatusView } from './status-view.js'
@@ -29,32 +30,21 @@ export class DemoPage {
   private downAnnounced = false
 
   constructor(
-    private readonly connection: GatewayConnection,
+    private readonly connection: PageConnection,
     private readonly views: DemoViews,
   ) {}
 
   // ---- the connection ----
 
-  onState(state: ConnectionState): void {
+  onState(state: ClientState): void {
     const { notices } = this.views
-    this.views.status.render(state)
-    if (state.status !== 'open') {
-      this.sid = undefined
-      this.views.chat.setSid(undefined)
-      this.views.presence.setSid(undefined)
-    }
+    this.views.status.render(state, this.connection.resumable)
     switch (state.status) {
-      case 'open':
-        this.log('page', 'info', `connected to ${this.connection.url}`)
-        void this.askSid()
-        return
       case 'reconnecting': {
         const closed = describeClose(state.lastClose.code, state.lastClose.reason)
-        this.log(
-          'page',
-          'info',
-          `connection closed with code ${closed}; next attempt in ${Math.ceil(state.delayMs / 1000)} s`,
-        )
+        const next = `next attempt in ${Math.ceil(state.delayMs / 1000)} s`
+        const resuming = this.connection.resumable ? '; the page will resume its session' : ''
+        this.log('page', 'info', `connection closed with code ${closed}; ${next}${resuming}`)
         if (!this.downAnnounced) {
           this.downAnnounced = true
           notices.showTopic(
@@ -63,55 +53,80 @@ export class DemoPage {
             this.wasOpen
               ? 'Lost the connection to the gateway.'
               : `Cannot reach the gateway at ${this.connection.url}.`,
-            `Closed with code ${closed}. The page keeps retrying by itself; what you send meanwhile is not delivered.`,
+            this.connection.resumable
+              ? `Closed with code ${closed}. The page keeps retrying by itself and resumes its session: what the gateway sends meanwhile is kept for it. What you send meanwhile is not delivered.`
+              : `Closed with code ${closed}. The page keeps retrying by itself; what you send meanwhile is not delivered.`,
           )
         }
         return
       }
       case 'closed':
-        this.log('page', 'info', 'disconnected on the page')
         this.downAnnounced = false
-        notices.showTopic('connection', 'info', 'Disconnected.', 'Press Connect to open a new session.')
+        if (state.by === 'server' && state.lastClose) {
+          const closed = describeClose(state.lastClose.code, state.lastClose.reason)
+          this.log('page', 'info', `the gateway ended the session with code ${closed}`)
+          notices.showTopic(
+            'connection',
+            'error',
+            'The gateway ended the session.',
+            `Closed with code ${closed}; the page does not reconnect after it. Press Connect to open a new session.`,
+          )
+        } else {
+          this.log('page', 'info', 'disconnected on the page')
+          notices.showTopic('connection', 'info', 'Disconnected.', 'Press Connect to open a new session.')
+        }
         return
       default:
         return
     }
   }
 
-  private async askSid(): Promise<void> {
-    const ack = await this.connection.request('GET_SID')
-    this.views.acks.add(ack)
-    const sid = ack.ok ? (ack.data as { sid?: unknown } | undefined)?.sid : undefined
-    if (typeof sid !== 'string') {
-      this.views.notices.show(
-        'error',
-        'The gateway did not give a session id.',
-        ack.ok ? 'GET_SID replied without data.sid' : ack.error.message,
+  /** A connection got a session: the first one, the old one resumed, or a new one after a drop. */
+  onSession(info: SessionInfo): void {
+    const { notices } = this.views
+    // After Disconnect / Connect the page's client is a new one: its first session replaces the last.
+    const previous = info.previousSid ?? this.sid
+    this.setSid(info.sid)
+    this.views.status.showSession(info)
+    this.log('page', 'info', `connected to ${this.connection.url}: ${sessionNote(info)}`)
+    if (info.resumed) {
+      const missed = info.replayed === 1 ? '1 missed event' : `${info.replayed} missed events`
+      notices.showTopic(
+        'connection',
+        'success',
+        'Resumed.',
+        `Same session id ${info.sid}; ${missed} replayed.`,
       )
-      return
-    }
-    this.setSid(sid)
-    if (this.downAnnounced) {
-      this.views.notices.showTopic('connection', 'success', 'Reconnected.', `New session id ${sid}.`)
+    } else if (previous !== undefined) {
+      const rooms = this.views.chat.joinedRooms()
+      notices.showTopic(
+        'connection',
+        'success',
+        'Reconnected.',
+        `New session id ${info.sid}${info.reason ? ` (${info.reason})` : ''}${rooms.length > 0 ? ': joining your rooms again' : ''}.`,
+      )
+      for (const room of rooms) {
+        this.log('page', 'info', `joining #${room} again with the new session`)
+        void this.join(room)
+      }
+    } else if (this.downAnnounced) {
+      notices.showTopic('connection', 'success', 'Connected.', `Session id ${info.sid}.`)
     } else {
-      this.views.notices.clear('connection')
+      notices.clear('connection')
     }
     this.downAnnounced = false
     this.wasOpen = true
-    for (const room of this.views.chat.joinedRooms()) {
-      this.log('page', 'info', `joining #${room} again after the reconnect`)
-      void this.join(room)
-    }
   }
 
   private setSid(sid: string): void {
     this.sid = sid
     this.views.chat.setSid(sid)
     this.views.presence.setSid(sid)
-    this.views.status.showSid(sid)
   }
 
-  onFrame(incoming: Incoming, text: string, ack?: Ack): void {
+  /** Every frame received, for the log (events reach the page through `onEvent`, once). */
+  onFrame(text: string, duplicate: boolean): void {
+    const incoming = classifyFrame(text)
     switch (incoming.kind) {
       case 'invalid':
         this.log('in', 'warning', `frame breaks the wire contract: ${incoming.reason}`, text)
@@ -124,20 +139,27 @@ export class DemoPage {
         return
       }
       case 'reply': {
-        const about = ack ? `#${ack.id} ${ack.event}` : `#${String(incoming.frame.id)}`
-        const rtt = ack ? ` in ${formatRtt(ack.rttMs)}` : ''
-        if (incoming.frame.ok) this.log('in', 'reply', `reply to ${about}: ok${rtt}`, text)
-        else this.log('in', 'reply-error', `reply to ${about}: ${incoming.frame.error.code}${rtt}`, text)
+        const about = `#${String(incoming.frame.id)}`
+        if (incoming.frame.ok) this.log('in', 'reply', `reply to ${about}: ok`, text)
+        else this.log('in', 'reply-error', `reply to ${about}: ${incoming.frame.error.code}`, text)
         return
       }
-      case 'event':
-        this.log('in', 'event', incoming.frame.event, text)
-        this.onEvent(incoming.frame)
+      case 'event': {
+        const { event } = incoming.frame
+        const seq =
+          'seq' in incoming.frame && incoming.frame.seq !== undefined ? ` (seq ${incoming.frame.seq})` : ''
+        const title = duplicate ? `${event}${seq}: already received, not shown again` : `${event}${seq}`
+        this.log('in', 'event', title, event === 'session' ? hideResumeToken(text) : text)
         return
+      }
     }
   }
 
-  private onEvent(frame: Parameters<typeof readDemoEvent>[0]): void {
+  onSettled(outcome: RequestOutcome): void {
+    this.views.acks.add(outcome)
+  }
+
+  onEvent(frame: ServerEvent): void {
     const { chat, notices } = this.views
     const ev = readDemoEvent(frame)
     switch (ev.name) {
@@ -194,8 +216,15 @@ export class DemoPage {
     this.log('page', 'warning', message)
   }
 
-  onSent(event: string, id: number | string | undefined, text: string): void {
-    this.log('out', 'event', id === undefined ? event : `${event} #${id}`, text)
+  onSent(text: string): void {
+    const frame = JSON.parse(text) as { event: string; id?: number | string }
+    this.log('out', 'event', frame.id === undefined ? frame.event : `${frame.event} #${frame.id}`, text)
+  }
+
+  /** Simulates a network drop (see PageConnection.drop). */
+  drop(): void {
+    if (this.connection.drop())
+      this.log('page', 'info', 'dropping the connection (close 4000: the gateway detaches the session)')
   }
 
   // ---- what a person does ----
@@ -210,8 +239,8 @@ export class DemoPage {
   }
 
   async leave(room: string): Promise<void> {
-    const ack = await this.send('room.leave', { room })
-    if (ack.ok) {
+    const result = await this.send('room.leave', { room })
+    if (result.ok) {
       this.views.presence.forget(room)
       this.views.chat.removeRoom(room)
       this.views.chat.system(room, 'you left')
@@ -238,13 +267,12 @@ export class DemoPage {
 
   /** Sends `count` echoes at once and sums up their replies in one notice. */
   async burst(count: number): Promise<void> {
-    const acks = await Promise.all(
+    const results = await Promise.all(
       Array.from({ length: count }, (_, i) => this.connection.request('echo', { burst: i + 1 })),
     )
     const byCode = new Map<string, number>()
-    for (const ack of acks) {
-      this.views.acks.add(ack)
-      const key = ack.ok ? 'ok' : ack.error.code
+    for (const result of results) {
+      const key = result.ok ? 'ok' : result.error.code
       byCode.set(key, (byCode.get(key) ?? 0) + 1)
     }
     const summary = [...byCode].map(([code, n]) => `${n} ${code}`).join(', ')
@@ -258,16 +286,16 @@ export class DemoPage {
   }
 
   /** Sends one request, shows its reply, and a notice when it failed. */
-  private async send(event: string, data: unknown): Promise<Ack> {
-    const ack = await this.connection.request(event, data)
-    this.views.acks.add(ack)
-    if (!ack.ok) {
-      const { code, message } = ack.error
+  private async send(event: string, data: unknown): Promise<SendResult> {
+    const result = await this.connection.request(event, data)
+    if (!result.ok) {
+      const { code, message, requestId } = result.error
       const local = code === 'NOT_CONNECTED' || code === 'TIMEOUT' || code === 'CLOSED'
       const detail = local ? adviceFor(code) : `The gateway says: ${message}. ${adviceFor(code)}`
-      this.views.notices.show('error', `${event} #${ack.id} failed: ${code}`, detail)
+      const which = requestId === undefined ? event : `${event} #${requestId}`
+      this.views.notices.show('error', `${which} failed: ${code}`, detail)
     }
-    return ack
+    return result
   }
 
   private log(
@@ -278,4 +306,9 @@ export class DemoPage {
   ): void {
     this.views.log.add(body === undefined ? { direction, kind, title } : { direction, kind, title, body })
   }
+}
+
+/** The session frame for the log, its resume token (a bearer credential) cut short. */
+function hideResumeToken(text: string): string {
+  return text.replace(/("resumeToken":")([^"]{6})[^"]*"/, '$1$2… (hidden)"')
 }

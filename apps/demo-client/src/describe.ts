@@ -1,3 +1,5 @@
+import type { SessionInfo } from '@session-gateway/client'
+
 /** Readable names for the close codes of PROTOCOL.md section 1 (and the browser's own 1005/1006). */
 const CLOSE_CODES: Readonly<Record<number, string>> = {
   1000: 'normal close',
@@ -7,6 +9,7 @@ const CLOSE_CODES: Readonly<Record<number, string>> = {
   1008: 'policy violation (origin, bad frames or rate limit)',
   1009: 'frame too large',
   1011: 'internal error on the gateway',
+  1012: 'the gateway is restarting',
   1013: 'gateway overloaded, try again later',
 }
 
@@ -42,4 +45,10 @@ export function shortSid(sid: string): string {
 
 export function formatRtt(ms: number): string {
   return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`
+}
+
+/** "resumed (3 missed events replayed)", "new session (expired)", "new session". */
+export function sessionNote(info: SessionInfo): string {
+  if (info.resumed) return `resumed (${info.replayed} missed event${info.replayed === 1 ? '' : 's'} replayed)`
+  return info.reason === undefined ? 'new session' : `new session (${info.reason})`
 }

@@ -1,12 +1,11 @@
 import { AcksView } from './acks-view.js'
 import { ChatView } from './chat-view.js'
-import { GatewayConnection } from './connection.js'
 import { DemoPage } from './demo-page.js'
 import { byTestId } from './dom.js'
 import { LogView } from './log-view.js'
 import { Notices } from './notices.js'
+import { PageConnection } from './page-connection.js'
 import { PresenceView } from './presence-view.js'
-import { browserSocket } from './socket.js'
 import { StatusView } from './status-view.js'
 import { bindForms } from './ui.js'
 import { pageUser, withToken } from './user-token.js'
@@ -20,13 +19,14 @@ function boot(): void {
     detail: byTestId('conn-detail', HTMLElement),
     toggle: byTestId('connect-toggle', HTMLButtonElement),
     retryNow: byTestId('reconnect-now', HTMLButtonElement),
+    drop: byTestId('drop-connection', HTMLButtonElement),
     sid: byTestId('sid', HTMLElement),
   })
   const urlText = byTestId('ws-url', HTMLElement)
   const target = resolveSocketUrl(window.location)
   if (!target.ok) {
     urlText.textContent = 'none'
-    status.render({ status: 'closed' })
+    status.render({ status: 'closed', by: 'client' }, false)
     notices.show('error', 'The page does not know where the gateway is.', target.message)
     return
   }
@@ -43,13 +43,14 @@ function boot(): void {
   byTestId('log-clear', HTMLButtonElement).addEventListener('click', () => log.clear())
 
   let page: DemoPage | undefined
-  const connection = new GatewayConnection({
-    url: withToken(target.url, user),
-    createSocket: browserSocket,
-    onState: (state) => page?.onState(state),
-    onFrame: (incoming, text, ack) => page?.onFrame(incoming, text, ack),
-    onSent: (frame, text) => page?.onSent(frame.event, frame.id, text),
-    onProtocolWarning: (message) => page?.onProtocolWarning(message),
+  const connection = new PageConnection(withToken(target.url, user), {
+    state: (state) => page?.onState(state),
+    session: (info) => page?.onSession(info),
+    event: (frame) => page?.onEvent(frame),
+    frame: (text, duplicate) => page?.onFrame(text, duplicate),
+    sent: (text) => page?.onSent(text),
+    settled: (outcome) => page?.onSettled(outcome),
+    warning: (message) => page?.onProtocolWarning(message),
   })
   const chat = new ChatView(
     byTestId('chat-log', HTMLOListElement),
@@ -72,10 +73,11 @@ function boot(): void {
 
   byTestId('connect-toggle', HTMLButtonElement).addEventListener('click', () => {
     const s = connection.state.status
-    if (s === 'closed' || s === 'idle') connection.start()
+    if (s === 'closed') connection.start()
     else connection.stop()
   })
   byTestId('reconnect-now', HTMLButtonElement).addEventListener('click', () => connection.retryNow())
+  byTestId('drop-connection', HTMLButtonElement).addEventListener('click', () => page?.drop())
 
   connection.start()
 }

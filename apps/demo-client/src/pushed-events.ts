@@ -1,4 +1,3 @@
-import type { EventFrame } from '@session-gateway/message-schema'
 import type { PresenceMember, RoomPresence, UserMessage } from './presence-view.js'
 
 /** The events the demo User Manager pushes (apps/gateway demo-user-manager.ts), typed. */
@@ -23,7 +22,7 @@ const strings = (v: unknown, ...keys: string[]): v is Fields =>
   isObject(v) && keys.every((k) => typeof v[k] === 'string')
 
 /** Reads an event frame as one of the demo's events. */
-export function readDemoEvent(frame: EventFrame): DemoEvent {
+export function readDemoEvent(frame: { event: string; data?: unknown }): DemoEvent {
   const { event, data } = frame
   const malformed = (expected: string): DemoEvent => ({ name: 'malformed', event, expected })
   switch (event) {
