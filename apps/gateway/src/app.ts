@@ -20,6 +20,8 @@ import { logSerializers } from './http/log-serializers.js'
 import { createMetrics } from './http/metrics.js'
 import { createLogDestination } from './log-destination.js'
 import { LogThrottle } from './log-throttle.js'
+import { registerNodeMetrics } from './nodes/metrics.js'
+import { type NodeServices, startNodeServices } from './nodes/wiring.js'
 import { sessionOptions } from './sessions-wiring.js'
 import { registerSocketIoDemoPage } from './socketio/demo-page.js'
 import { registerSocketIo, socketIoOptions } from './socketio/endpoint.js'
@@ -61,8 +63,14 @@ export interface Gateway {
   readonly connections: ConnectionGuard
   /** Starts the listeners; resolves with their URLs. */
   listen(): Promise<{ wsUrl: string; httpUrl: string; apiUrl: string }>
-  /** Graceful stop: readiness 503, no new sessions, every session closed with 1001 and reported, links closed. */
+  /** Graceful stop: readiness 503, no new sessions, every session closed with 1001 and reported, NODE_STOPPED, links closed. */
   close(): Promise<void>
+  /**
+   * SIGTERM: with resume on and a broker, a rolling deploy's drain first (readiness 503, 1012 to every
+   * connection, takeovers served until every session moved or GATEWAY_DRAIN_MS), then `close()`.
+   * Otherwise `close()` alone.
+   */
+  drainAndClose(): Promise<void>
   readonly shuttingDown: boolean
 }
 
@@ -112,9 +120,12 @@ export async function buildGateway(
   const dispatcherSet = new Promise<void>((resolve) => {
     dispatcherReady = resolve
   })
+  let nodes: NodeServices | undefined
   const onCiMessage: CiMessageHandler = async (message, meta) => {
     if (!dispatch) await dispatcherSet
     await overrides.onCiMessage?.(message, meta)
+    // A session this node handed over to another node: its new node answers.
+    if (nodes && (await nodes.forward(message, meta))) return
     return (dispatch as CiMessageHandler)(message, meta)
   }
 
@@ -141,6 +152,13 @@ export async function buildGateway(
     app.addHook('onClose', async () => bus.close())
   }
 
+  const services = startNodeServices(app, config, {
+    backend: () => backend,
+    instance,
+    sessions: () => app.wsSessions,
+  })
+  nodes = services
+
   let connections: (() => ConnectionGuard) | undefined
   const metrics = createMetrics(
     config.nodeId,
@@ -148,6 +166,7 @@ export async function buildGateway(
     () => backend,
     () => connections?.(),
   )
+  registerNodeMetrics(metrics.registry, services.counts)
   const deps: ApiDeps = {
     sessions: () => app.wsSessions,
     backend: () => backend,
@@ -155,6 +174,7 @@ export async function buildGateway(
     nodeId: config.nodeId,
     startedAt,
     isShuttingDown: () => shuttingDown,
+    problem: () => services.problem(),
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
   }
   const docs = {
@@ -201,6 +221,7 @@ export async function buildGateway(
       log: app.log,
       onClientEvent: (outcome) => metrics.clientEvent(outcome),
       ...(authenticate ? { authenticate } : {}),
+      ...(services.locate ? { locate: services.locate } : {}),
     }),
   )
   dispatch = createCiDispatcher({
@@ -255,6 +276,16 @@ export async function buildGateway(
   }
 
   let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      shuttingDown = true
+      stopping.abort()
+      await services.stop()
+      await app.close()
+      if (api) await api.close()
+    })()
+    return closing
+  }
   return {
     config,
     app,
@@ -277,14 +308,13 @@ export async function buildGateway(
         apiUrl: api ? urlOf(api, 'http') : httpUrl,
       }
     },
-    close() {
-      closing ??= (async () => {
+    async drainAndClose() {
+      if (!closing) {
         shuttingDown = true
-        stopping.abort()
-        await app.close()
-        if (api) await api.close()
-      })()
-      return closing
+        await services.drain()
+      }
+      return close()
     },
+    close,
   }
 }

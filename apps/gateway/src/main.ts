@@ -25,12 +25,26 @@ async function main(): Promise<void> {
 
   const log = gateway.app.log
   // First signal: graceful close, bounded in time. A second signal, or the delay, forces the exit.
-  closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err, manual }) => {
-    if (err) log.error({ err }, 'stopping after an unexpected error')
-    log.info({ signal, manual }, 'shutting down: closing sessions with 1001')
-    await gateway.close()
-    log.info('stopped')
-  })
+  // With resume on and a broker, a rolling deploy's drain comes first (up to GATEWAY_DRAIN_MS, at most the window).
+  const drainMs =
+    config.amqpUrl && config.resumeWindowMs > 0 ? Math.min(config.drainMs, config.resumeWindowMs) : 0
+  // The drain, then forwarding for one more takeover timeout once every session moved (nodes/wiring.ts).
+  const lingerMs = drainMs > 0 ? config.takeoverTimeoutMs : 0
+  closeWithGrace(
+    { delay: config.shutdownTimeoutMs + drainMs + lingerMs },
+    async ({ signal, err, manual }) => {
+      if (err) log.error({ err }, 'stopping after an unexpected error')
+      if (err) await gateway.close()
+      else {
+        log.info(
+          { signal, manual, drainMs },
+          drainMs > 0 ? 'shutting down: draining (1012)' : 'shutting down: closing sessions with 1001',
+        )
+        await gateway.drainAndClose()
+      }
+      log.info('stopped')
+    },
+  )
   const urls = await gateway.listen()
   log.info(
     { ...urls, mode: gateway.backend.kind, nodeReplyTo: gateway.backend.nodeReplyTo },

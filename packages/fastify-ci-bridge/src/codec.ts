@@ -37,6 +37,11 @@ export function encodeJsonMessage(body: object, options: SendOptions = {}): Mess
     message.correlation_id = wireId(options.correlationId) as Message['correlation_id']
   }
   if (options.durable !== undefined) message.durable = options.durable
+  if (options.ttl !== undefined) {
+    if (!Number.isInteger(options.ttl) || options.ttl < 0 || options.ttl > 0xffffffff)
+      throw new TypeError(`ttl: must be an integer of ms between 0 and 4294967295, got ${options.ttl}`)
+    message.ttl = options.ttl
+  }
   if (options.applicationProperties !== undefined) {
     message.application_properties = { ...options.applicationProperties }
   }

@@ -44,6 +44,8 @@ export interface SendOptions {
   subject?: string
   /** The message header's `durable` (survives a broker restart in a durable queue). */
   durable?: boolean
+  /** The message header's `ttl`, in ms: the broker drops the message once it waited that long in a queue. */
+  ttl?: number
   /**
    * Not refused when the outbox holds `outboxLimit` messages (it still counts toward the bound for
    * other sends, and still fails after `sendTimeoutMs`). For messages the caller bounds itself and

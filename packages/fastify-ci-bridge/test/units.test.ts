@@ -48,6 +48,12 @@ test('codec: encoding as PROTOCOL.md section 2, decoding of data sections and am
   assert.equal(decoded.durable, true)
   assert.equal(decoded.correlation_id, 'c')
   assert.equal(typeof decoded.message_id, 'string')
+  assert.equal(decoded.ttl, undefined, 'no ttl unless asked')
+  const withTtl = encodeJsonMessage({ type: 'NODE_HEARTBEAT', v: 1 }, { ttl: 30_000, durable: false })
+  const expiring = rhea.message.decode(rhea.message.encode(withTtl)) as unknown as Message
+  assert.equal(expiring.ttl, 30_000)
+  assert.equal(expiring.durable, false)
+  assert.throws(() => encodeJsonMessage({ type: 'X', v: 1 }, { ttl: -1 }), /ttl: must be an integer of ms/)
   // several data sections are joined
   const multi = { body: rhea.message.data_sections([Buffer.from('{"a":'), Buffer.from('1}')]) } as Message
   const again = rhea.message.decode(rhea.message.encode(multi)) as unknown as Message

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import type { Writable } from 'node:stream'
 import {
   DEFAULT_ROOM_INFO_LIMIT,
@@ -57,6 +58,13 @@ export interface Connection {
   userId: string | undefined
 }
 
+/** A socket that is already closed: the stand-in connection of a session adopted with no client. */
+function closedSocket(): SessionTransport {
+  return Object.assign(new EventEmitter(), {
+    readyState: TransportState.CLOSED,
+  }) as unknown as SessionTransport
+}
+
 function increment(counts: Record<string, number>, key: string): void {
   counts[key] = (counts[key] ?? 0) + 1
 }
@@ -93,6 +101,8 @@ export class Registry implements SessionRegistry, SessionHost {
     resumeRefused: {},
   }
   #closing = false
+  /** A rolling deploy's drain (`drain()`): no new sessions, the old ones detached. */
+  #draining = false
 
   constructor(options: ResolvedOptions) {
     this.options = options
@@ -137,7 +147,7 @@ export class Registry implements SessionRegistry, SessionHost {
   }
 
   get closing(): boolean {
-    return this.#closing
+    return this.#closing || this.#draining
   }
 
   get activeTimers(): number {
@@ -607,13 +617,35 @@ export class Registry implements SessionRegistry, SessionHost {
     previousNode: string,
     lastSeq: number,
   ): WsSession | undefined {
+    const session = this.#installSnapshot(resumer, snapshot, connection, connection.userId)
+    if (!session) {
+      if (connection.socket.readyState === TransportState.OPEN) return this.open(connection, 'unavailable')
+      return undefined
+    }
+    const frames = snapshot.frames.filter((f) => f.seq > lastSeq)
+    if (connection.socket.readyState !== TransportState.OPEN) {
+      // The client left while the other node was asked: the session waits here, as a detached one.
+      this.#replay(resumer, session, [], previousNode)
+      this.closed(session, 1006, '', true)
+      return undefined
+    }
+    this.#replay(resumer, session, frames, previousNode)
+    return session
+  }
+
+  /** The snapshot as a session of this node (rooms joined), or undefined (logged) when it cannot be. */
+  #installSnapshot(
+    resumer: Resumer,
+    snapshot: SessionSnapshot,
+    connection: Connection,
+    userId: string | undefined,
+  ): WsSession | undefined {
     const problem = resumer.snapshotProblem(snapshot)
     if (problem || this.#sessions.has(snapshot.sid)) {
       connection.log.warn(
         { problem: problem ?? 'the SID is already on this node' },
         'handed-over session refused',
       )
-      if (connection.socket.readyState === TransportState.OPEN) return this.open(connection, 'unavailable')
       return undefined
     }
     const session = this.#install(
@@ -625,21 +657,43 @@ export class Registry implements SessionRegistry, SessionHost {
         origin: snapshot.origin,
         user: snapshot.user,
         // The resuming upgrade was checked to be the same user (resumer.claimOf / #check).
-        userId: connection.userId,
+        userId,
       },
     )
     resumer.forget(session.sid)
     for (const room of snapshot.rooms.slice(0, this.options.maxRoomsPerSession))
       this.rooms.join(session.sid, room)
-    const frames = snapshot.frames.filter((f) => f.seq > lastSeq)
-    if (connection.socket.readyState !== TransportState.OPEN) {
-      // The client left while the other node was asked: the session waits here, as a detached one.
-      this.#replay(resumer, session, [], previousNode)
-      this.closed(session, 1006, '', true)
+    return session
+  }
+
+  adoptDetached(snapshot: SessionSnapshot, previousNode: string, log: FastifyBaseLogger): boolean {
+    const resumer = this.#resumer
+    if (!resumer || this.#closing) return false
+    const userId = snapshot.user ? this.#userIdOf(snapshot.user) : undefined
+    const connection: Connection = {
+      socket: closedSocket(),
+      log,
+      remoteAddress: snapshot.remoteAddress,
+      userAgent: snapshot.userAgent,
+      origin: snapshot.origin,
+      user: snapshot.user,
+      userId,
+    }
+    const session = this.#installSnapshot(resumer, snapshot, connection, userId)
+    if (!session) return false
+    this.#replay(resumer, session, [], previousNode)
+    this.closed(session, 1006, 'taken over with no client', true)
+    return true
+  }
+
+  /** The `userId` option on a handed-over session's claims (checked on the node that authenticated it). */
+  #userIdOf(claims: UserClaims): string | undefined {
+    try {
+      const id = this.options.userId(claims)
+      return typeof id === 'string' && id.length > 0 ? id : undefined
+    } catch {
       return undefined
     }
-    this.#replay(resumer, session, frames, previousNode)
-    return session
   }
 
   handOver(request: HandOverRequest): SessionSnapshot | ResumeRefusal {
@@ -684,6 +738,11 @@ export class Registry implements SessionRegistry, SessionHost {
       closed++
     }
     return closed
+  }
+
+  drain(code = 1012, reason = 'service restart'): number {
+    this.#draining = true
+    return this.detachAll(code, reason)
   }
 
   get nodeId(): string | undefined {

@@ -268,6 +268,13 @@ export interface SessionRegistry {
    * returns its snapshot. A `gap` ends the session here.
    */
   handOver(request: HandOverRequest): SessionSnapshot | ResumeRefusal
+  /**
+   * Installs a session another node handed over when no client waits for it here (its resume gave
+   * up before the hand-over came back): the session is detached for the window, `onResume` (replayed
+   * 0) then `onDetach` run, and it ends here exactly once. False when it cannot be installed (resume
+   * off, shutting down, a bad snapshot, the SID already here).
+   */
+  adoptDetached(snapshot: SessionSnapshot, previousNode: string, log: FastifyBaseLogger): boolean
   /** The node a session of this node was handed over to, for the resume window after it moved. */
   movedTo(sid: string): string | undefined
   /**
@@ -276,6 +283,17 @@ export interface SessionRegistry {
    * it closed. Without resume, the sessions end as with any server close.
    */
   detachAll(code?: number, reason?: string): number
+  /**
+   * A rolling deploy: refuses new upgrades from now on (503, as while closing: `closing` is true) and
+   * `detachAll(code, reason)`. Sessions stay detached (hand-overs to other nodes still work) until the
+   * app closes, which ends the rest.
+   */
+  drain(code?: number, reason?: string): number
+  /**
+   * Refuses new upgrades, closes every session with 1001 (a detached one ends at once) and resolves
+   * once each has ended and its hooks ran. The app's close does it too (calling it first is harmless).
+   */
+  shutdown(): Promise<void>
   /**
    * Makes a session of a connection that is not a WebSocket of the plugin's route (e.g. Socket.IO), the
    * caller having done its handshake and verified its credentials: the upgrade's checks (shutdown,

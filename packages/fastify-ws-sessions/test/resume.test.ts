@@ -455,6 +455,47 @@ describe('resume across nodes: locate, handOver, movedTo', () => {
     await again.client.close()
   })
 
+  it('adoptDetached: a hand-over nobody waits for is kept detached, resumable, and ends once', async (t) => {
+    const n1 = await resumeServer({ nodeId: 'n1' })
+    t.after(() => n1.server.close())
+    const n2 = await resumeServer({ nodeId: 'n2', windowMs: 300 })
+    t.after(() => n2.server.close())
+    const { client, session } = await connect(n1.server.url)
+    n1.server.app.wsSessions.join(session.sid, 'lobby')
+    n1.server.app.wsSessions.send(session.sid, 'e', 1)
+    await take(client, 1)
+    const answer = n1.server.app.wsSessions.handOver({ token: session.resumeToken, lastSeq: 0, toNode: 'n2' })
+    assert.ok(!('refused' in answer))
+    const now = n2.server.app.wsSessions
+    assert.equal(now.adoptDetached(answer, 'n1', n2.server.app.log), true)
+    assert.equal(now.adoptDetached(answer, 'n1', n2.server.app.log), false, 'the SID is already here')
+    assert.equal(now.get(session.sid)?.detached, true)
+    assert.deepEqual([...now.roomsOf(session.sid)], ['lobby'])
+    assert.equal(now.deliver(session.sid, 'e', 2), 'kept')
+    await waitFor(() => n2.hooks.detached.length === 1)
+    assert.deepEqual(n2.hooks.resumed, [{ sid: session.sid, previousNode: 'n1', replayed: 0 }])
+    await waitFor(() => n2.hooks.ended.calls.length === 1, 5000)
+    assert.equal(n2.hooks.ended.calls[0]?.sid, session.sid)
+    assert.equal(now.has(session.sid), false)
+    assert.deepEqual(n1.hooks.ended.calls, [])
+  })
+
+  it('drain: connections closed 1012, sessions detached and handed over, new upgrades refused', async (t) => {
+    const n1 = await resumeServer({ nodeId: 'n1' })
+    t.after(() => n1.server.close())
+    const { client, session } = await connect(n1.server.url)
+    const registry = n1.server.app.wsSessions
+    assert.equal(registry.drain(), 1)
+    assert.equal((await client.closed).code, 1012)
+    await waitFor(() => n1.hooks.detached.length === 1)
+    assert.equal(registry.closing, true)
+    assert.equal(registry.get(session.sid)?.detached, true)
+    await assert.rejects(TestClient.open(n1.server.url), /503/)
+    const answer = registry.handOver({ token: session.resumeToken, lastSeq: 0, toNode: 'n2' })
+    assert.equal('refused' in answer, false, 'a draining node still hands its sessions over')
+    assert.equal(registry.size, 0)
+  })
+
   it('without locate, or when locate fails, a token of another node gives a new session: unavailable', async (t) => {
     const n1 = await resumeServer({ nodeId: 'n1' })
     t.after(() => n1.server.close())

@@ -23,9 +23,11 @@ import {
   LAST_SEQ_QUERY_PARAM,
   PROTOCOL_VERSION,
   RESUME_QUERY_PARAM,
+  TAKEOVER_MESSAGE_TYPES,
   UM_MESSAGE_TYPES,
 } from './constants.js'
 import { DisconnectUser, EmitUser, RoomInfo, UserInfo } from './presence-messages.js'
+import { TakeoverGranted, TakeoverRefused, TakeoverRequest } from './takeover-messages.js'
 import { ClientFrame, ErrorFrame, EventFrame, ReplyFrame, SessionFrame } from './ws-frames.js'
 
 /** Plain JSON Schema (typebox schemas may carry non-JSON metadata). */
@@ -114,6 +116,21 @@ const amqpMessages = {
     schema: Result,
     summary: 'Answer to a CI message that had reply_to; correlation_id = its message_id',
   },
+  TAKEOVER_REQUEST: {
+    schema: TakeoverRequest,
+    summary:
+      "Node to node: a client resumed one of the receiver's sessions on the sender; hand it over (reply_to = the sender's takeover address)",
+  },
+  TAKEOVER_GRANTED: {
+    schema: TakeoverGranted,
+    summary:
+      'Node to node: the session, which left the holder (a late one is kept detached by the requester)',
+  },
+  TAKEOVER_REFUSED: {
+    schema: TakeoverRefused,
+    summary:
+      'Node to node: no hand-over (expired, invalid, gap, unavailable); the session stays where it was',
+  },
 } as const
 
 type MessageTable = Record<string, { schema: TSchema; summary: string }>
@@ -163,6 +180,7 @@ function opMessages(channel: string, names: readonly string[]): Array<{ $ref: st
 }
 
 const UM_TYPES = UM_MESSAGE_TYPES
+const TAKEOVER_TYPES = TAKEOVER_MESSAGE_TYPES
 const NODE_TYPES = [
   'EMIT',
   'ROOM_EMIT',
@@ -265,6 +283,17 @@ export function buildAsyncApiDocument(options: AsyncApiOptions = {}): Record<str
         servers: [{ $ref: '#/servers/broker' }],
         messages: refs(NODE_TYPES),
       },
+      takeover: {
+        address: '/amq/queue/gateway.takeover.{nodeId}',
+        title: "A node's takeover address (node to node)",
+        description:
+          'Where other nodes of the deployment ask this node for a session a client resumed on them, and where ' +
+          'the answers to its own requests come back. Derived from the node id in the resume token ' +
+          '(GATEWAY_QUEUE_PREFIX + "takeover." + node id; received as /queue/..., non-durable).',
+        parameters: { nodeId: { description: 'GATEWAY_NODE_ID of the node' } },
+        servers: [{ $ref: '#/servers/broker' }],
+        messages: refs(TAKEOVER_TYPES),
+      },
       result: {
         address: null,
         title: 'RESULT replies',
@@ -298,6 +327,16 @@ export function buildAsyncApiDocument(options: AsyncApiOptions = {}): Record<str
         action: 'receive',
         channel: { $ref: '#/channels/broadcast' },
         messages: opMessages('broadcast', NODE_TYPES),
+      },
+      receiveTakeover: {
+        action: 'receive',
+        channel: { $ref: '#/channels/takeover' },
+        messages: opMessages('takeover', TAKEOVER_TYPES),
+      },
+      sendTakeover: {
+        action: 'send',
+        channel: { $ref: '#/channels/takeover' },
+        messages: opMessages('takeover', TAKEOVER_TYPES),
       },
       sendResult: {
         action: 'send',

@@ -66,6 +66,10 @@ export const UM_MESSAGE_TYPES = [
 ] as const
 export type UmMessageType = (typeof UM_MESSAGE_TYPES)[number]
 
+/** `type` values of the gateway node <-> gateway node messages (the project's PROTOCOL.md 5.4). */
+export const TAKEOVER_MESSAGE_TYPES = ['TAKEOVER_REQUEST', 'TAKEOVER_GRANTED', 'TAKEOVER_REFUSED'] as const
+export type TakeoverMessageType = (typeof TAKEOVER_MESSAGE_TYPES)[number]
+
 /** `type` values of the Communication Interface -> gateway messages. */
 export const CI_MESSAGE_TYPES = [
   'EMIT',

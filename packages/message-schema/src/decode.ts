@@ -1,7 +1,14 @@
 import type { CiMessage, Result, UmMessage } from './amqp-messages.js'
 import type { RequestId } from './common.js'
-import { CI_MESSAGE_TYPES, DEFAULT_MAX_DEPTH, PROTOCOL_VERSION, UM_MESSAGE_TYPES } from './constants.js'
+import {
+  CI_MESSAGE_TYPES,
+  DEFAULT_MAX_DEPTH,
+  PROTOCOL_VERSION,
+  TAKEOVER_MESSAGE_TYPES,
+  UM_MESSAGE_TYPES,
+} from './constants.js'
 import { jsonTextExceedsDepth, jsonValueProblem } from './json-depth.js'
+import { type TakeoverMessage, takeoverValidators } from './takeover-messages.js'
 import {
   ciValidators,
   clientFrameValidator,
@@ -192,4 +199,12 @@ export function decodeUmMessage(body: AmqpBody, options: DecodeOptions = {}): Am
 /** Decodes a `RESULT` body. Never throws. */
 export function decodeResult(body: AmqpBody, options: DecodeOptions = {}): AmqpDecodeResult<Result> {
   return decodeTyped<Result>(body, { RESULT: resultValidator }, ['RESULT'], options)
+}
+
+/** Decodes a body received on a gateway node's takeover address (node to node). Never throws. */
+export function decodeTakeoverMessage(
+  body: AmqpBody,
+  options: DecodeOptions = {},
+): AmqpDecodeResult<TakeoverMessage> {
+  return decodeTyped<TakeoverMessage>(body, takeoverValidators, TAKEOVER_MESSAGE_TYPES, options)
 }

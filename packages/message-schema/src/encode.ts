@@ -12,6 +12,7 @@ import type {
 } from './amqp-messages.js'
 import type { RequestId } from './common.js'
 import { PROTOCOL_VERSION, SESSION_EVENT } from './constants.js'
+import type { TakeoverGranted, TakeoverRefused, TakeoverRequest } from './takeover-messages.js'
 import type { SessionFrameData } from './ws-frames.js'
 
 // ---- WebSocket frames (gateway -> client), as the text to send ----
@@ -116,4 +117,17 @@ export function resultOk(data: Record<string, unknown> = {}): ResultOk {
 
 export function resultError(code: string, message: string): ResultError {
   return { type: 'RESULT', v: PROTOCOL_VERSION, ok: false, error: { code, message } }
+}
+
+/** A node asks the node named in a resume token for its session (PROTOCOL.md 5.4). */
+export function takeoverRequest(fields: Omit<TakeoverRequest, 'type' | 'v'>): TakeoverRequest {
+  return { type: 'TAKEOVER_REQUEST', v: PROTOCOL_VERSION, ...fields }
+}
+
+export function takeoverGranted(fields: Omit<TakeoverGranted, 'type' | 'v'>): TakeoverGranted {
+  return { type: 'TAKEOVER_GRANTED', v: PROTOCOL_VERSION, ...fields }
+}
+
+export function takeoverRefused(fields: Omit<TakeoverRefused, 'type' | 'v'>): TakeoverRefused {
+  return { type: 'TAKEOVER_REFUSED', v: PROTOCOL_VERSION, ...fields }
 }

@@ -6,6 +6,7 @@ export * from './decode.js'
 export * from './encode.js'
 export { jsonTextExceedsDepth, jsonValueProblem } from './json-depth.js'
 export * from './presence-messages.js'
+export * from './takeover-messages.js'
 export {
   ciValidators,
   clientFrameValidator,

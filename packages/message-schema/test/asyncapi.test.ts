@@ -2,7 +2,12 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { Parser } from '@asyncapi/parser'
-import { buildAsyncApiDocument, CI_MESSAGE_TYPES, UM_MESSAGE_TYPES } from '../src/index.js'
+import {
+  buildAsyncApiDocument,
+  CI_MESSAGE_TYPES,
+  TAKEOVER_MESSAGE_TYPES,
+  UM_MESSAGE_TYPES,
+} from '../src/index.js'
 
 describe('AsyncAPI document', () => {
   it('passes @asyncapi/parser with no errors', async () => {
@@ -19,6 +24,7 @@ describe('AsyncAPI document', () => {
   it('describes every message of the protocol', () => {
     const doc = buildAsyncApiDocument() as { components: { messages: Record<string, unknown> } }
     for (const name of [
+      ...TAKEOVER_MESSAGE_TYPES,
       ...UM_MESSAGE_TYPES,
       ...CI_MESSAGE_TYPES,
       'RESULT',

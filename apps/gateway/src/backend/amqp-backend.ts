@@ -79,6 +79,8 @@ export async function registerAmqpBackend(
       const queuedBefore = bridge.stats.sent
       const sent = bridge.sendToUserManager(body, {
         bypassOutboxLimit: LIFECYCLE_TYPES.has(body.type),
+        ...(options.durable !== undefined ? { durable: options.durable } : {}),
+        ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
         ...(options.trace ? { applicationProperties: traceProperties(options.trace) } : {}),
       })
       // Refused before it was queued (outbox full, closed): never sent, so not counted.

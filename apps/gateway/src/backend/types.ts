@@ -37,6 +37,16 @@ export interface BackendStats {
   settlements: Record<string, number>
 }
 
+/** How a message to the User Manager is sent, besides its body. */
+export interface UmSendOptions {
+  /** Becomes the message's `traceparent`/`tracestate` application_properties. */
+  trace?: Trace
+  /** Default true: survives a broker restart (every session lifecycle message is). */
+  durable?: boolean
+  /** AMQP ttl in ms: the broker drops the message once it waited that long (NODE_HEARTBEAT). */
+  ttl?: number
+}
+
 /**
  * The gateway's view of the broker: the AMQP bridge in production, the
  * in-process bus in embedded mode. Both deliver CI messages to the handler
@@ -59,7 +69,7 @@ export interface Backend {
    * Resolves once the broker accepted the message; rejects with a coded error otherwise. `trace`
    * becomes the message's `traceparent`/`tracestate` application_properties.
    */
-  sendToUserManager(body: UmMessage, options?: { trace?: Trace }): Promise<void>
+  sendToUserManager(body: UmMessage, options?: UmSendOptions): Promise<void>
   /**
    * Sends a RESULT to the message's reply_to (correlation_id = its message_id, with its AMQP type;
    * the request's traceparent/tracestate copied).

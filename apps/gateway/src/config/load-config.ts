@@ -70,6 +70,10 @@ export interface GatewayConfig {
   replayMaxFrames: number
   replayMaxBytes: number
   nodeReplayMaxBytes: number
+  /** 0: no NODE_HEARTBEAT. */
+  nodeHeartbeatMs: number
+  takeoverTimeoutMs: number
+  drainMs: number
 }
 
 /** Thrown for invalid configuration; its message names every bad variable. */

@@ -481,4 +481,31 @@ export const VARIABLES: readonly VariableSpec[] = [
     description:
       'Characters of frame text all sessions of the node keep for replay; live connections give theirs up first, then a detached session past it ends',
   },
+  {
+    name: 'GATEWAY_NODE_HEARTBEAT_MS',
+    key: 'nodeHeartbeatMs',
+    coerce: 'integer',
+    schema: nonNegative(MAX_TIMER_MS / 3),
+    default: '10000',
+    description:
+      'NODE_HEARTBEAT to the User Manager every this many ms (AMQP ttl 3 x this, not durable; PROTOCOL.md 4.3). 0: off',
+  },
+  {
+    name: 'GATEWAY_TAKEOVER_TIMEOUT_MS',
+    key: 'takeoverTimeoutMs',
+    coerce: 'integer',
+    schema: positive(60_000),
+    default: '3000',
+    description:
+      "How long a resume waits for the session's old node to hand it over (resume on, PROTOCOL.md 5.4); past it the client gets a new session, reason unavailable",
+  },
+  {
+    name: 'GATEWAY_DRAIN_MS',
+    key: 'drainMs',
+    coerce: 'integer',
+    schema: nonNegative(MAX_TIMER_MS),
+    default: '30000',
+    description:
+      'Rolling deploys (resume on): after SIGTERM, how long the node waits for other nodes to take its sessions over before it ends the rest (at most the resume window). 0: no wait',
+  },
 ]

@@ -12,4 +12,6 @@ export interface ApiDeps {
   /** True from the first shutdown signal on. */
   isShuttingDown: () => boolean
   adminToken?: string
+  /** Why the node is not ready besides the broker (e.g. its takeover address not attached yet). */
+  problem?: () => string | undefined
 }

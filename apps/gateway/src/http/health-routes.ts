@@ -48,7 +48,7 @@ export const healthRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
       const shuttingDown = deps.isShuttingDown()
       // A broker node lost while others are left to try is a failover, not an outage: still ready.
       const connected = backend.state === 'open' || backend.failingOver === true
-      const problem = backend.problem
+      const problem = backend.problem ?? deps.problem?.()
       // A node that its own reply address does not reach gets no CI message: not ready.
       const nodeCheck = backend.nodeIdCheck
       const ready = connected && problem === undefined && !shuttingDown && nodeCheck !== 'unreachable'

@@ -21,6 +21,8 @@ export interface ReceivedUm {
   replyTo: string | undefined
   messageId: string | undefined
   durable: boolean | undefined
+  /** The message header's ttl (ms), when set. */
+  ttl: number | undefined
   contentType: string | undefined
   subject: string | undefined
 }
@@ -72,6 +74,7 @@ export class FakeUserManager {
           replyTo: ctx.message.reply_to,
           messageId: ctx.message.message_id === undefined ? undefined : String(ctx.message.message_id),
           durable: ctx.message.durable,
+          ttl: ctx.message.ttl,
           contentType: ctx.message.content_type,
           subject: ctx.message.subject,
         })

@@ -1,0 +1,49 @@
+import { Counter, type Registry } from 'prom-client'
+
+/** What the node services count, read by the metrics at scrape time. */
+export interface NodeCounts {
+  /** By event: requested, granted, refused, timeout, late (this node asking) and handed-over (asked). */
+  takeovers: Record<string, number>
+  /** CI messages for sessions that moved, by outcome: forwarded, failed. */
+  forwarded: Record<string, number>
+}
+
+export function newNodeCounts(): NodeCounts {
+  return { takeovers: {}, forwarded: {} }
+}
+
+export function increment(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1
+}
+
+/** `gateway_takeovers_total{event}` and `gateway_forwarded_total{outcome}` on the node's registry. */
+export function registerNodeMetrics(registry: Registry, counts: NodeCounts): void {
+  const mirror = (name: string, help: string, label: string, read: () => Record<string, number>) => {
+    const last = new Map<string, number>()
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      collect() {
+        for (const [key, now] of Object.entries(read())) {
+          const before = last.get(key) ?? 0
+          if (now > before) this.inc({ [label]: key }, now - before)
+          last.set(key, Math.max(before, now))
+        }
+      },
+    })
+  }
+  mirror(
+    'gateway_takeovers_total',
+    'Cross-node takeovers: requested, granted, refused, timeout, late (as the node a client came back to); handed-over (as the holder)',
+    'event',
+    () => counts.takeovers,
+  )
+  mirror(
+    'gateway_forwarded_total',
+    'CI messages for sessions that moved to another node, sent on there (forwarded) or unanswered (failed)',
+    'outcome',
+    () => counts.forwarded,
+  )
+}
