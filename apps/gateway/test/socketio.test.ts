@@ -6,6 +6,7 @@ import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
 import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
 import { jwtFor, TEST_JWT_SECRET } from './helpers/jwt.js'
 import { PythonSioClient, pythonSocketIoMissing } from './helpers/python-sio.js'
+import { startResumeNodes } from './helpers/resume-nodes.js'
 import { connected, nextEvent, recordEvents, sioConnect } from './helpers/sio-client.js'
 
 const SID = /^[A-Za-z0-9_-]{22,}$/
@@ -399,5 +400,64 @@ describe("Socket.IO sessions keep the native endpoint's limits (real broker, aut
     assert.equal((await disconnected)[0], 'transport close')
     const gone = await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid)
     assert.equal(gone.body.type === 'CLIENT_DISCONNECTED' && gone.body.code, 1001)
+  })
+})
+
+describe('Socket.IO connection state recovery across two nodes over RabbitMQ (the cross-node takeover)', () => {
+  it('dropped on node 1, reconnected to node 2: socket.recovered, the same id, the missed events in order; the UM hears CLIENT_RESUMED from node 2', async (t) => {
+    const { um, nodes, stop } = await startResumeNodes(2, {
+      GATEWAY_SOCKETIO: 'true',
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    })
+    t.after(stop)
+    const [n1, n2] = nodes as [(typeof nodes)[0], (typeof nodes)[0]]
+    const token = await jwtFor(unique('kim'))
+    // One socket.io-client socket whose reconnection goes to node 2: its Manager's URL is switched
+    // after the drop (a load balancer sending the reconnect elsewhere).
+    const socket = sioConnect(n1.gw.httpUrl, { auth: { token } })
+    await connected(socket)
+    const sid = socket.id as string
+    await um.waitFor((m) => m.body.type === 'CLIENT_CONNECTED' && m.body.sid === sid)
+    const seen = recordEvents(socket)
+    assert.equal((await um.request(n1.address, { type: 'JOIN', v: 1, sid, room: 'lobby' })).ok, true)
+    await um.request(n1.address, { type: 'EMIT', v: 1, sid, event: 'news', data: 1 })
+    await until(() => seen.length === 1, 5000, 'the first event')
+
+    socket.io.engine.close()
+    await um.waitFor((m) => m.body.type === 'CLIENT_DETACHED' && m.body.sid === sid)
+    await um.request(n1.address, { type: 'EMIT', v: 1, sid, event: 'news', data: 2 })
+    await um.request(n1.address, { type: 'ROOM_EMIT', v: 1, room: 'lobby', event: 'chat', data: 3 })
+
+    ;(socket.io as unknown as { uri: string }).uri = n2.gw.httpUrl
+    socket.connect()
+    await connected(socket)
+    assert.equal(socket.recovered, true)
+    assert.equal(socket.id, sid)
+    await until(() => seen.length === 3, 5000, 'the replayed events')
+    assert.deepEqual(seen, [
+      ['news', 1, '1'],
+      ['news', 2, '2'],
+      ['chat', 3, '3'],
+    ])
+    const resumed = await um.waitFor((m) => m.body.type === 'CLIENT_RESUMED' && m.body.sid === sid)
+    assert.deepEqual(
+      resumed.body.type === 'CLIENT_RESUMED' && [
+        resumed.body.node,
+        resumed.body.previousNode,
+        resumed.body.replayed,
+      ],
+      [n2.nodeId, n1.nodeId, 2],
+    )
+    assert.equal(n2.gw.gateway.app.wsSessions.has(sid), true, 'node 2 holds the session now')
+    assert.equal(n1.gw.gateway.app.wsSessions.has(sid), false)
+    // Live, from node 2 (the room came along), and a client event acknowledged there.
+    await um.request(n2.address, { type: 'ROOM_EMIT', v: 1, room: 'lobby', event: 'chat', data: 4 })
+    await until(() => seen.length === 4, 5000, 'a live event from node 2')
+    assert.deepEqual(seen[3], ['chat', 4, '4'])
+    assert.deepEqual(await socket.timeout(5000).emitWithAck('chat.send', 'from node 2'), { ok: true })
+    const event = await um.waitFor((m) => m.body.type === 'CLIENT_EVENT' && m.body.sid === sid)
+    assert.equal(event.body.type === 'CLIENT_EVENT' && event.body.node, n2.nodeId)
+    socket.disconnect()
+    await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid)
   })
 })
