@@ -460,4 +460,52 @@ describe('Socket.IO connection state recovery across two nodes over RabbitMQ (th
     socket.disconnect()
     await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid)
   })
+
+  it('moved twice (node 1, node 2, node 3): the pid still names node 1, which sends the takeover on to node 2; recovered each time', async (t) => {
+    const { um, nodes, stop } = await startResumeNodes(3, { GATEWAY_SOCKETIO: 'true' })
+    t.after(stop)
+    const socket = sioConnect((nodes[0] as (typeof nodes)[0]).gw.httpUrl)
+    await connected(socket)
+    const sid = socket.id as string
+    await um.waitFor((m) => m.body.type === 'CLIENT_CONNECTED' && m.body.sid === sid)
+    const seen = recordEvents(socket)
+    for (const [i, node] of nodes.entries()) {
+      if (i > 0) {
+        socket.io.engine.close()
+        await until(
+          () => !(nodes[i - 1] as typeof node).gw.gateway.app.wsSessions.get(sid)?.isOpen,
+          5000,
+          'detached',
+        )
+        await um.request((nodes[i - 1] as typeof node).address, {
+          type: 'EMIT',
+          v: 1,
+          sid,
+          event: 'missed',
+          data: i,
+        })
+        ;(socket.io as unknown as { uri: string }).uri = node.gw.httpUrl
+        socket.connect()
+        await connected(socket)
+        assert.equal(socket.recovered, true, `recovered on node ${i + 1}`)
+        assert.equal(socket.id, sid)
+        assert.equal(node.gw.gateway.app.wsSessions.has(sid), true, `node ${i + 1} holds the session`)
+      }
+    }
+    await until(() => seen.length === 2, 5000, 'the two missed events')
+    assert.deepEqual(seen, [
+      ['missed', 1, '1'],
+      ['missed', 2, '2'],
+    ])
+    const n3 = nodes[2] as (typeof nodes)[0]
+    const resumed = await um.waitForCount((m) => m.body.type === 'CLIENT_RESUMED' && m.body.sid === sid, 2)
+    assert.deepEqual(
+      resumed.map((m) => m.body.type === 'CLIENT_RESUMED' && [m.body.node, m.body.previousNode]),
+      [
+        [(nodes[1] as (typeof nodes)[0]).nodeId, (nodes[0] as (typeof nodes)[0]).nodeId],
+        [n3.nodeId, (nodes[1] as (typeof nodes)[0]).nodeId],
+      ],
+    )
+    socket.disconnect()
+  })
 })

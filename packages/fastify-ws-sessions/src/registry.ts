@@ -551,7 +551,7 @@ export class Registry implements SessionRegistry, SessionHost {
       if (connection.socket.readyState === TransportState.OPEN) return this.open(connection, answer.refused)
       return undefined
     }
-    return this.#adopt(resumer, answer, connection, claim.node, lastSeq)
+    return this.#adopt(resumer, answer, connection, answer.from ?? claim.node, lastSeq)
   }
 
   /** The session `sid` if a token of this node with `generation` may resume it from `lastSeq`. */
@@ -701,7 +701,15 @@ export class Registry implements SessionRegistry, SessionHost {
     if (!resumer) return { refused: 'unavailable' }
     const claim = resumer.claimOf({ token: request.token, lastSeq: request.lastSeq })
     if ('refused' in claim) return claim
-    if (claim.node !== resumer.nodeId) return { refused: 'invalid' }
+    const mine = claim.node === resumer.nodeId
+    // A resume key keeps naming the node that issued it: the session may be here after a takeover, or
+    // have moved on from here (the request then follows it, `movedTo`).
+    if (!mine && !claim.stable) return { refused: 'invalid' }
+    if (claim.stable && !this.#sessions.has(claim.sid)) {
+      const movedTo = resumer.movedTo(claim.sid)
+      if (movedTo !== undefined) return { refused: 'expired', movedTo }
+      return { refused: mine ? 'expired' : 'invalid' }
+    }
     const found = this.#check(
       claim.sid,
       claim.stable ? undefined : claim.generation,
