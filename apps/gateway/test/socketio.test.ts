@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Socket } from 'socket.io-client'
+import WebSocket from 'ws'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
 import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
@@ -507,5 +508,29 @@ describe('Socket.IO connection state recovery across two nodes over RabbitMQ (th
       ],
     )
     socket.disconnect()
+  })
+})
+
+describe('Socket.IO heartbeat: a client that stops answering pings is dropped (real broker)', () => {
+  it('engine.io pings at half SESSION_HEARTBEAT_MS; no pong: the session ends with 1006 (resume off)', async (t) => {
+    const { um, gw, stop } = await startSioNode({ SESSION_HEARTBEAT_MS: '400' })
+    t.after(stop)
+    // A bare Engine.IO v4 client over websocket that connects the main namespace, then never pongs.
+    const ws = new WebSocket(`${gw.httpUrl.replace('http:', 'ws:')}/socket.io/?EIO=4&transport=websocket`)
+    const sid = await new Promise<string>((resolve, reject) => {
+      ws.on('error', reject)
+      ws.on('message', (data) => {
+        const text = data.toString()
+        if (text.startsWith('0{')) {
+          const open = JSON.parse(text.slice(1)) as { pingInterval: number }
+          assert.equal(open.pingInterval, 200, 'half the sessions heartbeat')
+          ws.send('40')
+        } else if (text.startsWith('40{')) resolve((JSON.parse(text.slice(2)) as { sid: string }).sid)
+      })
+    })
+    assert.match(sid, SID)
+    const gone = await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid)
+    assert.equal(gone.body.type === 'CLIENT_DISCONNECTED' && gone.body.code, 1006)
+    ws.terminate()
   })
 })
