@@ -28,10 +28,18 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-/** The ack id of a BINARY_EVENT header (`5<n>-[/nsp,]<id>[…`), if it has one. */
-function binaryAckId(text: string): number | undefined {
-  const match = /^5\d+-(?:\/[^,]*,)?(\d+)\[/.exec(text)
-  return match ? Number(match[1]) : undefined
+/** Stands for an undecodable packet in the session's frame checks: not JSON, so `BAD_FRAME`. */
+const NOT_A_PACKET = 'not a Socket.IO packet'
+
+/** The attachment count and ack id of a BINARY_EVENT / BINARY_ACK header (`5<n>-[/nsp,][<id>][…`). */
+function binaryHeader(text: string): { attachments: number; ackId: number | undefined } {
+  const match = /^[56](\d{1,4})-(?:\/[^,]*,)?(\d+)?\[/.exec(text)
+  if (!match) return { attachments: 0, ackId: undefined }
+  return {
+    // socket.io-parser's own bound on attachments (10): past it they count as bad frames.
+    attachments: Math.min(10, Number(match[1])),
+    ackId: text[0] === '5' && match[2] !== undefined ? Number(match[2]) : undefined,
+  }
 }
 
 /**
@@ -54,6 +62,8 @@ export class SioConnection {
   #transport: SioTransport | undefined
   #state: 'waiting' | 'attaching' | 'connected' | 'closed' = 'waiting'
   #timer: ReturnType<typeof setTimeout> | undefined
+  /** Binary attachments still to come of a refused binary packet: dropped, not counted again. */
+  #attachments = 0
 
   constructor(conn: EngineSocket, deps: SioConnectionDeps) {
     this.#conn = conn
@@ -71,14 +81,17 @@ export class SioConnection {
 
   #onMessage(data: string | Buffer): void {
     if (typeof data !== 'string') {
-      // An attachment of a binary packet (refused with its header below): nothing to decode.
-      if (this.#state !== 'waiting') this.#transport?.receive(Buffer.from(data), true)
+      // The attachments of a binary packet refused with its header: dropped. Any other: a bad frame.
+      if (this.#attachments > 0) this.#attachments--
+      else if (this.#transport) this.#transport.receive(Buffer.from(data), true)
       return
     }
     const type = data.charCodeAt(0) - 48
     if (type === PacketType.BINARY_EVENT || type === PacketType.BINARY_ACK) {
       if (!this.#transport) return
-      this.#transport.binaryAck = binaryAckId(data)
+      const header = binaryHeader(data)
+      this.#attachments = header.attachments
+      this.#transport.binaryAck = header.ackId
       this.#transport.receive(Buffer.from(BINARY_REFUSED), true)
       return
     }
@@ -86,8 +99,9 @@ export class SioConnection {
       decoding = this
       decoder.add(data)
     } catch (err) {
-      // Not a Socket.IO packet: a bad frame of the session (answered, counted), or closed before one.
-      if (this.#transport) this.#transport.receive(Buffer.from(data), false)
+      // Not a Socket.IO packet: a bad frame of the session (answered, counted; never read as a native
+      // frame), or closed before one.
+      if (this.#transport) this.#transport.receive(Buffer.from(NOT_A_PACKET), false)
       else {
         this.#logger.debug({ err }, 'bad Socket.IO packet before CONNECT: closing')
         this.#conn.close()
