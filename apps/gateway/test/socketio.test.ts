@@ -541,3 +541,38 @@ describe('Socket.IO heartbeat: a client that stops answering pings is dropped (r
     ws.terminate()
   })
 })
+
+describe('Socket.IO with a custom authenticate (embedded mode)', () => {
+  it('needs verifySocketIoToken (refused at build with a message); given one, CONNECT is checked by it', async () => {
+    const authenticate = () => ({ sub: 'custom' })
+    await assert.rejects(
+      startGateway({ GATEWAY_SOCKETIO: 'true' }, { authenticate }),
+      /GATEWAY_SOCKETIO with a custom authenticate needs verifySocketIoToken/,
+    )
+    const gw = await startGateway(
+      { GATEWAY_SOCKETIO: 'true' },
+      {
+        authenticate,
+        verifySocketIoToken: async (token) => {
+          if (token !== 'let-me-in') throw new Error('no')
+          return { sub: 'sio-user' }
+        },
+      },
+    )
+    try {
+      const refused = sioConnect(gw.httpUrl, { auth: { token: 'wrong' } })
+      const err = await connected(refused).then(
+        () => undefined,
+        (e: Error) => e,
+      )
+      assert.match(err?.message ?? '', /authentication failed/)
+      refused.close()
+      const socket = sioConnect(gw.httpUrl, { auth: { token: 'let-me-in' } })
+      await connected(socket)
+      assert.equal(gw.gateway.app.wsSessions.get(socket.id as string)?.userId, 'sio-user')
+      socket.disconnect()
+    } finally {
+      await gw.gateway.close()
+    }
+  })
+})
