@@ -19,6 +19,7 @@ import { b3IdleSessions } from './scenarios/b3-idle-sessions.js'
 import { b4Broadcast } from './scenarios/b4-broadcast.js'
 import { b4sSocketIoBroadcast } from './scenarios/b4s-socketio-broadcast.js'
 import { b5EmitUser } from './scenarios/b5-emit-user.js'
+import { b6ResumeStorm } from './scenarios/b6-resume-storm.js'
 
 const SCENARIOS: Record<string, Scenario> = {
   B1: b1GetSid,
@@ -27,6 +28,7 @@ const SCENARIOS: Record<string, Scenario> = {
   B4: b4Broadcast,
   B4S: b4sSocketIoBroadcast,
   B5: b5EmitUser,
+  B6: b6ResumeStorm,
 }
 
 const RESULTS_DIR = fileURLToPath(new URL('../results', import.meta.url))

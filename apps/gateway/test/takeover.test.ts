@@ -198,6 +198,14 @@ describe('cross-node takeover over the real broker (PROTOCOL.md 5.4)', () => {
     assert.equal(again.session.reason, 'expired', 'reused on the old node')
     await again.client.close()
     assert.equal(n2.gw.gateway.app.wsSessions.get(sid)?.isOpen, true, 'the resumed session is undisturbed')
+    // The user index moved with the session: alice's session is listed by the new node only.
+    const userOn = async (address: string) => {
+      const answer = await um.request(address, { type: 'USER_INFO', v: 1, user: 'alice' })
+      assert.ok(answer.ok)
+      return (answer.data.sessions as Array<{ sid: string }>).map((x) => x.sid)
+    }
+    assert.deepEqual(await userOn(n1.address), [])
+    assert.deepEqual(await userOn(n2.address), [sid])
     await moved.client.close()
   })
 })

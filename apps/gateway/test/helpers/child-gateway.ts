@@ -169,6 +169,8 @@ export async function spawnGateway(
       GATEWAY_PORT: String(port),
       GATEWAY_DEMO_PAGE: 'false',
       LOG_LEVEL: 'info',
+      // Off unless a test turns it on: a heartbeat would add to the UM messages tests count.
+      GATEWAY_NODE_HEARTBEAT_MS: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

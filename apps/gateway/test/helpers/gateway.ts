@@ -18,6 +18,8 @@ export async function startGateway(
     GATEWAY_PORT: '0',
     LOG_LEVEL: 'silent',
     GATEWAY_DEMO_PAGE: 'false',
+    // Off unless a test turns it on (node-liveness.test.ts): a heartbeat would add to the UM messages tests count.
+    GATEWAY_NODE_HEARTBEAT_MS: '0',
     ...env,
   })
   const gateway = await buildGateway(config, { logger: false, ...overrides })
