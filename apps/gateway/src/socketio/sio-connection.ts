@@ -18,8 +18,6 @@ export interface SioConnectionDeps {
   addressOf: (conn: EngineSocket) => string
 }
 
-const BINARY_REFUSED = 'binary attachments are not accepted: the gateway carries JSON only'
-
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }
@@ -91,8 +89,7 @@ export class SioConnection {
       if (!this.#transport) return
       const header = binaryHeader(data)
       this.#attachments = header.attachments
-      this.#transport.binaryAck = header.ackId
-      this.#transport.receive(Buffer.from(BINARY_REFUSED), true)
+      this.#transport.refuseBinary(header.ackId)
       return
     }
     try {

@@ -11,6 +11,9 @@ import {
   splitSeq,
 } from './packets.js'
 
+/** The message of the BAD_FRAME answer to a binary packet. */
+export const BINARY_REFUSED = 'binary attachments are not accepted: the gateway carries JSON only'
+
 /** The event a Socket.IO session gets just before the gateway closes it: `{code, reason}`. */
 export const CLOSE_EVENT = 'gateway.close'
 
@@ -48,8 +51,8 @@ export class SioTransport extends EventEmitter implements SessionTransport {
   #queued = 0
   #paused: Array<[Buffer, boolean]> | undefined
   #closed = false
-  /** A binary packet with this ack id was refused: the plugin's BAD_FRAME error answers that ack. */
-  binaryAck: number | undefined
+  /** A binary packet was refused: the session's BAD_FRAME error answers it (through its ack, if any). */
+  #binary: { ackId: number | undefined } | undefined
 
   constructor(conn: EngineSocket, presentedKey: string | undefined) {
     super()
@@ -86,12 +89,19 @@ export class SioTransport extends EventEmitter implements SessionTransport {
       return
     }
     const { text: base, seq } = splitSeq(text)
-    if (this.binaryAck !== undefined && seq === undefined) {
+    const binary = this.#binary
+    if (binary !== undefined && seq === undefined) {
+      // The session's answer to a refused binary packet: its error, in Socket.IO's terms.
+      this.#binary = undefined
       const frame = parseFrame(base)
-      if (frame?.kind === 'event' && frame.event === 'error') {
-        const id = this.binaryAck
-        this.binaryAck = undefined
-        this.#write(ackPacket(id, { ok: false, error: frame.data }))
+      const data = frame?.kind === 'event' ? (frame.data as { code?: unknown } | undefined) : undefined
+      if (frame?.kind === 'event' && frame.event === 'error' && data?.code === 'BAD_FRAME') {
+        const error = { code: 'BAD_FRAME', message: BINARY_REFUSED }
+        this.#write(
+          binary.ackId === undefined
+            ? `2${JSON.stringify(['error', error])}`
+            : ackPacket(binary.ackId, { ok: false, error }),
+        )
         return
       }
     }
@@ -133,6 +143,12 @@ export class SioTransport extends EventEmitter implements SessionTransport {
     const held = this.#paused
     this.#paused = undefined
     for (const [data, isBinary] of held ?? []) this.emit('message', data, isBinary)
+  }
+
+  /** A binary packet (ack id `ackId`) from the client: refused, as a bad frame of the session. */
+  refuseBinary(ackId: number | undefined): void {
+    this.#binary = { ackId }
+    this.receive(Buffer.from(BINARY_REFUSED), true)
   }
 
   /** A frame from the client (SioConnection), held while paused. */
