@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import type { Browser } from 'playwright-core'
 // The client library's own test proxy (a TCP proxy that can cut every connection through it).
 import { CutProxy } from '../../../packages/client/test/helpers/cut-proxy.js'
@@ -12,7 +13,7 @@ import {
   screenshot,
   waitForState,
 } from './helpers/browser.js'
-import { freePort, GatewayProcess, until } from './helpers/processes.js'
+import { exited, freePort, GatewayProcess } from './helpers/processes.js'
 
 // Embedded mode with resume on. Page a talks to the gateway through a TCP proxy that the test cuts
 // (a real drop: no close frame, the gateway sees 1006; DevTools' offline mode would leave the
@@ -29,7 +30,12 @@ describe('demo page in Chromium: the connection cut under it, and resumed', () =
   let sidA = ''
   const room = `resume-${randomBytes(3).toString('hex')}`
   const wait = (check: () => boolean | Promise<boolean>, what: string) =>
-    until(check, what, 15_000, gateway.child ? [gateway.child] : [])
+    until(check, {
+      what,
+      timeoutMs: 15_000,
+      intervalMs: 100,
+      failure: exited(gateway.child ? [gateway.child] : []),
+    })
 
   /** The admin API's view of a session (undefined when the node does not hold it). */
   const sessionView = async (sid: string) => {

@@ -2,29 +2,27 @@ import { randomBytes } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import type { CiMessage } from '@session-gateway/message-schema'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
-import fastifyWsSessions, { type WsSessionsOptions } from 'fastify-ws-sessions'
-import { createJwtAuthenticator, createJwtVerifier } from './auth/jwt-authenticator.js'
+import fastifyWsSessions, { type ResumeOptions, type WsSessionsOptions } from 'fastify-ws-sessions'
+import { createJwtAuthenticator, createJwtVerifier, type TokenVerifier } from './auth/jwt-authenticator.js'
 import { registerAmqpBackend } from './backend/amqp-backend.js'
 import { EMBEDDED_BROADCAST_ADDRESS, EMBEDDED_NODE_ADDRESS, EmbeddedBus } from './backend/embedded-bus.js'
-import type { Backend, CiMessageHandler, CiMeta } from './backend/types.js'
+import type { Backend, CiMeta } from './backend/types.js'
 import { createCiDispatcher } from './ci-dispatcher.js'
 import { API_MAX_CONNECTIONS } from './config/connection-budget.js'
 import type { GatewayConfig } from './config/load-config.js'
 import type { ConnectionGuard } from './connections/connection-guard.js'
 import { guardConnections, serverTimeouts } from './connections/wiring.js'
 import { createDemoUserManager } from './demo/demo-user-manager.js'
-import { registerApi } from './http/api.js'
+import { prepareApi, registerApiRoutes } from './http/api.js'
 import { registerDemoPage } from './http/demo-page.js'
-import type { ApiDeps } from './http/deps.js'
 import { logSerializers } from './http/log-serializers.js'
-import { createMetrics } from './http/metrics.js'
+import { createCounters, createMetrics, type GatewayCounters } from './http/metrics.js'
 import { createLogDestination } from './log-destination.js'
 import { LogThrottle } from './log-throttle.js'
 import { registerNodeMetrics } from './nodes/metrics.js'
 import { type NodeServices, startNodeServices } from './nodes/wiring.js'
 import { sessionOptions } from './sessions-wiring.js'
-import { registerSocketIoDemoPage } from './socketio/demo-page.js'
-import { registerSocketIo, socketIoOptions } from './socketio/endpoint.js'
+import { registerSocketIoFromConfig } from './socketio/endpoint.js'
 
 /**
  * Longest path parameter, as sent (percent-encoded): a user id of 256 characters (a JWT sub) or a room
@@ -38,16 +36,16 @@ export interface GatewayOverrides {
   /** Client authentication before the upgrade (see fastify-ws-sessions); default: JWT when AUTH_* is configured. */
   authenticate?: WsSessionsOptions['authenticate']
   /**
-   * The Socket.IO endpoint's check of CONNECT's `auth.token` (default: the JWT check of AUTH_*). Needed
-   * with GATEWAY_SOCKETIO and a custom `authenticate`, which reads an HTTP request a CONNECT has not.
-   */
-  verifySocketIoToken?: (token: string) => Promise<Record<string, unknown>>
-  /**
    * Runs for every valid CI message before the node handles it, with its AMQP metadata: ids,
    * reply_to and `applicationProperties` (e.g. the CI's W3C `traceparent`). Throwing rejects the
    * message like a failed handler (settled rejected; RESULT error INTERNAL when it has a reply_to).
    */
   onCiMessage?: (message: CiMessage, meta: CiMeta) => void | Promise<void>
+  /**
+   * The Socket.IO endpoint's check of CONNECT's `auth.token` (default: the JWT check of AUTH_*). Needed
+   * with GATEWAY_SOCKETIO and a custom `authenticate`, which reads an HTTP request a CONNECT has not.
+   */
+  verifySocketIoToken?: (token: string) => Promise<Record<string, unknown>>
 }
 
 export interface Gateway {
@@ -82,204 +80,265 @@ export async function buildGateway(
   const startedAt = Date.now()
   /** This process (not the node id, which an operator chooses): in PING answers. */
   const instance = randomBytes(6).toString('hex')
-  const verifyToken =
-    config.jwtSecret || config.jwksFile
-      ? createJwtVerifier({
-          ...(config.jwtSecret ? { secret: config.jwtSecret } : {}),
-          ...(config.jwksFile ? { jwksFile: config.jwksFile } : {}),
-          ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
-          ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
-        })
-      : undefined
-  const authenticate =
-    overrides.authenticate ?? (verifyToken ? createJwtAuthenticator(verifyToken) : undefined)
-  const loggerOptions = overrides.logger ?? { level: config.logLevel }
-  const app = Fastify({
-    trustProxy: config.trustProxy,
-    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-    ...serverTimeouts(config),
-    logger:
-      loggerOptions === false
-        ? false
-        : {
-            level: loggerOptions === true ? config.logLevel : loggerOptions.level,
-            base: { node: config.nodeId },
-            serializers: logSerializers,
-            stream: createLogDestination(),
-          },
-    logController: new LogController({
-      disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
-    }),
-  })
-  let shuttingDown = false
+  const app = createApp(config, overrides.logger)
+  const verifyToken = jwtVerifier(config.auth)
+  const api = config.http.apiPort === undefined ? undefined : createApiListener(app, config)
+  const apiApp = api ?? app
+  const counters = createCounters()
+  const warnings = new LogThrottle(app.log)
+  app.addHook('onClose', async () => warnings.flush())
 
-  // The CI dispatcher needs the sessions registry, which exists once the sessions plugin is registered;
-  // the transport starts first (so that it closes last), so its handler waits for the dispatcher.
-  let dispatch: CiMessageHandler | undefined
-  let dispatcherReady: () => void = () => {}
-  const dispatcherSet = new Promise<void>((resolve) => {
-    dispatcherReady = resolve
-  })
-  let nodes: NodeServices | undefined
-  const onCiMessage: CiMessageHandler = async (message, meta) => {
-    if (!dispatch) await dispatcherSet
-    await overrides.onCiMessage?.(message, meta)
-    // A session this node handed over to another node: its new node answers.
-    if (nodes && (await nodes.forward(message, meta))) return
-    return (dispatch as CiMessageHandler)(message, meta)
-  }
-
-  let backend: Backend
-  let embedded: EmbeddedBus | undefined
-  if (config.amqpUrl) {
-    backend = await registerAmqpBackend(app, { ...config, amqpUrl: config.amqpUrl }, onCiMessage, instance)
-  } else {
-    embedded = new EmbeddedBus(onCiMessage, (reason, meta) =>
-      app.log.warn({ messageId: meta.messageId, reason }, 'CI message rejected'),
-    )
-    backend = embedded
-    const bus = embedded
-    bus.onUserManagerMessage(
-      createDemoUserManager(
-        {
-          toNode: (_address, body) => bus.sendToNode(body),
-          requestNode: (_address, body) => bus.request(body),
-          toAllNodes: (body) => bus.sendToNode(body, { broadcast: true }),
-        },
-        app.log.child({ component: 'demo-user-manager' }),
-      ),
-    )
-    app.addHook('onClose', async () => bus.close())
-  }
-
+  // Shutdown runs the hooks in this order's reverse: transport first (closes last), API before sessions.
+  const { backend, embedded } = await registerTransport(app, config, instance)
+  // Liveness, cross-node takeover, forwarding and the drain (src/nodes).
   const services = startNodeServices(app, config, {
     backend: () => backend,
     instance,
     sessions: () => app.wsSessions,
   })
-  nodes = services
-
-  let connections: (() => ConnectionGuard) | undefined
-  const metrics = createMetrics(
-    config.nodeId,
-    () => app.wsSessions,
-    () => backend,
-    () => connections?.(),
-  )
-  registerNodeMetrics(metrics.registry, services.counts)
-  const deps: ApiDeps = {
-    sessions: () => app.wsSessions,
-    backend: () => backend,
-    metrics,
-    nodeId: config.nodeId,
-    startedAt,
-    isShuttingDown: () => shuttingDown,
-    problem: () => services.problem(),
-    ...(config.adminToken ? { adminToken: config.adminToken } : {}),
-  }
-  const docs = {
-    wsPath: config.wsPath,
-    addresses: embedded
-      ? {
-          umAddress: 'embedded:user-manager',
-          nodeAddress: EMBEDDED_NODE_ADDRESS,
-          broadcastAddress: EMBEDDED_BROADCAST_ADDRESS,
-        }
-      : {
-          ...(config.umAddress ? { umAddress: config.umAddress } : {}),
-          nodeAddress: backend.nodeReplyTo,
-          ...(config.broadcastAddress ? { broadcastAddress: config.broadcastAddress } : {}),
-        },
-  }
-
-  let api: FastifyInstance | undefined
-  if (config.apiPort === undefined) {
-    await registerApi(app, deps, docs)
-  } else {
-    api = Fastify({
-      routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-      ...serverTimeouts(config),
-      loggerInstance: app.log.child({ listener: 'api' }),
-      logController: new LogController({ disableRequestLogging: true }),
-    })
-    await registerApi(api, deps, docs)
-  }
-
-  const warnings = new LogThrottle(app.log)
-  const stopping = new AbortController()
-  // Every connect waiting for its CLIENT_CONNECTED listens on it (and stops when done): as many at once as
-  // sessions are opening, so Node's default of 10 would warn of a leak that is not one.
-  setMaxListeners(0, stopping.signal)
-  app.addHook('onClose', async () => warnings.flush())
-  await app.register(
-    fastifyWsSessions,
-    sessionOptions(config, {
-      warnings,
-      stopping: stopping.signal,
-      backend: () => backend,
-      nodeId: config.nodeId,
-      log: app.log,
-      onClientEvent: (outcome) => metrics.clientEvent(outcome),
-      ...(authenticate ? { authenticate } : {}),
-      ...(services.locate ? { locate: services.locate } : {}),
-    }),
-  )
-  dispatch = createCiDispatcher({
+  await prepareApi(apiApp, config.http.adminToken)
+  const sessions = await registerSessions(app, config, {
+    backend,
+    warnings,
+    counters,
+    authenticate: overrides.authenticate ?? jwtAuthenticator(verifyToken),
+    locate: services.locate,
+  })
+  const dispatch = createCiDispatcher({
     sessions: app.wsSessions,
-    nodeId: config.nodeId,
+    nodeId: config.node.id,
     startedAt,
     reply: (meta, body) => backend.reply(meta, body),
     log: app.log,
     instance,
     warnings,
-    count: (type, outcome) => metrics.ciMessage(type, outcome),
+    count: counters.ciMessage,
   })
-  dispatcherReady()
-
+  const onCiMessage = overrides.onCiMessage
+  backend.consume(async (message, meta) => {
+    await onCiMessage?.(message, meta)
+    // A session this node handed over to another node: its new node answers.
+    if (await services.forward(message, meta)) return
+    return dispatch(message, meta)
+  })
   // After the sessions plugin: its preClose (the drain, with 503s to new upgrades) runs before the
   // guard closes what has no complete request.
-  const connectionGuard = guardConnections(app, {
-    maxConnections: config.maxConnections,
-    maxPendingPerAddress: config.maxPendingPerAddress,
-    trustProxy: config.trustProxy,
-    warnings,
-    log: app.log,
-    count: (reason) => metrics.connectionRefused(reason),
+  const connections = guardListeners(app, api, config, { warnings, counters })
+  const metrics = createMetrics(config.node.id, { sessions: app.wsSessions, backend, connections }, counters)
+  registerNodeMetrics(metrics.registry, services.counts)
+  await registerApiRoutes(
+    apiApp,
+    {
+      sessions: app.wsSessions,
+      backend,
+      metrics,
+      nodeId: config.node.id,
+      startedAt,
+      isShuttingDown: () => sessions.shuttingDown,
+      adminToken: config.http.adminToken,
+      problem: () => services.problem(),
+    },
+    { wsPath: config.sessions.path, addresses: documentedAddresses(config, backend, embedded) },
+  )
+  for (const warning of config.warnings) app.log.warn(warning)
+  if (config.http.demoPage) await registerDemoPage(app)
+  await registerSocketIoFromConfig(app, config, {
+    customAuthenticate: overrides.authenticate !== undefined,
+    verifySocketIoToken: overrides.verifySocketIoToken,
+    verifyToken,
   })
-  connections = () => connectionGuard
+  return gatewayHandle({ config, app, api, backend, embedded, connections, sessions, services })
+}
+
+/** The WebSocket listener's app: its logger (pino at LOG_LEVEL with the node id), proxies, timeouts. */
+function createApp(config: GatewayConfig, logger: GatewayOverrides['logger']): FastifyInstance {
+  const { logLevel, id } = config.node
+  const loggerOptions = logger ?? { level: logLevel }
+  return Fastify({
+    trustProxy: config.http.trustProxy,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    ...serverTimeouts(config.http),
+    logger:
+      loggerOptions === false
+        ? false
+        : {
+            level: loggerOptions === true ? logLevel : loggerOptions.level,
+            base: { node: id },
+            serializers: logSerializers,
+            stream: createLogDestination(),
+          },
+    logController: new LogController({
+      disableRequestLogging: logLevel !== 'debug' && logLevel !== 'trace',
+    }),
+  })
+}
+
+/** The separate API listener (GATEWAY_API_PORT): the same timeouts, the WebSocket app's logger. */
+function createApiListener(app: FastifyInstance, config: GatewayConfig): FastifyInstance {
+  return Fastify({
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    ...serverTimeouts(config.http),
+    loggerInstance: app.log.child({ listener: 'api' }),
+    logController: new LogController({ disableRequestLogging: true }),
+  })
+}
+
+/** JWT authentication when AUTH_JWT_SECRET or AUTH_JWKS_FILE is set. */
+/** The JWT check of AUTH_* (the upgrade's and the Socket.IO CONNECT's), or undefined without one. */
+function jwtVerifier(auth: GatewayConfig['auth']): TokenVerifier | undefined {
+  return auth.secret || auth.jwksFile ? createJwtVerifier(auth) : undefined
+}
+
+function jwtAuthenticator(verify: TokenVerifier | undefined): WsSessionsOptions['authenticate'] {
+  return verify ? createJwtAuthenticator(verify) : undefined
+}
+
+/** The broker link: the AMQP bridge with AMQP_URL, else the in-process bus with the demo User Manager. */
+async function registerTransport(
+  app: FastifyInstance,
+  config: GatewayConfig,
+  instance: string,
+): Promise<{ backend: Backend; embedded: EmbeddedBus | undefined }> {
+  const url = config.bridge.url
+  if (url) {
+    const backend = await registerAmqpBackend(app, { ...config, bridge: { ...config.bridge, url } }, instance)
+    return { backend, embedded: undefined }
+  }
+  const bus = new EmbeddedBus((reason, meta) =>
+    app.log.warn({ messageId: meta.messageId, reason }, 'CI message rejected'),
+  )
+  bus.onUserManagerMessage(
+    createDemoUserManager(
+      {
+        toNode: (_address, body) => bus.sendToNode(body),
+        requestNode: (_address, body) => bus.request(body),
+        toAllNodes: (body) => bus.sendToNode(body, { broadcast: true }),
+      },
+      app.log.child({ component: 'demo-user-manager' }),
+    ),
+  )
+  app.addHook('onClose', async () => bus.close())
+  return { backend: bus, embedded: bus }
+}
+
+/** The node's shutdown state, as the sessions wiring and the readiness route see it. */
+interface SessionsHandle {
+  readonly shuttingDown: boolean
+  /** Readiness 503 from now on, and every connect waiting for the broker stops. */
+  stop(): void
+}
+
+/** The sessions plugin, wired to the User Manager through `backend` (see sessions-wiring.ts). */
+async function registerSessions(
+  app: FastifyInstance,
+  config: GatewayConfig,
+  deps: {
+    backend: Backend
+    warnings: LogThrottle
+    counters: GatewayCounters
+    authenticate: WsSessionsOptions['authenticate']
+    locate: ResumeOptions['locate'] | undefined
+  },
+): Promise<SessionsHandle> {
+  let shuttingDown = false
+  const stopping = new AbortController()
+  // Every connect waiting for its CLIENT_CONNECTED listens on it (and stops when done): as many at once as
+  // sessions are opening, so Node's default of 10 would warn of a leak that is not one.
+  setMaxListeners(0, stopping.signal)
+  await app.register(
+    fastifyWsSessions,
+    sessionOptions(config, {
+      warnings: deps.warnings,
+      stopping: stopping.signal,
+      backend: deps.backend,
+      nodeId: config.node.id,
+      log: app.log,
+      onClientEvent: deps.counters.clientEvent,
+      ...(deps.authenticate ? { authenticate: deps.authenticate } : {}),
+      ...(deps.locate ? { locate: deps.locate } : {}),
+    }),
+  )
+  return {
+    get shuttingDown() {
+      return shuttingDown
+    },
+    stop() {
+      shuttingDown = true
+      stopping.abort()
+    },
+  }
+}
+
+/** The connection bounds of the WebSocket listener (returned) and of the separate API listener. */
+function guardListeners(
+  app: FastifyInstance,
+  api: FastifyInstance | undefined,
+  config: GatewayConfig,
+  deps: { warnings: LogThrottle; counters: GatewayCounters },
+): ConnectionGuard {
+  const { maxConnections, maxPendingPerAddress, trustProxy } = config.http
+  const count = deps.counters.connectionRefused
   if (api) {
     guardConnections(api, {
       maxConnections: API_MAX_CONNECTIONS,
-      maxPendingPerAddress: config.maxPendingPerAddress,
+      maxPendingPerAddress,
       trustProxy: false,
-      warnings,
+      warnings: deps.warnings,
       log: api.log,
-      count: (reason) => metrics.connectionRefused(reason),
+      count,
     })
   }
-  for (const warning of config.warnings) app.log.warn(warning)
+  return guardConnections(app, {
+    maxConnections,
+    maxPendingPerAddress,
+    trustProxy,
+    warnings: deps.warnings,
+    log: app.log,
+    count,
+  })
+}
 
-  if (config.demoPage) await registerDemoPage(app)
-  if (config.socketIo) {
-    if (overrides.authenticate && !overrides.verifySocketIoToken) {
-      throw new Error('GATEWAY_SOCKETIO with a custom authenticate needs verifySocketIoToken as well')
+/** The addresses the AsyncAPI document names. */
+function documentedAddresses(config: GatewayConfig, backend: Backend, embedded: EmbeddedBus | undefined) {
+  if (embedded) {
+    return {
+      umAddress: 'embedded:user-manager',
+      nodeAddress: EMBEDDED_NODE_ADDRESS,
+      broadcastAddress: EMBEDDED_BROADCAST_ADDRESS,
     }
-    await registerSocketIo(app, socketIoOptions(config, overrides.verifySocketIoToken ?? verifyToken))
-    if (config.demoPage) registerSocketIoDemoPage(app, config.socketIoPath)
   }
-
-  const urlOf = (instance: FastifyInstance, scheme: string) => {
-    const address = instance.server.address()
-    if (!address || typeof address === 'string') return ''
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-    return `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`
+  const { userManagerAddress, broadcastAddress } = config.bridge
+  return {
+    ...(userManagerAddress ? { umAddress: userManagerAddress } : {}),
+    nodeAddress: backend.nodeReplyTo,
+    ...(broadcastAddress ? { broadcastAddress } : {}),
   }
+}
 
+/** `scheme://host:port` of a listening app (0.0.0.0 shown as 127.0.0.1). */
+function urlOf(instance: FastifyInstance, scheme: string): string {
+  const address = instance.server.address()
+  if (!address || typeof address === 'string') return ''
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`
+}
+
+/** The Gateway its caller holds: listen and close, over the parts buildGateway composed. */
+function gatewayHandle(parts: {
+  config: GatewayConfig
+  app: FastifyInstance
+  api: FastifyInstance | undefined
+  backend: Backend
+  embedded: EmbeddedBus | undefined
+  connections: ConnectionGuard
+  sessions: SessionsHandle
+  services: NodeServices
+}): Gateway {
+  const { config, app, api, sessions, services } = parts
   let closing: Promise<void> | undefined
   const close = () => {
     closing ??= (async () => {
-      shuttingDown = true
-      stopping.abort()
+      sessions.stop()
       await services.stop()
       await app.close()
       if (api) await api.close()
@@ -290,27 +349,25 @@ export async function buildGateway(
     config,
     app,
     api,
-    embedded,
-    connections: connectionGuard,
-    get backend() {
-      return backend
-    },
+    backend: parts.backend,
+    embedded: parts.embedded,
+    connections: parts.connections,
     get shuttingDown() {
-      return shuttingDown
+      return sessions.shuttingDown
     },
     async listen() {
-      await app.listen({ host: config.host, port: config.port })
-      if (api) await api.listen({ host: config.apiHost, port: config.apiPort ?? 0 })
+      await app.listen({ host: config.http.host, port: config.http.port })
+      if (api) await api.listen({ host: config.http.apiHost, port: config.http.apiPort ?? 0 })
       const httpUrl = urlOf(app, 'http')
       return {
         httpUrl,
-        wsUrl: `${urlOf(app, 'ws')}${config.wsPath}`,
+        wsUrl: `${urlOf(app, 'ws')}${config.sessions.path}`,
         apiUrl: api ? urlOf(api, 'http') : httpUrl,
       }
     },
     async drainAndClose() {
       if (!closing) {
-        shuttingDown = true
+        sessions.stop()
         await services.drain()
       }
       return close()

@@ -1,6 +1,8 @@
 import {
+  CiErrorCode,
   type CiMessage,
   type CiMessageType,
+  CloseCode,
   resultError,
   resultOk,
   SID_TARGETED_TYPES,
@@ -10,6 +12,7 @@ import { type Delivery, SessionError, type SessionRegistry } from 'fastify-ws-se
 import type { CiMeta } from './backend/types.js'
 import type { LogThrottle } from './log-throttle.js'
 import { createPresenceHandlers } from './presence-handlers.js'
+import { sessionMeta } from './sessions-wiring.js'
 
 /** A failure that becomes a RESULT error with this code. */
 class CiError extends Error {
@@ -49,7 +52,7 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
 
   function session(sid: string) {
     const found = sessions.get(sid)
-    if (!found) throw new CiError('SESSION_NOT_FOUND', `no session ${sid} on node ${nodeId}`)
+    if (!found) throw new CiError(CiErrorCode.SESSION_NOT_FOUND, `no session ${sid} on node ${nodeId}`)
     return found
   }
 
@@ -78,7 +81,7 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
       return roomChange(() => sessions.leave(m.sid, m.room))
     },
     DISCONNECT: (m) => {
-      session(m.sid).close(m.code ?? 1000, m.reason ?? '')
+      session(m.sid).close(m.code ?? CloseCode.NORMAL, m.reason ?? '')
       return {}
     },
     SESSION_INFO: (m) => {
@@ -120,8 +123,8 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
         deps.count?.(message.type, err.code)
       } else {
         deps.log.error({ err, type: message.type, messageId: meta.messageId }, 'CI message handler failed')
-        result = resultError('INTERNAL', 'the node failed to handle the message')
-        deps.count?.(message.type, 'INTERNAL')
+        result = resultError(CiErrorCode.INTERNAL, 'the node failed to handle the message')
+        deps.count?.(message.type, CiErrorCode.INTERNAL)
       }
     }
     if (!meta.replyTo) return
@@ -137,19 +140,4 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
 export function deliveredData(delivery: Delivery): { delivered: number; kept?: number } {
   if (delivery === 'delivered') return { delivered: 1 }
   return delivery === 'kept' ? { delivered: 0, kept: 1 } : { delivered: 0 }
-}
-
-/** The `meta` a session reports (the same as CLIENT_CONNECTED.meta). */
-export function sessionMeta(s: {
-  remoteAddress: string
-  userAgent?: string | undefined
-  origin?: string | undefined
-  user?: Record<string, unknown> | undefined
-}) {
-  return {
-    remoteAddress: s.remoteAddress,
-    ...(s.userAgent !== undefined ? { userAgent: s.userAgent } : {}),
-    ...(s.origin !== undefined ? { origin: s.origin } : {}),
-    ...(s.user !== undefined ? { user: s.user } : {}),
-  }
 }

@@ -1,5 +1,5 @@
 export { buildGateway, type Gateway, type GatewayOverrides } from './app.js'
 export { EMBEDDED_NODE_ADDRESS, EmbeddedBus } from './backend/embedded-bus.js'
-export type { Backend, BackendState, CiMeta } from './backend/types.js'
+export type { Backend, CiMeta } from './backend/types.js'
 export { ConfigError, type GatewayConfig, helpText, loadConfig } from './config/load-config.js'
 export { type CiPort, createDemoUserManager, DEMO_EVENTS } from './demo/demo-user-manager.js'

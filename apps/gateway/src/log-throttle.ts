@@ -15,11 +15,13 @@ interface Window {
  */
 export class LogThrottle {
   readonly #windows = new Map<string, Window>()
+  readonly #summaryLog: FastifyBaseLogger
+  readonly #windowMs: number
 
-  constructor(
-    private readonly summaryLog: FastifyBaseLogger,
-    private readonly windowMs = DEFAULT_LOG_WINDOW_MS,
-  ) {}
+  constructor(summaryLog: FastifyBaseLogger, windowMs = DEFAULT_LOG_WINDOW_MS) {
+    this.#summaryLog = summaryLog
+    this.#windowMs = windowMs
+  }
 
   /** Logs `msg` at warn on `log` unless a warning with this `msg` was logged in the current window. */
   warn(log: FastifyBaseLogger, details: object, msg: string): void {
@@ -29,7 +31,7 @@ export class LogThrottle {
       return
     }
     log.warn(details, msg)
-    const timer = setTimeout(() => this.#end(msg), this.windowMs)
+    const timer = setTimeout(() => this.#end(msg), this.#windowMs)
     timer.unref()
     this.#windows.set(msg, { suppressed: 0, timer })
   }
@@ -40,9 +42,9 @@ export class LogThrottle {
     this.#windows.delete(msg)
     clearTimeout(window.timer)
     if (window.suppressed > 0) {
-      this.summaryLog.warn(
-        { suppressed: window.suppressed, windowMs: this.windowMs },
-        `${msg} (${window.suppressed} more in the last ${this.windowMs / 1000} s, not logged one by one)`,
+      this.#summaryLog.warn(
+        { suppressed: window.suppressed, windowMs: this.#windowMs },
+        `${msg} (${window.suppressed} more in the last ${this.#windowMs / 1000} s, not logged one by one)`,
       )
     }
   }

@@ -27,11 +27,13 @@ async function main(): Promise<void> {
   // First signal: graceful close, bounded in time. A second signal, or the delay, forces the exit.
   // With resume on and a broker, a rolling deploy's drain comes first (up to GATEWAY_DRAIN_MS, at most the window).
   const drainMs =
-    config.amqpUrl && config.resumeWindowMs > 0 ? Math.min(config.drainMs, config.resumeWindowMs) : 0
+    config.bridge.url && config.resume.windowMs > 0
+      ? Math.min(config.node.drainMs, config.resume.windowMs)
+      : 0
   // The drain, then forwarding for one more takeover timeout once every session moved (nodes/wiring.ts).
-  const lingerMs = drainMs > 0 ? config.takeoverTimeoutMs : 0
+  const lingerMs = drainMs > 0 ? config.node.takeoverTimeoutMs : 0
   closeWithGrace(
-    { delay: config.shutdownTimeoutMs + drainMs + lingerMs },
+    { delay: config.node.shutdownTimeoutMs + drainMs + lingerMs },
     async ({ signal, err, manual }) => {
       if (err) log.error({ err }, 'stopping after an unexpected error')
       if (err) await gateway.close()

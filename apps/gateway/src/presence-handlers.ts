@@ -1,5 +1,5 @@
 import type { DisconnectUser, EmitUser, RoomInfo, UserInfo } from '@session-gateway/message-schema'
-import { DEFAULT_ROOM_INFO_LIMIT } from '@session-gateway/message-schema'
+import { CloseCode, DEFAULT_ROOM_INFO_LIMIT } from '@session-gateway/message-schema'
 import type { SessionRegistry } from 'fastify-ws-sessions'
 
 /**
@@ -16,7 +16,7 @@ export function createPresenceHandlers(sessions: SessionRegistry, nodeId: string
   return {
     EMIT_USER: (m: EmitUser) => ({ delivered: sessions.emitToUser(m.user, m.event, m.data) }),
     DISCONNECT_USER: (m: DisconnectUser) => ({
-      closed: sessions.disconnectUser(m.user, m.code ?? 1000, m.reason ?? ''),
+      closed: sessions.disconnectUser(m.user, m.code ?? CloseCode.NORMAL, m.reason ?? ''),
     }),
     USER_INFO: (m: UserInfo) => {
       const all = sessions.userSessions(m.user)

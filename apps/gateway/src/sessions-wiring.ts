@@ -1,4 +1,6 @@
 import {
+  ClientErrorCode,
+  CloseCode,
   clientConnected,
   clientDetached,
   clientDisconnected,
@@ -8,12 +10,11 @@ import {
 import type { FastifyBaseLogger } from 'fastify'
 import { type ResumeOptions, type Session, SessionError, type WsSessionsOptions } from 'fastify-ws-sessions'
 import type { Backend } from './backend/types.js'
-import { sessionMeta } from './ci-dispatcher.js'
 import type { GatewayConfig } from './config/load-config.js'
 import type { LogThrottle } from './log-throttle.js'
 
 export interface WiringDeps {
-  backend: () => Backend
+  backend: Backend
   nodeId: string
   log: FastifyBaseLogger
   onClientEvent?: (outcome: 'accepted' | 'unavailable') => void
@@ -26,23 +27,35 @@ export interface WiringDeps {
   locate?: ResumeOptions['locate']
 }
 
-/** The sessions plugin's `resume` option from the configuration: off at 0, else the window, bounds and secret. */
-export function resumeOptions(
-  config: GatewayConfig,
-  locate?: ResumeOptions['locate'],
-): ResumeOptions | false {
-  if (config.resumeWindowMs === 0) return false
+/** The `meta` a session reports: in CLIENT_CONNECTED, SESSION_INFO and the admin API. */
+export function sessionMeta(s: {
+  remoteAddress: string
+  userAgent?: string | undefined
+  origin?: string | undefined
+  user?: Record<string, unknown> | undefined
+}) {
   return {
-    windowMs: config.resumeWindowMs,
-    nodeId: config.nodeId,
-    // Unset only in embedded mode (loadConfig requires it with a broker): one process, a random key.
-    ...(config.resumeSecret ? { secret: config.resumeSecret } : {}),
-    maxReplayFrames: config.replayMaxFrames,
-    maxReplayBytes: config.replayMaxBytes,
-    maxNodeReplayBytes: config.nodeReplayMaxBytes,
-    ...(locate ? { locate } : {}),
+    remoteAddress: s.remoteAddress,
+    ...(s.userAgent !== undefined ? { userAgent: s.userAgent } : {}),
+    ...(s.origin !== undefined ? { origin: s.origin } : {}),
+    ...(s.user !== undefined ? { user: s.user } : {}),
   }
 }
+
+/**
+ * The sessions plugin's `resume` option from the configuration: off at 0, else the window, bounds
+ * and secret (unset only in embedded mode, where loadConfig allows it: one process, a random key).
+ */
+export function resumeOptions(
+  config: Pick<GatewayConfig, 'resume' | 'node'>,
+  locate?: ResumeOptions['locate'],
+): ResumeOptions | false {
+  if (config.resume.windowMs === 0) return false
+  return { ...config.resume, nodeId: config.node.id, ...(locate ? { locate } : {}) }
+}
+
+/** `perSec` = 0 turns a token bucket off. */
+const bucket = (perSec: number, burst: number) => (perSec === 0 ? false : { perSec, burst })
 
 /** `'done'` once `work` resolves (rejects as it does), or `'stopped'` as soon as `signal` aborts. */
 function unlessStopped(work: Promise<void>, signal: AbortSignal | undefined): Promise<'done' | 'stopped'> {
@@ -66,37 +79,34 @@ function unlessStopped(work: Promise<void>, signal: AbortSignal | undefined): Pr
  * per session, every other event forwarded as CLIENT_EVENT and acknowledged only
  * once the broker accepted it.
  */
-export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessionsOptions {
+export function sessionOptions(
+  config: Pick<GatewayConfig, 'sessions' | 'resume' | 'node'>,
+  deps: WiringDeps,
+): WsSessionsOptions {
   const { nodeId } = deps
   // Sessions whose CLIENT_CONNECTED may have reached the UM (accepted, still queued, or timed out
   // with its fate unknown). One refused outright (outbox full, rejected, bridge closed) never did:
   // its CLIENT_DISCONNECTED would tell the UM of a session it never saw, and, since that message is
   // not bounded by the outbox, let clients reconnecting against a full outbox pile them up.
   const announced = new WeakSet<Session>()
+  const {
+    ratePerSec,
+    rateBurst,
+    rateMaxViolations,
+    connectRatePerSec,
+    connectBurst,
+    addressConnectRatePerSec,
+    addressConnectBurst,
+    ...passed
+  } = config.sessions
   return {
-    path: config.wsPath,
-    maxPayload: config.maxPayload,
-    maxSessions: config.maxSessions,
-    maxBadFrames: config.maxBadFrames,
-    rateLimit:
-      config.ratePerSec === 0
-        ? false
-        : { ratePerSec: config.ratePerSec, burst: config.rateBurst, maxViolations: config.rateMaxViolations },
-    // Per client: the verified JWT sub when authenticated, else request.ip (GATEWAY_TRUST_PROXY applies).
-    maxSessionsPerClient: config.maxSessionsPerClient,
-    connectRate:
-      config.connectRatePerSec === 0
-        ? false
-        : { perSec: config.connectRatePerSec, burst: config.connectBurst },
+    ...passed,
+    rateLimit: ratePerSec === 0 ? false : { ratePerSec, burst: rateBurst, maxViolations: rateMaxViolations },
+    // Per client (maxSessionsPerClient too): the verified JWT sub when authenticated, else request.ip
+    // (GATEWAY_TRUST_PROXY applies).
+    connectRate: bucket(connectRatePerSec, connectBurst),
     // Per address (request.ip), before the JWT is verified: an address over its budget costs no crypto.
-    addressConnectRate:
-      config.addressConnectRatePerSec === 0
-        ? false
-        : { perSec: config.addressConnectRatePerSec, burst: config.addressConnectBurst },
-    maxRoomsPerSession: config.maxRoomsPerSession,
-    maxBufferedBytes: config.maxBufferedBytes,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
+    addressConnectRate: bucket(addressConnectRatePerSec, addressConnectBurst),
     ...(deps.authenticate ? { authenticate: deps.authenticate } : {}),
     resume: resumeOptions(config, deps.locate),
 
@@ -109,14 +119,16 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
     // CLIENT_CONNECTED stays queued ahead of it on the same link, so the UM still sees them in order.
     async onConnect(session) {
       try {
-        const accepted = deps
-          .backend()
-          .sendToUserManager(clientConnected({ sid: session.sid, node: nodeId, meta: sessionMeta(session) }))
+        const accepted = deps.backend.sendToUserManager(
+          clientConnected({ sid: session.sid, node: nodeId, meta: sessionMeta(session) }),
+        )
         const outcome = await unlessStopped(accepted, deps.stopping)
         announced.add(session)
         if (outcome === 'stopped') {
           accepted.catch(() => {})
-          throw new SessionError('SHUTTING_DOWN', 'the node is shutting down', { closeCode: 1001 })
+          throw new SessionError('SHUTTING_DOWN', 'the node is shutting down', {
+            closeCode: CloseCode.GOING_AWAY,
+          })
         }
       } catch (err) {
         if (err instanceof SessionError) throw err
@@ -126,7 +138,9 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
           { err },
           'CLIENT_CONNECTED not accepted by the broker: closing the session (1013)',
         )
-        throw new SessionError('UNAVAILABLE', 'backend unavailable, try again later', { closeCode: 1013 })
+        throw new SessionError(ClientErrorCode.UNAVAILABLE, 'backend unavailable, try again later', {
+          closeCode: CloseCode.TRY_AGAIN_LATER,
+        })
       }
     },
 
@@ -137,9 +151,7 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
     async onDetach(session, code, reason) {
       if (!announced.has(session)) return
       try {
-        await deps
-          .backend()
-          .sendToUserManager(clientDetached({ sid: session.sid, node: nodeId, code, reason }))
+        await deps.backend.sendToUserManager(clientDetached({ sid: session.sid, node: nodeId, code, reason }))
       } catch (err) {
         deps.warnings.warn(session.log, { err, code }, 'CLIENT_DETACHED not accepted by the broker')
       }
@@ -148,9 +160,9 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
     async onResume(session, { previousNode, replayed }) {
       announced.add(session)
       try {
-        await deps
-          .backend()
-          .sendToUserManager(clientResumed({ sid: session.sid, node: nodeId, previousNode, replayed }))
+        await deps.backend.sendToUserManager(
+          clientResumed({ sid: session.sid, node: nodeId, previousNode, replayed }),
+        )
       } catch (err) {
         deps.warnings.warn(session.log, { err, previousNode }, 'CLIENT_RESUMED not accepted by the broker')
       }
@@ -159,9 +171,9 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
     async onDisconnect(session, code, reason) {
       if (!announced.has(session)) return
       try {
-        await deps
-          .backend()
-          .sendToUserManager(clientDisconnected({ sid: session.sid, node: nodeId, code, reason }))
+        await deps.backend.sendToUserManager(
+          clientDisconnected({ sid: session.sid, node: nodeId, code, reason }),
+        )
       } catch (err) {
         deps.warnings.warn(session.log, { err, code }, 'CLIENT_DISCONNECTED not accepted by the broker')
       }
@@ -177,7 +189,7 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
       })
       try {
         // The frame's W3C trace goes on as the CLIENT_EVENT's traceparent/tracestate application_properties.
-        await deps.backend().sendToUserManager(body, frame.trace ? { trace: frame.trace } : {})
+        await deps.backend.sendToUserManager(body, frame.trace ? { trace: frame.trace } : {})
       } catch (err) {
         deps.onClientEvent?.('unavailable')
         const detail = (err as { code?: string; message?: string }).code ?? 'error'
@@ -187,7 +199,7 @@ export function sessionOptions(config: GatewayConfig, deps: WiringDeps): WsSessi
           'client event not accepted by the broker',
         )
         throw new SessionError(
-          'UNAVAILABLE',
+          ClientErrorCode.UNAVAILABLE,
           `the event could not be delivered to the backend (${detail}); retry later`,
         )
       }

@@ -5,10 +5,11 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, describe, it } from 'node:test'
 import type { CiMessage } from '@session-gateway/message-schema'
+import { until } from '@session-gateway/test-kit'
 import type { CiMeta } from '../src/index.js'
 import { deleteQueues, listQueues, unique } from './helpers/broker.js'
 import { BROKER_URL } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { protonJson, protonReceive, protonSend } from './helpers/proton.js'
 import { TestClient } from './helpers/ws-client.js'
 
@@ -36,7 +37,10 @@ describe('the gateway with a Qpid Proton UM and CI (real broker)', () => {
       { AMQP_URL: BROKER_URL, GATEWAY_NODE_ID: nodeId, UM_ADDRESS: `/queue/${um}` },
       { onCiMessage: (message, meta) => void seen.push([message, meta]) },
     )
-    await until(() => gw.gateway.backend.nodeIdCheck !== 'pending', 20_000, 'the node check')
+    await until(() => gw.gateway.backend.nodeIdCheck !== 'pending', {
+      timeoutMs: 20_000,
+      what: 'the node check',
+    })
     assert.equal(gw.gateway.backend.nodeIdCheck, 'unique')
     assert.equal(await metric(gw, /^gateway_node_check_pings_total\{.*outcome="answered"/), 16)
     assert.equal(await metric(gw, /^gateway_um_messages_sent_total\{/), 0)
@@ -68,7 +72,10 @@ describe('the gateway with a Qpid Proton UM and CI (real broker)', () => {
     })
     assert.deepEqual(event?.application_properties, trace)
     assert.equal(got.find((m) => m.subject === 'CLIENT_CONNECTED')?.application_properties, null)
-    await until(async () => (await metric(gw, /^gateway_um_messages_sent_total\{/)) === 3, 5000, 'UM count')
+    await until(async () => (await metric(gw, /^gateway_um_messages_sent_total\{/)) === 3, {
+      timeoutMs: 5000,
+      what: 'UM count',
+    })
   })
 
   it('a proton CI: ulong id, /queue/NAME reply_to and a traceparent; the hook sees its application_properties, the RESULT keeps id type and trace', async () => {
@@ -101,11 +108,10 @@ describe('the gateway with a Qpid Proton UM and CI (real broker)', () => {
       message_id: unique('p-lost'),
       reply_to: `/exchange/${unique('no-such-exchange')}/x`,
     })
-    await until(
-      async () => (await metric(gw, /^gateway_results_total\{.*outcome="failed"/)) === before + 1,
-      15_000,
-      'the failed RESULT counted',
-    )
+    await until(async () => (await metric(gw, /^gateway_results_total\{.*outcome="failed"/)) === before + 1, {
+      timeoutMs: 15_000,
+      what: 'the failed RESULT counted',
+    })
   })
 })
 
@@ -126,7 +132,10 @@ describe('a node whose own reply address does not reach it (real broker)', () =>
       AMQP_SEND_TIMEOUT_MS: '1500',
     })
     const started = gw
-    await until(() => started.gateway.backend.nodeIdCheck !== 'pending', 20_000, 'the node check')
+    await until(() => started.gateway.backend.nodeIdCheck !== 'pending', {
+      timeoutMs: 20_000,
+      what: 'the node check',
+    })
     assert.equal(started.gateway.backend.nodeIdCheck, 'unreachable')
     const ready = await fetch(`${started.httpUrl}/readyz`)
     assert.equal(ready.status, 503)

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { decodeUmMessage } from '@session-gateway/message-schema'
+import { until } from '@session-gateway/test-kit'
 import { createCiBridge, type StandaloneCiBridge } from 'fastify-ci-bridge'
 import { AckClient } from './helpers/ack-client.js'
 import { unique } from './helpers/broker.js'
 import { type ChildGateway, spawnGateway } from './helpers/child-gateway.js'
-import { until } from './helpers/gateway.js'
 import { PrivateCluster } from './helpers/private-cluster.js'
 
 /** What this file promises after any one broker node is killed (stated in docs/OPERATIONS.md). */
@@ -108,7 +108,10 @@ describe('broker HA: kill -9 of each node of a 3-node RabbitMQ cluster under loa
         clients.push(client)
       }
     }
-    await until(() => clients.every((c) => replyTo.has(c.sid)), 30_000, 'every CLIENT_CONNECTED at the UM')
+    await until(() => clients.every((c) => replyTo.has(c.sid)), {
+      timeoutMs: 30_000,
+      what: 'every CLIENT_CONNECTED at the UM',
+    })
     // The queues are quorum queues, three members each (the vhost's default type).
     const types = await cluster.ctl('list_queues', '-p', cluster.vhost, 'name', 'type', '--no-table-headers')
     for (const queue of [umQueue, `gateway.node.${prefix}-a`, `gateway.node.${prefix}-b`]) {
@@ -125,11 +128,10 @@ describe('broker HA: kill -9 of each node of a 3-node RabbitMQ cluster under loa
       um.send(broadcast, { type: 'ROOM_EMIT', v: 1, room, event: 'room-tick', data }).catch(() => {})
     }, TICK_MS)
     for (const client of clients) client.startSteady('ha.event', 2)
-    await until(
-      () => clients.every((c) => lastTick(c, 'tick') > 0 && lastTick(c, 'room-tick') > 0),
-      20_000,
-      'the first EMIT and ROOM_EMIT at every session',
-    )
+    await until(() => clients.every((c) => lastTick(c, 'tick') > 0 && lastTick(c, 'room-tick') > 0), {
+      timeoutMs: 20_000,
+      what: 'the first EMIT and ROOM_EMIT at every session',
+    })
 
     const killed = new Set<number>()
     const roles = new Set<string>()
@@ -154,11 +156,10 @@ describe('broker HA: kill -9 of each node of a 3-node RabbitMQ cluster under loa
         ...nodeQueueLeaders.flatMap((p, i) => (p === victim ? [`node queue ${'ab'[i]} leader`] : [])),
       ]
       for (const r of role) roles.add(r.replace(/ [ab]('s)? /, ' '))
-      await until(
-        async () => !(await cluster.quorumCritical(victim)),
-        60_000,
-        'every quorum queue to have a majority without the victim',
-      )
+      await until(async () => !(await cluster.quorumCritical(victim)), {
+        timeoutMs: 60_000,
+        what: 'every quorum queue to have a majority without the victim',
+      })
 
       const tickAtKill = tick
       const killedAt = await cluster.kill(victim)
@@ -170,15 +171,16 @@ describe('broker HA: kill -9 of each node of a 3-node RabbitMQ cluster under loa
           if (statuses.some((s) => s !== 200)) sawNotReady = true
           return statuses.every((s) => s === 200)
         },
-        READY_BOUND_MS,
-        `readiness 200 on both gateways after kill of ${victim}`,
+        { timeoutMs: READY_BOUND_MS, what: `readiness 200 on both gateways after kill of ${victim}` },
       )
       // Two broker nodes were left: a failover (links re-attached included), never an outage.
       assert.equal(sawNotReady, false, `readiness 503 after kill of ${victim} while two broker nodes were up`)
       await until(
         () => clients.every((c) => lastTick(c, 'tick') > tickAtKill && lastTick(c, 'room-tick') > tickAtKill),
-        EMIT_BOUND_MS,
-        `an EMIT and a ROOM_EMIT sent after the kill of ${victim} at every session`,
+        {
+          timeoutMs: EMIT_BOUND_MS,
+          what: `an EMIT and a ROOM_EMIT sent after the kill of ${victim} at every session`,
+        },
       )
       const allBack = performance.now() - killedAt
       // Failover times, seen from the sessions of the gateway(s) the kill cut off (all, if none).
@@ -207,18 +209,20 @@ describe('broker HA: kill -9 of each node of a 3-node RabbitMQ cluster under loa
 
     // After the last restart: still one process each, no client dropped, and every acked event at the UM.
     for (const client of clients) client.stop()
-    await until(
-      () => clients.every((c) => c.eventRecords().every((r) => r.outcome !== undefined)),
-      30_000,
-      'a reply to every event sent',
-    )
+    await until(() => clients.every((c) => c.eventRecords().every((r) => r.outcome !== undefined)), {
+      timeoutMs: 30_000,
+      what: 'a reply to every event sent',
+    })
     const acked = clients.flatMap((c) =>
       c
         .eventRecords()
         .filter((r) => r.outcome === 'ok')
         .map((r) => `${c.sid} ${r.id}`),
     )
-    await until(() => acked.every((k) => atUm.has(k)), 30_000, 'every acknowledged event at the UM')
+    await until(() => acked.every((k) => atUm.has(k)), {
+      timeoutMs: 30_000,
+      what: 'every acknowledged event at the UM',
+    })
     const unavailable = clients.flatMap((c) => c.eventRecords().filter((r) => r.outcome !== 'ok')).length
     assert.deepEqual(
       gateways.map((g) => [g.pid, g.child.exitCode, g.child.signalCode]),

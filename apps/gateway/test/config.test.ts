@@ -22,14 +22,14 @@ describe('configuration', () => {
   it('has working defaults: embedded mode on 0.0.0.0:8080, /ws, a random node id', () => {
     const a = loadConfig({})
     const b = loadConfig({})
-    assert.equal(a.port, 8080)
-    assert.equal(a.host, '0.0.0.0')
-    assert.equal(a.wsPath, '/ws')
-    assert.equal(a.amqpUrl, undefined)
-    assert.equal(a.apiPort, undefined)
-    assert.equal(a.maxPayload, 1_048_576)
-    assert.match(a.nodeId, /^node-[0-9a-f]{12}$/)
-    assert.notEqual(a.nodeId, b.nodeId)
+    assert.equal(a.http.port, 8080)
+    assert.equal(a.http.host, '0.0.0.0')
+    assert.equal(a.sessions.path, '/ws')
+    assert.equal(a.bridge.url, undefined)
+    assert.equal(a.http.apiPort, undefined)
+    assert.equal(a.sessions.maxPayload, 1_048_576)
+    assert.match(a.node.id, /^node-[0-9a-f]{12}$/)
+    assert.notEqual(a.node.id, b.node.id)
   })
   it('reads every fixed variable name of the issue', () => {
     const c = loadConfig({
@@ -52,27 +52,27 @@ describe('configuration', () => {
     })
     assert.deepEqual(
       [
-        c.host,
-        c.port,
-        c.apiHost,
-        c.apiPort,
-        c.nodeId,
-        c.amqpUrl,
-        c.amqpProfile,
-        c.umAddress,
-        c.broadcastAddress,
+        c.http.host,
+        c.http.port,
+        c.http.apiHost,
+        c.http.apiPort,
+        c.node.id,
+        c.bridge.url,
+        c.bridge.profile,
+        c.bridge.userManagerAddress,
+        c.bridge.broadcastAddress,
       ],
       ['127.0.0.1', 9000, '10.0.0.5', 9001, 'node-a', ['amqp://u:p@broker:5672'], 'generic', 'um', 'bc'],
     )
-    assert.deepEqual(c.allowedOrigins, ['https://a.example.com', 'http://localhost:3000'])
-    assert.equal(c.adminToken, 'a-long-enough-token')
-    assert.equal(c.logLevel, 'warn')
-    assert.equal(c.maxSessions, 5)
-    assert.equal(c.heartbeatIntervalMs, 0)
-    assert.equal(c.demoPage, false)
+    assert.deepEqual(c.sessions.allowedOrigins, ['https://a.example.com', 'http://localhost:3000'])
+    assert.equal(c.http.adminToken, 'a-long-enough-token')
+    assert.equal(c.node.logLevel, 'warn')
+    assert.equal(c.sessions.maxSessions, 5)
+    assert.equal(c.sessions.heartbeatIntervalMs, 0)
+    assert.equal(c.http.demoPage, false)
   })
   it('an empty variable counts as unset', () => {
-    assert.equal(loadConfig({ AMQP_URL: '', GATEWAY_PORT: '' }).port, 8080)
+    assert.equal(loadConfig({ AMQP_URL: '', GATEWAY_PORT: '' }).http.port, 8080)
   })
   it('names each bad variable with what it must be, all at once', () => {
     const problems = problemsOf({
@@ -119,7 +119,12 @@ describe('configuration', () => {
   it('per-client limits: off by default; GATEWAY_TRUST_PROXY takes true, false or addresses/CIDRs, never a hop count', () => {
     const d = loadConfig({})
     assert.deepEqual(
-      [d.maxSessionsPerClient, d.connectRatePerSec, d.connectBurst, d.trustProxy],
+      [
+        d.sessions.maxSessionsPerClient,
+        d.sessions.connectRatePerSec,
+        d.sessions.connectBurst,
+        d.http.trustProxy,
+      ],
       [0, 0, 10, false],
     )
     const c = loadConfig({
@@ -128,8 +133,11 @@ describe('configuration', () => {
       SESSION_CONNECT_BURST: '5',
       GATEWAY_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1, fd00::/8, 192.168.1.0/255.255.255.0, loopback',
     })
-    assert.deepEqual([c.maxSessionsPerClient, c.connectRatePerSec, c.connectBurst], [20, 2, 5])
-    assert.deepEqual(c.trustProxy, [
+    assert.deepEqual(
+      [c.sessions.maxSessionsPerClient, c.sessions.connectRatePerSec, c.sessions.connectBurst],
+      [20, 2, 5],
+    )
+    assert.deepEqual(c.http.trustProxy, [
       '10.0.0.0/8',
       '127.0.0.1',
       '::1',
@@ -137,8 +145,8 @@ describe('configuration', () => {
       '192.168.1.0/255.255.255.0',
       'loopback',
     ])
-    assert.equal(loadConfig({ GATEWAY_TRUST_PROXY: 'TRUE' }).trustProxy, true)
-    assert.equal(loadConfig({ GATEWAY_TRUST_PROXY: 'false' }).trustProxy, false)
+    assert.equal(loadConfig({ GATEWAY_TRUST_PROXY: 'TRUE' }).http.trustProxy, true)
+    assert.equal(loadConfig({ GATEWAY_TRUST_PROXY: 'false' }).http.trustProxy, false)
     assert.match(
       problemsOf({ GATEWAY_TRUST_PROXY: '1' }).join(),
       /GATEWAY_TRUST_PROXY="1": a hop count is not accepted/,
@@ -195,8 +203,8 @@ describe('configuration', () => {
       AMQP_SEND_TIMEOUT_MS: '30000',
       GATEWAY_SHUTDOWN_TIMEOUT_MS: '35000',
     })
-    assert.equal(c.shutdownTimeoutMs, 35_000)
-    assert.equal(loadConfig({ GATEWAY_SHUTDOWN_TIMEOUT_MS: '1000' }).shutdownTimeoutMs, 1000) // embedded: no send timeout
+    assert.equal(c.node.shutdownTimeoutMs, 35_000)
+    assert.equal(loadConfig({ GATEWAY_SHUTDOWN_TIMEOUT_MS: '1000' }).node.shutdownTimeoutMs, 1000) // embedded: no send timeout
   })
   it('AMQP_PROFILE=generic needs the addresses it cannot derive', () => {
     assert.match(
@@ -210,12 +218,12 @@ describe('configuration', () => {
       NODE_ADDRESS: 'nodes/a',
       BROADCAST_ADDRESS: 'bc',
     })
-    assert.equal(c.amqpProfile, 'generic')
+    assert.equal(c.bridge.profile, 'generic')
   })
   it('resume: off by default; with a broker it needs GATEWAY_RESUME_SECRET (never echoed); embedded mode does not', () => {
     const off = loadConfig({ AMQP_URL: 'amqp://u:p@broker' })
-    assert.equal(off.resumeWindowMs, 0)
-    assert.equal(off.resumeSecret, undefined)
+    assert.equal(off.resume.windowMs, 0)
+    assert.equal(off.resume.secret, undefined)
     assert.match(
       problemsOf({ AMQP_URL: 'amqp://u:p@broker', SESSION_RESUME_WINDOW_MS: '30000' }).join(),
       /GATEWAY_RESUME_SECRET is required with AMQP_URL when SESSION_RESUME_WINDOW_MS > 0/,
@@ -229,10 +237,10 @@ describe('configuration', () => {
       GATEWAY_RESUME_SECRET: 'x'.repeat(32),
     })
     assert.deepEqual(
-      [on.resumeWindowMs, on.replayMaxFrames, on.replayMaxBytes, on.nodeReplayMaxBytes],
+      [on.resume.windowMs, on.resume.maxReplayFrames, on.resume.maxReplayBytes, on.resume.maxNodeReplayBytes],
       [30_000, 1000, 1_048_576, 134_217_728],
     )
-    assert.equal(loadConfig({ SESSION_RESUME_WINDOW_MS: '30000' }).resumeSecret, undefined) // embedded: random
+    assert.equal(loadConfig({ SESSION_RESUME_WINDOW_MS: '30000' }).resume.secret, undefined) // embedded: random
     assert.match(
       problemsOf({ SESSION_REPLAY_MAX_BYTES: '2000', NODE_REPLAY_MAX_BYTES: '1000' }).join(),
       /NODE_REPLAY_MAX_BYTES=1000 must be at least SESSION_REPLAY_MAX_BYTES \(2000\)/,
@@ -240,7 +248,7 @@ describe('configuration', () => {
   })
   it('AMQP_URL takes the nodes of a cluster, comma-separated, in order; one vhost for all; passwords masked', () => {
     const c = loadConfig({ AMQP_URL: 'amqp://u:p@n1:5672/gw, amqp://u:p@n2:5673/gw,amqp://v:q@n3/gw' })
-    assert.deepEqual(c.amqpUrl, ['amqp://u:p@n1:5672/gw', 'amqp://u:p@n2:5673/gw', 'amqp://v:q@n3/gw'])
+    assert.deepEqual(c.bridge.url, ['amqp://u:p@n1:5672/gw', 'amqp://u:p@n2:5673/gw', 'amqp://v:q@n3/gw'])
     assert.deepEqual(problemsOf({ AMQP_URL: 'amqp://u:p@n1/a,amqp://u:p@n2/b' }), [
       'AMQP_URL: every URL must name the same vhost (they are the nodes of one cluster)',
     ])
@@ -253,9 +261,9 @@ describe('configuration', () => {
   })
   it('UM_QUEUE_TYPE: quorum or classic, for a RabbitMQ queue address only', () => {
     const url = 'amqp://u:p@n1/gw'
-    assert.equal(loadConfig({ AMQP_URL: url, UM_QUEUE_TYPE: 'quorum' }).umQueueType, 'quorum')
+    assert.equal(loadConfig({ AMQP_URL: url, UM_QUEUE_TYPE: 'quorum' }).umQueue.type, 'quorum')
     assert.equal(
-      loadConfig({ AMQP_URL: url, UM_QUEUE_TYPE: 'classic', UM_ADDRESS: '/amq/queue/um' }).umQueueType,
+      loadConfig({ AMQP_URL: url, UM_QUEUE_TYPE: 'classic', UM_ADDRESS: '/amq/queue/um' }).umQueue.type,
       'classic',
     )
     assert.deepEqual(problemsOf({ AMQP_URL: url, UM_QUEUE_TYPE: 'stream' }), [
@@ -286,8 +294,8 @@ describe('configuration', () => {
     assert.doesNotMatch(text, /apps\/gateway|\/work\//)
   })
   it('GATEWAY_QUEUE_PREFIX must be a queue name start the gateway can own', () => {
-    assert.equal(loadConfig({}).queuePrefix, 'gateway.')
-    assert.equal(loadConfig({ GATEWAY_QUEUE_PREFIX: 'chat-gw.' }).queuePrefix, 'chat-gw.')
+    assert.equal(loadConfig({}).bridge.queuePrefix, 'gateway.')
+    assert.equal(loadConfig({ GATEWAY_QUEUE_PREFIX: 'chat-gw.' }).bridge.queuePrefix, 'chat-gw.')
     for (const bad of ['amq.gw.', 'has space', 'x'.repeat(65)]) {
       assert.match(
         problemsOf({ GATEWAY_QUEUE_PREFIX: bad }).join(),
@@ -306,7 +314,7 @@ describe('configuration', () => {
       assert.match(problems, /set NODE_REPLY_TO, or give NODE_ADDRESS as \/queue\/NAME/)
     }
     // Derivable: accepted (the bridge then uses /amq/queue/NAME), and so is any pair given in full.
-    assert.equal(loadConfig({ ...amqp, NODE_ADDRESS: '/queue/edge-1' }).nodeAddress, '/queue/edge-1')
+    assert.equal(loadConfig({ ...amqp, NODE_ADDRESS: '/queue/edge-1' }).bridge.nodeAddress, '/queue/edge-1')
     loadConfig({ ...amqp, NODE_ADDRESS: '/topic/gw.a', NODE_REPLY_TO: '/topic/gw.a' })
   })
   it("the README's configuration table lists every variable with its default", async () => {

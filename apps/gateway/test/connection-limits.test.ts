@@ -4,11 +4,12 @@ import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import { after, describe, it } from 'node:test'
 import { promisify } from 'node:util'
+import { until } from '@session-gateway/test-kit'
 import WebSocket from 'ws'
 import { API_MAX_CONNECTIONS, FD_RESERVE } from '../src/config/connection-budget.js'
 import { ConfigError, loadConfig } from '../src/config/load-config.js'
 import { openFilesLimit } from '../src/connections/open-files-limit.js'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { type StartedGateway, startGateway } from './helpers/gateway.js'
 
 const run = promisify(execFile)
 const mainJs = new URL('../dist/main.js', import.meta.url).pathname
@@ -38,18 +39,17 @@ class RawConnection {
 
   /** Resolves once the server has closed the connection. */
   async closedByServer(timeoutMs = 5000): Promise<void> {
-    await until(() => this.closed, timeoutMs, 'the server to close the connection')
+    await until(() => this.closed, { timeoutMs: timeoutMs, what: 'the server to close the connection' })
   }
 
   /** A full keep-alive request, then waits for its response. */
   async get(path: string, headers = ''): Promise<string> {
     const before = this.received.length
     this.socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n${headers}\r\n`)
-    await until(
-      () => /\r\n\r\n/.test(this.received.slice(before)) || this.closed,
-      5000,
-      `the answer to ${path}`,
-    )
+    await until(() => /\r\n\r\n/.test(this.received.slice(before)) || this.closed, {
+      timeoutMs: 5000,
+      what: `the answer to ${path}`,
+    })
     return this.received.slice(before)
   }
 
@@ -142,8 +142,7 @@ describe('connection-level limits (in-process gateway, embedded mode)', () => {
     await until(
       async () =>
         started.gateway.app.wsSessions.size === 4 && (await metric(started, 'max_connections')) >= 1,
-      5000,
-      'the drop counted',
+      { timeoutMs: 5000, what: 'the drop counted' },
     )
   })
 
@@ -162,11 +161,10 @@ describe('connection-level limits (in-process gateway, embedded mode)', () => {
     first.socket.write(
       'POST /v1/broadcast HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.7\r\nAuthorization: Bearer connection-limits-admin-token\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
     )
-    await until(
-      () => started.gateway.connections.pendingOf('ip:203.0.113.7') === 1,
-      5000,
-      'the request counted under its client',
-    )
+    await until(() => started.gateway.connections.pendingOf('ip:203.0.113.7') === 1, {
+      timeoutMs: 5000,
+      what: 'the request counted under its client',
+    })
     // The same client through the same proxy, on another connection: over its cap.
     const answer = await second.get('/healthz', 'X-Forwarded-For: 203.0.113.7\r\n')
     assert.match(answer, /^HTTP\/1.1 429/)
@@ -234,24 +232,24 @@ describe('connection-level limits (in-process gateway, embedded mode)', () => {
 describe('connection caps and the open-file limit', () => {
   it('defaults: SESSION_MAX + 1000 connections when they fit; timeouts 10 s / 30 s / 5 s; 100 pending per address', () => {
     const c = loadConfig({}, { openFiles: 20_000 })
-    assert.equal(c.maxConnections, 11_000)
+    assert.equal(c.http.maxConnections, 11_000)
     assert.deepEqual(c.warnings, [])
-    assert.equal(c.headersTimeoutMs, 10_000)
-    assert.equal(c.requestTimeoutMs, 30_000)
-    assert.equal(c.keepAliveTimeoutMs, 5000)
-    assert.equal(c.maxPendingPerAddress, 100)
-    assert.equal(c.addressConnectRatePerSec, 0)
+    assert.equal(c.http.headersTimeoutMs, 10_000)
+    assert.equal(c.http.requestTimeoutMs, 30_000)
+    assert.equal(c.http.keepAliveTimeoutMs, 5000)
+    assert.equal(c.http.maxPendingPerAddress, 100)
+    assert.equal(c.sessions.addressConnectRatePerSec, 0)
   })
 
   it('a default that does not fit is lowered, loudly; a value that was set and does not fit is refused', () => {
     const small = loadConfig({}, { openFiles: 5000 })
-    assert.equal(small.maxConnections, 5000 - FD_RESERVE)
+    assert.equal(small.http.maxConnections, 5000 - FD_RESERVE)
     assert.equal(small.warnings.length, 1)
     assert.match(small.warnings[0] ?? '', /open-file limit \(5000\) holds 4900 client connections/)
     assert.match(small.warnings[0] ?? '', /SESSION_MAX=10000 cannot be reached\); raise the limit/)
     // The API listener's connections come off the budget.
     const withApi = loadConfig({ GATEWAY_API_PORT: '9001' }, { openFiles: 5000 })
-    assert.equal(withApi.maxConnections, 5000 - FD_RESERVE - API_MAX_CONNECTIONS)
+    assert.equal(withApi.http.maxConnections, 5000 - FD_RESERVE - API_MAX_CONNECTIONS)
 
     const problems = (env: Record<string, string>, openFiles: number) => {
       try {
@@ -280,7 +278,7 @@ describe('connection caps and the open-file limit', () => {
     )
     // An explicit cap below SESSION_MAX's default is taken, with a warning.
     const lower = loadConfig({ GATEWAY_MAX_CONNECTIONS: '2000' }, { openFiles: 20_000 })
-    assert.equal(lower.maxConnections, 2000)
+    assert.equal(lower.http.maxConnections, 2000)
     assert.match(lower.warnings[0] ?? '', /at most 2000 sessions/)
   })
 

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
+import { until } from '@session-gateway/test-kit'
 import { AckClient } from './helpers/ack-client.js'
 import { deleteQueues, listQueues, unique } from './helpers/broker.js'
 import { type ChildGateway, spawnGateway } from './helpers/child-gateway.js'
 import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
-import { until } from './helpers/gateway.js'
 
 const run = promisify(execFile)
 
@@ -70,11 +70,10 @@ describe('gateway crash: kill -9 of a node (the built entry point, real broker)'
 
     // Steady acked traffic, then kill -9 in the middle of it.
     for (const c of clients) c.startSteady('crash.tick', 50)
-    await until(
-      () => clients.every((c) => c.eventRecords().filter((r) => r.outcome === 'ok').length >= 20),
-      10_000,
-      'traffic',
-    )
+    await until(() => clients.every((c) => c.eventRecords().filter((r) => r.outcome === 'ok').length >= 20), {
+      timeoutMs: 10_000,
+      what: 'traffic',
+    })
     a.child.kill('SIGKILL')
     const exit = await a.exited
     assert.equal(exit.signal, 'SIGKILL')
@@ -97,7 +96,10 @@ describe('gateway crash: kill -9 of a node (the built entry point, real broker)'
           .filter((m) => m.body.type === 'CLIENT_EVENT')
           .map((m) => (m.body.type === 'CLIENT_EVENT' ? `${m.body.sid} ${String(m.body.requestId)}` : '')),
       )
-    await until(() => acked.every((k) => atUm().has(k)), 10_000, 'every acknowledged event at the UM')
+    await until(() => acked.every((k) => atUm().has(k)), {
+      timeoutMs: 10_000,
+      what: 'every acknowledged event at the UM',
+    })
     // What it does lose: the requests still waiting for the broker got no reply (unknown outcome).
     const unanswered = clients.flatMap((c) => c.eventRecords().filter((r) => r.outcome === undefined)).length
 
@@ -134,11 +136,10 @@ describe('gateway crash: kill -9 of a node (the built entry point, real broker)'
     )
 
     // The dead node's queue goes away by the expiry policy (no consumer for expiresMs), with what it held.
-    await until(
-      async () => !(await listQueues()).includes(`${prefix}.node-a`),
-      30_000,
-      'the dead node queue to expire',
-    )
+    await until(async () => !(await listQueues()).includes(`${prefix}.node-a`), {
+      timeoutMs: 30_000,
+      what: 'the dead node queue to expire',
+    })
     const queues = await listQueues()
     assert.ok(queues.includes(`${prefix}.node-b`), 'the live node keeps its queue')
     console.log(

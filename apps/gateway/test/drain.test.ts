@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import { exitWithin, startDeployNodes } from './helpers/deploy-nodes.js'
-import { until } from './helpers/gateway.js'
 import { openSession, typesOf } from './helpers/resume-nodes.js'
 import { TestClient } from './helpers/ws-client.js'
 
@@ -21,7 +21,10 @@ describe('rolling deploy drain (SIGTERM with resume on), child-process gateways'
 
     a.child.child.kill('SIGTERM')
     for (const { client } of opened) assert.equal((await client.waitClosed(10_000)).code, 1012)
-    await until(async () => (await a.child.readyz()) === 503, 5000, 'readiness 503 while draining')
+    await until(async () => (await a.child.readyz()) === 503, {
+      timeoutMs: 5000,
+      what: 'readiness 503 while draining',
+    })
     for (const { session } of opened) {
       const detached = await um.waitFor(
         (m) => m.body.type === 'CLIENT_DETACHED' && m.body.sid === session.sid,

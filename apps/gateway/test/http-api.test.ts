@@ -215,7 +215,7 @@ describe('HTTP API on its own listener (GATEWAY_API_PORT)', () => {
     try {
       assert.notEqual(gw.apiUrl, gw.httpUrl)
       assert.match(gw.apiUrl, /^http:\/\/127\.0\.0\.1:\d+$/)
-      assert.equal(gw.gateway.config.apiHost, '127.0.0.1')
+      assert.equal(gw.gateway.config.http.apiHost, '127.0.0.1')
       assert.equal((await fetch(`${gw.apiUrl}/readyz`)).status, 200)
       assert.equal((await fetch(`${gw.apiUrl}/v1/sessions`, { headers: auth })).status, 200)
       assert.equal((await fetch(`${gw.httpUrl}/readyz`)).status, 404)

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { until } from '@session-gateway/test-kit'
+import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { jwtFor, TEST_JWT_SECRET } from './helpers/jwt.js'
 import { TestClient } from './helpers/ws-client.js'
 
@@ -84,10 +85,13 @@ describe('admin API: users and rooms', () => {
     const res = await call('DELETE', '/v1/users/dora/sessions?code=4001&reason=bye')
     assert.deepEqual(res, { status: 200, body: { closed: 2 } })
     for (const d of [d1, d2]) {
-      await until(() => d.client.closed !== undefined, 5000, 'the close')
+      await until(() => d.client.closed !== undefined, { timeoutMs: 5000, what: 'the close' })
       assert.deepEqual(d.client.closed, { code: 4001, reason: 'bye' })
     }
-    await until(async () => (await call('GET', '/v1/users/dora/sessions')).body.count === 0, 5000, 'no dora')
+    await until(async () => (await call('GET', '/v1/users/dora/sessions')).body.count === 0, {
+      timeoutMs: 5000,
+      what: 'no dora',
+    })
   })
 
   it('GET /v1/rooms/:room pages the members in join order, count exact', async () => {
@@ -97,7 +101,7 @@ describe('admin API: users and rooms', () => {
     assert.equal(first.status, 200)
     assert.deepEqual(first.body, {
       room: 'lounge',
-      node: gw.gateway.config.nodeId,
+      node: gw.gateway.config.node.id,
       count: 3,
       offset: 0,
       members: members.slice(0, 2).map((m, i) => ({ sid: m.sid, user: `e${i + 1}` })),

@@ -1,34 +1,29 @@
 import assert from 'node:assert/strict'
 import type { Socket } from 'node:net'
 import { after, before, describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import WebSocket from 'ws'
-import { deleteQueues, unique } from './helpers/broker.js'
-import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { unique } from './helpers/broker.js'
+import { type BrokerFixture, startBrokerFixture } from './helpers/broker-fixture.js'
+import type { FakeUserManager } from './helpers/fake-user-manager.js'
+import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { TestClient } from './helpers/ws-client.js'
 
 describe('cross-session safety: nothing a client sends can name another session', () => {
   const umQueue = unique('iso-um')
   const nodeId = unique('iso-node')
   let um: FakeUserManager
+  let fixture: BrokerFixture | undefined
   let gw: StartedGateway
   let nodeAddress: string
 
   before(async () => {
-    um = await FakeUserManager.start(`/queue/${umQueue}`)
-    gw = await startGateway({
-      AMQP_URL: BROKER_URL,
-      UM_ADDRESS: `/queue/${umQueue}`,
-      BROADCAST_ADDRESS: `/topic/${unique('iso-bc')}`,
-      GATEWAY_NODE_ID: nodeId,
-    })
-    await until(() => gw.gateway.backend.state === 'open', 10_000, 'bridge open')
+    fixture = await startBrokerFixture({ umQueue, nodeIds: [nodeId] })
+    ;({ um, gw } = fixture)
     nodeAddress = gw.gateway.backend.nodeReplyTo
   })
   after(async () => {
-    await gw?.gateway.close()
-    await um?.close()
-    await deleteQueues([umQueue, `gateway.node.${nodeId}`, um.replyQueue])
+    await fixture?.close()
   })
 
   async function connect() {
@@ -128,8 +123,7 @@ describe('cross-session safety: nothing a client sends can name another session'
     await until(
       () =>
         um.received.filter((m) => m.body.type === 'CLIENT_EVENT' && m.body.event === 'same.id').length >= 100,
-      10_000,
-      '100 events',
+      { timeoutMs: 10_000, what: '100 events' },
     )
     for (const m of um.received.filter((x) => x.body.type === 'CLIENT_EVENT' && x.body.event === 'same.id')) {
       if (m.body.type !== 'CLIENT_EVENT') continue

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { deleteQueues, unique } from './helpers/broker.js'
-import { BROKER, FakeUserManager } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { until } from '@session-gateway/test-kit'
+import { unique } from './helpers/broker.js'
+import { type BrokerFixture, startBrokerFixture } from './helpers/broker-fixture.js'
+import { BROKER, type FakeUserManager } from './helpers/fake-user-manager.js'
+import type { StartedGateway } from './helpers/gateway.js'
 import { TcpProxy } from './helpers/tcp-proxy.js'
 import { TestClient } from './helpers/ws-client.js'
 
@@ -15,30 +17,31 @@ describe('mass disconnect over the real broker', () => {
   const sessions = 200
   const outboxLimit = 5
   let um: FakeUserManager
+  let fixture: BrokerFixture | undefined
   let gw: StartedGateway
   // The gateway reaches the broker through this proxy; holding the broker's side keeps every
   // CLIENT_DISCONNECTED unaccepted, so the outbox must hold them all at once.
   let proxy: TcpProxy
 
   before(async () => {
-    um = await FakeUserManager.start(`/queue/${umQueue}`)
     proxy = await TcpProxy.start(BROKER.port, BROKER.host)
-    gw = await startGateway({
-      AMQP_URL: `amqp://${BROKER.username}:${BROKER.password}@127.0.0.1:${proxy.port}`,
-      UM_ADDRESS: `/queue/${umQueue}`,
-      GATEWAY_NODE_ID: nodeId,
-      AMQP_OUTBOX_LIMIT: String(outboxLimit),
+    fixture = await startBrokerFixture({
+      umQueue,
+      nodeIds: [nodeId],
+      amqpUrl: `amqp://${BROKER.username}:${BROKER.password}@127.0.0.1:${proxy.port}`,
+      env: { AMQP_OUTBOX_LIMIT: String(outboxLimit) },
     })
-    await until(() => gw.gateway.backend.state === 'open', 10_000, 'bridge open')
+    ;({ um, gw } = fixture)
     // The node id check (PINGs to itself) uses the outbox too: let it finish before the bound is tested.
-    await until(() => gw.gateway.backend.nodeIdCheck !== 'pending', 15_000, 'the node id check')
+    await until(() => gw.gateway.backend.nodeIdCheck !== 'pending', {
+      timeoutMs: 15_000,
+      what: 'the node id check',
+    })
   })
   after(async () => {
     proxy?.release('toClient')
-    await gw?.gateway.close()
+    await fixture?.close()
     await proxy?.close()
-    await um?.close()
-    await deleteQueues([umQueue, `gateway.node.${nodeId}`, um.replyQueue])
   })
 
   it(`reports CLIENT_DISCONNECTED for each of ${sessions} sessions dropped at once, with the outbox bound at ${outboxLimit}`, async (t) => {
@@ -68,11 +71,10 @@ describe('mass disconnect over the real broker', () => {
       const stats = gw.gateway.backend.stats()
       return stats.outboxDepth + stats.inFlight
     }
-    await until(
-      () => live() >= sessions,
-      10_000,
-      `all ${sessions} CLIENT_DISCONNECTEDs in the outbox at once`,
-    )
+    await until(() => live() >= sessions, {
+      timeoutMs: 10_000,
+      what: `all ${sessions} CLIENT_DISCONNECTEDs in the outbox at once`,
+    })
     assert.ok(live() > outboxLimit, `the outbox held ${live()}, past its bound of ${outboxLimit}`)
     // Past the bound, a client event is refused at once (before any broker outcome could come).
     const refused = await stayer.request('during', {})
@@ -92,7 +94,10 @@ describe('mass disconnect over the real broker', () => {
       sessions,
       'one per session',
     )
-    await until(() => live() === 0, 5000, 'outbox drained (nothing waiting or in flight)')
+    await until(() => live() === 0, {
+      timeoutMs: 5000,
+      what: 'outbox drained (nothing waiting or in flight)',
+    })
 
     // The bound still pushes back on client events: it was never raised, only not applied to these.
     assert.deepEqual(await stayer.request('after', {}), { id: 3, ok: true })

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import { deleteQueues, listQueues, unique } from './helpers/broker.js'
 import { BROKER_URL } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { type StartedGateway, startGateway } from './helpers/gateway.js'
 
 // Two running nodes with one GATEWAY_NODE_ID share one node queue: CI messages for the sessions of
 // either reach the other about half the time. Nothing in the traffic shows it, so each node checks
@@ -25,7 +26,10 @@ describe('two nodes with the same GATEWAY_NODE_ID (real broker)', () => {
   })
 
   const settled = (gw: StartedGateway) =>
-    until(() => gw.gateway.backend.nodeIdCheck !== 'pending', 15_000, 'the node id check')
+    until(() => gw.gateway.backend.nodeIdCheck !== 'pending', {
+      timeoutMs: 15_000,
+      what: 'the node id check',
+    })
 
   it('the first node finds itself alone; the second finds the first, and says so in /metrics', async () => {
     const first = await startGateway(env)

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
-import { startGateway, until } from './helpers/gateway.js'
+import { startGateway } from './helpers/gateway.js'
 import { TestClient } from './helpers/ws-client.js'
 
 const SECRET = 'gateway-liveness-test-secret-0123456789'
@@ -21,7 +22,7 @@ async function startNode(intervalMs: string) {
     SESSION_RESUME_WINDOW_MS: '60000',
     GATEWAY_RESUME_SECRET: SECRET,
   })
-  await until(() => gw.gateway.backend.state === 'open', 10_000, 'bridge open')
+  await until(() => gw.gateway.backend.state === 'open', { timeoutMs: 10_000, what: 'bridge open' })
   const queues = [umQueue, `gateway.node.${nodeId}`, `gateway.takeover.${nodeId}`, um.replyQueue]
   return { um, gw, nodeId, cleanup: () => deleteQueues(queues) }
 }
@@ -56,13 +57,15 @@ describe('node liveness (PROTOCOL.md 4.3) over the real broker', () => {
         beats()
           .slice(seen)
           .some((m) => m.body.type === 'NODE_HEARTBEAT' && m.body.sessions === 1),
-      5000,
-      'a heartbeat counting the live session',
+      { timeoutMs: 5000, what: 'a heartbeat counting the live session' },
     )
     client.ws.terminate()
     await um.waitFor((m) => m.body.type === 'CLIENT_DETACHED' && m.body.sid === sid)
     const afterDetach = beats().length
-    await until(() => beats().length >= afterDetach + 2, 5000, 'two heartbeats after the detach')
+    await until(() => beats().length >= afterDetach + 2, {
+      timeoutMs: 5000,
+      what: 'two heartbeats after the detach',
+    })
     for (const m of beats().slice(afterDetach)) {
       assert.equal(m.body.type === 'NODE_HEARTBEAT' && m.body.sessions, 1, 'a detached session counts')
       assert.equal(m.body.type === 'NODE_HEARTBEAT' && m.body.instance, body.instance)

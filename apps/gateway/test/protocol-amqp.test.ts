@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { deleteQueues, unique } from './helpers/broker.js'
-import { BROKER, FakeUserManager } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { unique } from './helpers/broker.js'
+import { type BrokerFixture, startBrokerFixture } from './helpers/broker-fixture.js'
+import { BROKER, type FakeUserManager } from './helpers/fake-user-manager.js'
+import type { StartedGateway } from './helpers/gateway.js'
 import { TcpProxy } from './helpers/tcp-proxy.js'
 import { TestClient } from './helpers/ws-client.js'
 
@@ -11,6 +12,7 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
   const nodeId = unique('test-node')
   const broadcastKey = unique('test-bc')
   let um: FakeUserManager
+  let fixture: BrokerFixture | undefined
   let gw: StartedGateway
   let nodeAddress: string
   // The gateway reaches the broker through this proxy, which passes everything unless a test holds
@@ -18,23 +20,20 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
   let proxy: TcpProxy
 
   before(async () => {
-    um = await FakeUserManager.start(`/queue/${umQueue}`)
     proxy = await TcpProxy.start(BROKER.port, BROKER.host)
-    gw = await startGateway({
-      AMQP_URL: `amqp://${BROKER.username}:${BROKER.password}@127.0.0.1:${proxy.port}`,
-      UM_ADDRESS: `/queue/${umQueue}`,
-      BROADCAST_ADDRESS: `/topic/${broadcastKey}`,
-      GATEWAY_NODE_ID: nodeId,
+    fixture = await startBrokerFixture({
+      umQueue,
+      nodeIds: [nodeId],
+      broadcast: `/topic/${broadcastKey}`,
+      amqpUrl: `amqp://${BROKER.username}:${BROKER.password}@127.0.0.1:${proxy.port}`,
     })
-    await until(() => gw.gateway.backend.state === 'open', 10_000, 'bridge open')
+    ;({ um, gw } = fixture)
     nodeAddress = gw.gateway.backend.nodeReplyTo
   })
   after(async () => {
     proxy?.release('toClient')
-    await gw?.gateway.close()
+    await fixture?.close()
     await proxy?.close()
-    await um?.close()
-    await deleteQueues([umQueue, `gateway.node.${nodeId}`, um.replyQueue])
   })
 
   async function connect() {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { UmMessage } from '@session-gateway/message-schema'
-import { deleteQueues, unique } from './helpers/broker.js'
-import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { until } from '@session-gateway/test-kit'
+import { startBrokerFixture } from './helpers/broker-fixture.js'
+import type { FakeUserManager } from './helpers/fake-user-manager.js'
+import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { type Frame, TestClient } from './helpers/ws-client.js'
 
 const SECRET = 'gateway-resume-test-secret-0123456789'
@@ -33,28 +34,10 @@ const typesOf = (messages: Array<{ body: UmMessage }>, sid: string) =>
 
 /** A User Manager on its own queue and a gateway with resume on (window `windowMs`); `stop` removes both. */
 async function startResumeNode(windowMs: number) {
-  const umQueue = unique('test-um')
-  const nodeId = unique('test-node')
-  const um = await FakeUserManager.start(`/queue/${umQueue}`)
-  const gw = await startGateway({
-    AMQP_URL: BROKER_URL,
-    UM_ADDRESS: `/queue/${umQueue}`,
-    BROADCAST_ADDRESS: `/topic/${unique('test-bc')}`,
-    GATEWAY_NODE_ID: nodeId,
-    SESSION_RESUME_WINDOW_MS: String(windowMs),
-    GATEWAY_RESUME_SECRET: SECRET,
+  const fixture = await startBrokerFixture({
+    env: { SESSION_RESUME_WINDOW_MS: String(windowMs), GATEWAY_RESUME_SECRET: SECRET },
   })
-  await until(() => gw.gateway.backend.state === 'open', 10_000, 'bridge open')
-  return {
-    um,
-    gw,
-    nodeId,
-    async stop() {
-      await gw.gateway.close()
-      await um.close()
-      await deleteQueues([umQueue, `gateway.node.${nodeId}`, um.replyQueue])
-    },
-  }
+  return { um: fixture.um, gw: fixture.gw, nodeId: fixture.nodeIds[0] as string, stop: fixture.close }
 }
 
 describe('resume over the real broker: same node, and what the UM hears', () => {
@@ -212,7 +195,10 @@ describe('resume in embedded mode', () => {
     const { client, session } = await open(gw.wsUrl)
     await client.event('demo.welcome')
     client.ws.terminate()
-    await until(() => gw.gateway.app.wsSessions.get(session.sid)?.detached === true, 5000, 'detached')
+    await until(() => gw.gateway.app.wsSessions.get(session.sid)?.detached === true, {
+      timeoutMs: 5000,
+      what: 'detached',
+    })
     assert.equal(gw.gateway.app.wsSessions.deliver(session.sid, 'news', 'while away'), 'kept')
     const back = await open(gw.wsUrl, { token: session.resumeToken, lastSeq: 1 })
     assert.equal(back.session.sid, session.sid)

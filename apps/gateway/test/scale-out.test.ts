@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { deleteQueues, unique } from './helpers/broker.js'
-import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { unique } from './helpers/broker.js'
+import { type BrokerFixture, startBrokerFixture } from './helpers/broker-fixture.js'
+import type { FakeUserManager } from './helpers/fake-user-manager.js'
+import type { StartedGateway } from './helpers/gateway.js'
 import { TestClient } from './helpers/ws-client.js'
 
 describe('scale-out: three nodes on one broker', () => {
@@ -10,21 +11,14 @@ describe('scale-out: three nodes on one broker', () => {
   const broadcast = `/topic/${unique('test-bc')}`
   const nodeIds = [unique('node-a'), unique('node-b'), unique('node-c')]
   let um: FakeUserManager
+  let fixture: BrokerFixture | undefined
   const nodes: StartedGateway[] = []
   const sessions: Array<{ client: TestClient; sid: string; replyTo: string; node: string }> = []
 
   before(async () => {
-    um = await FakeUserManager.start(`/queue/${umQueue}`)
-    for (const id of nodeIds) {
-      const gw = await startGateway({
-        AMQP_URL: BROKER_URL,
-        UM_ADDRESS: `/queue/${umQueue}`,
-        BROADCAST_ADDRESS: broadcast,
-        GATEWAY_NODE_ID: id,
-      })
-      nodes.push(gw)
-    }
-    await until(() => nodes.every((n) => n.gateway.backend.state === 'open'), 10_000, 'three bridges open')
+    fixture = await startBrokerFixture({ umQueue, broadcast, nodeIds })
+    um = fixture.um
+    nodes.push(...fixture.nodes)
     // Two sessions per node.
     for (const node of nodes) {
       for (let i = 0; i < 2; i++) {
@@ -37,9 +31,7 @@ describe('scale-out: three nodes on one broker', () => {
   })
   after(async () => {
     for (const s of sessions) await s.client.close().catch(() => {})
-    for (const n of nodes) await n.gateway.close()
-    await um.close()
-    await deleteQueues([umQueue, um.replyQueue, ...nodeIds.map((id) => `gateway.node.${id}`)])
+    await fixture?.close()
   })
 
   /**

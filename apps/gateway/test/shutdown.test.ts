@@ -2,9 +2,10 @@ import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { after, before, describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
-import { startGateway, until } from './helpers/gateway.js'
+import { startGateway } from './helpers/gateway.js'
 import { TestClient } from './helpers/ws-client.js'
 
 const mainJs = new URL('../dist/main.js', import.meta.url).pathname
@@ -44,8 +45,7 @@ describe('graceful shutdown on SIGTERM (the built entry point, real broker)', ()
     })
     await until(
       async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,
-      15_000,
-      'gateway ready',
+      { timeoutMs: 15_000, what: 'gateway ready' },
     )
   })
   after(async () => {
@@ -83,7 +83,7 @@ describe('shutdown while the broker is away (nothing listens at AMQP_URL)', () =
     const backend = () => gw.gateway.backend.stats()
     // The first session's CLIENT_CONNECTED waits for the broker and fills the outbox (bound 1).
     const waiting = await TestClient.open(gw.wsUrl)
-    await until(() => backend().outboxDepth === 1, 2000, 'CLIENT_CONNECTED waiting')
+    await until(() => backend().outboxDepth === 1, { timeoutMs: 2000, what: 'CLIENT_CONNECTED waiting' })
     // The second one's is refused at once: closed 1013, and the UM is told nothing of it.
     const refused = await TestClient.open(gw.wsUrl)
     assert.equal((await refused.waitClosed()).code, 1013)
@@ -91,11 +91,10 @@ describe('shutdown while the broker is away (nothing listens at AMQP_URL)', () =
     // Shutdown: the first session's CLIENT_DISCONNECTED is queued at once (behind its CLIENT_CONNECTED),
     // not after its CLIENT_CONNECTED times out: the shutdown waits one send timeout, not two.
     const closing = gw.gateway.close()
-    await until(
-      () => backend().outboxDepth === 2,
-      2500,
-      'CLIENT_DISCONNECTED queued at the start of the shutdown',
-    )
+    await until(() => backend().outboxDepth === 2, {
+      timeoutMs: 2500,
+      what: 'CLIENT_DISCONNECTED queued at the start of the shutdown',
+    })
     assert.equal((await waiting.waitClosed()).code, 1001)
     await closing
     // Sent: CLIENT_CONNECTED and CLIENT_DISCONNECTED of the first session; nothing for the refused one.

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import type { Socket } from 'socket.io-client'
 import WebSocket from 'ws'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { jwtFor, TEST_JWT_SECRET } from './helpers/jwt.js'
 import { PythonSioClient, pythonSocketIoMissing } from './helpers/python-sio.js'
 import { startResumeNodes } from './helpers/resume-nodes.js'
@@ -26,7 +27,7 @@ async function startSioNode(env: Record<string, string> = {}) {
     GATEWAY_SOCKETIO: 'true',
     ...env,
   })
-  await until(() => gw.gateway.backend.state === 'open', 10_000, 'bridge open')
+  await until(() => gw.gateway.backend.state === 'open', { timeoutMs: 10_000, what: 'bridge open' })
   return {
     um,
     gw,
@@ -65,7 +66,10 @@ describe('Socket.IO endpoint: socket.io-client v4 over the real broker, authenti
       const hello = await um.waitFor((m) => m.body.type === 'CLIENT_CONNECTED' && m.body.sid === sid)
       assert.equal(hello.body.type === 'CLIENT_CONNECTED' && hello.body.meta.user?.sub, user)
       if (transports.length === 2) {
-        await until(() => socket.io.engine.transport.name === 'websocket', 5000, 'the upgrade to websocket')
+        await until(() => socket.io.engine.transport.name === 'websocket', {
+          timeoutMs: 5000,
+          what: 'the upgrade to websocket',
+        })
       }
 
       const ack = await socket.timeout(5000).emitWithAck('chat.send', { text: 'hi' })
@@ -98,7 +102,7 @@ describe('Socket.IO endpoint: socket.io-client v4 over the real broker, authenti
       assert.deepEqual(room.ok && room.data, { delivered: 1 })
       await um.request(node, { type: 'BROADCAST', v: 1, event: 'all', data: [1, 2] })
       await um.request(node, { type: 'EMIT_USER', v: 1, user, event: 'mine' })
-      await until(() => seen.length === 4, 5000, 'four events')
+      await until(() => seen.length === 4, { timeoutMs: 5000, what: 'four events' })
       assert.deepEqual(seen, [['news', { n: 1 }], ['chat', 'x'], ['all', [1, 2]], ['mine']])
       socket.disconnect()
       const gone = await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid)
@@ -168,7 +172,7 @@ describe('Socket.IO endpoint: socket.io-client v4 over the real broker, authenti
     assert.deepEqual(seen, [], 'one refusal (the ack), nothing for the attachment')
     // Without an ack: an error event.
     socket.emit('upload', Buffer.from([4]))
-    await until(() => seen.length === 1, 5000, 'the error event')
+    await until(() => seen.length === 1, { timeoutMs: 5000, what: 'the error event' })
     assert.deepEqual(seen, [
       [
         'error',
@@ -275,7 +279,7 @@ describe('Socket.IO connection state recovery rides on resume (same node, real b
     const seen = recordEvents(socket)
     assert.equal((await um.request(node, { type: 'JOIN', v: 1, sid, room: 'lobby' })).ok, true)
     await um.request(node, { type: 'EMIT', v: 1, sid, event: 'news', data: 1 })
-    await until(() => seen.length === 1, 5000, 'the first event')
+    await until(() => seen.length === 1, { timeoutMs: 5000, what: 'the first event' })
     // Socket.IO's offset (its last argument) is the event's seq.
     assert.deepEqual(seen[0], ['news', 1, '1'])
 
@@ -291,7 +295,7 @@ describe('Socket.IO connection state recovery rides on resume (same node, real b
     await connected(socket)
     assert.equal(socket.recovered, true)
     assert.equal(socket.id, sid)
-    await until(() => seen.length === 3, 5000, 'the replayed events')
+    await until(() => seen.length === 3, { timeoutMs: 5000, what: 'the replayed events' })
     assert.deepEqual(seen.slice(1), [
       ['news', 2, '2'],
       ['chat', 3, '3'],
@@ -302,7 +306,7 @@ describe('Socket.IO connection state recovery rides on resume (same node, real b
       [nodeId, 2],
     )
     await um.request(node, { type: 'ROOM_EMIT', v: 1, room: 'lobby', event: 'chat', data: 4 })
-    await until(() => seen.length === 4, 5000, 'a live event')
+    await until(() => seen.length === 4, { timeoutMs: 5000, what: 'a live event' })
     assert.deepEqual(seen[3], ['chat', 4, '4'])
     assert.deepEqual(await socket.timeout(5000).emitWithAck('chat.send', 'back'), { ok: true })
     socket.disconnect()
@@ -343,7 +347,7 @@ describe('Socket.IO connection state recovery rides on resume (same node, real b
     assert.notEqual(thief.id, sid)
     const seen = recordEvents(victim)
     await um.request(node, { type: 'EMIT', v: 1, sid, event: 'still', data: 'mine' })
-    await until(() => seen.length === 1, 5000, 'the victim still gets its events')
+    await until(() => seen.length === 1, { timeoutMs: 5000, what: 'the victim still gets its events' })
     assert.deepEqual(seen[0], ['still', 'mine', '1'])
     thief.disconnect()
     victim.disconnect()
@@ -433,7 +437,7 @@ describe('Socket.IO connection state recovery across two nodes over RabbitMQ (th
     const seen = recordEvents(socket)
     assert.equal((await um.request(n1.address, { type: 'JOIN', v: 1, sid, room: 'lobby' })).ok, true)
     await um.request(n1.address, { type: 'EMIT', v: 1, sid, event: 'news', data: 1 })
-    await until(() => seen.length === 1, 5000, 'the first event')
+    await until(() => seen.length === 1, { timeoutMs: 5000, what: 'the first event' })
 
     socket.io.engine.close()
     await um.waitFor((m) => m.body.type === 'CLIENT_DETACHED' && m.body.sid === sid)
@@ -445,7 +449,7 @@ describe('Socket.IO connection state recovery across two nodes over RabbitMQ (th
     await connected(socket)
     assert.equal(socket.recovered, true)
     assert.equal(socket.id, sid)
-    await until(() => seen.length === 3, 5000, 'the replayed events')
+    await until(() => seen.length === 3, { timeoutMs: 5000, what: 'the replayed events' })
     assert.deepEqual(seen, [
       ['news', 1, '1'],
       ['news', 2, '2'],
@@ -464,7 +468,7 @@ describe('Socket.IO connection state recovery across two nodes over RabbitMQ (th
     assert.equal(n1.gw.gateway.app.wsSessions.has(sid), false)
     // Live, from node 2 (the room came along), and a client event acknowledged there.
     await um.request(n2.address, { type: 'ROOM_EMIT', v: 1, room: 'lobby', event: 'chat', data: 4 })
-    await until(() => seen.length === 4, 5000, 'a live event from node 2')
+    await until(() => seen.length === 4, { timeoutMs: 5000, what: 'a live event from node 2' })
     assert.deepEqual(seen[3], ['chat', 4, '4'])
     assert.deepEqual(await socket.timeout(5000).emitWithAck('chat.send', 'from node 2'), { ok: true })
     const event = await um.waitFor((m) => m.body.type === 'CLIENT_EVENT' && m.body.sid === sid)
@@ -484,11 +488,10 @@ describe('Socket.IO connection state recovery across two nodes over RabbitMQ (th
     for (const [i, node] of nodes.entries()) {
       if (i > 0) {
         socket.io.engine.close()
-        await until(
-          () => !(nodes[i - 1] as typeof node).gw.gateway.app.wsSessions.get(sid)?.isOpen,
-          5000,
-          'detached',
-        )
+        await until(() => !(nodes[i - 1] as typeof node).gw.gateway.app.wsSessions.get(sid)?.isOpen, {
+          timeoutMs: 5000,
+          what: 'detached',
+        })
         await um.request((nodes[i - 1] as typeof node).address, {
           type: 'EMIT',
           v: 1,
@@ -504,7 +507,7 @@ describe('Socket.IO connection state recovery across two nodes over RabbitMQ (th
         assert.equal(node.gw.gateway.app.wsSessions.has(sid), true, `node ${i + 1} holds the session`)
       }
     }
-    await until(() => seen.length === 2, 5000, 'the two missed events')
+    await until(() => seen.length === 2, { timeoutMs: 5000, what: 'the two missed events' })
     assert.deepEqual(seen, [
       ['missed', 1, '1'],
       ['missed', 2, '2'],

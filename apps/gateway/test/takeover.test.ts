@@ -173,7 +173,7 @@ describe('cross-node takeover over the real broker (PROTOCOL.md 5.4)', () => {
     assert.equal(await refused(token, bob), 'invalid', 'another user')
     // A node of another deployment (another secret) issues a token naming n1's node id.
     const other = await startGateway({
-      AMQP_URL: n1.gw.gateway.config.amqpUrl?.join(',') ?? '',
+      AMQP_URL: n1.gw.gateway.config.bridge.url?.join(',') ?? '',
       GATEWAY_NODE_ID: n1.nodeId,
       UM_ADDRESS: `/queue/${unique('test-um-other')}`,
       BROADCAST_ADDRESS: `/topic/${unique('test-bc')}`,
@@ -222,7 +222,7 @@ describe('takeover bounds: a holder that does not answer', () => {
     // answers (a node that hangs).
     const silentId = unique('test-silent')
     const silent = await startGateway({
-      AMQP_URL: n1.gw.gateway.config.amqpUrl?.join(',') ?? '',
+      AMQP_URL: n1.gw.gateway.config.bridge.url?.join(',') ?? '',
       GATEWAY_NODE_ID: silentId,
       UM_ADDRESS: `/queue/${unique('test-um-silent')}`,
       BROADCAST_ADDRESS: `/topic/${unique('test-bc')}`,

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { after, describe, it } from 'node:test'
 import { promisify } from 'node:util'
+import { until } from '@session-gateway/test-kit'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { type ChildGateway, spawnGateway } from './helpers/child-gateway.js'
 import { BROKER_URL } from './helpers/fake-user-manager.js'
-import { until } from './helpers/gateway.js'
 
 async function readiness(gateway: ChildGateway): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${gateway.httpUrl}/readyz`)
@@ -42,8 +42,7 @@ describe('UM_QUEUE_TYPE: the User Manager queue must be of the configured type (
     const wrong = await start('q', { UM_ADDRESS: `/queue/${prefix}.um`, UM_QUEUE_TYPE: 'quorum' }, false)
     await until(
       async () => /but UM_QUEUE_TYPE=quorum/.test(String((await readiness(wrong)).body.problem ?? '')),
-      20_000,
-      'the check to refuse the queue',
+      { timeoutMs: 20_000, what: 'the check to refuse the queue' },
     )
     const { status, body } = await readiness(wrong)
     assert.equal(status, 503)

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Result } from '@session-gateway/message-schema'
-import { deleteQueues, unique } from './helpers/broker.js'
-import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
-import { type StartedGateway, startGateway, until } from './helpers/gateway.js'
+import { until } from '@session-gateway/test-kit'
+import { unique } from './helpers/broker.js'
+import { type BrokerFixture, startBrokerFixture } from './helpers/broker-fixture.js'
+import type { FakeUserManager } from './helpers/fake-user-manager.js'
+import type { StartedGateway } from './helpers/gateway.js'
 import { jwtFor, TEST_JWT_SECRET } from './helpers/jwt.js'
 import { TestClient } from './helpers/ws-client.js'
 
@@ -32,6 +34,7 @@ describe('users and presence across two nodes, authentication on (PROTOCOL.md 4.
   const held: Held[] = []
   const replyTo: string[] = []
   let um: FakeUserManager
+  let fixture: BrokerFixture | undefined
   /** A user (fresh per test) with `perNode[i]` sessions on node i. */
   const sessionsOf = async (user: string, perNode: number[]) => {
     const out: Held[] = []
@@ -56,25 +59,18 @@ describe('users and presence across two nodes, authentication on (PROTOCOL.md 4.
     byNode(await um.waitResults(await um.send(broadcast, { v: 1, ...body }, { reply: true }), 2))
 
   before(async () => {
-    um = await FakeUserManager.start(`/queue/${umQueue}`)
-    for (const id of nodeIds) {
-      nodes.push(
-        await startGateway({
-          AMQP_URL: BROKER_URL,
-          UM_ADDRESS: `/queue/${umQueue}`,
-          BROADCAST_ADDRESS: broadcast,
-          GATEWAY_NODE_ID: id,
-          AUTH_JWT_SECRET: TEST_JWT_SECRET,
-        }),
-      )
-    }
-    await until(() => nodes.every((n) => n.gateway.backend.state === 'open'), 10_000, 'two bridges open')
+    fixture = await startBrokerFixture({
+      umQueue,
+      broadcast,
+      nodeIds,
+      env: { AUTH_JWT_SECRET: TEST_JWT_SECRET },
+    })
+    um = fixture.um
+    nodes.push(...fixture.nodes)
   })
   after(async () => {
     for (const h of held) await h.client.close().catch(() => {})
-    for (const n of nodes) await n.gateway.close()
-    await um.close()
-    await deleteQueues([umQueue, um.replyQueue, ...nodeIds.map((id) => `gateway.node.${id}`)])
+    await fixture?.close()
   })
 
   it('USER_INFO on the broadcast address: one RESULT per node, each listing its own sessions of the user', async () => {
@@ -205,14 +201,13 @@ describe('users and presence across two nodes, authentication on (PROTOCOL.md 4.
     const answers = await toEveryNode({ type: 'DISCONNECT_USER', user, code: 4003, reason: 'banned' })
     assert.deepEqual([...answers.values()].map((d) => d.closed).sort(), [1, 2])
     for (const h of mine) {
-      await until(() => h.client.closed !== undefined, 5000, 'the session to close')
+      await until(() => h.client.closed !== undefined, { timeoutMs: 5000, what: 'the session to close' })
       assert.deepEqual(h.client.closed, { code: 4003, reason: 'banned' })
     }
-    await until(
-      () => nodes.every((n) => n.gateway.app.wsSessions.userSessions(user).length === 0),
-      5000,
-      'the index to empty',
-    )
+    await until(() => nodes.every((n) => n.gateway.app.wsSessions.userSessions(user).length === 0), {
+      timeoutMs: 5000,
+      what: 'the index to empty',
+    })
     const after = await toEveryNode({ type: 'USER_INFO', user })
     for (const data of after.values()) assert.deepEqual(data.sessions, [])
     assert.equal(bystander?.client.closed, undefined)
@@ -236,13 +231,19 @@ describe('users and presence across two nodes, authentication on (PROTOCOL.md 4.
         !result.ok && result.error.code === 'INVALID' && result.error.message.startsWith(`${body.type}: `),
       )
     }
-    await until(() => (rejected()[0] ?? 0) - (before[0] ?? 0) === bad.length, 5000, 'node A to reject them')
+    await until(() => (rejected()[0] ?? 0) - (before[0] ?? 0) === bad.length, {
+      timeoutMs: 5000,
+      what: 'node A to reject them',
+    })
     const id = await um.send(broadcast, { type: 'ROOM_INFO', v: 1 }, { reply: true })
     const results = await um.waitResults(id, 2)
     assert.deepEqual(
       results.map((r) => (r.ok ? 'ok' : r.error.code)),
       ['INVALID', 'INVALID'],
     )
-    await until(() => (rejected()[1] ?? 0) - (before[1] ?? 0) === 1, 5000, 'node B to reject it')
+    await until(() => (rejected()[1] ?? 0) - (before[1] ?? 0) === 1, {
+      timeoutMs: 5000,
+      what: 'node B to reject it',
+    })
   })
 })

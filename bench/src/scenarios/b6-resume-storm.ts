@@ -82,6 +82,8 @@ export async function b6ResumeStorm(settings: BenchSettings): Promise<ScenarioRe
           GATEWAY_DRAIN_MS: '120000',
           GATEWAY_NODE_HEARTBEAT_MS: '0',
           SESSION_HEARTBEAT_MS: '0',
+          // The shared 20,000 no longer fits the open-file limit: room for the scenario's sessions.
+          SESSION_MAX: String(SESSIONS + 100),
         },
         adminToken: ADMIN_TOKEN,
       })
@@ -102,7 +104,8 @@ export async function b6ResumeStorm(settings: BenchSettings): Promise<ScenarioRe
     const freshMs = performance.now() - t0
     const freshCpu = meter.stop().processes[0] ?? 0
     const rssFresh = rssBytes(b.pid)
-    for (const ws of sockets.splice(0)) reset(ws)
+    // A normal close ends each session (a reset would leave it detached for the whole window).
+    for (const ws of sockets.splice(0)) ws.close(1000)
     while ((await b.sessions()) > 0) await new Promise((r) => setTimeout(r, 200))
     await waitForTimeWait(5000, 60_000)
 

@@ -20,6 +20,7 @@ import type {
   BridgeState,
   BridgeStats,
   CiBridgeOptions,
+  CiMessageHandler,
   ReceivedMeta,
   RequestOptions,
   RequestReplyResult,
@@ -69,6 +70,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
 
   private currentState: BridgeState = 'connecting'
   private connectionOpenedBefore = false
+  private started = false
   private closing: Promise<void> | undefined
   /** Set once close() stopped waiting: from then on send() rejects with CLOSED. */
   private sendsClosed = false
@@ -129,18 +131,25 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
         })
       : undefined
 
-    const onMessage = opts.onMessage
-    if (onMessage) {
-      const decode = (body: unknown) => decodeCiMessage(body, { maxDepth: opts.maxDepth })
-      for (const [source, address, durable] of [
-        ['node', opts.nodeAddress, true],
-        ['broadcast', opts.broadcastAddress, false],
-      ] as const) {
-        const process = this.consumer(source, decode, onMessage)
-        this.coreReceivers.push(
-          this.addReceiver({ address, durable, credit: opts.credit, failFast: false }, process, false),
-        )
-      }
+    if (opts.onMessage) this.consume(opts.onMessage)
+  }
+
+  /** The `onMessage` option, given after creation: consumes the node and broadcast addresses with `handler`. */
+  consume(handler: CiMessageHandler): void {
+    if (this.coreReceivers.length > 0)
+      throw new Error('fastify-ci-bridge: consume(): the bridge consumes already')
+    if (this.started)
+      throw new Error('fastify-ci-bridge: consume(): call it before the bridge starts (before ready)')
+    const opts = this.opts
+    const decode = (body: unknown) => decodeCiMessage(body, { maxDepth: opts.maxDepth })
+    for (const [source, address, durable] of [
+      ['node', opts.nodeAddress, true],
+      ['broadcast', opts.broadcastAddress, false],
+    ] as const) {
+      const process = this.consumer(source, decode, handler)
+      this.coreReceivers.push(
+        this.addReceiver({ address, durable, credit: opts.credit, failFast: false }, process, false),
+      )
     }
   }
 
@@ -178,6 +187,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
 
   /** Starts connecting (once). */
   start(): void {
+    this.started = true
     this.connection.start()
   }
 

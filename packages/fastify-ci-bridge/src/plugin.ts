@@ -19,8 +19,11 @@ async function ciBridgePlugin(fastify: FastifyInstance, options: CiBridgeOptions
   fastify.addHook('onClose', async () => {
     await bridge.close()
   })
-  // Connecting does not hold up the app: readiness follows `ciBridge.state` (and `waitForOpen()`).
-  bridge.start()
+  // Connecting starts when the app is ready (after a `consume(handler)` from a later plugin) and does
+  // not hold it up: readiness follows `ciBridge.state` (and `waitForOpen()`).
+  fastify.addHook('onReady', async () => {
+    bridge.start()
+  })
 }
 
 /**

@@ -137,6 +137,12 @@ export interface CiBridge extends EventEmitter {
   reply(meta: ReceivedMeta, body: object, options?: Omit<SendOptions, 'correlationId'>): Promise<void>
   /** A generic consumer; resolves once the receiver is attached, rejects when the broker refuses the address. */
   subscribe<T>(address: string, options: SubscribeOptions<T>): Promise<Subscription>
+  /**
+   * Consumes the node and broadcast addresses with `handler`: the `onMessage` option, for a handler
+   * that needs what is registered after the bridge. Once, before the bridge starts (the plugin starts
+   * it when the app is ready); `state` is `open` only once these receivers are attached too.
+   */
+  consume(handler: CiMessageHandler): void
   /** Resolves when `state` is `open` (at once if it is); rejects with TIMEOUT or CLOSED. */
   waitForOpen(timeoutMs?: number): Promise<void>
 

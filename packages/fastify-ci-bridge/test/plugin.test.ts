@@ -149,3 +149,25 @@ test('readiness follows the state: 503 while connecting', async () => {
   assert.deepEqual(response.json(), { state: 'connecting' })
   await app.close()
 })
+
+test('consume(handler) given after registration, before ready: the node address is consumed with it; too late, it throws', async () => {
+  const received: string[] = []
+  const app = appWith()
+  await app.after()
+  app.ciBridge.consume((message) => {
+    received.push(message.type)
+  })
+  assert.throws(() => app.ciBridge.consume(() => {}), /consumes already/)
+  await app.ready()
+  await app.ciBridge.waitForOpen(10_000)
+  await rawSend(await rawConnection(), app.ciBridge.nodeReplyTo, {
+    body: dataSection({ type: 'PING', v: 1 }),
+  })
+  await waitFor(() => received.length === 1, 5000, 'the message handled')
+  assert.deepEqual(received, ['PING'])
+  const late = appWith()
+  await late.ready()
+  assert.throws(() => late.ciBridge.consume(() => {}), /before the bridge starts/)
+  await late.close()
+  await app.close()
+})

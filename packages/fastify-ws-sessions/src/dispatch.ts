@@ -1,5 +1,6 @@
 import {
   type ClientFrame,
+  CloseCode,
   decodeClientFrame,
   encodeErrorFrame,
   encodeEventFrame,
@@ -62,7 +63,7 @@ function badFrame(
   session.badFrames++
   if (session.badFrames > ctx.options.maxBadFrames) {
     session.log.info({ badFrames: session.badFrames }, 'too many bad frames: closing')
-    session.close(1008, 'too many bad frames')
+    session.close(CloseCode.POLICY_VIOLATION, 'too many bad frames')
   }
 }
 
@@ -77,7 +78,7 @@ function rateLimited(ctx: DispatchContext, session: WsSession, data: RawData, is
   const { rateLimit } = ctx.options
   if (rateLimit && session.violations > rateLimit.maxViolations) {
     session.log.info({ violations: session.violations }, 'rate limit exceeded repeatedly: closing')
-    session.close(1008, 'rate limit exceeded')
+    session.close(CloseCode.POLICY_VIOLATION, 'rate limit exceeded')
   }
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Writable } from 'node:stream'
 import {
+  CloseCode,
   DEFAULT_ROOM_INFO_LIMIT,
   EVENT_NAME_PATTERN,
   encodeEventFrame,
@@ -302,7 +303,7 @@ export class Registry implements SessionRegistry, SessionHost {
     return delivered
   }
 
-  disconnectUser(user: string, code = 1000, reason = ''): number {
+  disconnectUser(user: string, code: number = CloseCode.NORMAL, reason = ''): number {
     if (!isSendableCloseCode(code)) throw new RangeError(`invalid WebSocket close code ${String(code)}`)
     let closed = 0
     for (const session of this.userSessions(user)) {
@@ -575,7 +576,7 @@ export class Registry implements SessionRegistry, SessionHost {
         'resume from a seq no longer kept: ending the session',
       )
       if (session.detached) this.#end(session, this.#resumer?.detachedCode(sid) ?? 1006, 'resume gap')
-      else session.close(1000, 'resume gap')
+      else session.close(CloseCode.NORMAL, 'resume gap')
       return { refused: 'gap' }
     }
     return { session, frames }

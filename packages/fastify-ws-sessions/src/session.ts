@@ -1,5 +1,11 @@
 import type { Writable } from 'node:stream'
-import { encodeEventFrame, RESUMED_ELSEWHERE_REASON, withSeq } from '@session-gateway/message-schema'
+import {
+  ClientErrorCode,
+  CloseCode,
+  encodeEventFrame,
+  RESUMED_ELSEWHERE_REASON,
+  withSeq,
+} from '@session-gateway/message-schema'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData } from 'ws'
 import { isSendableCloseCode } from './errors.js'
@@ -61,7 +67,12 @@ interface CloseIntent {
 }
 
 /** Client close codes that end a session even with resume on (PROTOCOL.md 4.1). */
-const FINAL_CLIENT_CODES: ReadonlySet<number> = new Set([1000, 1001, 1005])
+const FINAL_CLIENT_CODES: ReadonlySet<number> = new Set([
+  CloseCode.NORMAL,
+  CloseCode.GOING_AWAY,
+  /** No status received: a close frame without a code. */
+  1005,
+])
 
 /** A WebSocket close reason holds at most 123 bytes of UTF-8. */
 const MAX_REASON_BYTES = 123
@@ -82,7 +93,8 @@ export function truncateReason(reason: string): string {
 /** Close code the `ws` library sends when it refuses a frame itself. */
 function closeIntentForWsError(err: Error & { code?: unknown }): CloseIntent | undefined {
   if (typeof err.code !== 'string' || !err.code.startsWith('WS_ERR_')) return undefined
-  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return { code: 1009, reason: 'message too big' }
+  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
+    return { code: CloseCode.MESSAGE_TOO_BIG, reason: 'message too big' }
   if (err.code === 'WS_ERR_INVALID_UTF8') return { code: 1007, reason: 'invalid UTF-8' }
   return { code: 1002, reason: 'protocol error' }
 }
@@ -141,7 +153,7 @@ export class WsSession implements Session {
   attach(connection: SessionSocket): void {
     // An older connection still open (its client thought it dead) ends here; its close is ignored.
     const old = this.#socket
-    if (old && old.readyState !== TransportState.CLOSED) old.close(1000, RESUMED_ELSEWHERE_REASON)
+    if (old && old.readyState !== TransportState.CLOSED) old.close(CloseCode.NORMAL, RESUMED_ELSEWHERE_REASON)
     this.#host.timers.clear(this.#closeTimer)
     this.#closeTimer = undefined
     this.#closeIntent = undefined
@@ -243,13 +255,13 @@ export class WsSession implements Session {
     const buffered = socket.bufferedAmount
     if (buffered > this.#host.options.maxBufferedBytes) {
       this.log.warn({ bufferedAmount: buffered }, 'slow consumer: send buffer above its bound, closing')
-      this.close(1013, 'slow consumer')
+      this.close(CloseCode.TRY_AGAIN_LATER, 'slow consumer')
       return false
     }
     return true
   }
 
-  close(code = 1000, reason = ''): void {
+  close(code: number = CloseCode.NORMAL, reason = ''): void {
     if (!isSendableCloseCode(code)) throw new RangeError(`invalid WebSocket close code ${String(code)}`)
     if (this.detached) {
       this.#host.closed(this, code, truncateReason(String(reason)), false)
@@ -379,7 +391,7 @@ export class WsSession implements Session {
     const intent = closeIntentForWsError(err)
     if (intent && this.#closeIntent === undefined) {
       this.#closeIntent = intent
-      if (intent.code === 1009) this.#host.countError('PAYLOAD_TOO_LARGE')
+      if (intent.code === CloseCode.MESSAGE_TOO_BIG) this.#host.countError(ClientErrorCode.PAYLOAD_TOO_LARGE)
       this.#armCloseTimer()
       this.log.info({ code: intent.code, err: err.message }, 'frame refused by the WebSocket layer')
     } else {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { disconnectRecorder, startServer, TestClient, type TestServer, waitFor } from './helpers.js'
+import { until } from '@session-gateway/test-kit'
+import { disconnectRecorder, startServer, TestClient, type TestServer } from './helpers.js'
 
 describe('bad frames: each kind gets its coded error and the session lives', () => {
   let server: TestServer
@@ -60,13 +61,14 @@ describe('bad frames: each kind gets its coded error and the session lives', () 
 })
 
 describe('bad-frame budget', () => {
-  it('answers maxBadFrames bad frames, then closes 1008 on one more', async () => {
+  it('answers maxBadFrames bad frames, then closes 1008 on one more', async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({
       heartbeatIntervalMs: 0,
       maxBadFrames: 3,
       onDisconnect: recorder.onDisconnect,
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     for (let i = 0; i < 3; i++) {
@@ -76,22 +78,21 @@ describe('bad-frame budget', () => {
     client.send('nope')
     assert.equal((await client.next()).data.code, 'BAD_FRAME')
     assert.deepEqual(await client.closed, { code: 1008, reason: 'too many bad frames' })
-    await waitFor(() => recorder.calls.length === 1)
+    await until(() => recorder.calls.length === 1)
     assert.deepEqual(recorder.calls, [{ sid, code: 1008, reason: 'too many bad frames' }])
-    await server.close()
   })
 
-  it('with maxBadFrames 0 the first bad frame closes the session', async () => {
+  it('with maxBadFrames 0 the first bad frame closes the session', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0, maxBadFrames: 0 })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     client.send(Buffer.from([1, 2, 3]))
     assert.equal((await client.closed).code, 1008)
-    await server.close()
   })
 })
 
 describe('maximum frame size', () => {
-  it('closes with 1009 when a frame is larger than maxPayload; smaller frames pass', async () => {
+  it('closes with 1009 when a frame is larger than maxPayload; smaller frames pass', async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer(
       { heartbeatIntervalMs: 0, maxPayload: 1024, onDisconnect: recorder.onDisconnect },
@@ -99,16 +100,16 @@ describe('maximum frame size', () => {
         app.wsSessions.handle('echo', (_s, data) => data)
       },
     )
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     const fits = 'x'.repeat(900)
     assert.equal((await client.request({ event: 'echo', data: fits, id: 1 })).data, fits)
     client.send({ event: 'echo', data: 'x'.repeat(2000), id: 2 })
     assert.equal((await client.closed).code, 1009)
-    await waitFor(() => recorder.calls.length === 1)
+    await until(() => recorder.calls.length === 1)
     assert.deepEqual(recorder.calls, [{ sid, code: 1009, reason: 'message too big' }])
     assert.equal(server.app.wsSessions.stats.errorsByCode.PAYLOAD_TOO_LARGE, 1)
     assert.equal(server.app.wsSessions.size, 0)
-    await server.close()
   })
 })

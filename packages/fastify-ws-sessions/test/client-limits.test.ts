@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import type { FastifyRequest } from 'fastify'
 import WebSocket, { type ClientOptions } from 'ws'
 import { ClientLimits } from '../src/client-limits.js'
-import { expectRejected, startServer, TestClient, waitFor, within } from './helpers.js'
+import { expectRejected, startServer, TestClient, within } from './helpers.js'
 
 const byHeader = (request: FastifyRequest) => `client:${String(request.headers['x-client'] ?? 'none')}`
 const as = (client: string): ClientOptions => ({ headers: { 'x-client': client } })
@@ -30,8 +31,9 @@ function retryAfterOf(url: string): Promise<string | undefined> {
 }
 
 describe('maxSessionsPerClient', () => {
-  it('answers the N+1th concurrent session of one address HTTP 429, and accepts again once one closes', async () => {
+  it('answers the N+1th concurrent session of one address HTTP 429, and accepts again once one closes', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0, maxSessionsPerClient: 3 })
+    t.after(() => server.close())
     const registry = server.app.wsSessions
     const clients = await Promise.all([1, 2, 3].map(() => TestClient.open(server.url)))
     assert.equal(registry.sessionsOfClient('ip:127.0.0.1'), 3)
@@ -45,24 +47,23 @@ describe('maxSessionsPerClient', () => {
     for (const client of clients) assert.equal(typeof (await client.sid()), 'string')
 
     await clients[0]?.close()
-    await waitFor(
-      () => registry.sessionsOfClient('ip:127.0.0.1') === 2,
-      3000,
-      'the closed session to be released',
-    )
+    await until(() => registry.sessionsOfClient('ip:127.0.0.1') === 2, {
+      timeoutMs: 3000,
+      what: 'the closed session to be released',
+    })
     const again = await TestClient.open(server.url)
     await again.sid()
     assert.equal((await expectRejected(server.url)).status, 429)
     assert.equal(registry.stats.rejectedUpgrades.TOO_MANY_CLIENT_SESSIONS, 2)
 
     await Promise.all([again, ...clients.slice(1)].map((c) => c.close()))
-    await waitFor(() => registry.clientKeys === 0, 3000, 'the key map to empty')
+    await until(() => registry.clientKeys === 0, { timeoutMs: 3000, what: 'the key map to empty' })
     assert.equal(registry.size, 0)
-    await server.close()
   })
 
-  it('counts two client keys apart (custom clientKey)', async () => {
+  it('counts two client keys apart (custom clientKey)', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0, maxSessionsPerClient: 1, clientKey: byHeader })
+    t.after(() => server.close())
     const registry = server.app.wsSessions
     const a = await TestClient.open(server.url, as('a'))
     const b = await TestClient.open(server.url, as('b'))
@@ -72,11 +73,10 @@ describe('maxSessionsPerClient', () => {
     assert.equal(registry.clientKeys, 3)
     assert.equal(registry.sessionsOfClient('client:a'), 1)
     await Promise.all([a, b, c].map((x) => x.close()))
-    await waitFor(() => registry.clientKeys === 0, 3000, 'the key map to empty')
-    await server.close()
+    await until(() => registry.clientKeys === 0, { timeoutMs: 3000, what: 'the key map to empty' })
   })
 
-  it("counts under the verified user's sub by default, else under the address", async () => {
+  it("counts under the verified user's sub by default, else under the address", async (t) => {
     const server = await startServer({
       heartbeatIntervalMs: 0,
       maxSessionsPerClient: 1,
@@ -85,6 +85,7 @@ describe('maxSessionsPerClient', () => {
         return typeof user === 'string' ? { sub: user } : { anonymous: true }
       },
     })
+    t.after(() => server.close())
     const registry = server.app.wsSessions
     const alice = await TestClient.open(server.url, { headers: { 'x-user': 'alice' } })
     const bob = await TestClient.open(server.url, { headers: { 'x-user': 'bob' } })
@@ -96,14 +97,14 @@ describe('maxSessionsPerClient', () => {
     assert.equal(refused.status, 429)
     assert.equal((await expectRejected(server.url)).status, 429)
     await Promise.all([alice, bob, anonymous].map((x) => x.close()))
-    await waitFor(() => registry.clientKeys === 0, 3000, 'the key map to empty')
-    await server.close()
+    await until(() => registry.clientKeys === 0, { timeoutMs: 3000, what: 'the key map to empty' })
   })
 
-  it("the default key is request.ip, so Fastify's trustProxy applies", async () => {
+  it("the default key is request.ip, so Fastify's trustProxy applies", async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0, maxSessionsPerClient: 1 }, undefined, {
       trustProxy: true,
     })
+    t.after(() => server.close())
     const registry = server.app.wsSessions
     const from = (ip: string): ClientOptions => ({ headers: { 'x-forwarded-for': ip } })
     const a = await TestClient.open(server.url, from('203.0.113.7'))
@@ -112,11 +113,10 @@ describe('maxSessionsPerClient', () => {
     assert.equal(registry.sessionsOfClient('ip:203.0.113.7'), 1)
     assert.equal(registry.sessionsOfClient('ip:2001:db8::1'), 1)
     await Promise.all([a.close(), b.close()])
-    await waitFor(() => registry.clientKeys === 0, 3000, 'the key map to empty')
-    await server.close()
+    await until(() => registry.clientKeys === 0, { timeoutMs: 3000, what: 'the key map to empty' })
   })
 
-  it('falls back to the default key when clientKey throws or returns no string', async () => {
+  it('falls back to the default key when clientKey throws or returns no string', async (t) => {
     let calls = 0
     const server = await startServer({
       heartbeatIntervalMs: 0,
@@ -127,17 +127,18 @@ describe('maxSessionsPerClient', () => {
         return 42 as unknown as string
       },
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     assert.equal(server.app.wsSessions.sessionsOfClient('ip:127.0.0.1'), 1)
     assert.equal((await expectRejected(server.url)).status, 429)
     await client.close()
-    await server.close()
   })
 })
 
 describe('connectRate', () => {
-  it('lets a burst through, answers HTTP 429 with Retry-After, and accepts again once the bucket refilled', async () => {
+  it('lets a burst through, answers HTTP 429 with Retry-After, and accepts again once the bucket refilled', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0, connectRate: { perSec: 5, burst: 2 } })
+    t.after(() => server.close())
     const registry = server.app.wsSessions
     const first = await TestClient.open(server.url)
     const second = await TestClient.open(server.url)
@@ -166,16 +167,16 @@ describe('connectRate', () => {
     await third.sid()
     await third.close()
     // The bucket refills (2 tokens at 5/s: 400 ms) and the key is forgotten.
-    await waitFor(() => registry.clientKeys === 0, 3000, 'the key map to empty')
-    await server.close()
+    await until(() => registry.clientKeys === 0, { timeoutMs: 3000, what: 'the key map to empty' })
   })
 
-  it('keeps separate buckets per key', async () => {
+  it('keeps separate buckets per key', async (t) => {
     const server = await startServer({
       heartbeatIntervalMs: 0,
       connectRate: { perSec: 0.1, burst: 1 },
       clientKey: byHeader,
     })
+    t.after(() => server.close())
     const a = await TestClient.open(server.url, as('a'))
     assert.equal((await expectRejected(server.url, as('a'))).body.code, 'CONNECT_RATE_LIMITED')
     const b = await TestClient.open(server.url, as('b'))
@@ -185,36 +186,42 @@ describe('connectRate', () => {
     assert.equal(server.app.wsSessions.clientKeys, 0, 'cleared on close')
   })
 
-  it('checks the session limit first: a refused session costs no token', async () => {
+  it('checks the session limit first: a refused session costs no token', async (t) => {
     const server = await startServer({
       heartbeatIntervalMs: 0,
       maxSessionsPerClient: 1,
       connectRate: { perSec: 0.1, burst: 2 },
     })
+    t.after(() => server.close())
     const a = await TestClient.open(server.url)
     for (let i = 0; i < 3; i++) {
       assert.equal((await expectRejected(server.url)).body.code, 'TOO_MANY_CLIENT_SESSIONS')
     }
     await a.close()
-    await waitFor(() => server.app.wsSessions.sessionsOfClient('ip:127.0.0.1') === 0, 3000, 'release')
+    await until(() => server.app.wsSessions.sessionsOfClient('ip:127.0.0.1') === 0, {
+      timeoutMs: 3000,
+      what: 'release',
+    })
     const b = await TestClient.open(server.url)
     await b.close()
-    await waitFor(() => server.app.wsSessions.sessionsOfClient('ip:127.0.0.1') === 0, 3000, 'release')
+    await until(() => server.app.wsSessions.sessionsOfClient('ip:127.0.0.1') === 0, {
+      timeoutMs: 3000,
+      what: 'release',
+    })
     assert.equal((await expectRejected(server.url)).body.code, 'CONNECT_RATE_LIMITED')
-    await server.close()
   })
 
-  it('tracks nothing when both limits are off (the default)', async () => {
+  it('tracks nothing when both limits are off (the default)', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0 })
+    t.after(() => server.close())
     const clients = await Promise.all([1, 2, 3, 4, 5].map(() => TestClient.open(server.url)))
     assert.equal(server.app.wsSessions.clientKeys, 0)
     await Promise.all(clients.map((c) => c.close()))
-    await server.close()
   })
 })
 
 describe('addressConnectRate (before authenticate)', () => {
-  it('refuses an address over its budget with HTTP 429 ADDRESS_RATE_LIMITED without calling authenticate; every attempt costs a token, failed or not', async () => {
+  it('refuses an address over its budget with HTTP 429 ADDRESS_RATE_LIMITED without calling authenticate; every attempt costs a token, failed or not', async (t) => {
     let authCalls = 0
     const server = await startServer({
       heartbeatIntervalMs: 0,
@@ -224,6 +231,7 @@ describe('addressConnectRate (before authenticate)', () => {
         return request.headers.authorization === 'Bearer good' ? { sub: 'u1' } : undefined
       },
     })
+    t.after(() => server.close())
     const registry = server.app.wsSessions
     const good: ClientOptions = { headers: { authorization: 'Bearer good' } }
     // Three attempts spend the burst: two with a bad token (401, each verified), one accepted.
@@ -250,10 +258,9 @@ describe('addressConnectRate (before authenticate)', () => {
     )
     assert.equal(authCalls, 3)
     await session.close()
-    await server.close()
   })
 
-  it('is off by default', async () => {
+  it('is off by default', async (t) => {
     let authCalls = 0
     const server = await startServer({
       heartbeatIntervalMs: 0,
@@ -262,9 +269,9 @@ describe('addressConnectRate (before authenticate)', () => {
         return undefined
       },
     })
+    t.after(() => server.close())
     for (let i = 0; i < 30; i++) assert.equal((await expectRejected(server.url)).status, 401)
     assert.equal(authCalls, 30)
-    await server.close()
   })
 })
 

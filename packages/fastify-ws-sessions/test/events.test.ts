@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import { SessionError } from '../src/index.js'
-import { startServer, TestClient, type TestServer, waitFor } from './helpers.js'
+import { startServer, TestClient, type TestServer } from './helpers.js'
 
 const SID_RE = /^[A-Za-z0-9_-]{22}$/
 
@@ -193,8 +194,9 @@ describe('event handlers', () => {
 })
 
 describe('unknown events without a fallback', () => {
-  it('answers INVALID "unknown event", as a reply or an error frame, and the session lives', async () => {
+  it('answers INVALID "unknown event", as a reply or an error frame, and the session lives', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0 })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     assert.deepEqual(await client.request({ event: 'nobody.home', id: 1 }), {
       id: 1,
@@ -207,12 +209,11 @@ describe('unknown events without a fallback', () => {
     })
     assert.match(await client.sid(), /^[A-Za-z0-9_-]{22}$/)
     await client.close()
-    await server.close()
   })
 })
 
 describe('onConnect', () => {
-  it('runs before any frame of the session is handled, and frames keep their order', async () => {
+  it('runs before any frame of the session is handled, and frames keep their order', async (t) => {
     let release!: () => void
     const gate = new Promise<void>((resolve) => {
       release = resolve
@@ -234,14 +235,14 @@ describe('onConnect', () => {
         })
       },
     )
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     for (let i = 1; i <= 3; i++) client.send({ event: 'step', data: i, id: i })
-    await waitFor(() => order.length === 1, 3000, 'onConnect to start')
+    await until(() => order.length === 1, { timeoutMs: 3000, what: 'onConnect to start' })
     assert.deepEqual(order, ['connect:start'])
     release()
     for (let i = 1; i <= 3; i++) assert.deepEqual(await client.next(), { id: i, ok: true, data: i })
     assert.deepEqual(order, ['connect:start', 'connect:end', 'step:1', 'step:2', 'step:3'])
     await client.close()
-    await server.close()
   })
 })

@@ -23,15 +23,6 @@ export async function startServer(
   return { app, url: `ws://127.0.0.1:${port}${options.path ?? '/ws'}`, close: () => app.close() }
 }
 
-/** Resolves when `condition()` is true; rejects after `timeoutMs`. Polls every few ms. */
-export async function waitFor(condition: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
-
 /** Rejects a promise that takes longer than `ms`. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined

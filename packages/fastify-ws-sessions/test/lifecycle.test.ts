@@ -2,75 +2,81 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
 import { describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import { type Session, SessionError } from '../src/index.js'
-import { disconnectRecorder, expectRejected, startServer, TestClient, waitFor, within } from './helpers.js'
+import { disconnectRecorder, expectRejected, startServer, TestClient, within } from './helpers.js'
 
 function rawSocket(client: TestClient): Socket {
   return (client.ws as unknown as { _socket: Socket })._socket
 }
 
 describe('onDisconnect runs exactly once, whatever closed the session', () => {
-  it('client close: the client code and reason', async () => {
+  it('client close: the client code and reason', async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({ heartbeatIntervalMs: 0, onDisconnect: recorder.onDisconnect })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     client.ws.close(4100, 'bye now')
     assert.equal((await client.closed).code, 4100)
-    await waitFor(() => recorder.calls.length > 0)
+    await until(() => recorder.calls.length > 0)
     await server.close()
     assert.deepEqual(recorder.calls, [{ sid, code: 4100, reason: 'bye now' }])
   })
 
-  it('client close without a code: 1005', async () => {
+  it('client close without a code: 1005', async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({ heartbeatIntervalMs: 0, onDisconnect: recorder.onDisconnect })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     client.ws.close()
     await client.closed
-    await waitFor(() => recorder.calls.length > 0)
+    await until(() => recorder.calls.length > 0)
     await server.close()
     assert.deepEqual(recorder.calls, [{ sid, code: 1005, reason: '' }])
   })
 
-  it('client vanishes (TCP drop): 1006', async () => {
+  it('client vanishes (TCP drop): 1006', async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({ heartbeatIntervalMs: 0, onDisconnect: recorder.onDisconnect })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     client.ws.terminate()
-    await waitFor(() => recorder.calls.length > 0)
+    await until(() => recorder.calls.length > 0)
     await server.close()
     assert.deepEqual(recorder.calls, [{ sid, code: 1006, reason: '' }])
   })
 
-  it('server close: the client sees the code and reason, and so does the hook', async () => {
+  it('server close: the client sees the code and reason, and so does the hook', async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({ heartbeatIntervalMs: 0, onDisconnect: recorder.onDisconnect })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     assert.equal(server.app.wsSessions.close(sid, 4001, 'kicked by admin'), true)
     assert.equal(server.app.wsSessions.close(sid, 4002, 'twice'), true) // still registered, already closing: no-op
     assert.deepEqual(await client.closed, { code: 4001, reason: 'kicked by admin' })
-    await waitFor(() => recorder.calls.length > 0)
+    await until(() => recorder.calls.length > 0)
     assert.equal(server.app.wsSessions.close(sid), false)
     await server.close()
     assert.deepEqual(recorder.calls, [{ sid, code: 4001, reason: 'kicked by admin' }])
   })
 
-  it('server close to a client that never answers: terminated after closeTimeoutMs, hook gets the server code', async () => {
+  it('server close to a client that never answers: terminated after closeTimeoutMs, hook gets the server code', async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({
       heartbeatIntervalMs: 0,
       closeTimeoutMs: 50,
       onDisconnect: recorder.onDisconnect,
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     rawSocket(client).pause()
     server.app.wsSessions.get(sid)?.close(1000, 'done')
-    await waitFor(() => recorder.calls.length > 0, 3000, 'the disconnect hook')
+    await until(() => recorder.calls.length > 0, { timeoutMs: 3000, what: 'the disconnect hook' })
     assert.deepEqual(recorder.calls, [{ sid, code: 1000, reason: 'done' }])
     assert.equal(server.app.wsSessions.activeTimers, 0)
     rawSocket(client).resume()
@@ -79,13 +85,14 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
     assert.equal(recorder.calls.length, 1)
   })
 
-  it("client closes but never ends its TCP side: the session ends after closeTimeoutMs, not ws's 30 s", async () => {
+  it("client closes but never ends its TCP side: the session ends after closeTimeoutMs, not ws's 30 s", async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({
       heartbeatIntervalMs: 0,
       closeTimeoutMs: 200,
       onDisconnect: recorder.onDisconnect,
     })
+    t.after(() => server.close())
     const { port } = new URL(server.url)
     // A raw client: handshake, then a masked close frame (1000), and the socket stays half-open.
     const socket = connect({ host: '127.0.0.1', port: Number(port), allowHalfOpen: true })
@@ -100,14 +107,14 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
       socket.on('data', (chunk: Buffer) => {
         received += chunk.toString('latin1')
       })
-      await waitFor(() => received.startsWith('HTTP/1.1 101'), 3000, 'the 101 answer')
-      await waitFor(() => server.app.wsSessions.size === 1, 3000, 'the session')
+      await until(() => received.startsWith('HTTP/1.1 101'), { timeoutMs: 3000, what: 'the 101 answer' })
+      await until(() => server.app.wsSessions.size === 1, { timeoutMs: 3000, what: 'the session' })
       const mask = randomBytes(4)
       const payload = Buffer.from([0x03, 0xe8]) // 1000
       const masked = payload.map((byte, i) => byte ^ (mask[i % 4] as number))
       socket.write(Buffer.concat([Buffer.from([0x88, 0x80 | payload.length]), mask, masked]))
       // ws's own default would hold the session 30 s; closeTimeoutMs bounds it.
-      await waitFor(() => recorder.calls.length > 0, 5000, 'onDisconnect')
+      await until(() => recorder.calls.length > 0, { timeoutMs: 5000, what: 'onDisconnect' })
       assert.equal(recorder.calls[0]?.code, 1000)
       assert.equal(server.app.wsSessions.size, 0)
     } finally {
@@ -116,7 +123,7 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
     }
   })
 
-  it('a throwing onDisconnect is logged and does not disturb anything', async () => {
+  it('a throwing onDisconnect is logged and does not disturb anything', async (t) => {
     let calls = 0
     const server = await startServer({
       heartbeatIntervalMs: 0,
@@ -125,9 +132,10 @@ describe('onDisconnect runs exactly once, whatever closed the session', () => {
         throw new Error('hook failed')
       },
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     await client.close()
-    await waitFor(() => calls === 1)
+    await until(() => calls === 1)
     const again = await TestClient.open(server.url)
     await again.sid()
     await server.close()
@@ -149,7 +157,7 @@ describe('onConnect rejection', () => {
       { code: 1011, reason: 'come back later' },
     ],
   ] as const) {
-    it(`closes the session when onConnect throws ${what}; onDisconnect still runs once`, async () => {
+    it(`closes the session when onConnect throws ${what}; onDisconnect still runs once`, async (t) => {
       const recorder = disconnectRecorder()
       const handled: string[] = []
       const server = await startServer(
@@ -163,10 +171,11 @@ describe('onConnect rejection', () => {
         },
         (app) => app.wsSessions.handle('early', () => handled.push('early')),
       )
+      t.after(() => server.close())
       const client = await TestClient.open(server.url)
       client.send({ event: 'early', id: 1 })
       assert.deepEqual(await client.closed, expected)
-      await waitFor(() => recorder.calls.length > 0)
+      await until(() => recorder.calls.length > 0)
       await server.close()
       assert.equal(recorder.calls.length, 1)
       assert.equal(recorder.calls[0]?.code, expected.code)
@@ -175,7 +184,7 @@ describe('onConnect rejection', () => {
     })
   }
 
-  it('runs onDisconnect only after onConnect finished, even when the client left meanwhile', async () => {
+  it('runs onDisconnect only after onConnect finished, even when the client left meanwhile', async (t) => {
     const order: string[] = []
     let release!: () => void
     const gate = new Promise<void>((resolve) => {
@@ -192,20 +201,20 @@ describe('onConnect rejection', () => {
         order.push('disconnect')
       },
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
-    await waitFor(() => order.length === 1)
+    await until(() => order.length === 1)
     client.ws.terminate()
-    await waitFor(() => server.app.wsSessions.size === 0)
+    await until(() => server.app.wsSessions.size === 0)
     assert.deepEqual(order, ['connect:start'])
     release()
-    await waitFor(() => order.length === 3)
+    await until(() => order.length === 3)
     assert.deepEqual(order, ['connect:start', 'connect:end', 'disconnect'])
-    await server.close()
   })
 })
 
 describe('graceful shutdown', () => {
-  it('closes every session with 1001 and awaits every disconnect hook before fastify.close() resolves', async () => {
+  it('closes every session with 1001 and awaits every disconnect hook before fastify.close() resolves', async (t) => {
     const finished: string[] = []
     let duringShutdown: Promise<{ status: number }> | undefined
     const server = await startServer({
@@ -218,6 +227,7 @@ describe('graceful shutdown', () => {
         finished.push(session.sid)
       },
     })
+    t.after(() => server.close())
     const clients = await Promise.all(Array.from({ length: 10 }, () => TestClient.open(server.url)))
     const sids = await Promise.all(clients.map((c) => c.sid()))
     await server.app.wsSessions.join(sids[0] as string, 'room') // rooms go too
@@ -241,13 +251,14 @@ describe('graceful shutdown', () => {
     assert.equal(server.app.websocketServer.clients.size, 0)
   })
 
-  it('does not wait longer than closeTimeoutMs for a client that does not answer', async () => {
+  it('does not wait longer than closeTimeoutMs for a client that does not answer', async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({
       heartbeatIntervalMs: 0,
       closeTimeoutMs: 100,
       onDisconnect: recorder.onDisconnect,
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     rawSocket(client).pause()
@@ -257,7 +268,7 @@ describe('graceful shutdown', () => {
     await within(client.closed, 2000, 'the client close')
   })
 
-  it('answers its own 503 SHUTTING_DOWN when Fastify lets requests through while closing', async () => {
+  it('answers its own 503 SHUTTING_DOWN when Fastify lets requests through while closing', async (t) => {
     let duringShutdown: Promise<unknown> | undefined
     const server = await startServer(
       {
@@ -270,6 +281,7 @@ describe('graceful shutdown', () => {
       undefined,
       { return503OnClosing: false },
     )
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     await client.sid()
     await server.close()
@@ -288,26 +300,28 @@ describe('graceful shutdown', () => {
 })
 
 describe('Session and registry', () => {
-  it('logs through a child logger carrying the sid', async () => {
+  it('logs through a child logger carrying the sid', async (t) => {
     const lines: Array<Record<string, unknown>> = []
     const stream = { write: (line: string) => lines.push(JSON.parse(line)) }
     const server = await startServer({ heartbeatIntervalMs: 0 }, undefined, {
       logger: { level: 'info', stream },
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     const session = server.app.wsSessions.get(sid)
     session?.log.info('from the app')
     await client.close()
-    await waitFor(() => lines.some((l) => l.msg === 'session closed'))
+    await until(() => lines.some((l) => l.msg === 'session closed'))
     await server.close()
     const about = lines.filter((l) => l.sid === sid).map((l) => l.msg)
     assert.deepEqual(about, ['session opened', 'from the app', 'session closed'])
     assert.equal(lines.find((l) => l.msg === 'session closed')?.code, 1000)
   })
 
-  it('send, sendRaw and registry.send deliver event frames; false when the session is gone', async () => {
+  it('send, sendRaw and registry.send deliver event frames; false when the session is gone', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0 })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     const session = server.app.wsSessions.get(sid)
@@ -339,13 +353,13 @@ describe('Session and registry', () => {
     assert.equal(closed.reason, 'é'.repeat(61))
     assert.equal(session.isOpen, false)
     assert.equal(session.send('late'), false)
-    await waitFor(() => !server.app.wsSessions.has(sid))
+    await until(() => !server.app.wsSessions.has(sid))
     assert.equal(server.app.wsSessions.get(sid), undefined)
-    await server.close()
   })
 
-  it('counts frames in and out and sessions', async () => {
+  it('counts frames in and out and sessions', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0 })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     await client.sid()
     client.send('bad')
@@ -355,8 +369,7 @@ describe('Session and registry', () => {
     assert.equal(stats.framesOut, 2)
     assert.equal(stats.sessionsOpened, 1)
     await client.close()
-    await waitFor(() => stats.sessionsClosed === 1)
+    await until(() => stats.sessionsClosed === 1)
     assert.deepEqual(stats.closeCodes, { '1000': 1 })
-    await server.close()
   })
 })

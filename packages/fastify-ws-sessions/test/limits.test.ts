@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import type { Socket } from 'node:net'
 import { describe, it } from 'node:test'
-import { disconnectRecorder, expectRejected, startServer, TestClient, waitFor, within } from './helpers.js'
+import { until } from '@session-gateway/test-kit'
+import { disconnectRecorder, expectRejected, startServer, TestClient, within } from './helpers.js'
 
 describe('rate limit', () => {
-  it('answers RATE_LIMITED past the burst, drops the frame, and closes 1008 past maxViolations', async () => {
+  it('answers RATE_LIMITED past the burst, drops the frame, and closes 1008 past maxViolations', async (t) => {
     const recorder = disconnectRecorder()
     const handled: unknown[] = []
     const server = await startServer(
@@ -20,6 +21,7 @@ describe('rate limit', () => {
         })
       },
     )
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     for (let i = 1; i <= 3; i++) {
       assert.deepEqual(await client.request({ event: 'work', data: i, id: i }), { id: i, ok: true, data: i })
@@ -41,10 +43,9 @@ describe('rate limit', () => {
       reason: 'rate limit exceeded',
     })
     assert.deepEqual(handled, [1, 2, 3])
-    await waitFor(() => recorder.calls.length === 1)
+    await until(() => recorder.calls.length === 1)
     assert.equal(recorder.calls[0]?.code, 1008)
     assert.equal(server.app.wsSessions.stats.errorsByCode.RATE_LIMITED, 3)
-    await server.close()
   })
 
   it('refills the bucket over time', async (t) => {
@@ -76,19 +77,20 @@ describe('rate limit', () => {
     await client.close()
   })
 
-  it('rateLimit: false disables it', async () => {
+  it('rateLimit: false disables it', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0, rateLimit: false })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     for (let i = 0; i < 500; i++) client.send({ event: 'GET_SID', id: i })
     for (let i = 0; i < 500; i++) assert.equal((await client.next()).ok, true)
     await client.close()
-    await server.close()
   })
 })
 
 describe('maxSessions', () => {
-  it('answers HTTP 503 before the upgrade once the node is full, and accepts again when a session leaves', async () => {
+  it('answers HTTP 503 before the upgrade once the node is full, and accepts again when a session leaves', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0, maxSessions: 2 })
+    t.after(() => server.close())
     const a = await TestClient.open(server.url)
     const b = await TestClient.open(server.url)
     assert.deepEqual(await expectRejected(server.url), {
@@ -98,15 +100,14 @@ describe('maxSessions', () => {
     assert.equal(server.app.wsSessions.stats.rejectedUpgrades.TOO_MANY_SESSIONS, 1)
     assert.equal(server.app.wsSessions.size, 2)
     await a.close()
-    await waitFor(() => server.app.wsSessions.size === 1)
+    await until(() => server.app.wsSessions.size === 1)
     const c = await TestClient.open(server.url)
     await Promise.all([b.close(), c.close()])
-    await server.close()
   })
 })
 
 describe('slow consumer', () => {
-  it('closes with 1013 a session whose send buffer passes maxBufferedBytes, and frees it', async () => {
+  it('closes with 1013 a session whose send buffer passes maxBufferedBytes, and frees it', async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({
       heartbeatIntervalMs: 0,
@@ -114,6 +115,7 @@ describe('slow consumer', () => {
       closeTimeoutMs: 100,
       onDisconnect: recorder.onDisconnect,
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     // The client stops reading: the kernel buffers fill, then the server's send buffer grows.
@@ -130,42 +132,44 @@ describe('slow consumer', () => {
     assert.equal(session.isOpen, false)
     assert.equal(server.app.wsSessions.send(sid, 'big', 'more'), false)
     // The client never reads the close frame: the server gives up after closeTimeoutMs.
-    await waitFor(() => recorder.calls.length === 1, 3000, 'the disconnect hook')
+    await until(() => recorder.calls.length === 1, { timeoutMs: 3000, what: 'the disconnect hook' })
     assert.deepEqual(recorder.calls, [{ sid, code: 1013, reason: 'slow consumer' }])
     assert.equal(server.app.wsSessions.size, 0)
     assert.equal(server.app.wsSessions.activeTimers, 0)
     raw.resume()
     await within(client.closed, 3000, 'the client to see the close')
-    await server.close()
   })
 })
 
 describe('heartbeat', () => {
-  it('terminates a client that does not answer pings; the disconnect hook gets 1006', async () => {
+  it('terminates a client that does not answer pings; the disconnect hook gets 1006', async (t) => {
     const recorder = disconnectRecorder()
     const server = await startServer({ heartbeatIntervalMs: 50, onDisconnect: recorder.onDisconnect })
+    t.after(() => server.close())
     const silent = await TestClient.open(server.url, { autoPong: false })
     const sid = await silent.sid()
     let pings = 0
     silent.ws.on('ping', () => pings++)
     assert.equal((await within(silent.closed, 3000, 'the silent client to be terminated')).code, 1006)
     assert.ok(pings >= 1)
-    await waitFor(() => recorder.calls.length === 1)
+    await until(() => recorder.calls.length === 1)
     assert.deepEqual(recorder.calls, [{ sid, code: 1006, reason: 'heartbeat timeout' }])
-    await waitFor(() => server.app.wsSessions.activeTimers === 0, 3000, 'the heartbeat timer to stop')
-    await server.close()
+    await until(() => server.app.wsSessions.activeTimers === 0, {
+      timeoutMs: 3000,
+      what: 'the heartbeat timer to stop',
+    })
   })
 
-  it('keeps a client that answers pings', async () => {
+  it('keeps a client that answers pings', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 20 })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url)
     let pings = 0
     client.ws.on('ping', () => pings++)
-    await waitFor(() => pings >= 5, 3000, 'five pings')
+    await until(() => pings >= 5, { timeoutMs: 3000, what: 'five pings' })
     assert.equal(client.ws.readyState, client.ws.OPEN)
     assert.equal(server.app.wsSessions.size, 1)
     await client.close()
-    await server.close()
   })
 
   it('heartbeatIntervalMs: 0 sends no pings and holds no timer', async (t) => {

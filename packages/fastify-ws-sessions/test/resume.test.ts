@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import type { FastifyRequest } from 'fastify'
 import type { ResumeOptions, SessionSnapshot, WsSessionsOptions } from '../src/index.js'
-import {
-  disconnectRecorder,
-  type Frame,
-  startServer,
-  TestClient,
-  type TestServer,
-  waitFor,
-} from './helpers.js'
+import { disconnectRecorder, type Frame, startServer, TestClient, type TestServer } from './helpers.js'
 
 const SECRET = 'resume-test-secret-0123456789abcdef'
 
@@ -106,7 +100,7 @@ describe('resume on the same node', () => {
     registry.send(sid, 'e', 2)
     await take(client, 2)
     client.ws.terminate()
-    await waitFor(() => hooks.detached.length === 1, 3000, 'onDetach')
+    await until(() => hooks.detached.length === 1, { timeoutMs: 3000, what: 'onDetach' })
     assert.deepEqual(hooks.detached, [{ sid, code: 1006, reason: '' }])
     const held = registry.get(sid)
     assert.ok(held?.detached)
@@ -135,7 +129,7 @@ describe('resume on the same node', () => {
     assert.equal(registry.detachedCount, 0)
     assert.deepEqual(hooks.ended.calls, [])
     await back.client.close()
-    await waitFor(() => hooks.ended.calls.length === 1)
+    await until(() => hooks.ended.calls.length === 1)
     assert.deepEqual(hooks.ended.calls, [{ sid, code: 1000, reason: '' }])
   })
 
@@ -168,7 +162,7 @@ describe('resume on the same node', () => {
     t.after(() => server.close())
     const { client, session } = await connect(server.url)
     client.ws.terminate()
-    await waitFor(() => hooks.ended.calls.length === 1, 3000, 'the window to end')
+    await until(() => hooks.ended.calls.length === 1, { timeoutMs: 3000, what: 'the window to end' })
     assert.deepEqual(hooks.ended.calls, [{ sid: session.sid, code: 1006, reason: 'resume window expired' }])
     assert.equal(hooks.detached.length, 1)
     assert.equal(server.app.wsSessions.has(session.sid), false)
@@ -177,7 +171,7 @@ describe('resume on the same node', () => {
     assert.equal(late.session.reason, 'expired')
     assert.notEqual(late.session.sid, session.sid)
     await late.client.close()
-    await waitFor(() => hooks.ended.calls.length === 2)
+    await until(() => hooks.ended.calls.length === 2)
     assert.equal(hooks.ended.for(session.sid).length, 1)
     assert.equal(server.app.wsSessions.activeTimers, 0)
   })
@@ -196,7 +190,7 @@ describe('resume on the same node', () => {
     for (const [what, end, code] of ends) {
       const { client, session } = await connect(server.url)
       end(client, session.sid)
-      await waitFor(() => hooks.ended.for(session.sid).length === 1, 3000, what)
+      await until(() => hooks.ended.for(session.sid).length === 1, { timeoutMs: 3000, what: what })
       assert.equal(hooks.ended.for(session.sid)[0]?.code, code, what)
       assert.equal(registry.has(session.sid), false, what)
       const retry = await connect(server.url, { token: session.resumeToken, lastSeq: 0 })
@@ -211,7 +205,7 @@ describe('resume on the same node', () => {
     t.after(() => server.close())
     const { client, session } = await connect(server.url)
     client.ws.close(4100, 'app going to background')
-    await waitFor(() => hooks.detached.length === 1)
+    await until(() => hooks.detached.length === 1)
     assert.deepEqual(hooks.detached, [{ sid: session.sid, code: 4100, reason: 'app going to background' }])
     assert.ok(server.app.wsSessions.get(session.sid)?.detached)
   })
@@ -221,10 +215,10 @@ describe('resume on the same node', () => {
     t.after(() => server.close())
     const { client, session } = await connect(server.url)
     client.ws.terminate()
-    await waitFor(() => hooks.detached.length === 1)
+    await until(() => hooks.detached.length === 1)
     assert.equal(server.app.wsSessions.close(session.sid, 4002, 'banned'), true)
     assert.deepEqual(hooks.ended.calls, [])
-    await waitFor(() => hooks.ended.calls.length === 1)
+    await until(() => hooks.ended.calls.length === 1)
     assert.deepEqual(hooks.ended.calls, [{ sid: session.sid, code: 4002, reason: 'banned' }])
   })
 
@@ -234,7 +228,7 @@ describe('resume on the same node', () => {
     const { client, session } = await connect(server.url)
     assert.equal(server.app.wsSessions.detachAll(), 1)
     assert.deepEqual(await client.closed, { code: 1012, reason: 'service restart' })
-    await waitFor(() => hooks.detached.length === 1)
+    await until(() => hooks.detached.length === 1)
     assert.deepEqual(hooks.detached, [{ sid: session.sid, code: 1012, reason: 'service restart' }])
     const back = await connect(server.url, { token: session.resumeToken, lastSeq: 0 })
     assert.equal(back.session.sid, session.sid)
@@ -245,7 +239,7 @@ describe('resume on the same node', () => {
     const { server, hooks } = await resumeServer()
     const { client, session } = await connect(server.url)
     client.ws.terminate()
-    await waitFor(() => hooks.detached.length === 1)
+    await until(() => hooks.detached.length === 1)
     await server.close()
     assert.deepEqual(hooks.ended.calls, [{ sid: session.sid, code: 1001, reason: 'server shutting down' }])
     assert.equal(server.app.wsSessions.activeTimers, 0)
@@ -262,7 +256,7 @@ describe('resume tokens', () => {
     server.app.wsSessions.send(session.sid, 'e', 1)
     await client.next()
     client.ws.terminate()
-    await waitFor(() => hooks.detached.length === 1)
+    await until(() => hooks.detached.length === 1)
     const foreign = (await connect(other.server.url)).session.resumeToken
     const [payload = '', mac = ''] = session.resumeToken.split('.')
     const flip = (s: string, i: number) => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1)
@@ -336,10 +330,10 @@ describe('replay bounds', () => {
     const registry = server.app.wsSessions
     const { client, session } = await connect(server.url)
     client.ws.terminate()
-    await waitFor(() => hooks.detached.length === 1)
+    await until(() => hooks.detached.length === 1)
     const results = Array.from({ length: 8 }, (_, i) => registry.deliver(session.sid, 'flood', i))
     assert.deepEqual(results, ['kept', 'kept', 'kept', 'kept', 'kept', 'none', 'none', 'none'])
-    await waitFor(() => hooks.ended.calls.length === 1)
+    await until(() => hooks.ended.calls.length === 1)
     assert.deepEqual(hooks.ended.calls, [{ sid: session.sid, code: 1006, reason: 'replay buffer full' }])
     assert.equal(registry.replayBytes, 0)
   })
@@ -356,14 +350,14 @@ describe('replay bounds', () => {
     const gone = await connect(server.url)
     for (let i = 0; i < 6; i++) registry.send(live.session.sid, 'x', 'y'.repeat(80))
     gone.client.ws.terminate()
-    await waitFor(() => hooks.detached.length === 1)
+    await until(() => hooks.detached.length === 1)
     const results: string[] = []
     for (let i = 0; i < 12; i++) {
       results.push(registry.deliver(gone.session.sid, 'x', 'y'.repeat(80)))
       assert.ok(registry.replayBytes <= frame * 10, `node bound held after ${i + 1} frames`)
     }
     assert.deepEqual(results, [...Array(10).fill('kept'), 'none', 'none'])
-    await waitFor(() => hooks.ended.calls.length === 1)
+    await until(() => hooks.ended.calls.length === 1)
     assert.deepEqual(hooks.ended.for(gone.session.sid), [
       { sid: gone.session.sid, code: 1006, reason: 'replay buffer full' },
     ])
@@ -382,15 +376,15 @@ describe('replay bounds', () => {
     for (let i = 1; i <= 5; i++) registry.send(session.sid, 'e', i)
     await take(client, 5)
     client.ws.terminate()
-    await waitFor(() => hooks.detached.length === 1)
+    await until(() => hooks.detached.length === 1)
     const ok = await connect(server.url, { token: session.resumeToken, lastSeq: 3 })
     assert.equal(ok.session.replayed, 2)
     ok.client.ws.terminate()
-    await waitFor(() => hooks.detached.length === 2)
+    await until(() => hooks.detached.length === 2)
     const gap = await connect(server.url, { token: ok.session.resumeToken, lastSeq: 1 })
     assert.equal(gap.session.resumed, false)
     assert.equal(gap.session.reason, 'gap')
-    await waitFor(() => hooks.ended.for(session.sid).length === 1)
+    await until(() => hooks.ended.for(session.sid).length === 1)
     assert.deepEqual(hooks.ended.for(session.sid), [{ sid: session.sid, code: 1006, reason: 'resume gap' }])
     await gap.client.close()
   })
@@ -449,7 +443,7 @@ describe('resume across nodes: locate, handOver, movedTo', () => {
       refused: 'expired',
     })
     moved.client.ws.terminate()
-    await waitFor(() => n2.hooks.detached.length === 1)
+    await until(() => n2.hooks.detached.length === 1)
     const again = await connect(n2.server.url, { token: moved.session.resumeToken, lastSeq: 4 })
     assert.equal(again.session.sid, session.sid)
     await again.client.close()
@@ -472,9 +466,9 @@ describe('resume across nodes: locate, handOver, movedTo', () => {
     assert.equal(now.get(session.sid)?.detached, true)
     assert.deepEqual([...now.roomsOf(session.sid)], ['lobby'])
     assert.equal(now.deliver(session.sid, 'e', 2), 'kept')
-    await waitFor(() => n2.hooks.detached.length === 1)
+    await until(() => n2.hooks.detached.length === 1)
     assert.deepEqual(n2.hooks.resumed, [{ sid: session.sid, previousNode: 'n1', replayed: 0 }])
-    await waitFor(() => n2.hooks.ended.calls.length === 1, 5000)
+    await until(() => n2.hooks.ended.calls.length === 1, { timeoutMs: 5000 })
     assert.equal(n2.hooks.ended.calls[0]?.sid, session.sid)
     assert.equal(now.has(session.sid), false)
     assert.deepEqual(n1.hooks.ended.calls, [])
@@ -487,7 +481,7 @@ describe('resume across nodes: locate, handOver, movedTo', () => {
     const registry = n1.server.app.wsSessions
     assert.equal(registry.drain(), 1)
     assert.equal((await client.closed).code, 1012)
-    await waitFor(() => n1.hooks.detached.length === 1)
+    await until(() => n1.hooks.detached.length === 1)
     assert.equal(registry.closing, true)
     assert.equal(registry.get(session.sid)?.detached, true)
     await assert.rejects(TestClient.open(n1.server.url), /503/)
@@ -541,7 +535,7 @@ describe('resume across nodes: locate, handOver, movedTo', () => {
       registry.handOver({ token: resumeToken, lastSeq: 0, toNode: 'n2', user: { sub: 'alice' } }),
       { refused: 'gap' },
     )
-    await waitFor(() => n1.hooks.ended.for(sid).length === 1)
+    await until(() => n1.hooks.ended.for(sid).length === 1)
     assert.equal(registry.movedTo(sid), undefined)
   })
 })
@@ -603,7 +597,7 @@ describe('resume options', () => {
     assert.deepEqual(await client.next(), { event: 'e', data: 1 })
     assert.equal(server.app.wsSessions.nodeId, undefined)
     client.ws.terminate()
-    await waitFor(() => recorder.calls.length === 1)
+    await until(() => recorder.calls.length === 1)
     assert.deepEqual(recorder.calls, [{ sid, code: 1006, reason: '' }])
   })
 })

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import { SessionError } from '../src/index.js'
-import { startServer, TestClient, type TestServer, waitFor } from './helpers.js'
+import { startServer, TestClient, type TestServer } from './helpers.js'
 
 describe('rooms', () => {
   let server: TestServer
@@ -125,7 +126,7 @@ describe('rooms', () => {
     registry.join(sids[0] as string, 'shared')
     assert.equal(registry.roomCount, 2)
     await extra.close()
-    await waitFor(() => !registry.has(sid))
+    await until(() => !registry.has(sid))
     assert.deepEqual([...registry.members('shared')], [sids[0]])
     assert.equal(registry.roomCount, 1)
     assert.deepEqual([...registry.roomsOf(sid)], [])

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { startServer, TestClient, waitFor } from './helpers.js'
+import { until } from '@session-gateway/test-kit'
+import { startServer, TestClient } from './helpers.js'
 
 describe('1,000 sessions', () => {
   it('connect, join rooms, receive, leave: registry, rooms, timers and listeners back to zero', async (t) => {
@@ -15,6 +16,7 @@ describe('1,000 sessions', () => {
         disconnected++
       },
     })
+    t.after(() => server.close())
     let closed = false
     t.after(async () => {
       if (!closed) await server.close()
@@ -24,7 +26,7 @@ describe('1,000 sessions', () => {
     for (let batch = 0; batch < 10; batch++) {
       clients.push(...(await Promise.all(Array.from({ length: 100 }, () => TestClient.open(server.url)))))
     }
-    await waitFor(() => connected === 1000, 10_000, 'every onConnect')
+    await until(() => connected === 1000, { timeoutMs: 10_000, what: 'every onConnect' })
     assert.equal(registry.size, 1000)
     assert.equal(registry.activeTimers, 1, 'one heartbeat interval for all sessions')
 
@@ -56,7 +58,10 @@ describe('1,000 sessions', () => {
     for (const socket of ws.clients) assert.equal(socket.listenerCount('message'), 1)
 
     await Promise.all(clients.map((client) => client.close()))
-    await waitFor(() => registry.size === 0 && disconnected === 1000, 10_000, 'every session to leave')
+    await until(() => registry.size === 0 && disconnected === 1000, {
+      timeoutMs: 10_000,
+      what: 'every session to leave',
+    })
     assert.equal(registry.roomCount, 0)
     assert.equal(registry.activeTimers, 0)
     assert.equal(ws.clients.size, 0)

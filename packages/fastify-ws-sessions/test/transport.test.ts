@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
 import { describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import type { SessionTransport, TransportOpened, WsSessionsOptions } from '../src/index.js'
-import { disconnectRecorder, startServer, type TestServer, waitFor } from './helpers.js'
+import { disconnectRecorder, startServer, type TestServer } from './helpers.js'
 
 /** A transport the test drives by hand: what a Socket.IO adapter does for a real connection. */
 class FakeTransport extends EventEmitter implements SessionTransport {
@@ -69,14 +70,14 @@ describe('attach: sessions over another transport', () => {
         [sid],
       )
       t.frame({ event: 'ping.me', data: 7, id: 3 })
-      await waitFor(() => t.sent.length === 1, 3000, 'the reply')
+      await until(() => t.sent.length === 1, { timeoutMs: 3000, what: 'the reply' })
       assert.deepEqual(t.frames[0], { id: 3, ok: true, data: { echo: 7 } })
       assert.equal(s.app.wsSessions.send(sid, 'news', 'x'), true)
       assert.deepEqual(t.frames[1], { event: 'news', data: 'x' })
       t.frame({ event: 'bad event name!' })
       assert.equal((t.frames[2]?.data as { code?: string })?.code, 'INVALID')
       t.drop(1000, 'bye')
-      await waitFor(() => ended.calls.length === 1, 3000, 'onDisconnect')
+      await until(() => ended.calls.length === 1, { timeoutMs: 3000, what: 'onDisconnect' })
       assert.deepEqual(ended.calls[0], { sid, code: 1000, reason: 'bye' })
       assert.equal(s.app.wsSessions.size, 0)
     } finally {
@@ -98,7 +99,7 @@ describe('attach: sessions over another transport', () => {
       const sid = [...s.app.wsSessions.values()][0]?.sid as string
       assert.equal(s.app.wsSessions.send(sid, 'big', 1), false)
       assert.deepEqual(first.closedWith, [1013, 'slow consumer'])
-      await waitFor(() => s.app.wsSessions.size === 0, 3000, 'the session closed')
+      await until(() => s.app.wsSessions.size === 0, { timeoutMs: 3000, what: 'the session closed' })
       // Released with the transport's close: the client may open a session again.
       assert.ok((await attach(s, new FakeTransport(), { claims: { sub: 'bob' } })).ok)
     } finally {
@@ -120,7 +121,7 @@ describe('attach: sessions over another transport', () => {
       s.app.wsSessions.send(sid, 'news', 1)
       assert.deepEqual(t1.frames, [{ event: 'news', data: 1, seq: 1 }])
       t1.drop()
-      await waitFor(() => s.app.wsSessions.get(sid)?.detached === true, 3000, 'detached')
+      await until(() => s.app.wsSessions.get(sid)?.detached === true, { timeoutMs: 3000, what: 'detached' })
       assert.equal(s.app.wsSessions.deliver(sid, 'news', 2), 'kept')
 
       const thief = new FakeTransport()
@@ -138,7 +139,10 @@ describe('attach: sessions over another transport', () => {
         assert.deepEqual(t.announced, [{ sid, resumed: true, replayed: 1 }])
         assert.deepEqual(t.frames, [{ event: 'news', data: round + 1, seq: round + 1 }])
         t.drop()
-        await waitFor(() => s.app.wsSessions.get(sid)?.detached === true, 3000, 'detached again')
+        await until(() => s.app.wsSessions.get(sid)?.detached === true, {
+          timeoutMs: 3000,
+          what: 'detached again',
+        })
         s.app.wsSessions.deliver(sid, 'news', round + 2)
       }
     } finally {

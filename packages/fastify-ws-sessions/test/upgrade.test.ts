@@ -13,20 +13,20 @@ function tokenAuth(request: FastifyRequest): UserClaims | undefined {
 }
 
 describe('authenticate', () => {
-  it('stores the claims on session.user', async () => {
+  it('stores the claims on session.user', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0, authenticate: tokenAuth }, (app) => {
       app.wsSessions.handle('whoami', (session) => session.user)
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url, { headers: { authorization: 'Bearer good' } })
     assert.deepEqual((await client.request({ event: 'whoami', id: 1 })).data, {
       userId: 'u1',
       roles: ['admin'],
     })
     await client.close()
-    await server.close()
   })
 
-  it('supports an async authenticate', async () => {
+  it('supports an async authenticate', async (t) => {
     const server = await startServer({
       heartbeatIntervalMs: 0,
       authenticate: async (request) => {
@@ -34,6 +34,7 @@ describe('authenticate', () => {
         return tokenAuth(request)
       },
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url, { headers: { authorization: 'Bearer good' } })
     const sid = await client.sid()
     assert.deepEqual(server.app.wsSessions.get(sid)?.user, { userId: 'u1', roles: ['admin'] })
@@ -42,7 +43,6 @@ describe('authenticate', () => {
       401,
     )
     await client.close()
-    await server.close()
   })
 
   for (const [what, headers] of [
@@ -51,8 +51,9 @@ describe('authenticate', () => {
     ['throws an Error', { authorization: 'Bearer boom' }],
     ['throws a SessionError', { authorization: 'Bearer refused' }],
   ] as const) {
-    it(`answers HTTP 401 with no upgrade when authenticate ${what}`, async () => {
+    it(`answers HTTP 401 with no upgrade when authenticate ${what}`, async (t) => {
       const server = await startServer({ heartbeatIntervalMs: 0, authenticate: tokenAuth })
+      t.after(() => server.close())
       const rejection = await expectRejected(server.url, { headers })
       assert.deepEqual(rejection, {
         status: 401,
@@ -61,26 +62,26 @@ describe('authenticate', () => {
       assert.equal(server.app.wsSessions.size, 0)
       assert.equal(server.app.wsSessions.stats.sessionsOpened, 0)
       assert.equal(server.app.wsSessions.stats.rejectedUpgrades.UNAUTHORIZED, 1)
-      await server.close()
     })
   }
 
-  it('refuses claims that are not an object', async () => {
+  it('refuses claims that are not an object', async (t) => {
     const server = await startServer({
       heartbeatIntervalMs: 0,
       authenticate: () => true as unknown as UserClaims,
     })
+    t.after(() => server.close())
     assert.equal((await expectRejected(server.url)).status, 401)
-    await server.close()
   })
 })
 
 describe('allowedOrigins', () => {
-  it('accepts a listed origin and answers HTTP 403 to others and to a missing Origin', async () => {
+  it('accepts a listed origin and answers HTTP 403 to others and to a missing Origin', async (t) => {
     const server = await startServer({
       heartbeatIntervalMs: 0,
       allowedOrigins: ['https://app.example.com'],
     })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url, { origin: 'https://app.example.com' })
     const sid = await client.sid()
     assert.equal(server.app.wsSessions.get(sid)?.origin, 'https://app.example.com')
@@ -93,10 +94,9 @@ describe('allowedOrigins', () => {
     }
     assert.equal(server.app.wsSessions.stats.rejectedUpgrades.ORIGIN_NOT_ALLOWED, 3)
     await client.close()
-    await server.close()
   })
 
-  it('checks the origin before calling authenticate', async () => {
+  it('checks the origin before calling authenticate', async (t) => {
     let calls = 0
     const server = await startServer({
       heartbeatIntervalMs: 0,
@@ -106,23 +106,24 @@ describe('allowedOrigins', () => {
         return { ok: true }
       },
     })
+    t.after(() => server.close())
     assert.equal((await expectRejected(server.url, { origin: 'https://evil.example.com' })).status, 403)
     assert.equal(calls, 0)
-    await server.close()
   })
 
-  it('allows any origin when the option is not set', async () => {
+  it('allows any origin when the option is not set', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0 })
+    t.after(() => server.close())
     const client = await TestClient.open(server.url, { origin: 'https://anything.example' })
     await client.sid()
     await client.close()
-    await server.close()
   })
 })
 
 describe('the WebSocket route', () => {
-  it('answers a plain HTTP GET with 426', async () => {
+  it('answers a plain HTTP GET with 426', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0, path: '/socket' })
+    t.after(() => server.close())
     const response = await server.app.inject({ method: 'GET', url: '/socket' })
     assert.equal(response.statusCode, 426)
     assert.deepEqual(response.json(), {
@@ -133,11 +134,11 @@ describe('the WebSocket route', () => {
     assert.ok(server.url.endsWith('/socket'))
     await client.sid()
     await client.close()
-    await server.close()
   })
 
-  it('records the session metadata', async () => {
+  it('records the session metadata', async (t) => {
     const server = await startServer({ heartbeatIntervalMs: 0 })
+    t.after(() => server.close())
     const before = Date.now()
     const client = await TestClient.open(server.url, { headers: { 'user-agent': 'test-agent/1.0' } })
     const session = server.app.wsSessions.get(await client.sid())
@@ -150,6 +151,5 @@ describe('the WebSocket route', () => {
     assert.equal(session.isOpen, true)
     assert.equal(session.bufferedAmount, 0)
     await client.close()
-    await server.close()
   })
 })

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import type { ClientOptions } from 'ws'
 import { SessionError, type UserClaims } from '../src/index.js'
-import { expectRejected, startServer, TestClient, type TestServer, waitFor } from './helpers.js'
+import { expectRejected, startServer, TestClient, type TestServer } from './helpers.js'
 
 /** Claims from the `x-user` header: `{sub}` when given, else claims without a sub. */
 function headerAuth(request: { headers: Record<string, unknown> }): UserClaims {
@@ -68,7 +69,10 @@ describe('users: the user -> sessions index', () => {
     assert.equal(registry.disconnectUser('erin', 4003, 'banned'), 2)
     assert.equal(registry.disconnectUser('erin', 4003, 'again'), 0, 'closing sessions are not counted twice')
     for (const { client } of [e1, e2]) assert.deepEqual(await client.closed, { code: 4003, reason: 'banned' })
-    await waitFor(() => registry.userSessions('erin').length === 0, 3000, 'erin to leave the index')
+    await until(() => registry.userSessions('erin').length === 0, {
+      timeoutMs: 3000,
+      what: 'erin to leave the index',
+    })
     assert.equal(registry.has(frank.sid), true)
     assert.equal(frank.client.ws.readyState, frank.client.ws.OPEN)
     assert.throws(() => registry.disconnectUser('frank', 1006), /invalid WebSocket close code 1006/)
@@ -80,11 +84,14 @@ describe('users: the user -> sessions index', () => {
     const g1 = await open(as('grace'))
     const g2 = await open(as('grace'))
     await g1.client.close()
-    await waitFor(() => registry.userSessions('grace').length === 1, 3000, 'one grace session')
+    await until(() => registry.userSessions('grace').length === 1, {
+      timeoutMs: 3000,
+      what: 'one grace session',
+    })
     assert.equal(registry.userSessions('grace')[0]?.sid, g2.sid)
     const users = registry.userCount
     await g2.client.close()
-    await waitFor(() => registry.userCount === users - 1, 3000, 'grace to leave the index')
+    await until(() => registry.userCount === users - 1, { timeoutMs: 3000, what: 'grace to leave the index' })
     assert.deepEqual(registry.userSessions('grace'), [])
   })
 })
@@ -108,7 +115,10 @@ describe('users: the index stays exact whatever ends a session', () => {
     const [, closedSid, keptSid] = await Promise.all([dropped, closedByServer, kept].map((c) => c.sid()))
     dropped.ws.terminate()
     registry.close(closedSid as string, 4000, 'bye')
-    await waitFor(() => registry.userSessions('kim').length === 1, 3000, 'two kim sessions to leave')
+    await until(() => registry.userSessions('kim').length === 1, {
+      timeoutMs: 3000,
+      what: 'two kim sessions to leave',
+    })
     assert.deepEqual(
       registry.userSessions('kim').map((s) => s.sid),
       [keptSid],
@@ -119,7 +129,7 @@ describe('users: the index stays exact whatever ends a session', () => {
     assert.equal(byUser.length, 1)
     assert.equal(registry.userCount, 1)
     await kept.close()
-    await waitFor(() => registry.userCount === 0, 3000, 'the index to empty')
+    await until(() => registry.userCount === 0, { timeoutMs: 3000, what: 'the index to empty' })
   })
 })
 
@@ -175,7 +185,10 @@ describe('users: one client for the per-client limits', () => {
     assert.equal(registry.userSessions('henry').length, 2, 'a refused upgrade is never indexed')
     assert.equal(registry.disconnectUser('henry'), 2)
     await Promise.all(first.map((c) => c.closed))
-    await waitFor(() => registry.sessionsOfClient('user:henry') === 0, 3000, 'the slots to be released')
+    await until(() => registry.sessionsOfClient('user:henry') === 0, {
+      timeoutMs: 3000,
+      what: 'the slots to be released',
+    })
     const again = await Promise.all([1, 2].map(() => TestClient.open(server.url, as('henry'))))
     assert.equal(registry.userSessions('henry').length, 2)
     await Promise.all(again.map((c) => c.close()))
@@ -238,7 +251,10 @@ describe('rooms: roomMembers pages with an exact count', () => {
   it('a member that closes is no longer counted', async () => {
     const registry = server.app.wsSessions
     await clients[4]?.close()
-    await waitFor(() => registry.roomMembers('hall').count === 4, 3000, 'the room to shrink')
+    await until(() => registry.roomMembers('hall').count === 4, {
+      timeoutMs: 3000,
+      what: 'the room to shrink',
+    })
     assert.equal(registry.roomMembers('hall').members.length, 4)
   })
 })

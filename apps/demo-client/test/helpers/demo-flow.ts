@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { copyFile } from 'node:fs/promises'
 import { after, before, describe, it } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import type { Browser } from 'playwright-core'
 import {
   currentSid,
@@ -13,7 +14,7 @@ import {
   waitForState,
   withText,
 } from './browser.js'
-import { type Child, type GatewayProcess, until } from './processes.js'
+import { type Child, exited, type GatewayProcess } from './processes.js'
 import { connectionProblems } from './wire-contract.js'
 
 /** The processes one run needs: the gateway, and in broker mode the demo User Manager. */
@@ -52,8 +53,8 @@ export function describeDemoFlow(system: TestSystem, options: FlowOptions = {}):
     let sidB = ''
     const room = unique('room')
     const gw = system.gateway
-    const wait = (check: () => boolean | Promise<boolean>, what: string, ms?: number) =>
-      until(check, what, ms, system.children())
+    const wait = (check: () => boolean | Promise<boolean>, what: string, ms = 10_000) =>
+      until(check, { what, timeoutMs: ms, intervalMs: 100, failure: exited(system.children()) })
     const open = async () => {
       if (!browser) throw new Error('no browser')
       const tab = await openDemo(browser, `${gw.httpUrl}/`)

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { until } from '@session-gateway/test-kit'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const GATEWAY_DIST = join(here, '../../../gateway/dist')
@@ -67,24 +68,11 @@ export class Child {
   }
 }
 
-/** Polls `check` until it is true; fails after `timeoutMs` with `what` (and the children's output). */
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-  children: Child[] = [],
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await check()) return
+/** For `until`: stops the wait as soon as one of `children` has exited, with its output. */
+export function exited(children: Child[]): () => string | undefined {
+  return () => {
     const dead = children.find((c) => !c.running)
-    if (dead) throw new Error(`${dead.name} exited while waiting for ${what}\n${dead.output()}`)
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}\n${children.map((c) => c.output()).join('\n')}`,
-      )
-    }
-    await new Promise((r) => setTimeout(r, 100))
+    return dead ? `${dead.name} exited\n${dead.output()}` : undefined
   }
 }
 
@@ -113,12 +101,12 @@ export class GatewayProcess {
       ...this.extraEnv(),
     })
     this.child = child
-    await until(
-      () => this.isReady(),
-      `the gateway on port ${this.port} to be ready (GET /readyz 200)`,
-      20_000,
-      [child],
-    )
+    await until(() => this.isReady(), {
+      what: `the gateway on port ${this.port} to be ready (GET /readyz 200)`,
+      timeoutMs: 20_000,
+      intervalMs: 100,
+      failure: exited([child]),
+    })
   }
 
   async isReady(): Promise<boolean> {

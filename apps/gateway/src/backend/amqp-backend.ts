@@ -19,30 +19,21 @@ const LIFECYCLE_TYPES: ReadonlySet<string> = new Set([
   'CLIENT_RESUMED',
 ])
 
-/** Registers the AMQP bridge on `app` and returns it as the gateway's Backend. */
+/** The configuration of a node with a broker (AMQP_URL set). */
+export type AmqpConfig = Pick<GatewayConfig, 'node' | 'umQueue'> & {
+  bridge: GatewayConfig['bridge'] & { url: string[] }
+}
+
+/**
+ * Registers the AMQP bridge on `app` and returns it as the gateway's Backend. It consumes CI
+ * messages once given their handler (`consume`), and connects when the app is ready.
+ */
 export async function registerAmqpBackend(
   app: FastifyInstance,
-  config: GatewayConfig & { amqpUrl: string[] },
-  onMessage: CiMessageHandler,
+  config: AmqpConfig,
   instance: string,
 ): Promise<Backend> {
-  const optional = {
-    ...(config.umAddress ? { userManagerAddress: config.umAddress } : {}),
-    ...(config.broadcastAddress ? { broadcastAddress: config.broadcastAddress } : {}),
-    ...(config.nodeAddress ? { nodeAddress: config.nodeAddress } : {}),
-    ...(config.nodeReplyTo ? { nodeReplyTo: config.nodeReplyTo } : {}),
-  }
-  await app.register(fastifyCiBridge, {
-    url: config.amqpUrl,
-    nodeId: config.nodeId,
-    profile: config.amqpProfile,
-    outboxLimit: config.outboxLimit,
-    sendTimeoutMs: config.sendTimeoutMs,
-    credit: config.credit,
-    queuePrefix: config.queuePrefix,
-    ...optional,
-    onMessage,
-  })
+  await app.register(fastifyCiBridge, { ...config.bridge, nodeId: config.node.id })
   const bridge = app.ciBridge
   const counts = {
     um: { sent: 0, accepted: 0, rejected: 0 },
@@ -71,6 +62,7 @@ export async function registerAmqpBackend(
     get nodeReplyTo() {
       return bridge.nodeReplyTo
     },
+    consume: (handler: CiMessageHandler) => bridge.consume(handler),
     // One CLIENT_DISCONNECTED per session (and with resume, one CLIENT_DETACHED / CLIENT_RESUMED per
     // drop and return), which nobody can retry: a mass disconnect (a load balancer restart, a network
     // blip) must not lose them to the outbox bound that pushes back on client events. They are
@@ -124,11 +116,11 @@ const UM_QUEUE_RETRY_MS = 2000
  */
 function watchUmQueue(
   app: FastifyInstance,
-  config: GatewayConfig & { amqpUrl: string[] },
-  bridge: FastifyInstance['ciBridge'],
+  config: AmqpConfig,
+  bridge: CiBridge,
 ): { problem(): string | undefined } {
-  const type = config.umQueueType
-  const queue = umQueueName(config.umAddress ?? bridge.userManagerAddress)
+  const type = config.umQueue.type
+  const queue = umQueueName(config.bridge.userManagerAddress ?? bridge.userManagerAddress)
   if (type === undefined || queue === undefined) return { problem: () => undefined }
   let check: UmQueueCheck = { state: 'pending' }
   let running = false
@@ -137,7 +129,7 @@ function watchUmQueue(
   const run = () => {
     if (closed || running || check.state !== 'pending' || bridge.state !== 'open') return
     running = true
-    checkUmQueue(config.amqpUrl, queue, type)
+    checkUmQueue(config.bridge.url, queue, type)
       .then((outcome) => {
         check = outcome
         if (outcome.state === 'wrong') app.log.error({ queue, type }, outcome.problem)
@@ -174,7 +166,7 @@ function watchUmQueue(
 function watchNodeAddress(
   app: FastifyInstance,
   bridge: CiBridge,
-  config: GatewayConfig,
+  config: AmqpConfig,
   instance: string,
   pings: BackendStats['nodeCheckPings'],
 ): { readonly outcome: NodeIdCheck } {
@@ -186,7 +178,7 @@ function watchNodeAddress(
     clearTimeout(recheck)
   })
   const run = (pingCount?: number) => {
-    checkNodeId(bridge, instance, config.sendTimeoutMs, {
+    checkNodeId(bridge, instance, config.bridge.sendTimeoutMs, {
       onPing: (answered) => (answered ? pings.answered++ : pings.unanswered++),
       ...(pingCount ? { pings: pingCount } : {}),
     })
@@ -196,13 +188,17 @@ function watchNodeAddress(
         outcome = found
         if (found === 'conflict') {
           app.log.error(
-            { nodeId: config.nodeId },
+            { nodeId: config.node.id },
             'another running gateway uses this GATEWAY_NODE_ID: CI messages for the sessions of either are lost about half the time; give every node its own id',
           )
         } else if (found === 'unreachable') {
           if (before !== 'unreachable') {
             app.log.error(
-              { nodeId: config.nodeId, nodeReplyTo: bridge.nodeReplyTo, timeoutMs: config.sendTimeoutMs },
+              {
+                nodeId: config.node.id,
+                nodeReplyTo: bridge.nodeReplyTo,
+                timeoutMs: config.bridge.sendTimeoutMs,
+              },
               'this node does not receive what is sent to its own reply address (NODE_REPLY_TO / NODE_ADDRESS): no CI message or RESULT reaches it; /readyz says 503 until it does',
             )
           }

@@ -27,10 +27,10 @@ export class EmbeddedBus implements Backend {
   readonly nodeReplyTo = EMBEDDED_NODE_ADDRESS
   /** One process, one bus: there is no other node to share the id with. */
   readonly nodeIdCheck = 'skipped' as const
-  private closed = false
-  private umListener: UmListener | undefined
-  private readonly pendingResults = new Map<string, (result: Result) => void>()
-  private readonly counters: BackendStats = {
+  #closed = false
+  #umListener: UmListener | undefined
+  readonly #pendingResults = new Map<string, (result: Result) => void>()
+  readonly #counters: BackendStats = {
     outboxDepth: 0,
     inFlight: 0,
     reconnects: 0,
@@ -44,27 +44,34 @@ export class EmbeddedBus implements Backend {
     settlements: { accepted: 0, rejected: 0 },
   }
 
-  constructor(
-    private readonly ciHandler: CiMessageHandler,
-    private readonly onUndeliverable: (reason: string, meta: CiMeta) => void = () => {},
-  ) {}
+  #ciHandler: CiMessageHandler | undefined
+  readonly #onUndeliverable: (reason: string, meta: CiMeta) => void
+
+  constructor(onUndeliverable: (reason: string, meta: CiMeta) => void = () => {}) {
+    this.#onUndeliverable = onUndeliverable
+  }
+
+  consume(handler: CiMessageHandler): void {
+    if (this.#ciHandler) throw new Error('embedded bus: consume(): the node consumes already')
+    this.#ciHandler = handler
+  }
 
   get state(): 'open' | 'closed' {
-    return this.closed ? 'closed' : 'open'
+    return this.#closed ? 'closed' : 'open'
   }
 
   /** The User Manager side: receives everything sent to the UM address. */
   onUserManagerMessage(listener: UmListener): void {
-    this.umListener = listener
+    this.#umListener = listener
   }
 
   async sendToUserManager(body: UmMessage): Promise<void> {
-    if (this.closed) throw Object.assign(new Error('embedded bus is closed'), { code: 'UNAVAILABLE' })
-    this.counters.sent++
-    this.counters.allSent++
+    if (this.#closed) throw Object.assign(new Error('embedded bus is closed'), { code: 'UNAVAILABLE' })
+    this.#counters.sent++
+    this.#counters.allSent++
     const text = JSON.stringify(body)
-    const listener = this.umListener
-    this.counters.accepted++
+    const listener = this.#umListener
+    this.#counters.accepted++
     // Delivered after the sender's turn, as a broker would.
     setImmediate(() => {
       if (!listener) return
@@ -87,31 +94,32 @@ export class EmbeddedBus implements Backend {
     }
     const decoded = decodeCiMessage(JSON.stringify(body))
     const type = decoded.ok ? decoded.message.type : (decoded.type ?? 'unknown')
-    this.counters.receivedByType[type] = (this.counters.receivedByType[type] ?? 0) + 1
+    this.#counters.receivedByType[type] = (this.#counters.receivedByType[type] ?? 0) + 1
     if (!decoded.ok) {
-      this.counters.settlements.rejected = (this.counters.settlements.rejected ?? 0) + 1
-      this.onUndeliverable(decoded.error.message, meta)
+      this.#counters.settlements.rejected = (this.#counters.settlements.rejected ?? 0) + 1
+      this.#onUndeliverable(decoded.error.message, meta)
       if (meta.replyTo) {
         await this.reply(meta, { type: 'RESULT', v: 1, ok: false, error: decoded.error })
       }
       return
     }
-    await this.ciHandler(decoded.message, meta)
-    this.counters.settlements.accepted = (this.counters.settlements.accepted ?? 0) + 1
+    if (!this.#ciHandler) throw new Error('embedded bus: no node consumes yet')
+    await this.#ciHandler(decoded.message, meta)
+    this.#counters.settlements.accepted = (this.#counters.settlements.accepted ?? 0) + 1
   }
 
   /** Request/reply on the bus: the node's RESULT. */
   request(body: CiMessage, options: { broadcast?: boolean } = {}): Promise<Result> {
     const replyTo = `embedded:reply:${randomUUID()}`
     return new Promise<Result>((resolve, reject) => {
-      this.pendingResults.set(replyTo, resolve)
+      this.#pendingResults.set(replyTo, resolve)
       this.sendToNode(body, { replyTo, ...options }).then(
         () => {
           // A node that does not answer (a SID-targeted message on the broadcast address for a SID it lacks).
-          if (this.pendingResults.delete(replyTo)) reject(new Error('no RESULT'))
+          if (this.#pendingResults.delete(replyTo)) reject(new Error('no RESULT'))
         },
         (err: unknown) => {
-          this.pendingResults.delete(replyTo)
+          this.#pendingResults.delete(replyTo)
           reject(err)
         },
       )
@@ -120,22 +128,22 @@ export class EmbeddedBus implements Backend {
 
   async reply(meta: CiMeta, body: Result): Promise<void> {
     if (!meta.replyTo) return
-    this.counters.allSent++
-    this.counters.results.accepted++
+    this.#counters.allSent++
+    this.#counters.results.accepted++
     const decoded = decodeResult(JSON.stringify(body))
-    const waiter = this.pendingResults.get(meta.replyTo)
+    const waiter = this.#pendingResults.get(meta.replyTo)
     if (decoded.ok && waiter) {
-      this.pendingResults.delete(meta.replyTo)
+      this.#pendingResults.delete(meta.replyTo)
       waiter(decoded.message)
     }
   }
 
   stats(): BackendStats {
-    return { ...this.counters, results: { ...this.counters.results } }
+    return { ...this.#counters, results: { ...this.#counters.results } }
   }
 
   close(): void {
-    this.closed = true
-    this.umListener = undefined
+    this.#closed = true
+    this.#umListener = undefined
   }
 }

@@ -1,19 +1,15 @@
 import type { CiMessage, Result, Trace, UmMessage } from '@session-gateway/message-schema'
+import type { BridgeState, ReceivedMeta } from 'fastify-ci-bridge'
 import type { NodeIdCheck } from './node-id-check.js'
 
-export type BackendState = 'connecting' | 'open' | 'reconnecting' | 'closed'
-
-/** What the gateway knows of a received CI message besides its body. */
-export interface CiMeta {
-  /** The ids as text (logs); the bridge keeps their AMQP types for the RESULT. */
-  messageId?: string
-  correlationId?: string
-  replyTo?: string
-  /** The message's AMQP application_properties (e.g. a W3C `traceparent`), as received. */
-  applicationProperties?: Record<string, unknown>
-  /** 'node' (this node's address), 'broadcast', or the address it came from. */
-  source: string
-}
+/**
+ * What the gateway reads of a received CI message besides its body: the bridge's `ReceivedMeta`
+ * (ids as text for logs, reply_to, application_properties, source), which the embedded bus fills too.
+ */
+export type CiMeta = Pick<
+  ReceivedMeta,
+  'messageId' | 'correlationId' | 'replyTo' | 'applicationProperties' | 'source'
+>
 
 export type CiMessageHandler = (message: CiMessage, meta: CiMeta) => Promise<void>
 
@@ -50,11 +46,12 @@ export interface UmSendOptions {
 /**
  * The gateway's view of the broker: the AMQP bridge in production, the
  * in-process bus in embedded mode. Both deliver CI messages to the handler
- * given when they are created.
+ * given to `consume`.
  */
 export interface Backend {
   readonly kind: 'amqp' | 'embedded'
-  readonly state: BackendState
+  /** The broker link's state (the embedded bus is `open` until closed). */
+  readonly state: BridgeState
   /** The address others use to reach this node (reply_to of everything it sends). */
   readonly nodeReplyTo: string
   /** True while a lost broker node fails over to the next URL (readiness stays 200 meanwhile). */
@@ -65,6 +62,8 @@ export interface Backend {
   readonly problem?: string | undefined
   /** Whether another running process shares this node's id (checked once the broker first connects). */
   readonly nodeIdCheck: NodeIdCheck
+  /** Delivers the CI messages to `handler` from now on (once, before the app is ready). */
+  consume(handler: CiMessageHandler): void
   /**
    * Resolves once the broker accepted the message; rejects with a coded error otherwise. `trace`
    * becomes the message's `traceparent`/`tracestate` application_properties.

@@ -5,76 +5,25 @@ import { Compile } from 'typebox/compile'
 import { umQueueName } from '../backend/um-queue-name.js'
 import { openFilesLimit } from '../connections/open-files-limit.js'
 import { connectionBudget } from './connection-budget.js'
-import { type Coerce, VARIABLES, type VariableSpec } from './variables.js'
+import {
+  type Coerce,
+  type ConfigGroup,
+  type ConfigGroups,
+  VARIABLES,
+  type VariableSpec,
+} from './variables.js'
 
-export interface GatewayConfig {
-  host: string
-  port: number
-  wsPath: string
-  /** GATEWAY_SOCKETIO: the Socket.IO endpoint at socketIoPath. */
-  socketIo: boolean
-  socketIoPath: string
-  apiHost: string
-  apiPort?: number
-  nodeId: string
-  /** One broker URL, or the URLs of a cluster's nodes (tried in order). */
-  amqpUrl?: string[]
-  amqpProfile: 'rabbitmq' | 'generic'
-  umAddress?: string
-  umQueueType?: 'quorum' | 'classic'
-  broadcastAddress?: string
-  nodeAddress?: string
-  nodeReplyTo?: string
-  queuePrefix: string
-  outboxLimit: number
-  sendTimeoutMs: number
-  credit: number
-  adminToken?: string
-  allowedOrigins?: string[]
-  /** Fastify's `trustProxy`: false, true, or proxy addresses/CIDRs. */
-  trustProxy: boolean | string[]
-  shutdownTimeoutMs: number
-  jwtSecret?: string
-  jwksFile?: string
-  jwtAudience?: string
-  jwtIssuer?: string
-  demoPage: boolean
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
-  maxPayload: number
-  maxSessions: number
-  maxBadFrames: number
-  ratePerSec: number
-  rateBurst: number
-  rateMaxViolations: number
-  maxSessionsPerClient: number
-  connectRatePerSec: number
-  connectBurst: number
-  /** Time to complete request headers, to complete a whole request, and keep-alive idle time (ms). */
-  headersTimeoutMs: number
-  requestTimeoutMs: number
-  keepAliveTimeoutMs: number
-  /** Open TCP connections on the WebSocket listener (GATEWAY_MAX_CONNECTIONS or its fitted default). */
-  maxConnections: number
-  maxPendingPerAddress: number
-  addressConnectRatePerSec: number
-  addressConnectBurst: number
+/**
+ * The configuration, by the part of the gateway it configures (typed from the variables' schemas:
+ * see variables.ts). Each group's keys are the option names of what it is passed to.
+ */
+export type GatewayConfig = ConfigGroups & {
   /** What the configuration had to give up (a default lowered to fit the open-file limit): logged at start. */
   warnings: string[]
-  maxRoomsPerSession: number
-  maxBufferedBytes: number
-  heartbeatIntervalMs: number
-  /** 0: resume off. */
-  resumeWindowMs: number
-  /** Unset in embedded mode (a random one is used) or with resume off. */
-  resumeSecret?: string
-  replayMaxFrames: number
-  replayMaxBytes: number
-  nodeReplayMaxBytes: number
-  /** 0: no NODE_HEARTBEAT. */
-  nodeHeartbeatMs: number
-  takeoverTimeoutMs: number
-  drainMs: number
 }
+
+/** What was parsed so far: a value whose variable failed its check is missing. */
+type Draft = { [G in ConfigGroup]: Partial<ConfigGroups[G]> }
 
 /** Thrown for invalid configuration; its message names every bad variable. */
 export class ConfigError extends Error {
@@ -166,7 +115,15 @@ export function loadConfig(
   env: Record<string, string | undefined> = process.env,
   host: { openFiles: number | undefined } = { openFiles: openFilesLimit() },
 ): GatewayConfig {
-  const out: Record<string, unknown> = {}
+  const parsed: Record<ConfigGroup, Record<string, unknown>> = {
+    node: {},
+    http: {},
+    sessions: {},
+    resume: {},
+    bridge: {},
+    auth: {},
+    umQueue: {},
+  }
   const problems: string[] = []
   for (const spec of VARIABLES) {
     const raw = env[spec.name]
@@ -178,22 +135,47 @@ export function loadConfig(
       problems.push(`${spec.name}=${shown}: must be ${expectation(spec)}`)
       continue
     }
-    out[spec.key] = value
+    parsed[spec.group][spec.key] = value
   }
-  if (out.jwtSecret !== undefined && out.jwksFile !== undefined) {
+  // Each value passed its variable's schema; one that failed is missing (and named in `problems`).
+  const draft = parsed as Draft
+  problems.push(...crossChecks(draft, env))
+  const set = (name: string) => env[name] !== undefined && env[name] !== ''
+  const budget = connectionBudget(
+    {
+      maxSessions: draft.sessions.maxSessions ?? 1,
+      maxSessionsSet: set('SESSION_MAX') && draft.sessions.maxSessions !== undefined,
+      maxConnections: draft.http.maxConnections,
+      apiListener: draft.http.apiPort !== undefined,
+    },
+    host.openFiles,
+  )
+  problems.push(...budget.problems)
+  if (problems.length > 0) throw new ConfigError(problems)
+  draft.http.maxConnections = budget.maxConnections
+  draft.node.id ??= `node-${randomBytes(6).toString('hex')}`
+  // No problem: every variable with a default (fixed or derived, just set) has its value.
+  return { ...(draft as ConfigGroups), warnings: budget.warnings }
+}
+
+/** The checks that involve more than one variable. */
+function crossChecks(d: Draft, env: Record<string, string | undefined>): string[] {
+  const problems: string[] = []
+  const { auth, bridge, http, resume } = d
+  if (auth.secret !== undefined && auth.jwksFile !== undefined) {
     problems.push('AUTH_JWT_SECRET and AUTH_JWKS_FILE: set one of them, not both')
   }
   if (
-    (out.jwtAudience !== undefined || out.jwtIssuer !== undefined) &&
-    out.jwtSecret === undefined &&
-    out.jwksFile === undefined
+    (auth.audience !== undefined || auth.issuer !== undefined) &&
+    auth.secret === undefined &&
+    auth.jwksFile === undefined
   ) {
     problems.push('AUTH_JWT_AUDIENCE / AUTH_JWT_ISSUER need AUTH_JWT_SECRET or AUTH_JWKS_FILE')
   }
-  const shutdownMs = out.shutdownTimeoutMs as number | undefined
-  const sendMs = out.sendTimeoutMs as number | undefined
+  const shutdownMs = d.node.shutdownTimeoutMs
+  const sendMs = bridge.sendTimeoutMs
   if (
-    out.amqpUrl !== undefined &&
+    bridge.url !== undefined &&
     shutdownMs !== undefined &&
     sendMs !== undefined &&
     shutdownMs < sendMs + 5000
@@ -204,7 +186,7 @@ export function loadConfig(
       `GATEWAY_SHUTDOWN_TIMEOUT_MS=${shutdownMs} must be at least AMQP_SEND_TIMEOUT_MS + 5000 (${sendMs + 5000})`,
     )
   }
-  if (out.amqpUrl !== undefined && out.amqpProfile === 'generic') {
+  if (bridge.url !== undefined && bridge.profile === 'generic') {
     const missing = ['UM_ADDRESS', 'NODE_ADDRESS', 'BROADCAST_ADDRESS'].filter(
       (name) => env[name] === undefined || env[name] === '',
     )
@@ -213,24 +195,24 @@ export function loadConfig(
     }
   }
   if (
-    out.amqpUrl !== undefined &&
-    out.amqpProfile === 'rabbitmq' &&
-    typeof out.nodeAddress === 'string' &&
-    out.nodeReplyTo === undefined &&
-    rabbitmqReplyAddress(out.nodeAddress) === undefined
+    bridge.url !== undefined &&
+    bridge.profile === 'rabbitmq' &&
+    typeof bridge.nodeAddress === 'string' &&
+    bridge.nodeReplyTo === undefined &&
+    rabbitmqReplyAddress(bridge.nodeAddress) === undefined
   ) {
     // What others send to would be a queue nobody declared: the broker accepts and drops it all.
     problems.push(
-      `NODE_ADDRESS=${JSON.stringify(out.nodeAddress)} without NODE_REPLY_TO: the broker names the queue behind this address, so nothing can reach this node through it; set NODE_REPLY_TO, or give NODE_ADDRESS as /queue/NAME (NODE_REPLY_TO is then /amq/queue/NAME)`,
+      `NODE_ADDRESS=${JSON.stringify(bridge.nodeAddress)} without NODE_REPLY_TO: the broker names the queue behind this address, so nothing can reach this node through it; set NODE_REPLY_TO, or give NODE_ADDRESS as /queue/NAME (NODE_REPLY_TO is then /amq/queue/NAME)`,
     )
   }
-  const urls = out.amqpUrl as string[] | undefined
+  const urls = bridge.url
   if (urls && new Set(urls.map(vhostOf)).size > 1) {
     problems.push('AMQP_URL: every URL must name the same vhost (they are the nodes of one cluster)')
   }
-  if (out.umQueueType !== undefined) {
-    const umAddress = (out.umAddress as string | undefined) ?? '/queue/user-manager'
-    if (urls === undefined || out.amqpProfile !== 'rabbitmq') {
+  if (d.umQueue.type !== undefined) {
+    const umAddress = bridge.userManagerAddress ?? '/queue/user-manager'
+    if (urls === undefined || bridge.profile !== 'rabbitmq') {
       problems.push('UM_QUEUE_TYPE needs AMQP_URL and AMQP_PROFILE=rabbitmq (it is a RabbitMQ queue type)')
     } else if (umQueueName(umAddress) === undefined) {
       problems.push(
@@ -238,8 +220,8 @@ export function loadConfig(
       )
     }
   }
-  if (Array.isArray(out.trustProxy)) {
-    const bad = (out.trustProxy as string[]).filter((entry) => !isProxyAddress(entry))
+  if (Array.isArray(http.trustProxy)) {
+    const bad = http.trustProxy.filter((entry) => !isProxyAddress(entry))
     if (bad.length === 1 && /^\d+$/.test(bad[0] ?? '')) {
       // Fastify 5 turns hop-count trust off (a client reaching the node directly could spoof X-Forwarded-For).
       problems.push(
@@ -251,41 +233,26 @@ export function loadConfig(
       )
     }
   }
-  if (out.amqpUrl !== undefined && (out.resumeWindowMs as number) > 0 && out.resumeSecret === undefined) {
+  if (bridge.url !== undefined && (resume.windowMs ?? 0) > 0 && resume.secret === undefined) {
     // With a broker, other nodes may exist (now or during a rolling deploy): they must verify this
     // node's tokens, so a random per-process secret would silently break every cross-node resume.
     problems.push(
       'GATEWAY_RESUME_SECRET is required with AMQP_URL when SESSION_RESUME_WINDOW_MS > 0: set the same secret (>= 32 characters) on every node, or SESSION_RESUME_WINDOW_MS=0 to turn resume off',
     )
   }
-  if ((out.nodeReplayMaxBytes as number) < (out.replayMaxBytes as number)) {
+  if ((resume.maxNodeReplayBytes as number) < (resume.maxReplayBytes as number)) {
     problems.push(
-      `NODE_REPLAY_MAX_BYTES=${String(out.nodeReplayMaxBytes)} must be at least SESSION_REPLAY_MAX_BYTES (${String(out.replayMaxBytes)})`,
+      `NODE_REPLAY_MAX_BYTES=${String(resume.maxNodeReplayBytes)} must be at least SESSION_REPLAY_MAX_BYTES (${String(resume.maxReplayBytes)})`,
     )
   }
-  const headersMs = out.headersTimeoutMs as number | undefined
-  const requestMs = out.requestTimeoutMs as number | undefined
+  const headersMs = http.headersTimeoutMs
+  const requestMs = http.requestTimeoutMs
   if (headersMs !== undefined && requestMs !== undefined && headersMs > requestMs) {
     problems.push(
       `GATEWAY_HEADERS_TIMEOUT_MS=${headersMs} must not be above GATEWAY_REQUEST_TIMEOUT_MS=${requestMs} (the headers are part of the request)`,
     )
   }
-  const set = (name: string) => env[name] !== undefined && env[name] !== ''
-  const budget = connectionBudget(
-    {
-      maxSessions: (out.maxSessions as number | undefined) ?? 1,
-      maxSessionsSet: set('SESSION_MAX') && out.maxSessions !== undefined,
-      maxConnections: out.maxConnections as number | undefined,
-      apiListener: out.apiPort !== undefined,
-    },
-    host.openFiles,
-  )
-  problems.push(...budget.problems)
-  if (problems.length > 0) throw new ConfigError(problems)
-  out.maxConnections = budget.maxConnections
-  out.warnings = budget.warnings
-  out.nodeId ??= `node-${randomBytes(6).toString('hex')}`
-  return out as unknown as GatewayConfig
+  return problems
 }
 
 /** The text `--help` prints: every variable with its default. */

@@ -1,25 +1,31 @@
-import { type TSchema, Type } from 'typebox'
+import { DEFAULTS as BRIDGE } from 'fastify-ci-bridge'
+import { RESUME_DEFAULTS as RESUME, DEFAULTS as SESSIONS } from 'fastify-ws-sessions'
+import { type Static, type TSchema, Type } from 'typebox'
 
 /** How a variable's text becomes a value before its schema checks it. */
 export type Coerce = 'string' | 'integer' | 'list' | 'boolean' | 'trustProxy'
 
+/** The parts of the gateway a variable configures: the groups of GatewayConfig. */
+export type ConfigGroup = 'node' | 'http' | 'sessions' | 'resume' | 'bridge' | 'auth' | 'umQueue'
+
 export interface VariableSpec {
   /** Environment variable name. */
-  name: string
-  /** Key in the parsed config. */
-  key: string
-  coerce: Coerce
-  schema: TSchema
+  readonly name: string
+  /** The part it configures, and its key there (the option name of the plugin it is passed to). */
+  readonly group: ConfigGroup
+  readonly key: string
+  readonly coerce: Coerce
+  readonly schema: TSchema
   /** Default value, or undefined for "unset". */
-  default?: string
-  /** What --help says the default is, when it is derived rather than fixed. */
-  derivedDefault?: string
+  readonly default?: string
+  /** What --help says the default is, when it is derived rather than fixed (the value is then always set). */
+  readonly derivedDefault?: string
   /** Shown by --help. */
-  description: string
+  readonly description: string
   /** What a bad value must be, when the schema alone would not say it plainly. */
-  expected?: string
+  readonly expected?: string
   /** How a bad value is shown in the error: secrets are never echoed. */
-  redact?: (text: string) => string
+  readonly redact?: (text: string) => string
 }
 
 const hidden = () => '(hidden)'
@@ -33,10 +39,11 @@ const host = Type.String({ minLength: 1, maxLength: 255 })
 /** The longest delay a Node.js timer can hold. */
 const MAX_TIMER_MS = 2_147_483_647
 
-/** Every variable the gateway reads, in the order --help prints them. */
-export const VARIABLES: readonly VariableSpec[] = [
+/** Typed to the letter: the config's types are derived from it. */
+const SPECS = [
   {
     name: 'GATEWAY_HOST',
+    group: 'http',
     key: 'host',
     coerce: 'string',
     schema: host,
@@ -45,6 +52,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_PORT',
+    group: 'http',
     key: 'port',
     coerce: 'integer',
     schema: port,
@@ -53,14 +61,16 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_WS_PATH',
-    key: 'wsPath',
+    group: 'sessions',
+    key: 'path',
     coerce: 'string',
     schema: Type.String({ pattern: '^/[^?#]*$' }),
-    default: '/ws',
+    default: SESSIONS.path,
     description: 'Path of the WebSocket endpoint',
   },
   {
     name: 'GATEWAY_SOCKETIO',
+    group: 'http',
     key: 'socketIo',
     coerce: 'boolean',
     schema: Type.Boolean(),
@@ -70,6 +80,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_SOCKETIO_PATH',
+    group: 'http',
     key: 'socketIoPath',
     coerce: 'string',
     schema: Type.String({ pattern: '^/([^?#]*/)?$' }),
@@ -79,6 +90,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_API_HOST',
+    group: 'http',
     key: 'apiHost',
     coerce: 'string',
     schema: host,
@@ -87,6 +99,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_API_PORT',
+    group: 'http',
     key: 'apiPort',
     coerce: 'integer',
     schema: port,
@@ -94,7 +107,8 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_NODE_ID',
-    key: 'nodeId',
+    group: 'node',
+    key: 'id',
     coerce: 'string',
     schema: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
     derivedDefault: 'node-<12 random hex digits>, new at every start',
@@ -102,7 +116,8 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'AMQP_URL',
-    key: 'amqpUrl',
+    group: 'bridge',
+    key: 'url',
     coerce: 'list',
     schema: Type.Array(Type.String({ pattern: '^amqps?://[^:@/]+:[^@/]+@[^/]' }), {
       minItems: 1,
@@ -116,23 +131,26 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'AMQP_PROFILE',
-    key: 'amqpProfile',
+    group: 'bridge',
+    key: 'profile',
     coerce: 'string',
     schema: Type.Union([Type.Literal('rabbitmq'), Type.Literal('generic')]),
-    default: 'rabbitmq',
+    default: BRIDGE.profile,
     description:
       'Address defaults: rabbitmq (RabbitMQ 3.x AMQP 1.0 plugin) or generic (addresses used exactly as given)',
   },
   {
     name: 'UM_ADDRESS',
-    key: 'umAddress',
+    group: 'bridge',
+    key: 'userManagerAddress',
     coerce: 'string',
     schema: Type.String({ minLength: 1 }),
     description: 'Address of the User Manager (rabbitmq default /queue/user-manager)',
   },
   {
     name: 'UM_QUEUE_TYPE',
-    key: 'umQueueType',
+    group: 'umQueue',
+    key: 'type',
     coerce: 'string',
     schema: Type.Union([Type.Literal('quorum'), Type.Literal('classic')]),
     description:
@@ -140,6 +158,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'BROADCAST_ADDRESS',
+    group: 'bridge',
     key: 'broadcastAddress',
     coerce: 'string',
     schema: Type.String({ minLength: 1 }),
@@ -147,6 +166,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'NODE_ADDRESS',
+    group: 'bridge',
     key: 'nodeAddress',
     coerce: 'string',
     schema: Type.String({ minLength: 1 }),
@@ -154,6 +174,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'NODE_REPLY_TO',
+    group: 'bridge',
     key: 'nodeReplyTo',
     coerce: 'string',
     schema: Type.String({ minLength: 1 }),
@@ -162,40 +183,45 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_QUEUE_PREFIX',
+    group: 'bridge',
     key: 'queuePrefix',
     coerce: 'string',
     schema: Type.String({ pattern: '^(?!amq\\.)[A-Za-z0-9_.-]{1,64}$' }),
-    default: 'gateway.',
+    default: BRIDGE.queuePrefix,
     expected: '1-64 characters of [A-Za-z0-9_.-], not starting with amq.',
     description:
       'rabbitmq: start of every queue name the gateway chooses (<prefix>node.<id>, request reply queues); the expiry policy matches it',
   },
   {
     name: 'AMQP_OUTBOX_LIMIT',
+    group: 'bridge',
     key: 'outboxLimit',
     coerce: 'integer',
     schema: positive(10_000_000),
-    default: '10000',
+    default: String(BRIDGE.outboxLimit),
     description: 'Messages held while the broker is away; past it clients get UNAVAILABLE at once',
   },
   {
     name: 'AMQP_SEND_TIMEOUT_MS',
+    group: 'bridge',
     key: 'sendTimeoutMs',
     coerce: 'integer',
     schema: positive(86_400_000),
-    default: '10000',
+    default: String(BRIDGE.sendTimeoutMs),
     description: 'How long a message may wait for the broker to accept it',
   },
   {
     name: 'AMQP_CREDIT',
+    group: 'bridge',
     key: 'credit',
     coerce: 'integer',
     schema: positive(1000),
-    default: '100',
+    default: String(BRIDGE.credit),
     description: 'Unsettled CI messages a node holds at most per address',
   },
   {
     name: 'GATEWAY_ADMIN_TOKEN',
+    group: 'http',
     key: 'adminToken',
     coerce: 'string',
     schema: Type.String({ minLength: 16 }),
@@ -204,6 +230,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_ALLOWED_ORIGINS',
+    group: 'sessions',
     key: 'allowedOrigins',
     coerce: 'list',
     schema: Type.Array(Type.String({ pattern: '^https?://[^/]+$' })),
@@ -212,6 +239,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_TRUST_PROXY',
+    group: 'http',
     key: 'trustProxy',
     coerce: 'trustProxy',
     schema: Type.Union([Type.Boolean(), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })]),
@@ -221,7 +249,8 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'AUTH_JWT_SECRET',
-    key: 'jwtSecret',
+    group: 'auth',
+    key: 'secret',
     coerce: 'string',
     schema: Type.String({ minLength: 32 }),
     redact: hidden,
@@ -230,6 +259,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'AUTH_JWKS_FILE',
+    group: 'auth',
     key: 'jwksFile',
     coerce: 'string',
     schema: Type.String({ minLength: 1 }),
@@ -238,20 +268,23 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'AUTH_JWT_AUDIENCE',
-    key: 'jwtAudience',
+    group: 'auth',
+    key: 'audience',
     coerce: 'string',
     schema: Type.String({ minLength: 1 }),
     description: 'Required "aud" of client tokens',
   },
   {
     name: 'AUTH_JWT_ISSUER',
-    key: 'jwtIssuer',
+    group: 'auth',
+    key: 'issuer',
     coerce: 'string',
     schema: Type.String({ minLength: 1 }),
     description: 'Required "iss" of client tokens',
   },
   {
     name: 'GATEWAY_SHUTDOWN_TIMEOUT_MS',
+    group: 'node',
     key: 'shutdownTimeoutMs',
     coerce: 'integer',
     schema: positive(MAX_TIMER_MS),
@@ -261,6 +294,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_HEADERS_TIMEOUT_MS',
+    group: 'http',
     key: 'headersTimeoutMs',
     coerce: 'integer',
     schema: positive(MAX_TIMER_MS),
@@ -270,6 +304,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_REQUEST_TIMEOUT_MS',
+    group: 'http',
     key: 'requestTimeoutMs',
     coerce: 'integer',
     schema: positive(MAX_TIMER_MS),
@@ -279,6 +314,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_KEEP_ALIVE_TIMEOUT_MS',
+    group: 'http',
     key: 'keepAliveTimeoutMs',
     coerce: 'integer',
     schema: positive(MAX_TIMER_MS),
@@ -288,6 +324,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_MAX_CONNECTIONS',
+    group: 'http',
     key: 'maxConnections',
     coerce: 'integer',
     schema: positive(),
@@ -297,6 +334,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_MAX_PENDING_PER_ADDRESS',
+    group: 'http',
     key: 'maxPendingPerAddress',
     coerce: 'integer',
     schema: nonNegative(),
@@ -306,6 +344,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_DEMO_PAGE',
+    group: 'http',
     key: 'demoPage',
     coerce: 'boolean',
     schema: Type.Boolean(),
@@ -314,73 +353,88 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'LOG_LEVEL',
+    group: 'node',
     key: 'logLevel',
     coerce: 'string',
-    schema: Type.Union(
-      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-    ),
+    schema: Type.Union([
+      Type.Literal('fatal'),
+      Type.Literal('error'),
+      Type.Literal('warn'),
+      Type.Literal('info'),
+      Type.Literal('debug'),
+      Type.Literal('trace'),
+      Type.Literal('silent'),
+    ]),
     default: 'info',
     description: 'pino log level',
   },
   {
     name: 'SESSION_MAX_PAYLOAD',
+    group: 'sessions',
     key: 'maxPayload',
     coerce: 'integer',
     schema: positive(64 * 1024 * 1024),
-    default: '1048576',
+    default: String(SESSIONS.maxPayload),
     description: 'Largest client frame in bytes; larger closes with 1009',
   },
   {
     name: 'SESSION_MAX',
+    group: 'sessions',
     key: 'maxSessions',
     coerce: 'integer',
     schema: positive(),
-    default: '10000',
+    default: String(SESSIONS.maxSessions),
     description: 'Sessions per node; past it new upgrades get HTTP 503',
   },
   {
     name: 'SESSION_MAX_BAD_FRAMES',
+    group: 'sessions',
     key: 'maxBadFrames',
     coerce: 'integer',
     schema: nonNegative(),
-    default: '10',
+    default: String(SESSIONS.maxBadFrames),
     description: 'Bad frames a session may send (each answered with an error) before it is closed with 1008',
   },
   {
     name: 'SESSION_RATE_PER_SEC',
+    group: 'sessions',
     key: 'ratePerSec',
     coerce: 'integer',
     schema: nonNegative(),
-    default: '100',
+    default: String(SESSIONS.rateLimit.ratePerSec),
     description: 'Frames per second per session (token bucket refill); 0 turns the rate limit off',
   },
   {
     name: 'SESSION_RATE_BURST',
+    group: 'sessions',
     key: 'rateBurst',
     coerce: 'integer',
     schema: positive(),
-    default: '200',
+    default: String(SESSIONS.rateLimit.burst),
     description: 'Token bucket size',
   },
   {
     name: 'SESSION_RATE_MAX_VIOLATIONS',
+    group: 'sessions',
     key: 'rateMaxViolations',
     coerce: 'integer',
     schema: positive(),
-    default: '50',
+    default: String(SESSIONS.rateLimit.maxViolations),
     description: 'RATE_LIMITED answers before the session is closed with 1008',
   },
   {
     name: 'SESSION_MAX_PER_CLIENT',
+    group: 'sessions',
     key: 'maxSessionsPerClient',
     coerce: 'integer',
     schema: nonNegative(),
-    default: '0',
+    default: String(SESSIONS.maxSessionsPerClient),
     description:
       'Concurrent sessions per client (the JWT sub when authenticated, else the address); past it the upgrade gets HTTP 429. 0: off',
   },
   {
     name: 'SESSION_CONNECT_RATE_PER_SEC',
+    group: 'sessions',
     key: 'connectRatePerSec',
     coerce: 'integer',
     schema: nonNegative(),
@@ -390,6 +444,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'SESSION_CONNECT_BURST',
+    group: 'sessions',
     key: 'connectBurst',
     coerce: 'integer',
     schema: positive(),
@@ -398,6 +453,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'SESSION_ADDRESS_CONNECT_RATE_PER_SEC',
+    group: 'sessions',
     key: 'addressConnectRatePerSec',
     coerce: 'integer',
     schema: nonNegative(),
@@ -407,6 +463,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'SESSION_ADDRESS_CONNECT_BURST',
+    group: 'sessions',
     key: 'addressConnectBurst',
     coerce: 'integer',
     schema: positive(),
@@ -415,31 +472,35 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'SESSION_MAX_ROOMS',
+    group: 'sessions',
     key: 'maxRoomsPerSession',
     coerce: 'integer',
     schema: positive(),
-    default: '100',
+    default: String(SESSIONS.maxRoomsPerSession),
     description: 'Rooms one session may be in',
   },
   {
     name: 'SESSION_MAX_BUFFERED_BYTES',
+    group: 'sessions',
     key: 'maxBufferedBytes',
     coerce: 'integer',
     schema: positive(),
-    default: '4194304',
+    default: String(SESSIONS.maxBufferedBytes),
     description: 'Unsent bytes per session; past it the session is closed with 1013 (slow consumer)',
   },
   {
     name: 'SESSION_HEARTBEAT_MS',
+    group: 'sessions',
     key: 'heartbeatIntervalMs',
     coerce: 'integer',
     schema: nonNegative(MAX_TIMER_MS),
-    default: '30000',
+    default: String(SESSIONS.heartbeatIntervalMs),
     description: 'Protocol ping interval; a session without pong by the next ping is terminated. 0: off',
   },
   {
     name: 'SESSION_RESUME_WINDOW_MS',
-    key: 'resumeWindowMs',
+    group: 'resume',
+    key: 'windowMs',
     coerce: 'integer',
     schema: nonNegative(MAX_TIMER_MS),
     default: '0',
@@ -448,7 +509,8 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_RESUME_SECRET',
-    key: 'resumeSecret',
+    group: 'resume',
+    key: 'secret',
     coerce: 'string',
     schema: Type.String({ minLength: 32 }),
     redact: hidden,
@@ -457,33 +519,37 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'SESSION_REPLAY_MAX_FRAMES',
-    key: 'replayMaxFrames',
+    group: 'resume',
+    key: 'maxReplayFrames',
     coerce: 'integer',
     schema: positive(1_000_000),
-    default: '1000',
+    default: String(RESUME.maxReplayFrames),
     description: 'Event frames one session keeps for replay (resume on); past it a detached session ends',
   },
   {
     name: 'SESSION_REPLAY_MAX_BYTES',
-    key: 'replayMaxBytes',
+    group: 'resume',
+    key: 'maxReplayBytes',
     coerce: 'integer',
     schema: positive(),
-    default: '1048576',
+    default: String(RESUME.maxReplayBytes),
     description:
       'Characters of frame text one session keeps for replay (resume on); past it a detached session ends',
   },
   {
     name: 'NODE_REPLAY_MAX_BYTES',
-    key: 'nodeReplayMaxBytes',
+    group: 'resume',
+    key: 'maxNodeReplayBytes',
     coerce: 'integer',
     schema: positive(),
-    default: '134217728',
+    default: String(RESUME.maxNodeReplayBytes),
     description:
       'Characters of frame text all sessions of the node keep for replay; live connections give theirs up first, then a detached session past it ends',
   },
   {
     name: 'GATEWAY_NODE_HEARTBEAT_MS',
-    key: 'nodeHeartbeatMs',
+    group: 'node',
+    key: 'heartbeatMs',
     coerce: 'integer',
     schema: nonNegative(MAX_TIMER_MS / 3),
     default: '10000',
@@ -492,6 +558,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_TAKEOVER_TIMEOUT_MS',
+    group: 'node',
     key: 'takeoverTimeoutMs',
     coerce: 'integer',
     schema: positive(60_000),
@@ -501,6 +568,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'GATEWAY_DRAIN_MS',
+    group: 'node',
     key: 'drainMs',
     coerce: 'integer',
     schema: nonNegative(MAX_TIMER_MS),
@@ -508,4 +576,20 @@ export const VARIABLES: readonly VariableSpec[] = [
     description:
       'Rolling deploys (resume on): after SIGTERM, how long the node waits for other nodes to take its sessions over before it ends the rest (at most the resume window). 0: no wait',
   },
-]
+] as const satisfies readonly VariableSpec[]
+
+/** Every variable the gateway reads, in the order --help prints them. */
+export const VARIABLES: readonly VariableSpec[] = SPECS
+
+type Spec = (typeof SPECS)[number]
+/** Set whenever the configuration loads: it has a default (fixed or derived). */
+type AlwaysSet<S> = S extends { default: string } | { derivedDefault: string } ? true : false
+type Flat<T> = { [K in keyof T]: T[K] }
+type GroupOf<S extends Spec> = Flat<
+  { [X in S as AlwaysSet<X> extends true ? X['key'] : never]: Static<X['schema']> } & {
+    [X in S as AlwaysSet<X> extends true ? never : X['key']]?: Static<X['schema']>
+  }
+>
+
+/** The configuration by the part it configures, typed from the variables' schemas. */
+export type ConfigGroups = { [G in ConfigGroup]: GroupOf<Extract<Spec, { group: G }>> }

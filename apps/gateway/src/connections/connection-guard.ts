@@ -58,7 +58,11 @@ export class ConnectionGuard {
   #open = 0
   #closing = false
 
-  constructor(private readonly options: ConnectionGuardOptions) {}
+  readonly #options: ConnectionGuardOptions
+
+  constructor(options: ConnectionGuardOptions) {
+    this.#options = options
+  }
 
   /** Open TCP connections on the listener (sessions included). */
   get open(): number {
@@ -76,10 +80,10 @@ export class ConnectionGuard {
   }
 
   attach(server: Server): void {
-    server.maxConnections = this.options.maxConnections
+    server.maxConnections = this.#options.maxConnections
     server.on('connection', (socket: Socket) => this.#connected(socket))
     server.on('drop', (data?: { remoteAddress?: string }) =>
-      this.options.onRefused('max_connections', data?.remoteAddress),
+      this.#options.onRefused('max_connections', data?.remoteAddress),
     )
     server.on('request', (request: IncomingMessage, response: ServerResponse) =>
       this.#requestRead(request, response),
@@ -90,12 +94,12 @@ export class ConnectionGuard {
       if (err.code !== 'ERR_HTTP_REQUEST_TIMEOUT') return
       const tracked = this.#http.get(socket)
       const bodyArriving = tracked?.lastRequest !== undefined && !tracked.lastRequest.complete
-      this.options.onRefused(bodyArriving ? 'body_timeout' : 'headers_timeout', socket.remoteAddress)
+      this.#options.onRefused(bodyArriving ? 'body_timeout' : 'headers_timeout', socket.remoteAddress)
     })
     // Node emits 'timeout' for the keep-alive idle timeout (server.timeout stays 0); with a listener
     // it no longer destroys the socket itself, so this does.
     server.on('timeout', (socket: Socket) => {
-      if (this.#http.has(socket)) this.options.onRefused('idle_timeout', socket.remoteAddress)
+      if (this.#http.has(socket)) this.#options.onRefused('idle_timeout', socket.remoteAddress)
       socket.destroy()
     })
   }
@@ -109,7 +113,7 @@ export class ConnectionGuard {
     if (!tracked || tracked.peerKey !== undefined || tracked.key !== undefined) return true
     const key = `ip:${ip}`
     if (this.#full(key)) {
-      this.options.onRefused('per_address', ip)
+      this.#options.onRefused('per_address', ip)
       return false
     }
     this.#count(tracked, key)
@@ -132,9 +136,9 @@ export class ConnectionGuard {
     }
     const address = socket.remoteAddress
     if (address === undefined) return // already gone
-    const peerKey = this.options.isTrustedProxy(address) ? undefined : `ip:${address}`
+    const peerKey = this.#options.isTrustedProxy(address) ? undefined : `ip:${address}`
     if (peerKey !== undefined && this.#full(peerKey)) {
-      this.options.onRefused('per_address', address)
+      this.#options.onRefused('per_address', address)
       socket.destroy()
       return
     }
@@ -146,7 +150,7 @@ export class ConnectionGuard {
       this.#open--
       this.#forget(socket)
     })
-    if (this.#open >= this.options.maxConnections) this.#evictOldest(socket)
+    if (this.#open >= this.#options.maxConnections) this.#evictOldest(socket)
   }
 
   #requestRead(request: IncomingMessage, response: ServerResponse): void {
@@ -171,7 +175,7 @@ export class ConnectionGuard {
   #evictOldest(except: Socket): void {
     for (const [socket, tracked] of this.#http) {
       if (socket === except || !this.#evictable(tracked)) continue
-      this.options.onRefused('max_connections_evicted', socket.remoteAddress)
+      this.#options.onRefused('max_connections_evicted', socket.remoteAddress)
       this.#forget(socket)
       socket.destroy()
       return
@@ -184,7 +188,7 @@ export class ConnectionGuard {
   }
 
   #full(key: string): boolean {
-    const cap = this.options.maxPendingPerAddress
+    const cap = this.#options.maxPendingPerAddress
     return cap > 0 && (this.#pending.get(key) ?? 0) >= cap
   }
 

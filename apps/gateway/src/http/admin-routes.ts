@@ -1,14 +1,18 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
+  APP_CLOSE_CODE_MAX,
+  APP_CLOSE_CODE_MIN,
+  CloseCode,
   DEFAULT_MAX_DEPTH,
   EventName,
   JsonValue,
   jsonValueProblem,
   SID_PATTERN,
 } from '@session-gateway/message-schema'
-import type { FastifyPluginAsync } from 'fastify'
 import type { Session } from 'fastify-ws-sessions'
 import { Type } from 'typebox'
-import { deliveredData, sessionMeta } from '../ci-dispatcher.js'
+import { deliveredData } from '../ci-dispatcher.js'
+import { sessionMeta } from '../sessions-wiring.js'
 import { bearerAuth } from './admin-auth.js'
 import type { ApiDeps } from './deps.js'
 
@@ -51,7 +55,10 @@ export const Outgoing = Type.Object(
 export const Delivered = Type.Object({ delivered: Type.Integer(), kept: Type.Optional(Type.Integer()) })
 export const CloseQuery = Type.Object(
   {
-    code: Type.Integer({ default: 1000, anyOf: [{ const: 1000 }, { minimum: 4000, maximum: 4999 }] }),
+    code: Type.Integer({
+      default: CloseCode.NORMAL,
+      anyOf: [{ const: CloseCode.NORMAL }, { minimum: APP_CLOSE_CODE_MIN, maximum: APP_CLOSE_CODE_MAX }],
+    }),
     reason: Type.String({ maxLength: 123, default: 'closed by admin' }),
   },
   { additionalProperties: false },
@@ -65,7 +72,8 @@ export const invalid = (message: string) => ({ code: 'INVALID', message })
 // skips its minimum/maximum: the handlers check the numbers themselves.
 export const isWhole = (n: number, min: number, max: number) =>
   Number.isSafeInteger(n) && n >= min && n <= max
-export const isAdminCloseCode = (code: number) => code === 1000 || isWhole(code, 4000, 4999)
+export const isAdminCloseCode = (code: number) =>
+  code === CloseCode.NORMAL || isWhole(code, APP_CLOSE_CODE_MIN, APP_CLOSE_CODE_MAX)
 /** What the WebSocket and AMQP sides refuse (data nested too deep), the admin API refuses too. */
 export const dataProblem = (data: unknown) => {
   if (data === undefined) return undefined // optional: the event frame carries no data
@@ -87,14 +95,14 @@ export const sessionView = (s: Session, nodeId: string) => ({
  * The /v1 admin API: list, inspect, close and message sessions of this node,
  * broadcast to its sessions. Every route needs the admin bearer token.
  */
-export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> = async (
+export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps; token: string }> = async (
   app,
   { deps, token },
 ) => {
   app.addHook('onRequest', bearerAuth(token))
 
   const view = (sid: string) => {
-    const s = deps.sessions().get(sid)
+    const s = deps.sessions.get(sid)
     return s ? sessionView(s, deps.nodeId) : undefined
   }
 
@@ -110,11 +118,11 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
       },
     },
     async (request, reply) => {
-      const { offset, limit } = request.query as { offset: number; limit: number }
+      const { offset, limit } = request.query
       if (!isWhole(offset, 0, Number.MAX_SAFE_INTEGER) || !isWhole(limit, 1, 1000)) {
         return reply.code(400).send(invalid('offset must be a whole number >= 0, limit one from 1 to 1000'))
       }
-      const registry = deps.sessions()
+      const registry = deps.sessions
       const items = []
       let i = 0
       for (const s of registry.values()) {
@@ -145,7 +153,7 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
       },
     },
     async (request, reply) => {
-      const { sid } = request.params as { sid: string }
+      const { sid } = request.params
       return view(sid) ?? reply.code(404).send(notFound(sid))
     },
   )
@@ -163,11 +171,11 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
       },
     },
     async (request, reply) => {
-      const { sid } = request.params as { sid: string }
-      const { code, reason } = request.query as { code: number; reason: string }
+      const { sid } = request.params
+      const { code, reason } = request.query
       if (!isAdminCloseCode(code)) return reply.code(400).send(invalid('code must be 1000 or 4000-4999'))
-      if (!deps.sessions().close(sid, code, reason)) return reply.code(404).send(notFound(sid))
-      return reply.code(204).send()
+      if (!deps.sessions.close(sid, code, reason)) return reply.code(404).send(notFound(sid))
+      return reply.code(204).send(null)
     },
   )
 
@@ -184,11 +192,11 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
       },
     },
     async (request, reply) => {
-      const { sid } = request.params as { sid: string }
-      const { event, data } = request.body as { event: string; data?: unknown }
+      const { sid } = request.params
+      const { event, data } = request.body
       const problem = dataProblem(data)
       if (problem) return reply.code(400).send(problem)
-      const sessions = deps.sessions()
+      const sessions = deps.sessions
       if (!sessions.has(sid)) return reply.code(404).send(notFound(sid))
       // As EMIT answers: delivered 0 for a closing session, kept 1 for a detached one.
       return deliveredData(sessions.deliver(sid, event, data))
@@ -208,10 +216,10 @@ export const adminRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> =
       },
     },
     async (request, reply) => {
-      const { event, data } = request.body as { event: string; data?: unknown }
+      const { event, data } = request.body
       const problem = dataProblem(data)
       if (problem) return reply.code(400).send(problem)
-      return { delivered: deps.sessions().broadcast(event, data) }
+      return { delivered: deps.sessions.broadcast(event, data) }
     },
   )
 }

@@ -8,11 +8,11 @@ import { metricsRoute } from './metrics-route.js'
 import { presenceRoutes } from './presence-routes.js'
 
 /**
- * The seed's ConfigureApiRoutes: health, readiness, metrics, the /v1 admin
- * API (only with a token) and the OpenAPI/AsyncAPI documents. Registered on
- * the WebSocket listener's app, or on the separate API listener.
+ * The API's frame, before the routes of any plugin (the sessions plugin's WebSocket route too): the
+ * OpenAPI document that collects the routes, and the {code, message} error and not-found answers.
+ * On the WebSocket listener's app, or on the separate API listener.
  */
-export async function registerApi(app: FastifyInstance, deps: ApiDeps, docs: DocsOptions): Promise<void> {
+export async function prepareApi(app: FastifyInstance, adminToken: string | undefined): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -38,11 +38,22 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps, docs: Doc
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? ''
     const message =
-      !deps.adminToken && (path === '/v1' || path.startsWith('/v1/'))
+      !adminToken && (path === '/v1' || path.startsWith('/v1/'))
         ? 'the admin API is off: set GATEWAY_ADMIN_TOKEN to turn it on'
         : `no route ${request.method} ${path}`
     return reply.code(404).send({ code: 'NOT_FOUND', message })
   })
+}
+
+/**
+ * The API's routes: health, readiness, metrics, the /v1 admin API (only with a token) and the
+ * OpenAPI/AsyncAPI documents. After `prepareApi` on the same app.
+ */
+export async function registerApiRoutes(
+  app: FastifyInstance,
+  deps: ApiDeps,
+  docs: DocsOptions,
+): Promise<void> {
   await app.register(healthRoutes, { deps })
   await app.register(metricsRoute, { deps })
   if (deps.adminToken) {

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { ApiDeps } from './deps.js'
 
@@ -21,7 +21,7 @@ const Ready = Type.Object({
 })
 
 /** GET /healthz (the process serves) and GET /readyz (the broker link is open and the node is not shutting down). */
-export const healthRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
   app.get(
     '/healthz',
     {
@@ -44,7 +44,7 @@ export const healthRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
       },
     },
     async (_req, reply) => {
-      const backend = deps.backend()
+      const backend = deps.backend
       const shuttingDown = deps.isShuttingDown()
       // A broker node lost while others are left to try is a failover, not an outage: still ready.
       const connected = backend.state === 'open' || backend.failingOver === true

@@ -1,8 +1,8 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { ApiDeps } from './deps.js'
 
 /** GET /metrics in the Prometheus text format. */
-export const metricsRoute: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
+export const metricsRoute: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
   app.get(
     '/metrics',
     { schema: { tags: ['health'], summary: 'Prometheus metrics (text format)' } },

@@ -3,14 +3,64 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import type { Backend } from '../backend/types.js'
 import { type ConnectionGuard, REFUSAL_REASONS, type RefusalReason } from '../connections/connection-guard.js'
 
-export interface GatewayMetrics {
-  registry: Registry
+/** What the parts of the gateway count as it runs; created before them, exported by `createMetrics`. */
+export interface GatewayCounters {
   /** Counts a CI message handled by the dispatcher. */
   ciMessage(type: string, outcome: string): void
   /** Counts a client event forwarded to the User Manager by outcome (accepted, unavailable). */
   clientEvent(outcome: string): void
   /** Counts a connection refused or closed by a connection-level bound. */
   connectionRefused(reason: RefusalReason): void
+}
+
+export interface GatewayMetrics extends GatewayCounters {
+  registry: Registry
+}
+
+/** What the metrics read at scrape time. */
+export interface ObservedParts {
+  sessions: SessionRegistry
+  backend: Backend
+  /** The WebSocket listener's connection bounds. */
+  connections: ConnectionGuard
+}
+
+interface Counters extends GatewayCounters {
+  /** In the order they are exported, not yet in a registry. */
+  readonly ciMessages: Counter
+  readonly clientEvents: Counter
+  readonly connectionsRefused: Counter
+}
+
+/** The counters, before the parts they count exist (register them with `createMetrics`). */
+export function createCounters(): Counters {
+  const ciMessages = new Counter({
+    name: 'gateway_ci_messages_total',
+    help: 'CI messages handled, by type and outcome (ok, an error code, or not_here)',
+    labelNames: ['type', 'outcome'],
+    registers: [],
+  })
+  const clientEvents = new Counter({
+    name: 'gateway_client_events_total',
+    help: 'Client events forwarded to the User Manager, by outcome',
+    labelNames: ['outcome'],
+    registers: [],
+  })
+  const connectionsRefused = new Counter({
+    name: 'gateway_connections_refused_total',
+    help: 'TCP connections refused or closed before completing a request, by reason (headers_timeout, body_timeout, idle_timeout, max_connections, max_connections_evicted, per_address)',
+    labelNames: ['reason'],
+    registers: [],
+  })
+  for (const reason of REFUSAL_REASONS) connectionsRefused.inc({ reason }, 0)
+  return {
+    ciMessages,
+    clientEvents,
+    connectionsRefused,
+    connectionRefused: (reason) => connectionsRefused.inc({ reason }),
+    ciMessage: (type, outcome) => ciMessages.inc({ type, outcome }),
+    clientEvent: (outcome) => clientEvents.inc({ outcome }),
+  }
 }
 
 /** A counter whose value is read from a monotonic source at scrape time. */
@@ -54,12 +104,8 @@ function mirroredLabelledCounter(
 const BROKER_STATES = ['connecting', 'open', 'reconnecting', 'closed'] as const
 
 /** The Prometheus metrics of one gateway node (its own registry, so several nodes can live in one process). */
-export function createMetrics(
-  nodeId: string,
-  sessions: () => SessionRegistry,
-  backend: () => Backend,
-  connections: () => ConnectionGuard | undefined = () => undefined,
-): GatewayMetrics {
+export function createMetrics(nodeId: string, parts: ObservedParts, counters: Counters): GatewayMetrics {
+  const { sessions, backend, connections } = parts
   const registry = new Registry()
   registry.setDefaultLabels({ node: nodeId })
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 })
@@ -69,7 +115,7 @@ export function createMetrics(
     help: 'WebSocket sessions on this node (live and, with resume on, detached)',
     registers: [registry],
     collect() {
-      this.set(sessions().size)
+      this.set(sessions.size)
     },
   })
   new Gauge({
@@ -77,7 +123,7 @@ export function createMetrics(
     help: 'Sessions without a connection waiting for their client to resume (included in gateway_sessions)',
     registers: [registry],
     collect() {
-      this.set(sessions().detachedCount)
+      this.set(sessions.detachedCount)
     },
   })
   new Gauge({
@@ -85,74 +131,74 @@ export function createMetrics(
     help: 'Characters of event frame text kept for replay by the sessions of this node',
     registers: [registry],
     collect() {
-      this.set(sessions().replayBytes)
+      this.set(sessions.replayBytes)
     },
   })
   mirroredCounter(
     registry,
     'gateway_sessions_resumed_total',
     'Sessions resumed on this node (same node, or taken over from another)',
-    () => sessions().stats.sessionsResumed,
+    () => sessions.stats.sessionsResumed,
   )
   mirroredLabelledCounter(
     registry,
     'gateway_resume_refused_total',
     'Resume attempts that got a new session, by reason',
     'reason',
-    () => sessions().stats.resumeRefused,
+    () => sessions.stats.resumeRefused,
   )
   new Gauge({
     name: 'gateway_rooms',
     help: 'Rooms with at least one member on this node',
     registers: [registry],
     collect() {
-      this.set(sessions().roomCount)
+      this.set(sessions.roomCount)
     },
   })
   mirroredCounter(
     registry,
     'gateway_sessions_opened_total',
     'Sessions opened',
-    () => sessions().stats.sessionsOpened,
+    () => sessions.stats.sessionsOpened,
   )
   mirroredCounter(
     registry,
     'gateway_sessions_closed_total',
     'Sessions closed',
-    () => sessions().stats.sessionsClosed,
+    () => sessions.stats.sessionsClosed,
   )
   mirroredCounter(
     registry,
     'gateway_frames_in_total',
     'Frames received from clients',
-    () => sessions().stats.framesIn,
+    () => sessions.stats.framesIn,
   )
   mirroredCounter(
     registry,
     'gateway_frames_out_total',
     'Frames sent to clients',
-    () => sessions().stats.framesOut,
+    () => sessions.stats.framesOut,
   )
   mirroredLabelledCounter(
     registry,
     'gateway_client_errors_total',
     'Error replies and frames sent to clients, by code',
     'code',
-    () => sessions().stats.errorsByCode,
+    () => sessions.stats.errorsByCode,
   )
   mirroredLabelledCounter(
     registry,
     'gateway_rejected_upgrades_total',
     'WebSocket upgrades refused, by reason (TOO_MANY_CLIENT_SESSIONS and CONNECT_RATE_LIMITED: the per-client limits)',
     'reason',
-    () => sessions().stats.rejectedUpgrades,
+    () => sessions.stats.rejectedUpgrades,
   )
   new Gauge({
     name: 'gateway_node_id_conflict',
     help: '1 when another running process uses this GATEWAY_NODE_ID (checked when the broker first connects)',
     registers: [registry],
     collect() {
-      this.set(backend().nodeIdCheck === 'conflict' ? 1 : 0)
+      this.set(backend.nodeIdCheck === 'conflict' ? 1 : 0)
     },
   })
   new Gauge({
@@ -160,7 +206,7 @@ export function createMetrics(
     help: 'Clients (JWT sub or address) tracked by the per-client session limits',
     registers: [registry],
     collect() {
-      this.set(sessions().clientKeys)
+      this.set(sessions.clientKeys)
     },
   })
   new Gauge({
@@ -168,7 +214,7 @@ export function createMetrics(
     help: 'Users (verified JWT sub) with at least one session on this node',
     registers: [registry],
     collect() {
-      this.set(sessions().userCount)
+      this.set(sessions.userCount)
     },
   })
 
@@ -178,7 +224,7 @@ export function createMetrics(
     labelNames: ['state'],
     registers: [registry],
     collect() {
-      const current = backend().state
+      const current = backend.state
       for (const state of BROKER_STATES) this.set({ state }, state === current ? 1 : 0)
     },
   })
@@ -187,7 +233,7 @@ export function createMetrics(
     help: 'Messages waiting for the broker (outbox and in flight)',
     registers: [registry],
     collect() {
-      const s = backend().stats()
+      const s = backend.stats()
       this.set(s.outboxDepth + s.inFlight)
     },
   })
@@ -195,53 +241,53 @@ export function createMetrics(
     registry,
     'gateway_broker_reconnects_total',
     'Reconnects to the broker',
-    () => backend().stats().reconnects,
+    () => backend.stats().reconnects,
   )
   // Only what goes to the User Manager: RESULTs and the node's own PINGs have their own series.
   mirroredCounter(
     registry,
     'gateway_um_messages_sent_total',
     'Messages sent to the User Manager (CLIENT_* and node messages)',
-    () => backend().stats().sent,
+    () => backend.stats().sent,
   )
   mirroredCounter(
     registry,
     'gateway_um_messages_accepted_total',
     'Messages to the User Manager the broker accepted',
-    () => backend().stats().accepted,
+    () => backend.stats().accepted,
   )
   mirroredCounter(
     registry,
     'gateway_um_messages_rejected_total',
     'Messages to the User Manager sent but not accepted (refused by the broker, timed out, closing)',
-    () => backend().stats().rejected,
+    () => backend.stats().rejected,
   )
   mirroredLabelledCounter(
     registry,
     'gateway_results_total',
     'RESULTs sent to CI reply addresses, by outcome (accepted: the broker took it; failed: it could not be sent, see the "RESULT not sent" warning)',
     'outcome',
-    () => backend().stats().results,
+    () => backend.stats().results,
   )
   mirroredLabelledCounter(
     registry,
     'gateway_node_check_pings_total',
     'PINGs the node sent to its own reply address (node checks), by outcome (answered, unanswered)',
     'outcome',
-    () => backend().stats().nodeCheckPings,
+    () => backend.stats().nodeCheckPings,
   )
   mirroredCounter(
     registry,
     'gateway_amqp_messages_sent_total',
     'Every message sent on the broker link, whatever its address',
-    () => backend().stats().allSent,
+    () => backend.stats().allSent,
   )
   new Gauge({
     name: 'gateway_node_address_unreachable',
     help: "1 while PINGs to this node's own reply address do not come back (NODE_ADDRESS / NODE_REPLY_TO reach nobody); /readyz says 503 then",
     registers: [registry],
     collect() {
-      this.set(backend().nodeIdCheck === 'unreachable' ? 1 : 0)
+      this.set(backend.nodeIdCheck === 'unreachable' ? 1 : 0)
     },
   })
   mirroredLabelledCounter(
@@ -249,35 +295,18 @@ export function createMetrics(
     'gateway_ci_settlements_total',
     'CI messages settled, by outcome',
     'outcome',
-    () => backend().stats().settlements,
+    () => backend.stats().settlements,
   )
 
-  const ciMessages = new Counter({
-    name: 'gateway_ci_messages_total',
-    help: 'CI messages handled, by type and outcome (ok, an error code, or not_here)',
-    labelNames: ['type', 'outcome'],
-    registers: [registry],
-  })
-  const clientEvents = new Counter({
-    name: 'gateway_client_events_total',
-    help: 'Client events forwarded to the User Manager, by outcome',
-    labelNames: ['outcome'],
-    registers: [registry],
-  })
-
-  const connectionsRefused = new Counter({
-    name: 'gateway_connections_refused_total',
-    help: 'TCP connections refused or closed before completing a request, by reason (headers_timeout, body_timeout, idle_timeout, max_connections, max_connections_evicted, per_address)',
-    labelNames: ['reason'],
-    registers: [registry],
-  })
-  for (const reason of REFUSAL_REASONS) connectionsRefused.inc({ reason }, 0)
+  registry.registerMetric(counters.ciMessages)
+  registry.registerMetric(counters.clientEvents)
+  registry.registerMetric(counters.connectionsRefused)
   new Gauge({
     name: 'gateway_connections',
     help: 'Open TCP connections on the WebSocket listener (sessions included)',
     registers: [registry],
     collect() {
-      this.set(connections()?.open ?? 0)
+      this.set(connections.open)
     },
   })
   new Gauge({
@@ -285,14 +314,14 @@ export function createMetrics(
     help: 'Connections on the WebSocket listener that have not completed their request',
     registers: [registry],
     collect() {
-      this.set(connections()?.pending ?? 0)
+      this.set(connections.pending)
     },
   })
 
   return {
     registry,
-    connectionRefused: (reason) => connectionsRefused.inc({ reason }),
-    ciMessage: (type, outcome) => ciMessages.inc({ type, outcome }),
-    clientEvent: (outcome) => clientEvents.inc({ outcome }),
+    connectionRefused: counters.connectionRefused,
+    ciMessage: counters.ciMessage,
+    clientEvent: counters.clientEvent,
   }
 }

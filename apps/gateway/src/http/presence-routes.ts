@@ -1,5 +1,5 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { MAX_ROOM_NAME_LENGTH, MAX_USER_ID_LENGTH } from '@session-gateway/message-schema'
-import type { FastifyPluginAsync } from 'fastify'
 import { Type } from 'typebox'
 import { MAX_USER_INFO_SESSIONS } from '../presence-handlers.js'
 import { bearerAuth } from './admin-auth.js'
@@ -47,7 +47,7 @@ const RoomPage = Type.Object({
  * The /v1 admin API for users and rooms (PROTOCOL.md 4.2, for this node: for every node, send
  * USER_INFO, EMIT_USER, DISCONNECT_USER or ROOM_INFO to the broadcast address). Needs the admin token.
  */
-export const presenceRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }> = async (
+export const presenceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps; token: string }> = async (
   app,
   { deps, token },
 ) => {
@@ -65,8 +65,8 @@ export const presenceRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }
       },
     },
     async (request) => {
-      const { user } = request.params as { user: string }
-      const all = deps.sessions().userSessions(user)
+      const { user } = request.params
+      const all = deps.sessions.userSessions(user)
       return {
         user,
         node: deps.nodeId,
@@ -90,11 +90,11 @@ export const presenceRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }
       },
     },
     async (request, reply) => {
-      const { user } = request.params as { user: string }
-      const { event, data } = request.body as { event: string; data?: unknown }
+      const { user } = request.params
+      const { event, data } = request.body
       const problem = dataProblem(data)
       if (problem) return reply.code(400).send(problem)
-      return { delivered: deps.sessions().emitToUser(user, event, data) }
+      return { delivered: deps.sessions.emitToUser(user, event, data) }
     },
   )
 
@@ -111,10 +111,10 @@ export const presenceRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }
       },
     },
     async (request, reply) => {
-      const { user } = request.params as { user: string }
-      const { code, reason } = request.query as { code: number; reason: string }
+      const { user } = request.params
+      const { code, reason } = request.query
       if (!isAdminCloseCode(code)) return reply.code(400).send(invalid('code must be 1000 or 4000-4999'))
-      return { closed: deps.sessions().disconnectUser(user, code, reason) }
+      return { closed: deps.sessions.disconnectUser(user, code, reason) }
     },
   )
 
@@ -131,12 +131,12 @@ export const presenceRoutes: FastifyPluginAsync<{ deps: ApiDeps; token: string }
       },
     },
     async (request, reply) => {
-      const { room } = request.params as { room: string }
-      const { offset, limit } = request.query as { offset: number; limit: number }
+      const { room } = request.params
+      const { offset, limit } = request.query
       if (!isWhole(offset, 0, Number.MAX_SAFE_INTEGER) || !isWhole(limit, 1, 1000)) {
         return reply.code(400).send(invalid('offset must be a whole number >= 0, limit one from 1 to 1000'))
       }
-      const { count, members } = deps.sessions().roomMembers(room, { offset, limit })
+      const { count, members } = deps.sessions.roomMembers(room, { offset, limit })
       const end = offset + members.length
       return {
         room,

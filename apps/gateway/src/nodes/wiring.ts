@@ -37,32 +37,32 @@ export function startNodeServices(
   deps: { backend: () => Backend; instance: string; sessions: () => SessionRegistry },
 ): NodeServices {
   const log = app.log
-  const amqp = config.amqpUrl !== undefined
+  const amqp = config.bridge.url !== undefined
   const liveness: NodeLiveness | undefined = amqp
     ? startNodeLiveness({
         backend: deps.backend,
-        nodeId: config.nodeId,
+        nodeId: config.node.id,
         instance: deps.instance,
-        intervalMs: config.nodeHeartbeatMs,
+        intervalMs: config.node.heartbeatMs,
         sessions: () => deps.sessions().size,
         log,
       })
     : undefined
-  const resumeOn = config.resumeWindowMs > 0
+  const resumeOn = config.resume.windowMs > 0
   const counts = newNodeCounts()
   let takeover: Takeover | undefined
   let moved: MovedSessions | undefined
   let forwarder: ReturnType<typeof createForwarder> | undefined
   let wakeDrain: () => void = () => {}
-  if (amqp && resumeOn && config.amqpProfile === 'rabbitmq') {
+  if (amqp && resumeOn && config.bridge.profile === 'rabbitmq') {
     const bridge = app.ciBridge
-    moved = new MovedSessions(config.resumeWindowMs)
+    moved = new MovedSessions(config.resume.windowMs)
     takeover = startTakeover({
       bridge,
       sessions: deps.sessions,
-      nodeId: config.nodeId,
-      queuePrefix: config.queuePrefix,
-      timeoutMs: config.takeoverTimeoutMs,
+      nodeId: config.node.id,
+      queuePrefix: config.bridge.queuePrefix,
+      timeoutMs: config.node.takeoverTimeoutMs,
       moved,
       log,
       onHandedOver: () => wakeDrain(),
@@ -73,7 +73,7 @@ export function startNodeServices(
       backend: deps.backend,
       moved,
       here: (sid) => deps.sessions().has(sid),
-      timeoutMs: config.sendTimeoutMs,
+      timeoutMs: config.bridge.sendTimeoutMs,
       log,
       count: (outcome) => increment(counts.forwarded, outcome),
     })
@@ -99,7 +99,7 @@ export function startNodeServices(
     },
     async drain() {
       if (!takeover) return
-      const drainMs = Math.min(config.drainMs, config.resumeWindowMs)
+      const drainMs = Math.min(config.node.drainMs, config.resume.windowMs)
       const drain = drainNode(deps.sessions(), drainMs, log)
       wakeDrain = drain.wake
       const { left } = await drain.done
@@ -107,10 +107,10 @@ export function startNodeServices(
         // Every session moved. CI messages the CI sent here before it heard CLIENT_RESUMED are still on
         // their way: keep forwarding them a little longer before the node's address goes away.
         log.info(
-          { lingerMs: config.takeoverTimeoutMs },
+          { lingerMs: config.node.takeoverTimeoutMs },
           'drained: forwarding a little longer before stopping',
         )
-        await new Promise((resolve) => setTimeout(resolve, config.takeoverTimeoutMs))
+        await new Promise((resolve) => setTimeout(resolve, config.node.takeoverTimeoutMs))
       }
     },
     stop() {

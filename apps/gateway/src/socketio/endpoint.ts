@@ -5,6 +5,7 @@ import { Server as EngineServer, type Socket as EngineSocket } from 'engine.io'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { UserClaims } from 'fastify-ws-sessions'
 import type { GatewayConfig } from '../config/load-config.js'
+import { registerSocketIoDemoPage } from './demo-page.js'
 import { SioConnection } from './sio-connection.js'
 
 export interface SocketIoOptions {
@@ -22,21 +23,40 @@ export interface SocketIoOptions {
 
 /** The endpoint's options from the gateway's configuration. */
 export function socketIoOptions(
-  config: Pick<
-    GatewayConfig,
-    'socketIoPath' | 'maxPayload' | 'heartbeatIntervalMs' | 'headersTimeoutMs' | 'resumeWindowMs'
-  >,
+  config: Pick<GatewayConfig, 'http' | 'sessions' | 'resume'>,
   verifyToken: SocketIoOptions['verifyToken'],
 ): SocketIoOptions {
   return {
-    path: config.socketIoPath,
-    maxPayload: config.maxPayload,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    path: config.http.socketIoPath,
+    maxPayload: config.sessions.maxPayload,
+    heartbeatIntervalMs: config.sessions.heartbeatIntervalMs,
     // Like an upgrade request's headers: a connection has this long to say who it is.
-    connectTimeoutMs: config.headersTimeoutMs,
-    resume: config.resumeWindowMs > 0,
+    connectTimeoutMs: config.http.headersTimeoutMs,
+    resume: config.resume.windowMs > 0,
     verifyToken,
   }
+}
+
+/**
+ * GATEWAY_SOCKETIO: the endpoint and, with the demo page, its demo page. CONNECT's token is checked by
+ * `verifySocketIoToken`, else the JWT check of AUTH_*; a custom `authenticate` (which reads an HTTP
+ * request a CONNECT has not) needs `verifySocketIoToken` too.
+ */
+export async function registerSocketIoFromConfig(
+  app: FastifyInstance,
+  config: Pick<GatewayConfig, 'http' | 'sessions' | 'resume'>,
+  auth: {
+    customAuthenticate: boolean
+    verifySocketIoToken: SocketIoOptions['verifyToken']
+    verifyToken: SocketIoOptions['verifyToken']
+  },
+): Promise<void> {
+  if (!config.http.socketIo) return
+  if (auth.customAuthenticate && !auth.verifySocketIoToken) {
+    throw new Error('GATEWAY_SOCKETIO with a custom authenticate needs verifySocketIoToken as well')
+  }
+  await registerSocketIo(app, socketIoOptions(config, auth.verifySocketIoToken ?? auth.verifyToken))
+  if (config.http.demoPage) registerSocketIoDemoPage(app, config.http.socketIoPath)
 }
 
 /** The head bytes @fastify/websocket keeps for an upgrade (usually empty: a client waits for the 101). */

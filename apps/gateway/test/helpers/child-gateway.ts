@@ -3,8 +3,8 @@ import { once } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
+import { until } from '@session-gateway/test-kit'
 import WebSocket from 'ws'
-import { until } from './gateway.js'
 
 const mainJs = new URL('../../dist/main.js', import.meta.url).pathname
 
@@ -275,8 +275,7 @@ export async function spawnGateway(
         }
         return (await gateway.readyz()) === 200
       },
-      timeout,
-      'the spawned gateway to be ready',
+      { timeoutMs: timeout, what: 'the spawned gateway to be ready' },
     )
   } catch (err) {
     await gateway.kill()

@@ -26,16 +26,3 @@ export async function startGateway(
   const urls = await gateway.listen()
   return { gateway, ...urls }
 }
-
-/** Polls `check` until it returns true, or fails after `timeoutMs`. */
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}

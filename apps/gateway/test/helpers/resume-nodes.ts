@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import type { UmMessage } from '@session-gateway/message-schema'
+import { until } from '@session-gateway/test-kit'
 import { deleteQueues, unique } from './broker.js'
 import { BROKER_URL, FakeUserManager } from './fake-user-manager.js'
-import { type StartedGateway, startGateway, until } from './gateway.js'
+import { type StartedGateway, startGateway } from './gateway.js'
 import { TestClient } from './ws-client.js'
 
 export const RESUME_SECRET = 'gateway-takeover-test-secret-0123456789'
@@ -69,11 +70,10 @@ export async function startResumeNodes(
       })
       queues.push(`gateway.node.${nodeId}`, `gateway.takeover.${nodeId}`)
       nodes.push({ nodeId, gw, address: gw.gateway.backend.nodeReplyTo })
-      await until(
-        async () => (await fetch(`${gw.httpUrl}/readyz`)).status === 200,
-        10_000,
-        `${nodeId} ready (broker and takeover address)`,
-      )
+      await until(async () => (await fetch(`${gw.httpUrl}/readyz`)).status === 200, {
+        timeoutMs: 10_000,
+        what: `${nodeId} ready (broker and takeover address)`,
+      })
     }
   } catch (err) {
     await stop()

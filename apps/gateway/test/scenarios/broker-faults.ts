@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
+import { until } from '@session-gateway/test-kit'
 import { DEFAULT_LOG_WINDOW_MS } from '../../src/log-throttle.js'
 import { AckClient } from '../helpers/ack-client.js'
 import { unique } from '../helpers/broker.js'
 import { type ChildGateway, RssSampler, spawnGateway } from '../helpers/child-gateway.js'
-import { until } from '../helpers/gateway.js'
 import type { PrivateBroker } from '../helpers/private-broker.js'
 import { ResilientUserManager } from '../helpers/resilient-um.js'
 
@@ -103,7 +103,10 @@ export async function runBrokerFaults(
   const startedAt = Date.now()
   try {
     um.start()
-    await until(() => um.connections > 0, 15_000, 'the UM connected to the private broker')
+    await until(() => um.connections > 0, {
+      timeoutMs: 15_000,
+      what: 'the UM connected to the private broker',
+    })
     gw = await spawnGateway(
       {
         AMQP_URL: broker.url,
@@ -143,7 +146,10 @@ export async function runBrokerFaults(
       return n
     }
     for (const c of clients) c.startSteady('fault.tick', params.perClientPerSec)
-    await until(() => okCount() >= params.okAfterRecovery, 20_000, 'traffic flowing before the faults')
+    await until(() => okCount() >= params.okAfterRecovery, {
+      timeoutMs: 20_000,
+      what: 'traffic flowing before the faults',
+    })
 
     const windows: FaultWindow[] = []
     const lateReport = { served: 0, refused1013: 0 }
@@ -156,7 +162,10 @@ export async function runBrokerFaults(
       const p0 = performance.now()
       await down()
       const tDown = Date.now()
-      await until(() => statusSince(t0, 503) !== undefined, 15_000, `/readyz 503 after ${fault}`)
+      await until(() => statusSince(t0, 503) !== undefined, {
+        timeoutMs: 15_000,
+        what: `/readyz 503 after ${fault}`,
+      })
       const notReadyAt = statusSince(t0, 503)?.t as number
       // Sessions that open while the broker is away: the node may take them, but the UM must then
       // learn of them (CLIENT_CONNECTED) before any of their events.
@@ -179,15 +188,17 @@ export async function runBrokerFaults(
       const tUp = Date.now()
       await up()
       const tBack = Date.now()
-      await until(() => statusSince(tBack, 200) !== undefined, 60_000, `/readyz 200 after ${fault}`)
+      await until(() => statusSince(tBack, 200) !== undefined, {
+        timeoutMs: 60_000,
+        what: `/readyz 200 after ${fault}`,
+      })
       const readyAt = statusSince(tBack, 200)?.t as number
       const pReady = performance.now()
       const okAtRecovery = okCount()
-      await until(
-        () => okCount() >= okAtRecovery + params.okAfterRecovery,
-        params.sendTimeoutMs + 30_000,
-        `ok replies again after ${fault}`,
-      )
+      await until(() => okCount() >= okAtRecovery + params.okAfterRecovery, {
+        timeoutMs: params.sendTimeoutMs + 30_000,
+        what: `ok replies again after ${fault}`,
+      })
       windows.push({
         fault,
         faultTookMs: tDown - t0,
@@ -217,17 +228,19 @@ export async function runBrokerFaults(
       )
     }
     const served = lateJoiners.filter((c) => c.closed === undefined)
-    await until(() => served.every((c) => c.sid !== ''), 30_000, 'served late joiners to know their SID')
+    await until(() => served.every((c) => c.sid !== ''), {
+      timeoutMs: 30_000,
+      what: 'served late joiners to know their SID',
+    })
     clients.push(...served)
     lateReport.served = served.length
     lateReport.refused1013 = refused.length
     // Every request gets exactly one reply: wait for the last ones (bounded by the send timeout).
     const all = () => clients.flatMap((c) => c.eventRecords())
-    await until(
-      () => all().every((r) => r.outcome !== undefined),
-      params.sendTimeoutMs + 30_000,
-      'a reply to every request',
-    )
+    await until(() => all().every((r) => r.outcome !== undefined), {
+      timeoutMs: params.sendTimeoutMs + 30_000,
+      what: 'a reply to every request',
+    })
     const records = all()
     for (const w of windows) {
       for (const r of records) {
@@ -267,11 +280,10 @@ export async function runBrokerFaults(
         .filter((r) => r.outcome === 'ok')
         .map((r) => `${c.sid} ${r.id}`),
     )
-    await until(
-      () => acked.every((key) => um.events.has(key)),
-      60_000,
-      'every acknowledged event at the UM',
-    ).catch(() => {})
+    await until(() => acked.every((key) => um.events.has(key)), {
+      timeoutMs: 60_000,
+      what: 'every acknowledged event at the UM',
+    }).catch(() => {})
     const missing = acked.filter((key) => !um.events.has(key))
     assert.deepEqual(missing.slice(0, 20), [], `${missing.length} acknowledged events never reached the UM`)
 

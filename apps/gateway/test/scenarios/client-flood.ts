@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
+import { until } from '@session-gateway/test-kit'
 import WebSocket from 'ws'
 import { AckClient } from '../helpers/ack-client.js'
 import { deleteQueues, unique } from '../helpers/broker.js'
 import { type ChildGateway, RssSampler, spawnGateway } from '../helpers/child-gateway.js'
 import { BROKER_URL, FakeUserManager } from '../helpers/fake-user-manager.js'
-import { until } from '../helpers/gateway.js'
 import { LatencyProbe, type LatencySummary } from './latency.js'
 
 export interface ClientFloodParams {
@@ -132,7 +132,10 @@ export async function runClientFlood(
     rss = new RssSampler(() => gateway.rss(), 100)
     for (let i = 0; i < params.probes; i++) probes.push(await AckClient.open(gateway.wsUrl))
     const baseline = new LatencyProbe(probes)
-    await until(() => baseline.acked.length >= 20 * params.probes, 30_000, 'baseline round trips')
+    await until(() => baseline.acked.length >= 20 * params.probes, {
+      timeoutMs: 30_000,
+      what: 'baseline round trips',
+    })
     const before = await baseline.stop()
 
     const probe = new LatencyProbe(probes)

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
+import { until } from '@session-gateway/test-kit'
 import rhea, { type Message } from 'rhea'
 import WebSocket from 'ws'
 import { deleteQueues, unique } from '../helpers/broker.js'
@@ -15,7 +16,7 @@ import {
   type WsExpectation,
   type WsFrame,
 } from '../helpers/fuzz.js'
-import { type StartedGateway, startGateway, until } from '../helpers/gateway.js'
+import { type StartedGateway, startGateway } from '../helpers/gateway.js'
 import { Prng } from '../helpers/prng.js'
 import { ResilientUserManager } from '../helpers/resilient-um.js'
 
@@ -287,7 +288,7 @@ export async function runFuzz(params: FuzzParams, log: (line: string) => void): 
   const t0 = Date.now()
   try {
     um.start()
-    await until(() => um.connections > 0, 10_000, 'the UM consumer')
+    await until(() => um.connections > 0, { timeoutMs: 10_000, what: 'the UM consumer' })
     gw = await startGateway({
       AMQP_URL: BROKER_URL,
       UM_ADDRESS: `/queue/${umQueue}`,
@@ -300,7 +301,10 @@ export async function runFuzz(params: FuzzParams, log: (line: string) => void): 
       SESSION_RATE_PER_SEC: '0',
     })
     const gateway = gw
-    await until(() => gateway.gateway.backend.state === 'open', 10_000, 'broker link open')
+    await until(() => gateway.gateway.backend.state === 'open', {
+      timeoutMs: 10_000,
+      what: 'broker link open',
+    })
 
     // ---- WebSocket frames ----
     const byCategory: Record<string, number> = {}
@@ -372,7 +376,7 @@ export async function runFuzz(params: FuzzParams, log: (line: string) => void): 
     // UM link (which keeps order), arrives after all of them.
     const markerId = `marker-${prng.seed}`
     session.ws.send(JSON.stringify({ event: 'fuzz.marker', id: markerId }))
-    await until(() => markerSeen === markerId, 60_000, 'the marker at the UM')
+    await until(() => markerSeen === markerId, { timeoutMs: 60_000, what: 'the marker at the UM' })
     const umEvents = (um.countsByType.CLIENT_EVENT ?? 0) - 1
     assert.equal(umEvents, forwarded, 'CLIENT_EVENTs at the UM = valid frames sent')
 
@@ -448,14 +452,13 @@ export async function runFuzz(params: FuzzParams, log: (line: string) => void): 
         rejected: (now.rejected ?? 0) - (settledBefore.rejected ?? 0),
       }
     }
-    await until(
-      () => settled().accepted + settled().rejected >= params.amqpBodies + 1,
-      30_000,
-      'every CI message settled',
-    )
+    await until(() => settled().accepted + settled().rejected >= params.amqpBodies + 1, {
+      timeoutMs: 30_000,
+      what: 'every CI message settled',
+    })
     assert.equal(settled().rejected, expectRejected, 'settled rejected = undecodable or invalid bodies')
     assert.equal(settled().accepted, params.amqpBodies + 1 - expectRejected)
-    await until(() => observerEvents >= expectObserver, 30_000, 'the observer events')
+    await until(() => observerEvents >= expectObserver, { timeoutMs: 30_000, what: 'the observer events' })
     assert.equal(
       observerEvents,
       expectObserver,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import type { UmMessage } from '@session-gateway/message-schema'
+import { until } from '@session-gateway/test-kit'
 import { exitWithin, startDeployNodes } from '../helpers/deploy-nodes.js'
 import type { FakeUserManager } from '../helpers/fake-user-manager.js'
-import { until } from '../helpers/gateway.js'
 import { ResumingClient } from '../helpers/resuming-client.js'
 
 export interface RollingDeployOptions {
@@ -91,8 +91,7 @@ export async function runRollingDeploy(
     await Promise.all(clients.map(({ client }) => client.start()))
     await until(
       () => clients.every(({ client }) => client.sid !== undefined && holders.of(client.sid) !== undefined),
-      30_000,
-      'every CLIENT_CONNECTED',
+      { timeoutMs: 30_000, what: 'every CLIENT_CONNECTED' },
     )
     log(`${clients.length} sessions open on ${a.nodeId} and ${b.nodeId}`)
     for (const entry of clients) {
@@ -122,34 +121,30 @@ export async function runRollingDeploy(
         })(),
       )
     }
-    await until(
-      () => clients.every((c) => c.acked.length >= options.emitsPerPhase),
-      60_000,
-      'the steady EMITs before the deploy',
-    )
+    await until(() => clients.every((c) => c.acked.length >= options.emitsPerPhase), {
+      timeoutMs: 60_000,
+      what: 'the steady EMITs before the deploy',
+    })
     log(`SIGTERM to ${a.nodeId}`)
     a.child.child.kill('SIGTERM')
     const drained = clients.filter((c) => c.onDrained)
-    await until(
-      () => drained.every((c) => c.client.resumes >= 1 || c.client.resets.length > 0),
-      60_000,
-      'every client of the drained node back',
-    )
+    await until(() => drained.every((c) => c.client.resumes >= 1 || c.client.resets.length > 0), {
+      timeoutMs: 60_000,
+      what: 'every client of the drained node back',
+    })
     const exit = await exitWithin(a, 60_000)
     log(`${a.nodeId} exited ${JSON.stringify(exit)}`)
     const marks = clients.map((c) => c.acked.length)
     await until(
       () => clients.every((c, i) => c.acked.length >= (marks[i] as number) + options.emitsPerPhase),
-      60_000,
-      'the steady EMITs after the deploy',
+      { timeoutMs: 60_000, what: 'the steady EMITs after the deploy' },
     )
     running = false
     await Promise.all(loops)
-    await until(
-      () => clients.every((c) => c.client.events.length >= c.acked.length),
-      30_000,
-      'every acknowledged EMIT at its client',
-    )
+    await until(() => clients.every((c) => c.client.events.length >= c.acked.length), {
+      timeoutMs: 30_000,
+      what: 'every acknowledged EMIT at its client',
+    })
     // Everything the UM hears about these sessions came before a later message of the same node.
     const sessions: SessionReport[] = clients.map(({ client, onDrained, acked }) => {
       const sid = client.sid as string

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import type { Socket } from 'node:net'
+import { until } from '@session-gateway/test-kit'
 import WebSocket from 'ws'
 import { AckClient } from '../helpers/ack-client.js'
 import { deleteQueues, unique } from '../helpers/broker.js'
 import { type ChildGateway, RssSampler, spawnGateway } from '../helpers/child-gateway.js'
 import { CiPeer } from '../helpers/ci-peer.js'
 import { BROKER_URL, FakeUserManager } from '../helpers/fake-user-manager.js'
-import { until } from '../helpers/gateway.js'
 import { LatencyProbe, type LatencySummary } from './latency.js'
 
 const floodMain = new URL('../helpers/ci-flood-main.ts', import.meta.url).pathname
@@ -95,7 +95,10 @@ export async function runSlowConsumer(
     for (let i = 0; i < params.probes; i++) probes.push(await AckClient.open(gateway.wsUrl))
     // Baseline round trips.
     const baseline = new LatencyProbe(probes)
-    await until(() => baseline.acked.length >= 20 * params.probes, 30_000, 'baseline round trips')
+    await until(() => baseline.acked.length >= 20 * params.probes, {
+      timeoutMs: 30_000,
+      what: 'baseline round trips',
+    })
     const before = await baseline.stop()
     assert.deepEqual(before.failures, [])
 
@@ -190,7 +193,10 @@ export async function runSlowConsumer(
     // The stalled client: its socket ends (it reads 1013 if it drains the buffer before the
     // node's close timeout, else the connection is cut: 1006).
     socket.resume()
-    await until(() => clientClose !== undefined, 15_000, 'the stalled client to see the close')
+    await until(() => clientClose !== undefined, {
+      timeoutMs: 15_000,
+      what: 'the stalled client to see the close',
+    })
 
     const report: SlowConsumerReport = {
       sentMb: Math.round((emits * params.chunkBytes) / 1e5) / 10,
