@@ -20,7 +20,7 @@ if ! node_up; then
   log "starting rabbitmq-server"
   rabbitmq-plugins enable --offline rabbitmq_amqp1_0 >/dev/null
   rabbitmq-server -detached
-  # await_startup fails at once right after -detached (AMQP-NOTES.md): poll instead.
+  # await_startup fails at once right after -detached (docs/RABBITMQ.md, "Running a broker for tests"): poll instead.
   for _ in $(seq 1 90); do
     node_up && break
     sleep 1

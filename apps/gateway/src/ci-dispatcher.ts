@@ -43,7 +43,7 @@ export interface CiDispatcherDeps {
 }
 
 /**
- * The seed's handleCommunicationInterfaceMessages: one handler per CI type,
+ * The CI dispatcher: one handler per CI type,
  * a RESULT whenever the message has a reply_to. Resolves once the effect is
  * done (frames handed to the sockets), so the bridge can settle `accepted`.
  */

@@ -3,7 +3,7 @@ import closeWithGrace from 'close-with-grace'
 import { buildGateway } from './app.js'
 import { ConfigError, helpText, loadConfig } from './config/load-config.js'
 
-/** The seed's startService: read the configuration, start the node, stop it gracefully on SIGTERM/SIGINT. */
+/** The entry point: read the configuration, start the node, stop it gracefully on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
     process.stdout.write(helpText())

@@ -8,6 +8,7 @@ import {
   clientResumed,
 } from '@session-gateway/message-schema'
 import type { FastifyBaseLogger } from 'fastify'
+import { hasBridgeErrorCode } from 'fastify-ci-bridge'
 import { type ResumeOptions, type Session, SessionError, type WsSessionsOptions } from 'fastify-ws-sessions'
 import type { Backend } from './backend/types.js'
 import type { GatewayConfig } from './config/load-config.js'
@@ -73,7 +74,7 @@ function unlessStopped(work: Promise<void>, signal: AbortSignal | undefined): Pr
 }
 
 /**
- * The seed's ConfigureWsMethods: the sessions plugin's options, with its hooks
+ * The WebSocket side of the gateway: the sessions plugin's options, with its hooks
  * wired to the User Manager. CLIENT_CONNECTED on connect (accepted by the broker
  * before the session's first frame is handled), CLIENT_DISCONNECTED exactly once
  * per session, every other event forwarded as CLIENT_EVENT and acknowledged only
@@ -132,7 +133,7 @@ export function sessionOptions(
         }
       } catch (err) {
         if (err instanceof SessionError) throw err
-        if ((err as { code?: unknown }).code === 'TIMEOUT') announced.add(session)
+        if (hasBridgeErrorCode(err, 'TIMEOUT')) announced.add(session)
         deps.warnings.warn(
           session.log,
           { err },

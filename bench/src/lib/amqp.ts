@@ -4,7 +4,7 @@ import { AMQP } from './rabbitmq.js'
 
 const DATA_SECTION = 0x75
 
-/** Opens a rhea connection to the bench broker with Nagle off (AMQP-NOTES.md: +40 ms per hop otherwise). */
+/** Opens a rhea connection to the bench broker with Nagle off (docs/RABBITMQ.md, "Latency: Nagle": +40 ms per hop otherwise). */
 export async function openConnection(id: string): Promise<Connection> {
   const container = rhea.create_container({ id: `${id}-${randomUUID()}` })
   container.on('error', () => {})

@@ -98,7 +98,7 @@ export async function openConnections(options: ConnectOptions): Promise<ConnectR
   return { sockets, failed, elapsedMs: performance.now() - started, firstError }
 }
 
-/** Closes with a TCP reset: no TIME_WAIT left on either side (AMQP-NOTES.md, "This machine's limits"). */
+/** Closes with a TCP reset: no TIME_WAIT left on either side (docs/RABBITMQ.md, "This machine's limits"). */
 export function resetAll(sockets: WebSocket[]): void {
   for (const ws of sockets) {
     ws.removeAllListeners('message')

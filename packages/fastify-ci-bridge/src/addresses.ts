@@ -116,7 +116,7 @@ export function resolveAddresses(
 /**
  * Why the bridge refuses an address without trying it, or undefined. On RabbitMQ 3.x a link to
  * `/temp-queue/…` (or `/temp-topic/…`) gets no answer and then the broker drops the whole
- * connection (AMQP-NOTES.md): one bad `reply_to` from a peer would cut every link of the node.
+ * connection (docs/RABBITMQ.md, "One session per link"): one bad `reply_to` from a peer would cut every link of the node.
  */
 export function refusedAddress(profile: BrokerProfile, address: string): string | undefined {
   if (profile === 'rabbitmq' && /^\/temp-(queue|topic)\//.test(address)) {

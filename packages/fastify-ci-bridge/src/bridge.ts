@@ -9,18 +9,20 @@ import { ConnectionManager } from './connection.js'
 import { createConsumer } from './consumer.js'
 import { DedupeWindow } from './dedupe.js'
 import { BridgeError } from './errors.js'
-import { type ResolvedOptions, resolveOptions } from './options.js'
+import type { LinkSettings } from './link.js'
+import { MAX_CREDIT, type ResolvedOptions, resolveOptions } from './options.js'
 import { Outbox } from './outbox.js'
-import { LinkReceiver, type Settlement } from './receiver.js'
+import { AttachRefused, LinkReceiver, type Settlement } from './receiver.js'
 import { RequestReply } from './request-reply.js'
 import { LinkSender, type LinkSenderOptions } from './sender.js'
 import { SenderCache } from './sender-cache.js'
+import { Timers } from './timers.js'
 import type {
   BridgeLogger,
   BridgeState,
   BridgeStats,
   CiBridgeOptions,
-  CiMessageHandler,
+  OnMessageHandler,
   ReceivedMeta,
   RequestOptions,
   RequestReplyResult,
@@ -41,19 +43,6 @@ interface ReceiveCounters {
   replyErrors: { sent: number; failed: number }
 }
 
-/** Waits for `promise` at most `ms`; the timer is cleared either way. */
-async function atMost(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  await Promise.race([
-    promise,
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, ms))
-      timer.unref()
-    }),
-  ])
-  clearTimeout(timer)
-}
-
 /**
  * The bridge: one AMQP connection (re-established by itself), a sender to the User Manager, cached
  * senders to other addresses, the node and broadcast consumers, subscriptions and request/reply.
@@ -68,22 +57,24 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
   readonly nodeAddress: string
   readonly requestReplyTo: string | undefined
 
-  private currentState: BridgeState = 'connecting'
-  private connectionOpenedBefore = false
-  private started = false
-  private closing: Promise<void> | undefined
+  #currentState: BridgeState = 'connecting'
+  #connectionOpenedBefore = false
+  #started = false
+  #closing: Promise<void> | undefined
   /** Set once close() stopped waiting: from then on send() rejects with CLOSED. */
-  private sendsClosed = false
-  private readonly opts: ResolvedOptions
-  private readonly log: BridgeLogger
-  private readonly connection: ConnectionManager
-  private readonly outbox: Outbox
-  private readonly umSender: LinkSender
-  private readonly senders: SenderCache
-  private readonly receivers = new Set<LinkReceiver>()
-  private readonly coreReceivers: LinkReceiver[] = []
-  private readonly requests: RequestReply | undefined
-  private readonly counters: ReceiveCounters = {
+  #sendsClosed = false
+  readonly #opts: ResolvedOptions
+  readonly #log: BridgeLogger
+  /** Every timer of the bridge (links, connection, send and request timeouts, close). */
+  readonly #timers = new Timers()
+  readonly #connection: ConnectionManager
+  readonly #outbox: Outbox
+  readonly #umSender: LinkSender
+  readonly #senders: SenderCache
+  readonly #receivers = new Set<LinkReceiver>()
+  readonly #coreReceivers: LinkReceiver[] = []
+  readonly #requests: RequestReply | undefined
+  readonly #counters: ReceiveCounters = {
     receivedByType: {},
     receivedInvalid: 0,
     settlements: { accepted: 0, rejected: 0, released: 0 },
@@ -95,8 +86,8 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
   constructor(opts: ResolvedOptions, log: BridgeLogger = silentLogger) {
     super()
     installTypedIdDecoding()
-    this.opts = opts
-    this.log = log
+    this.#opts = opts
+    this.#log = log
     this.nodeId = opts.nodeId
     this.userManagerAddress = opts.userManagerAddress
     this.nodeReplyTo = opts.nodeReplyTo
@@ -104,26 +95,27 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     this.nodeAddress = opts.nodeAddress
     this.requestReplyTo = opts.requestReplyTo
     // 'error' is never emitted, but a listener keeps a stray one from crashing the process.
-    this.on('error', (error: unknown) => this.log.error({ err: error }, 'fastify-ci-bridge: error event'))
+    this.on('error', (error: unknown) => this.#log.error({ err: error }, 'fastify-ci-bridge: error event'))
 
-    this.outbox = new Outbox(opts.outboxLimit, opts.sendTimeoutMs)
-    this.connection = new ConnectionManager(
-      opts,
-      { onOpen: (connection) => this.onConnectionOpen(connection), onLost: () => this.onConnectionLost() },
+    this.#outbox = new Outbox(opts.outboxLimit, opts.sendTimeoutMs, this.#timers)
+    this.#connection = new ConnectionManager(
+      { ...opts, timers: this.#timers },
+      { onOpen: (connection) => this.#onConnectionOpen(connection), onLost: () => this.#onConnectionLost() },
       log,
     )
-    this.umSender = this.createSender(opts.userManagerAddress, 'retry', () => this.refreshState())
-    this.senders = new SenderCache(opts.maxCachedSenders, (address, onChange) =>
-      this.createSender(address, 'reject', onChange),
+    this.#umSender = this.#createSender(opts.userManagerAddress, 'retry', () => this.#refreshState())
+    this.#senders = new SenderCache(opts.maxCachedSenders, (address, onChange) =>
+      this.#createSender(address, 'reject', onChange),
     )
     const requestReplyAddress = opts.requestReplyAddress
-    this.requests = requestReplyAddress
+    this.#requests = requestReplyAddress
       ? new RequestReply({
           replyTo: opts.requestReplyTo ?? requestReplyAddress,
           defaultTimeoutMs: opts.sendTimeoutMs,
           log,
+          timers: this.#timers,
           createReceiver: (process) =>
-            this.addReceiver(
+            this.#addReceiver(
               { address: requestReplyAddress, durable: false, credit: opts.credit, failFast: true },
               process,
             ),
@@ -135,38 +127,43 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
   }
 
   /** The `onMessage` option, given after creation: consumes the node and broadcast addresses with `handler`. */
-  consume(handler: CiMessageHandler): void {
-    if (this.coreReceivers.length > 0)
+  consume(handler: OnMessageHandler): void {
+    if (this.#coreReceivers.length > 0)
       throw new Error('fastify-ci-bridge: consume(): the bridge consumes already')
-    if (this.started)
+    if (this.#started)
       throw new Error('fastify-ci-bridge: consume(): call it before the bridge starts (before ready)')
-    const opts = this.opts
+    const opts = this.#opts
     const decode = (body: unknown) => decodeCiMessage(body, { maxDepth: opts.maxDepth })
     for (const [source, address, durable] of [
       ['node', opts.nodeAddress, true],
       ['broadcast', opts.broadcastAddress, false],
     ] as const) {
-      const process = this.consumer(source, decode, handler)
-      this.coreReceivers.push(
-        this.addReceiver({ address, durable, credit: opts.credit, failFast: false }, process, false),
+      const process = this.#consumer(source, decode, handler)
+      this.#coreReceivers.push(
+        this.#addReceiver({ address, durable, credit: opts.credit, failFast: false }, process, false),
       )
     }
   }
 
   get state(): BridgeState {
-    return this.currentState
+    return this.#currentState
   }
 
   get connectedUrl(): string | undefined {
-    return this.connection.connectedUrl
+    return this.#connection.connectedUrl
+  }
+
+  /** Timers armed now (0 once closed). */
+  get activeTimers(): number {
+    return this.#timers.size
   }
 
   get failingOver(): boolean {
-    return !this.closing && this.connection.failingOver
+    return !this.#closing && this.#connection.failingOver
   }
 
   get stats(): BridgeStats {
-    const c = this.outbox.counters
+    const c = this.#outbox.counters
     return {
       sent: c.sent,
       accepted: c.accepted,
@@ -174,69 +171,68 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
       released: c.released,
       timedOut: c.timedOut,
       resent: c.resent,
-      outboxDepth: this.outbox.waitingCount,
-      inFlight: this.outbox.inflightCount,
-      reconnects: this.counters.reconnects,
-      receivedByType: { ...this.counters.receivedByType },
-      receivedInvalid: this.counters.receivedInvalid,
-      settlements: { ...this.counters.settlements },
-      duplicatesDropped: this.counters.duplicatesDropped,
-      replyErrors: { ...this.counters.replyErrors },
+      outboxDepth: this.#outbox.waitingCount,
+      inFlight: this.#outbox.inflightCount,
+      reconnects: this.#counters.reconnects,
+      receivedByType: { ...this.#counters.receivedByType },
+      receivedInvalid: this.#counters.receivedInvalid,
+      settlements: { ...this.#counters.settlements },
+      duplicatesDropped: this.#counters.duplicatesDropped,
+      replyErrors: { ...this.#counters.replyErrors },
     }
   }
 
   /** Starts connecting (once). */
   start(): void {
-    this.started = true
-    this.connection.start()
+    this.#started = true
+    this.#connection.start()
   }
 
   // ---- links ----
 
-  private createSender(
+  #linkSettings(): LinkSettings {
+    return {
+      log: this.#log,
+      timers: this.#timers,
+      connection: () => this.#connection.connection,
+      retryDelays: { initialMs: this.#opts.initialDelayMs, maxMs: this.#opts.maxDelayMs },
+      attachTimeoutMs: this.#opts.connectTimeoutMs,
+    }
+  }
+
+  #createSender(
     address: string,
     onFailure: 'retry' | 'reject',
     onChange: LinkSenderOptions['onChange'],
   ): LinkSender {
-    const options: LinkSenderOptions = {
-      address,
-      outbox: this.outbox,
-      log: this.log,
-      connection: () => this.connection.connection,
-      onFailure,
-      retryDelays: { initialMs: this.opts.initialDelayMs, maxMs: this.opts.maxDelayMs },
-      attachTimeoutMs: this.opts.connectTimeoutMs,
-    }
+    const options: LinkSenderOptions = { ...this.#linkSettings(), address, outbox: this.#outbox, onFailure }
     if (onChange) options.onChange = onChange
     return new LinkSender(options)
   }
 
-  private addReceiver(
+  #addReceiver(
     spec: { address: string; durable: boolean; credit: number; failFast: boolean },
     process: (message: Message) => Promise<Settlement>,
     attachNow = true,
   ): LinkReceiver {
     const receiver = new LinkReceiver({
+      ...this.#linkSettings(),
       ...spec,
-      log: this.log,
-      connection: () => this.connection.connection,
-      retryDelays: { initialMs: this.opts.initialDelayMs, maxMs: this.opts.maxDelayMs },
-      attachTimeoutMs: this.opts.connectTimeoutMs,
       process,
       onSettled: (outcome) => {
-        this.counters.settlements[outcome] += 1
+        this.#counters.settlements[outcome] += 1
       },
       onChange: (changed) => {
-        if (changed.isClosed) this.receivers.delete(changed)
-        this.refreshState()
+        if (changed.isClosed) this.#receivers.delete(changed)
+        this.#refreshState()
       },
     })
-    this.receivers.add(receiver)
+    this.#receivers.add(receiver)
     if (attachNow) receiver.attach()
     return receiver
   }
 
-  private consumer<T>(
+  #consumer<T>(
     source: string,
     decode: (body: unknown) => AmqpDecodeResult<T>,
     handler: (message: T, meta: ReceivedMeta) => Promise<void> | void,
@@ -245,18 +241,18 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
       source,
       decode,
       handler,
-      dedupe: new DedupeWindow(this.opts.dedupeWindow),
-      log: this.log,
-      replyAddress: (replyTo) => replyAddressFor(this.opts.profile, replyTo),
+      dedupe: new DedupeWindow(this.#opts.dedupeWindow),
+      log: this.#log,
+      replyAddress: (replyTo) => replyAddressFor(this.#opts.profile, replyTo),
       stats: {
         received: (type) => {
-          this.counters.receivedByType[type] = (this.counters.receivedByType[type] ?? 0) + 1
+          this.#counters.receivedByType[type] = (this.#counters.receivedByType[type] ?? 0) + 1
         },
         invalid: () => {
-          this.counters.receivedInvalid += 1
+          this.#counters.receivedInvalid += 1
         },
         duplicate: () => {
-          this.counters.duplicatesDropped += 1
+          this.#counters.duplicatesDropped += 1
         },
       },
       replyError: async (replyTo, correlationId, code, message) => {
@@ -266,56 +262,56 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
             resultError(code, message),
             correlationId === undefined ? {} : { correlationId },
           )
-          this.counters.replyErrors.sent += 1
+          this.#counters.replyErrors.sent += 1
         } catch (error) {
-          this.counters.replyErrors.failed += 1
-          this.log.warn({ err: error, replyTo }, 'amqp: could not send a RESULT error')
+          this.#counters.replyErrors.failed += 1
+          this.#log.warn({ err: error, replyTo }, 'amqp: could not send a RESULT error')
         }
       },
     })
   }
 
-  private onConnectionOpen(_connection: Connection): void {
-    if (this.connectionOpenedBefore) this.counters.reconnects += 1
-    this.connectionOpenedBefore = true
+  #onConnectionOpen(_connection: Connection): void {
+    if (this.#connectionOpenedBefore) this.#counters.reconnects += 1
+    this.#connectionOpenedBefore = true
     // rhea re-attaches nothing after a broker restart: every link is created anew, each on its own session.
-    this.umSender.attach()
-    for (const receiver of this.receivers) receiver.attach()
-    this.senders.attachBusy()
-    this.refreshState()
+    this.#umSender.attach()
+    for (const receiver of this.#receivers) receiver.attach()
+    this.#senders.attachBusy()
+    this.#refreshState()
   }
 
-  private onConnectionLost(): void {
-    this.umSender.connectionLost()
-    this.senders.connectionLost()
-    for (const receiver of this.receivers) receiver.connectionLost()
-    this.refreshState()
+  #onConnectionLost(): void {
+    this.#umSender.connectionLost()
+    this.#senders.connectionLost()
+    for (const receiver of this.#receivers) receiver.connectionLost()
+    this.#refreshState()
   }
 
-  private refreshState(): void {
-    if (this.closing) return
+  #refreshState(): void {
+    if (this.#closing) return
     const ready =
-      this.connection.connection !== undefined &&
-      this.umSender.isOpen &&
-      this.coreReceivers.every((receiver) => receiver.isOpen)
+      this.#connection.connection !== undefined &&
+      this.#umSender.isOpen &&
+      this.#coreReceivers.every((receiver) => receiver.isOpen)
     if (ready) {
-      this.connection.linksReady()
-      this.setState('open')
-    } else if (this.currentState === 'open') this.setState('reconnecting')
+      this.#connection.linksReady()
+      this.#setState('open')
+    } else if (this.#currentState === 'open') this.#setState('reconnecting')
     else if (
-      this.currentState === 'connecting' &&
-      this.connectionOpenedBefore &&
-      !this.connection.connection
+      this.#currentState === 'connecting' &&
+      this.#connectionOpenedBefore &&
+      !this.#connection.connection
     ) {
-      this.setState('reconnecting')
+      this.#setState('reconnecting')
     }
   }
 
-  private setState(state: BridgeState): void {
-    const previous = this.currentState
+  #setState(state: BridgeState): void {
+    const previous = this.#currentState
     if (previous === state) return
-    this.currentState = state
-    this.log.info({ state, previous }, 'fastify-ci-bridge: state')
+    this.#currentState = state
+    this.#log.info({ state, previous }, 'fastify-ci-bridge: state')
     this.emit('state', state, previous)
   }
 
@@ -323,11 +319,11 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
 
   send(address: string, body: object, options: SendOptions = {}): Promise<void> {
     // While close() waits for running handlers, their replies (and other sends) still go out.
-    if (this.sendsClosed) return Promise.reject(new BridgeError('CLOSED', 'bridge closed', { address }))
+    if (this.#sendsClosed) return Promise.reject(new BridgeError('CLOSED', 'bridge closed', { address }))
     if (typeof address !== 'string' || address === '') {
       return Promise.reject(new TypeError('address must be a non-empty string'))
     }
-    const refused = refusedAddress(this.opts.profile, address)
+    const refused = refusedAddress(this.#opts.profile, address)
     if (refused) {
       return Promise.reject(
         new BridgeError('REJECTED', refused, { address, condition: 'amqp:not-implemented' }),
@@ -341,19 +337,20 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     }
     let created: ReturnType<Outbox['create']>
     try {
-      created = this.outbox.create(address, message, options.bypassOutboxLimit === true)
+      created = this.#outbox.create(address, message, options.bypassOutboxLimit === true)
     } catch (error) {
       return Promise.reject(error)
     }
     try {
-      const sender = address === this.userManagerAddress ? this.umSender : this.senders.get(address)
+      const sender = address === this.userManagerAddress ? this.#umSender : this.#senders.get(address)
       sender.enqueue(created.entry)
     } catch (error) {
-      // Never leave an entry nobody holds: its timeout would reject a promise already returned.
-      this.outbox.settle(
+      // Never leave an entry nobody sends: its timeout would reject a promise already returned.
+      this.#outbox.settle(
         created.entry,
         new BridgeError('UNAVAILABLE', `could not queue the message: ${(error as Error).message}`, {
           address,
+          cause: error,
         }),
       )
     }
@@ -369,15 +366,15 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
   }
 
   request(address: string, body: object, options: RequestOptions = {}): Promise<RequestReplyResult> {
-    if (this.closing) return Promise.reject(new BridgeError('CLOSED', 'bridge closed', { address }))
-    if (!this.requests) {
+    if (this.#closing) return Promise.reject(new BridgeError('CLOSED', 'bridge closed', { address }))
+    if (!this.#requests) {
       return Promise.reject(
         new Error(
           'fastify-ci-bridge: request() needs a reply address: set "requestReplyAddress" (profile \'generic\')',
         ),
       )
     }
-    return this.requests.request(address, body, options)
+    return this.#requests.request(address, body, options)
   }
 
   reply(meta: ReceivedMeta, body: object, options: Omit<SendOptions, 'correlationId'> = {}): Promise<void> {
@@ -392,71 +389,70 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
   }
 
   async subscribe<T>(address: string, options: SubscribeOptions<T>): Promise<Subscription> {
-    if (this.closing) throw new BridgeError('CLOSED', 'bridge closed', { address })
+    if (this.#closing) throw new BridgeError('CLOSED', 'bridge closed', { address })
     if (typeof address !== 'string' || address === '')
       throw new TypeError('address must be a non-empty string')
     if (typeof options?.decode !== 'function' || typeof options.handler !== 'function') {
       throw new TypeError('subscribe needs { decode, handler } functions')
     }
-    const refused = refusedAddress(this.opts.profile, address)
+    const refused = refusedAddress(this.#opts.profile, address)
     if (refused) throw new BridgeError('REJECTED', refused, { address, condition: 'amqp:not-implemented' })
-    const credit = options.credit ?? this.opts.credit
-    if (!Number.isInteger(credit) || credit < 1 || credit > 1000) {
-      throw new TypeError('credit must be an integer from 1 to 1000')
+    const credit = options.credit ?? this.#opts.credit
+    if (!Number.isInteger(credit) || credit < 1 || credit > MAX_CREDIT) {
+      throw new TypeError(`credit must be an integer from 1 to ${MAX_CREDIT}`)
     }
-    const process = this.consumer(address, options.decode, options.handler)
-    const receiver = this.addReceiver(
+    const process = this.#consumer(address, options.decode, options.handler)
+    const receiver = this.#addReceiver(
       { address, durable: options.durable ?? true, credit, failFast: true },
       process,
     )
     try {
       await receiver.whenAttached()
     } catch (error) {
-      this.receivers.delete(receiver)
-      if (this.closing) throw new BridgeError('CLOSED', 'bridge closed', { address })
-      const condition = (error as { condition?: string }).condition
+      this.#receivers.delete(receiver)
+      if (this.#closing) throw new BridgeError('CLOSED', 'bridge closed', { address })
+      const condition = error instanceof AttachRefused ? error.condition : undefined
       throw new BridgeError(
         'REJECTED',
         `the broker refused a receiver on ${address}: ${(error as Error).message}`,
-        {
-          address,
-          ...(condition === undefined ? {} : { condition }),
-        },
+        { address, ...(condition === undefined ? {} : { condition }), cause: error },
       )
     }
     return {
       address,
       close: async () => {
         receiver.stopIntake()
-        await atMost(receiver.whenIdle(), this.opts.closeTimeoutMs)
+        await this.#timers.atMost(receiver.whenIdle(), this.#opts.closeTimeoutMs)
         receiver.close()
-        this.receivers.delete(receiver)
+        this.#receivers.delete(receiver)
       },
     }
   }
 
-  waitForOpen(timeoutMs = this.opts.connectTimeoutMs): Promise<void> {
-    if (this.currentState === 'open') return Promise.resolve()
-    if (this.closing) return Promise.reject(new BridgeError('CLOSED', 'bridge closed'))
+  waitForOpen(timeoutMs = this.#opts.connectTimeoutMs): Promise<void> {
+    if (this.#currentState === 'open') return Promise.resolve()
+    if (this.#closing) return Promise.reject(new BridgeError('CLOSED', 'bridge closed'))
     return new Promise((resolve, reject) => {
       const onState = (state: BridgeState) => {
         if (state === 'open') finish()
         else if (state === 'closed') finish(new BridgeError('CLOSED', 'bridge closed'))
       }
       const finish = (error?: Error) => {
-        clearTimeout(timer)
+        this.#timers.clear(timer)
         this.off('state', onState)
         if (error) reject(error)
         else resolve()
       }
-      const timer = setTimeout(
+      const timer = this.#timers.timeout(
         () =>
           finish(
-            new BridgeError('TIMEOUT', `bridge not open within ${timeoutMs} ms (state ${this.currentState})`),
+            new BridgeError(
+              'TIMEOUT',
+              `bridge not open within ${timeoutMs} ms (state ${this.#currentState})`,
+            ),
           ),
         timeoutMs,
       )
-      timer.unref()
       this.on('state', onState)
     })
   }
@@ -468,31 +464,31 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
    * are taken until the wait is over.
    */
   close(): Promise<void> {
-    if (!this.closing) this.closing = this.shutdown()
-    return this.closing
+    if (!this.#closing) this.#closing = this.#shutdown()
+    return this.#closing
   }
 
-  private async shutdown(): Promise<void> {
-    const deadline = Date.now() + this.opts.closeTimeoutMs
-    for (const receiver of this.receivers) receiver.stopIntake()
-    const idle = Promise.all([...this.receivers].map((receiver) => receiver.whenIdle()))
-    await atMost(
-      idle.then(() => this.outbox.whenEmpty()),
+  async #shutdown(): Promise<void> {
+    const deadline = Date.now() + this.#opts.closeTimeoutMs
+    for (const receiver of this.#receivers) receiver.stopIntake()
+    const idle = Promise.all([...this.#receivers].map((receiver) => receiver.whenIdle()))
+    await this.#timers.atMost(
+      idle.then(() => this.#outbox.whenEmpty()),
       deadline - Date.now(),
     )
-    this.sendsClosed = true
-    this.requests?.close()
-    this.outbox.rejectAll(
+    this.#sendsClosed = true
+    this.#requests?.close()
+    this.#outbox.rejectAll(
       () => new BridgeError('CLOSED', 'bridge closed before the broker accepted the message'),
     )
-    for (const receiver of this.receivers) receiver.close()
-    this.receivers.clear()
-    this.umSender.close()
-    this.senders.closeAll()
-    await this.connection.stop(Math.max(250, deadline - Date.now()))
-    const previous = this.currentState
-    this.currentState = 'closed'
-    this.log.info({ state: 'closed', previous }, 'fastify-ci-bridge: state')
+    for (const receiver of this.#receivers) receiver.close()
+    this.#receivers.clear()
+    this.#umSender.close()
+    this.#senders.closeAll()
+    await this.#connection.stop(Math.max(250, deadline - Date.now()))
+    const previous = this.#currentState
+    this.#currentState = 'closed'
+    this.#log.info({ state: 'closed', previous }, 'fastify-ci-bridge: state')
     this.emit('state', 'closed', previous)
   }
 }

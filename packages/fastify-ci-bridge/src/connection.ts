@@ -3,6 +3,7 @@ import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
 import rhea, { type Connection, type ConnectionOptions, type Container, type EventContext } from 'rhea'
 import { Backoff } from './backoff.js'
 import type { BrokerEndpoint } from './options.js'
+import type { Timers } from './timers.js'
 import type { BridgeLogger } from './types.js'
 import { batchSocketWrites } from './write-batching.js'
 
@@ -14,6 +15,7 @@ export interface ConnectionSettings {
   initialDelayMs: number
   maxDelayMs: number
   connectTimeoutMs: number
+  timers: Timers
 }
 
 export interface ConnectionHooks {
@@ -55,50 +57,54 @@ function asError(value: unknown): Error | undefined {
 
 /**
  * Owns the AMQP connection. rhea's own reconnect is off: it re-attaches no links after a broker
- * `stop_app` (AMQP-NOTES.md), and it has no list of hosts. Every attempt is a fresh rhea connection,
+ * `stop_app` (docs/RABBITMQ.md, "Reconnects"), and it has no list of hosts. Every attempt is a fresh rhea connection,
  * so that sessions and links are always created anew by the bridge; attempts are spaced by
  * exponential backoff with full jitter, and each takes the next broker URL of the list (a cluster's
  * nodes): the one that just failed or was lost is the last to be tried again.
  */
 export class ConnectionManager {
-  private readonly container: Container
-  private readonly backoff: Backoff
-  private current: Connection | undefined
-  private openConnection: Connection | undefined
-  private reconnectTimer: NodeJS.Timeout | undefined
-  private connectTimer: NodeJS.Timeout | undefined
-  private stopped = false
-  private lastAttemptWarning = 0
+  readonly #settings: ConnectionSettings
+  readonly #hooks: ConnectionHooks
+  readonly #log: BridgeLogger
+  readonly #timers: Timers
+  readonly #container: Container
+  readonly #backoff: Backoff
+  #current: Connection | undefined
+  #openConnection: Connection | undefined
+  #reconnectTimer: NodeJS.Timeout | undefined
+  #connectTimer: NodeJS.Timeout | undefined
+  #stopped = false
+  #lastAttemptWarning = 0
   /** Index in `settings.endpoints` of the current (or next) attempt. */
-  private endpointIndex = 0
+  #endpointIndex = 0
   /** The endpoint of the open connection. */
-  private openEndpoint: BrokerEndpoint | undefined
+  #openEndpoint: BrokerEndpoint | undefined
   /** Endpoints that failed since the last open connection was lost (undefined: none lost). */
-  private failedSinceLoss: Set<number> | undefined
+  #failedSinceLoss: Set<number> | undefined
   /** When a connection opened after a loss, while its links are not all attached again. */
-  private reopenedAt: number | undefined
+  #reopenedAt: number | undefined
 
-  constructor(
-    private readonly settings: ConnectionSettings,
-    private readonly hooks: ConnectionHooks,
-    private readonly log: BridgeLogger,
-  ) {
-    this.backoff = new Backoff(settings.initialDelayMs, settings.maxDelayMs)
-    this.container = rhea.create_container({ id: settings.containerId })
+  constructor(settings: ConnectionSettings, hooks: ConnectionHooks, log: BridgeLogger) {
+    this.#settings = settings
+    this.#hooks = hooks
+    this.#log = log
+    this.#timers = settings.timers
+    this.#backoff = new Backoff(settings.initialDelayMs, settings.maxDelayMs)
+    this.#container = rhea.create_container({ id: settings.containerId })
     // rhea emits unhandled session and link errors on the container: never let them crash the process.
-    this.container.on('error', (error: unknown) => {
-      this.log.warn({ err: asError(error) }, 'amqp: unhandled error event')
+    this.#container.on('error', (error: unknown) => {
+      this.#log.warn({ err: asError(error) }, 'amqp: unhandled error event')
     })
   }
 
   /** The connection while it is open. */
   get connection(): Connection | undefined {
-    return this.openConnection
+    return this.#openConnection
   }
 
   /** The URL (password masked) of the open connection. */
   get connectedUrl(): string | undefined {
-    return this.openConnection ? this.openEndpoint?.safeUrl : undefined
+    return this.#openConnection ? this.#openEndpoint?.safeUrl : undefined
   }
 
   /**
@@ -107,28 +113,28 @@ export class ConnectionManager {
    * failover, not an outage.
    */
   get failingOver(): boolean {
-    const failed = this.failedSinceLoss
-    if (this.stopped || failed === undefined || this.settings.endpoints.length < 2) return false
-    if (this.reopenedAt !== undefined) return Date.now() - this.reopenedAt < this.settings.connectTimeoutMs
-    return failed.size < this.settings.endpoints.length
+    const failed = this.#failedSinceLoss
+    if (this.#stopped || failed === undefined || this.#settings.endpoints.length < 2) return false
+    if (this.#reopenedAt !== undefined) return Date.now() - this.#reopenedAt < this.#settings.connectTimeoutMs
+    return failed.size < this.#settings.endpoints.length
   }
 
   /** Every link is attached again on the open connection: the failover (if any) is over. */
   linksReady(): void {
-    if (!this.openConnection) return
-    this.failedSinceLoss = undefined
-    this.reopenedAt = undefined
+    if (!this.#openConnection) return
+    this.#failedSinceLoss = undefined
+    this.#reopenedAt = undefined
   }
 
   start(): void {
-    this.connect()
+    this.#connect()
   }
 
-  private connect(): void {
-    this.reconnectTimer = undefined
-    if (this.stopped) return
-    const settings = this.settings
-    const index = this.endpointIndex % settings.endpoints.length
+  #connect(): void {
+    this.#reconnectTimer = undefined
+    if (this.#stopped) return
+    const settings = this.#settings
+    const index = this.#endpointIndex % settings.endpoints.length
     const endpoint = settings.endpoints[index] as BrokerEndpoint
     const options = {
       host: endpoint.host,
@@ -145,35 +151,35 @@ export class ConnectionManager {
     } as ConnectionOptions
     let connection: Connection
     try {
-      connection = this.container.connect(options)
+      connection = this.#container.connect(options)
     } catch (error) {
-      this.log.error({ err: asError(error), url: endpoint.safeUrl }, 'amqp: cannot start a connection')
-      this.attemptFailed(index)
-      this.scheduleReconnect()
+      this.#log.error({ err: asError(error), url: endpoint.safeUrl }, 'amqp: cannot start a connection')
+      this.#attemptFailed(index)
+      this.#scheduleReconnect()
       return
     }
-    this.current = connection
-    const isCurrent = () => this.current === connection && !this.stopped
+    this.#current = connection
+    const isCurrent = () => this.#current === connection && !this.#stopped
 
     connection.on('connection_open', () => {
       if (!isCurrent()) return
-      clearTimeout(this.connectTimer)
-      // Nagle adds ~40 ms per hop on links of explicitly created sessions (AMQP-NOTES.md).
+      this.#timers.clear(this.#connectTimer)
+      // Nagle adds ~40 ms per hop on links of explicitly created sessions (docs/RABBITMQ.md, "Latency: Nagle").
       const socket = (connection as ConnectionInternals).socket
       socket?.setNoDelay?.(true)
       if (socket instanceof Socket) batchSocketWrites(socket)
-      this.backoff.reset()
-      this.openConnection = connection
-      this.openEndpoint = endpoint
+      this.#backoff.reset()
+      this.#openConnection = connection
+      this.#openEndpoint = endpoint
       // After a loss the failover lasts until the links are attached again (linksReady).
-      if (this.failedSinceLoss !== undefined) this.reopenedAt = Date.now()
-      this.log.info({ url: endpoint.safeUrl }, 'amqp: connection open')
-      this.hooks.onOpen(connection)
+      if (this.#failedSinceLoss !== undefined) this.#reopenedAt = Date.now()
+      this.#log.info({ url: endpoint.safeUrl }, 'amqp: connection open')
+      this.#hooks.onOpen(connection)
     })
     const onLost = (reason: string) => (context: EventContext | Error | undefined) => {
       if (!isCurrent()) return
       const error = context instanceof Error ? context : asError(context?.error ?? context?.connection?.error)
-      this.drop(connection, endpoint, index, reason, error)
+      this.#drop(connection, endpoint, index, reason, error)
     }
     connection.on('connection_close', onLost('connection closed by the broker'))
     connection.on('connection_error', onLost('connection error'))
@@ -181,10 +187,10 @@ export class ConnectionManager {
     connection.on('protocol_error', onLost('protocol error'))
     connection.on('error', onLost('error'))
 
-    clearTimeout(this.connectTimer)
-    this.connectTimer = setTimeout(() => {
-      if (isCurrent() && this.openConnection !== connection) {
-        this.drop(
+    this.#timers.clear(this.#connectTimer)
+    this.#connectTimer = this.#timers.timeout(() => {
+      if (isCurrent() && this.#openConnection !== connection) {
+        this.#drop(
           connection,
           endpoint,
           index,
@@ -193,66 +199,64 @@ export class ConnectionManager {
         )
       }
     }, settings.connectTimeoutMs)
-    this.connectTimer.unref()
   }
 
   /** An attempt on endpoint `index` failed: the next attempt takes the next endpoint. */
-  private attemptFailed(index: number): void {
-    this.failedSinceLoss?.add(index)
-    this.endpointIndex = index + 1
+  #attemptFailed(index: number): void {
+    this.#failedSinceLoss?.add(index)
+    this.#endpointIndex = index + 1
   }
 
-  private drop(
+  #drop(
     connection: Connection,
     endpoint: BrokerEndpoint,
     index: number,
     reason: string,
     error: Error | undefined,
   ): void {
-    const wasOpen = this.openConnection === connection
-    this.current = undefined
-    this.openConnection = undefined
-    this.openEndpoint = undefined
+    const wasOpen = this.#openConnection === connection
+    this.#current = undefined
+    this.#openConnection = undefined
+    this.#openEndpoint = undefined
     if (wasOpen) {
-      this.failedSinceLoss = new Set()
-      this.reopenedAt = undefined
+      this.#failedSinceLoss = new Set()
+      this.#reopenedAt = undefined
     }
-    this.attemptFailed(index)
-    clearTimeout(this.connectTimer)
+    this.#attemptFailed(index)
+    this.#timers.clear(this.#connectTimer)
     abort(connection)
     // A lost connection is always worth a warning; failed attempts (broker away, bad credentials,
     // untrusted certificate) at most one every 10 s, the rest at debug.
     const now = Date.now()
-    const warn = wasOpen || now - this.lastAttemptWarning >= ATTEMPT_WARNING_INTERVAL_MS
-    if (warn && !wasOpen) this.lastAttemptWarning = now
-    this.log[warn ? 'warn' : 'debug'](
+    const warn = wasOpen || now - this.#lastAttemptWarning >= ATTEMPT_WARNING_INTERVAL_MS
+    if (warn && !wasOpen) this.#lastAttemptWarning = now
+    this.#log[warn ? 'warn' : 'debug'](
       { err: error, url: endpoint.safeUrl },
       wasOpen ? `amqp: ${reason}` : `amqp: connection attempt failed (${explain(reason, error)})`,
     )
-    if (wasOpen) this.hooks.onLost(error)
-    this.scheduleReconnect()
+    if (wasOpen) this.#hooks.onLost(error)
+    this.#scheduleReconnect()
   }
 
-  private scheduleReconnect(): void {
-    if (this.stopped || this.reconnectTimer) return
-    const delay = this.backoff.next()
-    this.reconnectTimer = setTimeout(() => this.connect(), delay)
-    this.reconnectTimer.unref()
+  #scheduleReconnect(): void {
+    if (this.#stopped || this.#reconnectTimer) return
+    const delay = this.#backoff.next()
+    this.#reconnectTimer = this.#timers.timeout(() => this.#connect(), delay)
   }
 
   /** Closes the connection (AMQP close, bounded by `timeoutMs`, then the socket is dropped). */
   async stop(timeoutMs: number): Promise<void> {
-    this.stopped = true
-    clearTimeout(this.reconnectTimer)
-    clearTimeout(this.connectTimer)
-    this.reconnectTimer = undefined
-    const connection = this.current
-    const wasOpen = this.openConnection === connection
-    this.current = undefined
-    this.openConnection = undefined
-    this.openEndpoint = undefined
-    this.failedSinceLoss = undefined
-    this.reopenedAt = undefined
+    this.#stopped = true
+    this.#timers.clear(this.#reconnectTimer)
+    this.#timers.clear(this.#connectTimer)
+    this.#reconnectTimer = undefined
+    const connection = this.#current
+    const wasOpen = this.#openConnection === connection
+    this.#current = undefined
+    this.#openConnection = undefined
+    this.#openEndpoint = undefined
+    this.#failedSinceLoss = undefined
+    this.#reopenedAt = undefined
     if (!connection) return
     if (!wasOpen) {
       abort(connection)
@@ -260,13 +264,12 @@ export class ConnectionManager {
     }
     await new Promise<void>((resolve) => {
       const done = () => {
-        clearTimeout(timer)
+        this.#timers.clear(timer)
         connection.removeListener('connection_close', done)
         connection.removeListener('disconnected', done)
         resolve()
       }
-      const timer = setTimeout(done, timeoutMs)
-      timer.unref()
+      const timer = this.#timers.timeout(done, timeoutMs)
       connection.on('connection_close', done)
       connection.on('disconnected', done)
       try {

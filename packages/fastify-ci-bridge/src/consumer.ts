@@ -1,4 +1,4 @@
-import type { AmqpDecodeResult } from '@session-gateway/message-schema'
+import { type AmqpDecodeResult, CiErrorCode } from '@session-gateway/message-schema'
 import type { Message } from 'rhea'
 import { type AmqpId, idKey } from './amqp-ids.js'
 import { bodyOf, metaOf } from './codec.js'
@@ -62,7 +62,10 @@ export function createConsumer<T>(options: ConsumerOptions<T>): (message: Messag
     try {
       decoded = decode(bodyOf(amqpMessage))
     } catch (error) {
-      decoded = { ok: false, error: { code: 'INVALID', message: `decoder failed: ${String(error)}` } }
+      decoded = {
+        ok: false,
+        error: { code: CiErrorCode.INVALID, message: `decoder failed: ${String(error)}` },
+      }
     }
     if (!decoded.ok) {
       stats.invalid()
@@ -109,7 +112,7 @@ export function createConsumer<T>(options: ConsumerOptions<T>): (message: Messag
         { source, type: typeOf(decoded.message), messageId: id, err: error },
         'amqp: message handler failed; message rejected',
       )
-      if (meta.replyTo) await replyError(meta.replyTo, correlationId, 'INTERNAL', description)
+      if (meta.replyTo) await replyError(meta.replyTo, correlationId, CiErrorCode.INTERNAL, description)
       return { outcome: 'rejected', condition: HANDLER_ERROR_CONDITION, description }
     }
   }

@@ -6,14 +6,17 @@
  * `status()` then returns a promise that resolves `true` if the original succeeded.
  */
 export class DedupeWindow {
-  private readonly done = new Set<string>()
-  private readonly inProgress = new Map<string, Promise<boolean>>()
+  readonly #done = new Set<string>()
+  readonly #inProgress = new Map<string, Promise<boolean>>()
+  readonly #size: number
 
-  constructor(private readonly size: number) {}
+  constructor(size: number) {
+    this.#size = size
+  }
 
   status(id: string): 'new' | 'done' | Promise<boolean> {
-    if (this.done.has(id)) return 'done'
-    return this.inProgress.get(id) ?? 'new'
+    if (this.#done.has(id)) return 'done'
+    return this.#inProgress.get(id) ?? 'new'
   }
 
   /** Marks `id` as being handled; call the returned function with the handler's success. */
@@ -22,26 +25,26 @@ export class DedupeWindow {
     const pending = new Promise<boolean>((resolve) => {
       finish = resolve
     })
-    this.inProgress.set(id, pending)
+    this.#inProgress.set(id, pending)
     return (succeeded) => {
-      if (this.inProgress.get(id) === pending) this.inProgress.delete(id)
-      if (succeeded) this.remember(id)
+      if (this.#inProgress.get(id) === pending) this.#inProgress.delete(id)
+      if (succeeded) this.#remember(id)
       finish(succeeded)
     }
   }
 
   get rememberedCount(): number {
-    return this.done.size
+    return this.#done.size
   }
 
-  private remember(id: string): void {
-    if (this.size <= 0) return
-    this.done.delete(id)
-    this.done.add(id)
-    while (this.done.size > this.size) {
-      const oldest = this.done.values().next().value
+  #remember(id: string): void {
+    if (this.#size <= 0) return
+    this.#done.delete(id)
+    this.#done.add(id)
+    while (this.#done.size > this.#size) {
+      const oldest = this.#done.values().next().value
       if (oldest === undefined) break
-      this.done.delete(oldest)
+      this.#done.delete(oldest)
     }
   }
 }

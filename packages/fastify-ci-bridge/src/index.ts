@@ -10,7 +10,13 @@ export {
 export type { AmqpId, AmqpIdInput } from './amqp-ids.js'
 export { createCiBridge } from './bridge.js'
 export { DECODE_ERROR_CONDITION, HANDLER_ERROR_CONDITION } from './consumer.js'
-export { BridgeError, type BridgeErrorCode, isBridgeError } from './errors.js'
+export {
+  BridgeError,
+  type BridgeErrorCode,
+  type BridgeErrorDetails,
+  hasBridgeErrorCode,
+  isBridgeError,
+} from './errors.js'
 export { DEFAULTS } from './options.js'
 export type {
   BridgeLogger,
@@ -20,7 +26,7 @@ export type {
   CiBridge,
   CiBridgeEvents,
   CiBridgeOptions,
-  CiMessageHandler,
+  OnMessageHandler,
   ReceivedMeta,
   RequestOptions,
   RequestReplyResult,

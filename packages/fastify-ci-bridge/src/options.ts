@@ -7,7 +7,7 @@ import {
   rabbitmqReplyAddress,
   resolveAddresses,
 } from './addresses.js'
-import type { BrokerProfile, CiBridgeOptions, CiMessageHandler } from './types.js'
+import type { BrokerProfile, CiBridgeOptions, OnMessageHandler } from './types.js'
 
 export const DEFAULTS = {
   profile: 'rabbitmq',
@@ -59,7 +59,7 @@ export interface ResolvedOptions extends BridgeAddresses {
   maxCachedSenders: number
   maxDepth: number
   queuePrefix: string
-  onMessage: CiMessageHandler | undefined
+  onMessage: OnMessageHandler | undefined
 }
 
 const PREFIX = 'fastify-ci-bridge: '

@@ -6,56 +6,58 @@ import type { LinkSender, LinkSenderOptions } from './sender.js'
  * closed. A sender whose link the broker refuses rejects its messages and leaves the cache.
  */
 export class SenderCache {
-  private readonly senders = new Map<string, LinkSender>()
+  readonly #senders = new Map<string, LinkSender>()
+  readonly #max: number
+  readonly #create: (address: string, onChange: LinkSenderOptions['onChange']) => LinkSender
 
-  constructor(
-    private readonly max: number,
-    private readonly create: (address: string, onFailure: LinkSenderOptions['onChange']) => LinkSender,
-  ) {}
+  constructor(max: number, create: (address: string, onChange: LinkSenderOptions['onChange']) => LinkSender) {
+    this.#max = max
+    this.#create = create
+  }
 
   get size(): number {
-    return this.senders.size
+    return this.#senders.size
   }
 
   get(address: string): LinkSender {
-    let sender = this.senders.get(address)
+    let sender = this.#senders.get(address)
     if (sender) {
-      this.senders.delete(address)
-      this.senders.set(address, sender)
+      this.#senders.delete(address)
+      this.#senders.set(address, sender)
       return sender
     }
-    sender = this.create(address, (changed, failure) => {
-      if (failure && this.senders.get(address) === changed) {
-        this.senders.delete(address)
+    sender = this.#create(address, (changed, failure) => {
+      if (failure && this.#senders.get(address) === changed) {
+        this.#senders.delete(address)
         changed.close()
       }
     })
-    this.senders.set(address, sender)
-    this.evict(address)
+    this.#senders.set(address, sender)
+    this.#evict(address)
     return sender
   }
 
-  private evict(keep: string): void {
-    if (this.senders.size <= this.max) return
-    for (const [address, sender] of this.senders) {
-      if (this.senders.size <= this.max) break
+  #evict(keep: string): void {
+    if (this.#senders.size <= this.#max) return
+    for (const [address, sender] of this.#senders) {
+      if (this.#senders.size <= this.#max) break
       if (address === keep || sender.pendingCount > 0) continue
-      this.senders.delete(address)
+      this.#senders.delete(address)
       sender.close()
     }
   }
 
   /** Re-creates the links of senders that hold messages (the others attach on their next use). */
   attachBusy(): void {
-    for (const sender of this.senders.values()) if (sender.pendingCount > 0) sender.attach()
+    for (const sender of this.#senders.values()) if (sender.pendingCount > 0) sender.attach()
   }
 
   connectionLost(): void {
-    for (const sender of this.senders.values()) sender.connectionLost()
+    for (const sender of this.#senders.values()) sender.connectionLost()
   }
 
   closeAll(): void {
-    for (const sender of this.senders.values()) sender.close()
-    this.senders.clear()
+    for (const sender of this.#senders.values()) sender.close()
+    this.#senders.clear()
   }
 }

@@ -26,11 +26,12 @@ export interface ReceivedMeta {
 }
 
 /**
- * Handles one valid CI message. The message is settled `accepted` once this resolves; when it throws
- * (or rejects) the message is settled `rejected` (condition `amqp:internal-error`) and, when it has a
- * `reply_to`, answered with a `RESULT` error `INTERNAL`.
+ * The `onMessage` option: handles one valid CI message received on the node or broadcast address.
+ * The message is settled `accepted` once this resolves; when it throws (or rejects) the message is
+ * settled `rejected` (condition `amqp:internal-error`) and, when it has a `reply_to`, answered with
+ * a `RESULT` error `INTERNAL`.
  */
-export type CiMessageHandler = (message: CiMessage, meta: ReceivedMeta) => Promise<void> | void
+export type OnMessageHandler = (message: CiMessage, meta: ReceivedMeta) => Promise<void> | void
 
 export interface SendOptions {
   replyTo?: string
@@ -126,6 +127,8 @@ export interface CiBridge extends EventEmitter {
    * Always false with one URL.
    */
   readonly failingOver: boolean
+  /** The bridge's timers armed now (links, connection, send and request timeouts): 0 once closed. */
+  readonly activeTimers: number
 
   /** Resolves only once the broker settled the message `accepted`; rejects with a BridgeError otherwise. */
   send(address: string, body: object, options?: SendOptions): Promise<void>
@@ -142,7 +145,7 @@ export interface CiBridge extends EventEmitter {
    * that needs what is registered after the bridge. Once, before the bridge starts (the plugin starts
    * it when the app is ready); `state` is `open` only once these receivers are attached too.
    */
-  consume(handler: CiMessageHandler): void
+  consume(handler: OnMessageHandler): void
   /** Resolves when `state` is `open` (at once if it is); rejects with TIMEOUT or CLOSED. */
   waitForOpen(timeoutMs?: number): Promise<void>
 
@@ -203,7 +206,7 @@ export interface CiBridgeOptions {
    */
   queuePrefix?: string
   /** Consumes the node and broadcast addresses when given. */
-  onMessage?: CiMessageHandler
+  onMessage?: OnMessageHandler
 }
 
 /** The logger the bridge writes to (Fastify's `log` fits). */

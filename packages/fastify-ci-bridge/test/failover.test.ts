@@ -4,7 +4,7 @@ import { type AddressInfo, createServer } from 'node:net'
 import { test } from 'node:test'
 import { createCiBridge } from '../src/index.js'
 import { startFakePeer } from './fake-peer.js'
-import { captureLogger, waitFor } from './helpers.js'
+import { captureLogger, until } from './helpers.js'
 
 /** A loopback port nothing listens on (bound, then released). */
 async function freePort(): Promise<number> {
@@ -34,7 +34,7 @@ test('several URLs: a failed attempt moves to the next; a lost connection fails 
   assert.equal(bridge.failingOver, false)
 
   const sent = bridge.sendToUserManager({ type: 'CLIENT_EVENT', v: 1 }, { messageId: 'm-1' })
-  await waitFor(() => first.received.length === 1, 5000, 'the message on the first node')
+  await until(() => first.received.length === 1, 5000, 'the message on the first node')
 
   const seenWhileLost: boolean[] = []
   bridge.on('state', (state) => {
@@ -51,7 +51,7 @@ test('several URLs: a failed attempt moves to the next; a lost connection fails 
   )
 
   await second.close() // now every URL is down: an outage, no longer a failover
-  await waitFor(() => bridge.state === 'reconnecting' && !bridge.failingOver, 10_000, 'every URL refused')
+  await until(() => bridge.state === 'reconnecting' && !bridge.failingOver, 10_000, 'every URL refused')
   assert.equal(bridge.connectedUrl, undefined)
 })
 
@@ -65,6 +65,6 @@ test('one URL: a lost connection is never a failover', async (t) => {
     if (state === 'reconnecting') seen.push(bridge.failingOver)
   })
   await only.close()
-  await waitFor(() => seen.length === 1, 10_000, 'the loss')
+  await until(() => seen.length === 1, 10_000, 'the loss')
   assert.deepEqual(seen, [false])
 })

@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { after, type TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import rhea, { type Connection, type Delivery, type Message } from 'rhea'
@@ -15,12 +17,73 @@ export function uid(): string {
   return randomBytes(4).toString('hex')
 }
 
-/** Polls `check` every 10 ms until it holds; throws with `what` after `timeoutMs`. */
-export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+/**
+ * The one poll of these tests: runs `check` (which may be async, e.g. a rabbitmqctl query) until it
+ * holds, every 10 ms; throws with `what` after `timeoutMs`.
+ */
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+export interface Closable {
+  close(): unknown
+}
+
+/**
+ * What a test opens is closed when it ends, pass or fail (`t.after`, or `after` for a whole file),
+ * the last opened first: `const keep = closer(t); const bridge = keep(createCiBridge(...))`.
+ * Closing one again inside the test is fine (the bridge's and Fastify's close() are idempotent).
+ */
+export function closer(scope: Pick<TestContext, 'after'>): <T extends Closable>(thing: T) => T {
+  const opened: Closable[] = []
+  scope.after(async () => {
+    for (const thing of opened.reverse()) await thing.close()
+  })
+  return (thing) => {
+    opened.push(thing)
+    return thing
+  }
+}
+
+/**
+ * One test file's use of the shared broker: a run id for unique queue names, a raw rhea connection
+ * opened on first use, and after the file (whatever failed) what `keep` was given closed, then
+ * every queue of the run deleted, and checked gone.
+ */
+export function sharedBroker(): {
+  run: string
+  raw: () => Promise<Connection>
+  keep: <T extends Closable>(thing: T) => T
+} {
+  const run = uid()
+  let raw: Connection | undefined
+  const opened: Closable[] = []
+  after(async () => {
+    for (const thing of opened.reverse()) await thing.close()
+    if (raw) await rawClose(raw)
+    await deleteQueuesContaining(run)
+    await deleteBroadcastQueues(run)
+    const left = (await listQueues()).filter((q) => q.name.includes(run))
+    assert.deepEqual(left, [], 'no test queue left behind')
+  })
+  return {
+    run,
+    raw: async () => {
+      raw ??= await rawConnect()
+      return raw
+    },
+    keep: (thing) => {
+      opened.push(thing)
+      return thing
+    },
   }
 }
 

@@ -2,30 +2,20 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { after, before, test } from 'node:test'
+import { before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { type CiMessage, decodeResult, resultOk } from '@session-gateway/message-schema'
 import type { Connection } from 'rhea'
 import { createCiBridge, type ReceivedMeta, type StandaloneCiBridge } from '../src/index.js'
-import {
-  BROKER_URL,
-  deleteBroadcastQueues,
-  deleteQueuesContaining,
-  listQueues,
-  rawClose,
-  rawConnect,
-  rawReceiver,
-  runBroadcast,
-  uid,
-  waitFor,
-} from './helpers.js'
+import { BROKER_URL, listQueues, rawReceiver, runBroadcast, sharedBroker, until } from './helpers.js'
 
 const run = promisify(execFile)
 const PYTHON = '/usr/bin/python3' // Debian's modules; the first python3 on PATH may not see them
 const script = (name: string) => fileURLToPath(new URL(`./interop/${name}`, import.meta.url))
 
-const id = uid()
+const broker = sharedBroker()
+const id = broker.run
 let bridge: StandaloneCiBridge
 let raw: Connection
 const handled: Array<[CiMessage, ReceivedMeta]> = []
@@ -66,30 +56,20 @@ async function protonReceive(address: string, count: number): Promise<ProtonMess
 }
 
 before(async () => {
-  raw = await rawConnect()
-  bridge = createCiBridge({
-    url: BROKER_URL,
-    nodeId: `t-interop-${id}`,
-    userManagerAddress: `/queue/t-interop-um-${id}`,
-    broadcastAddress: runBroadcast(id),
-    onMessage: async (message, meta) => {
-      handled.push([message, meta])
-      await bridge.reply(meta, resultOk({ seen: message.type }))
-    },
-  })
-  await bridge.waitForOpen(10_000)
-})
-
-after(async () => {
-  await bridge.close()
-  await rawClose(raw)
-  await deleteQueuesContaining(id)
-  await deleteBroadcastQueues(id)
-  assert.deepEqual(
-    (await listQueues()).filter((q) => q.name.includes(id)),
-    [],
-    'no test queue left behind',
+  raw = await broker.raw()
+  bridge = broker.keep(
+    createCiBridge({
+      url: BROKER_URL,
+      nodeId: `t-interop-${id}`,
+      userManagerAddress: `/queue/t-interop-um-${id}`,
+      broadcastAddress: runBroadcast(id),
+      onMessage: async (message, meta) => {
+        handled.push([message, meta])
+        await bridge.reply(meta, resultOk({ seen: message.type }))
+      },
+    }),
   )
+  await bridge.waitForOpen(10_000)
 })
 
 test('proton sends CI messages (data section, amqp-value string, amqp-value map); the bridge decodes, settles, answers', async () => {
@@ -115,7 +95,7 @@ test('proton sends CI messages (data section, amqp-value string, amqp-value map)
     { encoding: 'data', body: { type: 'NOPE', v: 1 }, message_id: `p-nope-${id}`, reply_to: replyTo },
   ]
   for (const spec of sends) assert.equal(await protonSend(bridge.nodeReplyTo, spec), 'accepted')
-  await waitFor(() => handled.length === 3, 10_000, 'three CI messages handled')
+  await until(() => handled.length === 3, 10_000, 'three CI messages handled')
   assert.deepEqual(
     handled.map(([message]) => message),
     [
@@ -126,8 +106,8 @@ test('proton sends CI messages (data section, amqp-value string, amqp-value map)
   )
   assert.equal(handled[0]?.[1].messageId, `p-data-${id}`)
   assert.equal(handled[0]?.[1].replyTo, replyTo)
-  await waitFor(() => bridge.stats.settlements.accepted === 3, 5000, 'three accepted')
-  await waitFor(() => bridge.stats.settlements.rejected === 1, 5000, 'one rejected')
+  await until(() => bridge.stats.settlements.accepted === 3, 5000, 'three accepted')
+  await until(() => bridge.stats.settlements.rejected === 1, 5000, 'one rejected')
 
   const results = await protonReceive(replyTo, 4)
   const byCorrelation = new Map(results.map((r) => [r.correlation_id, r]))
@@ -191,7 +171,7 @@ test('a RESULT carries the request id with its AMQP type (ulong, uuid, binary, s
     }
     assert.equal(await protonSend(bridge.nodeReplyTo, spec), 'accepted')
   }
-  await waitFor(() => handled.length === before + ids.length, 10_000, 'every PING handled')
+  await until(() => handled.length === before + ids.length, 10_000, 'every PING handled')
   const metas = handled.slice(before).map(([, meta]) => meta)
   assert.deepEqual(
     metas.map((meta) => [meta.amqpMessageId?.type, meta.messageId]),
@@ -220,7 +200,7 @@ test('application_properties pass both ways between proton and the bridge (W3C t
     application_properties: { traceparent, tenant: 'blue' },
   }
   assert.equal(await protonSend(bridge.nodeReplyTo, spec), 'accepted')
-  await waitFor(() => handled.some(([, meta]) => meta.messageId === messageId), 10_000, 'the PING handled')
+  await until(() => handled.some(([, meta]) => meta.messageId === messageId), 10_000, 'the PING handled')
   const meta = handled.find(([, m]) => m.messageId === messageId)?.[1]
   assert.deepEqual(meta?.applicationProperties, { traceparent, tenant: 'blue' })
 

@@ -296,7 +296,7 @@ test('generic profile: addresses exactly as given; reply-to defaults to the rece
   )
 })
 
-test('generic profile without requestReplyAddress: resolved, and request() is refused with a message that says what to set', async () => {
+test('generic profile without requestReplyAddress: resolved, and request() is refused with a message that says what to set', async (t) => {
   const generic = {
     ...base,
     url: 'amqp://guest:guest@127.0.0.1:1',
@@ -309,12 +309,9 @@ test('generic profile without requestReplyAddress: resolved, and request() is re
   assert.equal(o.requestReplyAddress, undefined)
   assert.equal(o.requestReplyTo, undefined)
   const bridge = createCiBridge({ ...generic, closeTimeoutMs: 100 })
-  try {
-    await assert.rejects(bridge.request('nodes/n2', { type: 'PING', v: 1 }), {
-      message:
-        'fastify-ci-bridge: request() needs a reply address: set "requestReplyAddress" (profile \'generic\')',
-    })
-  } finally {
-    await bridge.close()
-  }
+  t.after(() => bridge.close())
+  await assert.rejects(bridge.request('nodes/n2', { type: 'PING', v: 1 }), {
+    message:
+      'fastify-ci-bridge: request() needs a reply address: set "requestReplyAddress" (profile \'generic\')',
+  })
 })

@@ -1,46 +1,29 @@
 // The Fastify plugin: decorator, state, onClose (bounded wait for handlers and sends), nothing left behind.
 import assert from 'node:assert/strict'
-import { after, test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import Fastify from 'fastify'
-import type { Connection } from 'rhea'
 import fastifyCiBridge, { BridgeError, type BridgeState, type ReceivedMeta } from '../src/index.js'
 import {
   BROKER_URL,
+  closer,
   dataSection,
-  deleteBroadcastQueues,
-  deleteQueuesContaining,
   listQueues,
-  rawClose,
-  rawConnect,
   rawReceiver,
   rawSend,
   runBroadcast,
+  sharedBroker,
   uid,
-  waitFor,
+  until,
 } from './helpers.js'
 
-const run = uid()
-let raw: Connection | undefined
+// The raw connection is opened by the first test that needs it, so the first test can check that
+// nothing is left running.
+const broker = sharedBroker()
+const run = broker.run
 
-/** Opened by the first test that needs it, so the first test can check nothing is left running. */
-async function rawConnection(): Promise<Connection> {
-  raw ??= await rawConnect()
-  return raw
-}
-
-after(async () => {
-  if (raw) await rawClose(raw)
-  await deleteQueuesContaining(run)
-  await deleteBroadcastQueues(run)
-  assert.deepEqual(
-    (await listQueues()).filter((q) => q.name.includes(run)),
-    [],
-    'no test queue left behind',
-  )
-})
-
-function appWith(options: Record<string, unknown> = {}) {
-  const app = Fastify({ logger: false })
+/** An app with the plugin, closed when the test ends however it ends. */
+function appWith(t: TestContext, options: Record<string, unknown> = {}) {
+  const app = closer(t)(Fastify({ logger: false }))
   app.register(fastifyCiBridge, {
     url: BROKER_URL,
     nodeId: `t-plugin-${run}-${uid()}`,
@@ -55,8 +38,8 @@ function appWith(options: Record<string, unknown> = {}) {
   return app
 }
 
-test('registers as fastify-ci-bridge, decorates ciBridge, reports its state', async () => {
-  const app = appWith()
+test('registers as fastify-ci-bridge, decorates ciBridge, reports its state', async (t) => {
+  const app = appWith(t)
   const states: Array<[BridgeState, BridgeState]> = []
   await app.ready()
   app.ciBridge.on('state', (state, previous) => states.push([state, previous]))
@@ -74,19 +57,19 @@ test('registers as fastify-ci-bridge, decorates ciBridge, reports its state', as
   )
   assert.ok(error instanceof BridgeError)
   assert.equal(error.code, 'CLOSED')
-  await waitFor(
+  await until(
     () => !process.getActiveResourcesInfo().some((r) => r === 'Timeout' || r === 'TCPSocketWrap'),
     2000,
     `no timers or sockets left (${process.getActiveResourcesInfo().join(', ')})`,
   )
 })
 
-test('onClose waits for a running handler (its reply still goes out), then settles its message accepted', async () => {
-  const connection = await rawConnection()
+test('onClose waits for a running handler (its reply still goes out), then settles its message accepted', async (t) => {
+  const connection = await broker.raw()
   const replies = `t-plugin-replies-${run}`
-  const results = await rawReceiver(connection, `/queue/${replies}`, { durable: false })
+  const results = closer(t)(await rawReceiver(connection, `/queue/${replies}`, { durable: false }))
   let started = false
-  const app = appWith({
+  const app = appWith(t, {
     onMessage: async (_message: unknown, meta: ReceivedMeta) => {
       started = true
       await new Promise((resolve) => setTimeout(resolve, 300))
@@ -100,20 +83,19 @@ test('onClose waits for a running handler (its reply still goes out), then settl
     message_id: 'close-1',
     reply_to: `/amq/queue/${replies}`,
   })
-  await waitFor(() => started, 5000, 'the handler running')
+  await until(() => started, 5000, 'the handler running')
   const t0 = Date.now()
   await app.close()
   assert.ok(Date.now() - t0 >= 200, 'close waited for the handler')
   assert.equal(app.ciBridge.stats.settlements.accepted, 1)
-  await waitFor(() => results.received.length === 1, 5000, 'the reply sent during close')
+  await until(() => results.received.length === 1, 5000, 'the reply sent during close')
   assert.equal(results.received[0]?.message.correlation_id, 'close-1')
-  results.close()
 })
 
-test('onClose is bounded: a stuck handler does not hold it past closeTimeoutMs; its message stays queued', async () => {
+test('onClose is bounded: a stuck handler does not hold it past closeTimeoutMs; its message stays queued', async (t) => {
   let started = false
   const nodeId = `t-stuck-${run}`
-  const app = appWith({
+  const app = appWith(t, {
     nodeId,
     closeTimeoutMs: 300,
     onMessage: async () => {
@@ -123,26 +105,30 @@ test('onClose is bounded: a stuck handler does not hold it past closeTimeoutMs; 
   })
   await app.ready()
   await app.ciBridge.waitForOpen(10_000)
-  await rawSend(await rawConnection(), app.ciBridge.nodeReplyTo, {
+  await rawSend(await broker.raw(), app.ciBridge.nodeReplyTo, {
     body: dataSection({ type: 'PING', v: 1 }),
   })
-  await waitFor(() => started, 5000, 'the handler running')
+  await until(() => started, 5000, 'the handler running')
   const t0 = Date.now()
   await app.close()
   const took = Date.now() - t0
   assert.ok(took >= 280 && took < 2000, `closed after ${took} ms`)
   assert.equal(app.ciBridge.stats.settlements.accepted, 0)
   // Never settled: the broker requeued it for the node's next life.
-  const deadline = Date.now() + 10_000
   let queue = (await listQueues()).find((q) => q.name === `gateway.node.${nodeId}`)
-  while (queue?.messages !== 1 && Date.now() < deadline) {
-    queue = (await listQueues()).find((q) => q.name === `gateway.node.${nodeId}`)
-  }
+  await until(
+    async () => {
+      queue = (await listQueues()).find((q) => q.name === `gateway.node.${nodeId}`)
+      return queue?.messages === 1
+    },
+    10_000,
+    'the message back in the queue',
+  ).catch(() => {})
   assert.equal(queue?.messages, 1)
 })
 
-test('readiness follows the state: 503 while connecting', async () => {
-  const app = appWith({ url: 'amqp://guest:guest@127.0.0.1:1', closeTimeoutMs: 50 })
+test('readiness follows the state: 503 while connecting', async (t) => {
+  const app = appWith(t, { url: 'amqp://guest:guest@127.0.0.1:1', closeTimeoutMs: 50 })
   await app.ready()
   const response = await app.inject('/readyz')
   assert.equal(response.statusCode, 503)
@@ -150,9 +136,9 @@ test('readiness follows the state: 503 while connecting', async () => {
   await app.close()
 })
 
-test('consume(handler) given after registration, before ready: the node address is consumed with it; too late, it throws', async () => {
+test('consume(handler) given after registration, before ready: the node address is consumed with it; too late, it throws', async (t) => {
   const received: string[] = []
-  const app = appWith()
+  const app = appWith(t)
   await app.after()
   app.ciBridge.consume((message) => {
     received.push(message.type)
@@ -160,12 +146,12 @@ test('consume(handler) given after registration, before ready: the node address 
   assert.throws(() => app.ciBridge.consume(() => {}), /consumes already/)
   await app.ready()
   await app.ciBridge.waitForOpen(10_000)
-  await rawSend(await rawConnection(), app.ciBridge.nodeReplyTo, {
+  await rawSend(await broker.raw(), app.ciBridge.nodeReplyTo, {
     body: dataSection({ type: 'PING', v: 1 }),
   })
-  await waitFor(() => received.length === 1, 5000, 'the message handled')
+  await until(() => received.length === 1, 5000, 'the message handled')
   assert.deepEqual(received, ['PING'])
-  const late = appWith()
+  const late = appWith(t)
   await late.ready()
   assert.throws(() => late.ciBridge.consume(() => {}), /before the bridge starts/)
   await late.close()

@@ -1,49 +1,39 @@
 // request() / reply() against the real RabbitMQ on 127.0.0.1:5672.
 import assert from 'node:assert/strict'
 import { Socket } from 'node:net'
-import { after, before, test } from 'node:test'
+import { before, test } from 'node:test'
 import { decodeResult, resultOk } from '@session-gateway/message-schema'
 import { BridgeError, createCiBridge, type StandaloneCiBridge } from '../src/index.js'
-import {
-  BROKER_URL,
-  deleteBroadcastQueues,
-  deleteQueuesContaining,
-  listQueues,
-  runBroadcast,
-  uid,
-} from './helpers.js'
+import { BROKER_URL, listQueues, runBroadcast, sharedBroker } from './helpers.js'
 
-const run = uid()
+const broker = sharedBroker()
+const run = broker.run
 let gateway: StandaloneCiBridge
 let ci: StandaloneCiBridge
 
 before(async () => {
   // A "gateway" node that answers PING with a RESULT through reply(), like the real dispatcher.
-  gateway = createCiBridge({
-    url: BROKER_URL,
-    nodeId: `t-rr-gw-${run}`,
-    userManagerAddress: `/queue/t-rr-um-${run}`,
-    broadcastAddress: runBroadcast(run),
-    onMessage: async (message, meta) => {
-      if (message.type === 'PING')
-        await gateway.reply(meta, resultOk({ node: gateway.nodeId, sessions: 0, uptimeMs: 1 }))
-    },
-  })
+  gateway = broker.keep(
+    createCiBridge({
+      url: BROKER_URL,
+      nodeId: `t-rr-gw-${run}`,
+      userManagerAddress: `/queue/t-rr-um-${run}`,
+      broadcastAddress: runBroadcast(run),
+      onMessage: async (message, meta) => {
+        if (message.type === 'PING')
+          await gateway.reply(meta, resultOk({ node: gateway.nodeId, sessions: 0, uptimeMs: 1 }))
+      },
+    }),
+  )
   // The CI side: only requests.
-  ci = createCiBridge({
-    url: BROKER_URL,
-    nodeId: `t-rr-ci-${run}`,
-    userManagerAddress: `/queue/t-rr-um-${run}`,
-  })
+  ci = broker.keep(
+    createCiBridge({
+      url: BROKER_URL,
+      nodeId: `t-rr-ci-${run}`,
+      userManagerAddress: `/queue/t-rr-um-${run}`,
+    }),
+  )
   await Promise.all([gateway.waitForOpen(10_000), ci.waitForOpen(10_000)])
-})
-
-after(async () => {
-  await Promise.all([gateway.close(), ci.close()])
-  await deleteQueuesContaining(run)
-  await deleteBroadcastQueues(run)
-  const left = (await listQueues()).filter((q) => q.name.includes(run))
-  assert.deepEqual(left, [], 'no test queue left behind')
 })
 
 test('request/reply round trip: RESULT correlated by message id', async () => {

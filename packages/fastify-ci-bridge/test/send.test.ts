@@ -1,58 +1,51 @@
 // Sending against the real RabbitMQ on 127.0.0.1:5672 (unique queue names per run).
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { before, test } from 'node:test'
 import type { Connection } from 'rhea'
 import { BridgeError, createCiBridge, type StandaloneCiBridge } from '../src/index.js'
+import { LinkSender } from '../src/sender.js'
 import {
   BROKER_URL,
   captureLogger,
-  deleteBroadcastQueues,
-  deleteQueuesContaining,
+  closer,
   listQueues,
   rabbitmqctl,
-  rawClose,
-  rawConnect,
   rawReceiver,
   runBroadcast,
+  sharedBroker,
   uid,
-  waitFor,
+  until,
 } from './helpers.js'
 
-const run = uid()
+const broker = sharedBroker()
+const run = broker.run
 let raw: Connection
 let bridge: StandaloneCiBridge
 const UM = `/queue/t-send-um-${run}`
 
 before(async () => {
-  raw = await rawConnect()
-  bridge = createCiBridge(
-    {
-      url: BROKER_URL,
-      nodeId: `t-send-${run}`,
-      userManagerAddress: UM,
-      broadcastAddress: runBroadcast(run),
-      onMessage: () => {},
-    },
-    captureLogger(),
+  raw = await broker.raw()
+  bridge = broker.keep(
+    createCiBridge(
+      {
+        url: BROKER_URL,
+        nodeId: `t-send-${run}`,
+        userManagerAddress: UM,
+        broadcastAddress: runBroadcast(run),
+        onMessage: () => {},
+      },
+      captureLogger(),
+    ),
   )
   await bridge.waitForOpen(10_000)
 })
 
-after(async () => {
-  await bridge.close()
-  await rawClose(raw)
-  await deleteQueuesContaining(run)
-  await deleteBroadcastQueues(run)
-  const left = (await listQueues()).filter((q) => q.name.includes(run))
-  assert.deepEqual(left, [], 'no test queue left behind')
-})
-
-test('send resolves on accepted; body and properties as PROTOCOL.md section 2', async () => {
+test('send resolves on accepted; body and properties as PROTOCOL.md section 2', async (t) => {
   const queue = `t-send-${run}`
-  const receiver = await rawReceiver(raw, `/queue/${queue}`)
+  const receiver = closer(t)(await rawReceiver(raw, `/queue/${queue}`))
   const body = { type: 'EMIT', v: 1, sid: 'a'.repeat(22), event: 'chat.message', data: { text: 'héllo ✓' } }
   await bridge.send(`/queue/${queue}`, body, { replyTo: '/amq/queue/somewhere', correlationId: 'corr-1' })
-  await waitFor(() => receiver.received.length === 1, 5000, 'the message at the raw receiver')
+  await until(() => receiver.received.length === 1, 5000, 'the message at the raw receiver')
   const got = receiver.received[0]?.message
   assert.ok(got)
   const section = got.body as { typecode: number; content: Buffer }
@@ -67,39 +60,36 @@ test('send resolves on accepted; body and properties as PROTOCOL.md section 2', 
   assert.equal(got.reply_to, '/amq/queue/somewhere')
   assert.equal(got.correlation_id, 'corr-1')
   assert.notEqual(got.durable, true, 'send() is not durable unless asked')
-  receiver.close()
 })
 
-test('message ids are unique unless given, and kept when given', async () => {
+test('message ids are unique unless given, and kept when given', async (t) => {
   const queue = `t-ids-${run}`
-  const receiver = await rawReceiver(raw, `/queue/${queue}`)
+  const receiver = closer(t)(await rawReceiver(raw, `/queue/${queue}`))
   await Promise.all([
     bridge.send(`/queue/${queue}`, { type: 'A' }),
     bridge.send(`/queue/${queue}`, { type: 'B' }),
     bridge.send(`/queue/${queue}`, { type: 'C' }, { messageId: 'mine-1', subject: 'custom' }),
   ])
-  await waitFor(() => receiver.received.length === 3, 5000, 'three messages')
+  await until(() => receiver.received.length === 3, 5000, 'three messages')
   const ids = receiver.received.map((r) => String(r.message.message_id))
   assert.equal(new Set(ids).size, 3)
   const mine = receiver.received.find((r) => r.message.message_id === 'mine-1')
   assert.equal(mine?.message.subject, 'custom')
-  receiver.close()
 })
 
-test('sendToUserManager: durable message, reply_to = nodeReplyTo, into the durable User Manager queue', async () => {
+test('sendToUserManager: durable message, reply_to = nodeReplyTo, into the durable User Manager queue', async (t) => {
   const before = bridge.stats.accepted
   await bridge.sendToUserManager({ type: 'CLIENT_EVENT', v: 1 })
   assert.equal(bridge.stats.accepted, before + 1)
   const queue = (await listQueues()).find((q) => q.name === `t-send-um-${run}`)
   assert.ok(queue, 'the UM queue exists (declared before the bridge reported open)')
   assert.equal(queue.durable, true)
-  const receiver = await rawReceiver(raw, `/amq/queue/t-send-um-${run}`)
-  await waitFor(() => receiver.received.length >= 1, 5000, 'the UM message')
+  const receiver = closer(t)(await rawReceiver(raw, `/amq/queue/t-send-um-${run}`))
+  await until(() => receiver.received.length >= 1, 5000, 'the UM message')
   const got = receiver.received[0]?.message
   assert.equal(got?.durable, true)
   assert.equal(got?.reply_to, bridge.nodeReplyTo)
   assert.equal(bridge.nodeReplyTo, `/amq/queue/gateway.node.t-send-${run}`)
-  receiver.close()
 })
 
 test('a body that is not a plain JSON object is refused before anything is sent', async () => {
@@ -109,166 +99,155 @@ test('a body that is not a plain JSON object is refused before anything is sent'
   await assert.rejects(bridge.send(`/queue/t-x-${run}`, circular), TypeError)
 })
 
-test('a bad address rejects with REJECTED and takes no other link down', async () => {
+test('a bad address rejects with REJECTED and takes no other link down', async (t) => {
   const logger = captureLogger()
   const handled: string[] = []
   const id = uid()
-  const other = createCiBridge(
-    {
-      url: BROKER_URL,
-      nodeId: `t-bad-${run}-${id}`,
-      userManagerAddress: UM,
-      broadcastAddress: runBroadcast(run),
-      onMessage: (message) => {
-        handled.push(message.type)
+  const other = closer(t)(
+    createCiBridge(
+      {
+        url: BROKER_URL,
+        nodeId: `t-bad-${run}-${id}`,
+        userManagerAddress: UM,
+        broadcastAddress: runBroadcast(run),
+        onMessage: (message) => {
+          handled.push(message.type)
+        },
       },
-    },
-    logger,
+      logger,
+    ),
   )
-  try {
-    await other.waitForOpen(10_000)
-    // Not a RabbitMQ address at all: the broker ends the sender's session (amqp:invalid-field).
-    const bad = await other.send('no/such/kind', { type: 'X' }).then(
-      () => assert.fail('should be rejected'),
-      (e: unknown) => e,
-    )
-    assert.ok(bad instanceof BridgeError)
-    assert.equal(bad.code, 'REJECTED')
-    assert.equal(bad.condition, 'amqp:invalid-field')
-    // A queue that does not exist, as a receiver: amqp:not-found ends that receiver's session only.
-    const refused = await other
-      .subscribe(`/amq/queue/t-missing-${run}`, {
-        decode: () => ({ ok: true, message: {} }),
-        handler: () => {},
-      })
-      .then(
-        () => assert.fail('should be refused'),
-        (e: unknown) => e,
-      )
-    assert.ok(refused instanceof BridgeError)
-    assert.equal(refused.code, 'REJECTED')
-    assert.equal(refused.condition, 'amqp:not-found')
-    // Durability mismatch on an existing queue: amqp:precondition-failed, again only that link.
-    const mismatch = await other
-      .subscribe(UM, { decode: () => ({ ok: true, message: {} }), handler: () => {}, durable: false })
-      .then(
-        () => assert.fail('should be refused'),
-        (e: unknown) => e,
-      )
-    assert.equal((mismatch as BridgeError).condition, 'amqp:precondition-failed')
-
-    // /temp-queue/ would get no answer and then cost the whole connection: refused without trying.
-    const temp = await other.send('/temp-queue/x', { type: 'X' }).then(
-      () => assert.fail('should be refused'),
-      (e: unknown) => e,
-    )
-    assert.equal((temp as BridgeError).code, 'REJECTED')
-    assert.equal((temp as BridgeError).condition, 'amqp:not-implemented')
-    await assert.rejects(
-      other.subscribe('/temp-topic/x', { decode: () => ({ ok: true, message: {} }), handler: () => {} }),
-      { code: 'REJECTED' },
-    )
-
-    // Everything else still works: the state, the UM sender, the node receiver.
-    assert.equal(other.state, 'open')
-    await other.sendToUserManager({ type: 'CLIENT_EVENT', v: 1 })
-    await bridge.send(other.nodeReplyTo, { type: 'PING', v: 1 })
-    await waitFor(() => handled.length === 1, 5000, 'the PING at the node receiver')
-    assert.deepEqual(handled, ['PING'])
-    assert.equal(other.stats.reconnects, 0, 'the connection never dropped')
-    assert.ok(logger.entries.some((e) => e.level === 'warn' && e.obj.address === 'no/such/kind'))
-  } finally {
-    await other.close()
-  }
-})
-
-test('outbox bound: with the broker away, sends past the bound reject at once with UNAVAILABLE, unless they bypass it', async () => {
-  // Nothing listens on port 1: the bridge keeps trying to connect, messages wait in the outbox.
-  const away = createCiBridge({
-    url: 'amqp://guest:guest@127.0.0.1:1',
-    nodeId: `t-outbox-${run}`,
-    outboxLimit: 5,
-    closeTimeoutMs: 100,
-  })
-  try {
-    assert.equal(away.state, 'connecting')
-    const waiting = Array.from({ length: 5 }, (_, i) => away.send('/queue/anything', { type: 'X', i }))
-    for (const p of waiting) p.catch(() => {})
-    assert.equal(away.stats.outboxDepth, 5)
-    // At once: settled before the event loop's next turn (setImmediate), so no timer (the send
-    // timeout) and no I/O took part in the refusal.
-    let refusal: unknown
-    away.send('/queue/anything', { type: 'X' }).then(
-      () => assert.fail('should be refused'),
-      (e: unknown) => {
-        refusal = e
-      },
-    )
-    await new Promise((resolve) => setImmediate(resolve))
-    const error = refusal
-    assert.ok(error !== undefined, 'refused at once')
-    assert.ok(error instanceof BridgeError)
-    assert.equal(error.code, 'UNAVAILABLE')
-    // bypassOutboxLimit: kept past the bound (and counted, so bounded sends stay refused).
-    const kept = away.send('/queue/anything', { type: 'X' }, { bypassOutboxLimit: true })
-    waiting.push(kept)
-    kept.catch(() => {})
-    assert.equal(away.stats.outboxDepth, 6)
-    await assert.rejects(away.send('/queue/anything', { type: 'X' }), { code: 'UNAVAILABLE' })
-    await away.close()
-    const outcomes = await Promise.allSettled(waiting)
-    for (const outcome of outcomes) {
-      assert.equal(outcome.status, 'rejected')
-      assert.equal((outcome.reason as BridgeError).code, 'CLOSED')
-    }
-    assert.equal(away.state, 'closed')
-  } finally {
-    await away.close()
-  }
-})
-
-test('a message that cannot be queued is rejected UNAVAILABLE and leaves nothing in the outbox', async () => {
-  const away = createCiBridge({
-    url: 'amqp://guest:guest@127.0.0.1:1',
-    nodeId: `t-enqueue-${run}`,
-    closeTimeoutMs: 100,
-  })
-  try {
-    // The failure no sender has today, forced: enqueue throws after the outbox took the message.
-    const internals = away as unknown as { umSender: { enqueue: () => void } }
-    internals.umSender.enqueue = () => {
-      throw new Error('sender broken')
-    }
-    await assert.rejects(away.sendToUserManager({ type: 'X', v: 1 }), {
-      code: 'UNAVAILABLE',
-      message: 'could not queue the message: sender broken',
+  await other.waitForOpen(10_000)
+  // Not a RabbitMQ address at all: the broker ends the sender's session (amqp:invalid-field).
+  const bad = await other.send('no/such/kind', { type: 'X' }).then(
+    () => assert.fail('should be rejected'),
+    (e: unknown) => e,
+  )
+  assert.ok(bad instanceof BridgeError)
+  assert.equal(bad.code, 'REJECTED')
+  assert.equal(bad.condition, 'amqp:invalid-field')
+  // A queue that does not exist, as a receiver: amqp:not-found ends that receiver's session only.
+  const refused = await other
+    .subscribe(`/amq/queue/t-missing-${run}`, {
+      decode: () => ({ ok: true, message: {} }),
+      handler: () => {},
     })
-    assert.equal(away.stats.outboxDepth, 0)
-  } finally {
-    await away.close()
-  }
+    .then(
+      () => assert.fail('should be refused'),
+      (e: unknown) => e,
+    )
+  assert.ok(refused instanceof BridgeError)
+  assert.equal(refused.code, 'REJECTED')
+  assert.equal(refused.condition, 'amqp:not-found')
+  // Durability mismatch on an existing queue: amqp:precondition-failed, again only that link.
+  const mismatch = await other
+    .subscribe(UM, { decode: () => ({ ok: true, message: {} }), handler: () => {}, durable: false })
+    .then(
+      () => assert.fail('should be refused'),
+      (e: unknown) => e,
+    )
+  assert.equal((mismatch as BridgeError).condition, 'amqp:precondition-failed')
+
+  // /temp-queue/ would get no answer and then cost the whole connection: refused without trying.
+  const temp = await other.send('/temp-queue/x', { type: 'X' }).then(
+    () => assert.fail('should be refused'),
+    (e: unknown) => e,
+  )
+  assert.equal((temp as BridgeError).code, 'REJECTED')
+  assert.equal((temp as BridgeError).condition, 'amqp:not-implemented')
+  await assert.rejects(
+    other.subscribe('/temp-topic/x', { decode: () => ({ ok: true, message: {} }), handler: () => {} }),
+    { code: 'REJECTED' },
+  )
+
+  // Everything else still works: the state, the UM sender, the node receiver.
+  assert.equal(other.state, 'open')
+  await other.sendToUserManager({ type: 'CLIENT_EVENT', v: 1 })
+  await bridge.send(other.nodeReplyTo, { type: 'PING', v: 1 })
+  await until(() => handled.length === 1, 5000, 'the PING at the node receiver')
+  assert.deepEqual(handled, ['PING'])
+  assert.equal(other.stats.reconnects, 0, 'the connection never dropped')
+  assert.ok(logger.entries.some((e) => e.level === 'warn' && e.obj.address === 'no/such/kind'))
 })
 
-test('a vhost in the URL path selects the RabbitMQ virtual host', async () => {
+test('outbox bound: with the broker away, sends past the bound reject at once with UNAVAILABLE, unless they bypass it', async (t) => {
+  // Nothing listens on port 1: the bridge keeps trying to connect, messages wait in the outbox.
+  const away = closer(t)(
+    createCiBridge({
+      url: 'amqp://guest:guest@127.0.0.1:1',
+      nodeId: `t-outbox-${run}`,
+      outboxLimit: 5,
+      closeTimeoutMs: 100,
+    }),
+  )
+  assert.equal(away.state, 'connecting')
+  const waiting = Array.from({ length: 5 }, (_, i) => away.send('/queue/anything', { type: 'X', i }))
+  for (const p of waiting) p.catch(() => {})
+  assert.equal(away.stats.outboxDepth, 5)
+  // At once: settled before the event loop's next turn (setImmediate), so no timer (the send
+  // timeout) and no I/O took part in the refusal.
+  let refusal: unknown
+  away.send('/queue/anything', { type: 'X' }).then(
+    () => assert.fail('should be refused'),
+    (e: unknown) => {
+      refusal = e
+    },
+  )
+  await new Promise((resolve) => setImmediate(resolve))
+  const error = refusal
+  assert.ok(error !== undefined, 'refused at once')
+  assert.ok(error instanceof BridgeError)
+  assert.equal(error.code, 'UNAVAILABLE')
+  // bypassOutboxLimit: kept past the bound (and counted, so bounded sends stay refused).
+  const kept = away.send('/queue/anything', { type: 'X' }, { bypassOutboxLimit: true })
+  waiting.push(kept)
+  kept.catch(() => {})
+  assert.equal(away.stats.outboxDepth, 6)
+  await assert.rejects(away.send('/queue/anything', { type: 'X' }), { code: 'UNAVAILABLE' })
+  await away.close()
+  const outcomes = await Promise.allSettled(waiting)
+  for (const outcome of outcomes) {
+    assert.equal(outcome.status, 'rejected')
+    assert.equal((outcome.reason as BridgeError).code, 'CLOSED')
+  }
+  assert.equal(away.state, 'closed')
+})
+
+test('a message that cannot be queued is rejected UNAVAILABLE and leaves nothing in the outbox', async (t) => {
+  const away = closer(t)(
+    createCiBridge({
+      url: 'amqp://guest:guest@127.0.0.1:1',
+      nodeId: `t-enqueue-${run}`,
+      closeTimeoutMs: 100,
+    }),
+  )
+  // The failure no sender has today, forced: enqueue throws after the outbox took the message.
+  t.mock.method(LinkSender.prototype, 'enqueue', () => {
+    throw new Error('sender broken')
+  })
+  await assert.rejects(away.sendToUserManager({ type: 'X', v: 1 }), {
+    code: 'UNAVAILABLE',
+    message: 'could not queue the message: sender broken',
+  })
+  assert.equal(away.stats.outboxDepth, 0)
+})
+
+test('a vhost in the URL path selects the RabbitMQ virtual host', async (t) => {
   const vhost = `t-vhost-${run}`
   await rabbitmqctl(['add_vhost', vhost])
-  try {
-    await rabbitmqctl(['set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*'])
-    const inVhost = createCiBridge({
+  t.after(() => rabbitmqctl(['delete_vhost', vhost]))
+  await rabbitmqctl(['set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*'])
+  const inVhost = closer(t)(
+    createCiBridge({
       url: `amqp://guest:guest@127.0.0.1:5672/${vhost}`,
       nodeId: `t-vhost-${run}`,
       userManagerAddress: `/queue/t-vhost-um-${run}`,
-    })
-    try {
-      await inVhost.waitForOpen(10_000)
-      await inVhost.sendToUserManager({ type: 'CLIENT_EVENT', v: 1 })
-    } finally {
-      await inVhost.close()
-    }
-    const queues = await rabbitmqctl(['list_queues', '-p', vhost, 'name', 'messages', '--no-table-headers'])
-    assert.match(queues, new RegExp(`t-vhost-um-${run}\\s+1`))
-    assert.ok(!(await listQueues()).some((q) => q.name === `t-vhost-um-${run}`), 'not in the default vhost')
-  } finally {
-    await rabbitmqctl(['delete_vhost', vhost])
-  }
+    }),
+  )
+  await inVhost.waitForOpen(10_000)
+  await inVhost.sendToUserManager({ type: 'CLIENT_EVENT', v: 1 })
+  await inVhost.close()
+  const queues = await rabbitmqctl(['list_queues', '-p', vhost, 'name', 'messages', '--no-table-headers'])
+  assert.match(queues, new RegExp(`t-vhost-um-${run}\\s+1`))
+  assert.ok(!(await listQueues()).some((q) => q.name === `t-vhost-um-${run}`), 'not in the default vhost')
 })

@@ -1,10 +1,11 @@
-// Small pieces without a broker: backoff, dedupe window, codec.
+// Small pieces without a broker: backoff, dedupe window, codec, timers.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import rhea, { type Message } from 'rhea'
 import { Backoff } from '../src/backoff.js'
 import { bodyOf, encodeJsonMessage, jsonBodyOf, metaOf } from '../src/codec.js'
 import { DedupeWindow } from '../src/dedupe.js'
+import { Timers } from '../src/timers.js'
 
 test('backoff: exponential ceiling with full jitter, capped, reset after success', () => {
   let r = 0.999_999
@@ -66,4 +67,30 @@ test('codec: encoding as PROTOCOL.md section 2, decoding of data sections and am
   const uuid = rhea.generate_uuid()
   const meta = metaOf({ body: null, message_id: rhea.string_to_uuid(uuid) } as unknown as Message, 'node')
   assert.equal(meta.messageId, uuid)
+})
+
+test('deadlines: many of one duration expire in order on one timer; a cancelled one never expires', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] })
+  const timers = new Timers()
+  const expired: number[] = []
+  const queue = timers.deadlines<number>(1000, (n) => expired.push(n))
+  const places = [0, 1, 2, 3, 4].map((n) => {
+    t.mock.timers.tick(100)
+    return queue.add(n)
+  })
+  assert.equal(timers.size, 1, 'five deadlines, one timer')
+  places[0]?.cancel()
+  places[2]?.cancel()
+  t.mock.timers.tick(1000) // now 1500: the deadlines of 1 (1200) and 3 (1400) are past, 4 (1500) too
+  assert.deepEqual(expired, [1, 3, 4])
+  assert.equal(timers.size, 0, 'nothing left to wait for: no timer')
+  queue.add(5)
+  queue.add(6)
+  t.mock.timers.tick(999)
+  assert.deepEqual(expired, [1, 3, 4])
+  t.mock.timers.tick(1)
+  assert.deepEqual(expired, [1, 3, 4, 5, 6])
+  const last = queue.add(7)
+  last.cancel()
+  assert.equal(timers.size, 0, 'cancelling the only deadline disarms the timer')
 })

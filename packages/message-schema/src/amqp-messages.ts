@@ -197,22 +197,6 @@ export const CiMessage = Type.Union([
 ])
 export type CiMessage = Static<typeof CiMessage>
 
-/** The schema of each CI message, by `type`. */
-export const CiMessageSchemas = {
-  EMIT: Emit,
-  ROOM_EMIT: RoomEmit,
-  BROADCAST: Broadcast,
-  JOIN: Join,
-  LEAVE: Leave,
-  DISCONNECT: Disconnect,
-  SESSION_INFO: SessionInfo,
-  PING: Ping,
-  EMIT_USER: EmitUser,
-  DISCONNECT_USER: DisconnectUser,
-  USER_INFO: UserInfo,
-  ROOM_INFO: RoomInfo,
-} as const
-
 // ---- RESULT (gateway -> the CI message's reply_to) ----
 
 export const ResultOk = Type.Object({

@@ -1,32 +1,18 @@
 import type { TSchema } from 'typebox'
-import {
-  Broadcast,
-  ClientConnected,
-  ClientDetached,
-  ClientDisconnected,
-  ClientEvent,
-  ClientResumed,
-  Disconnect,
-  Emit,
-  Join,
-  Leave,
-  NodeHeartbeat,
-  NodeStopped,
-  Ping,
-  Result,
-  RoomEmit,
-  SessionInfo,
-} from './amqp-messages.js'
+import { Result } from './amqp-messages.js'
 import { TRACEPARENT_PATTERN } from './common.js'
 import {
+  CI_MESSAGE_TYPES,
+  type CiMessageType,
   JSON_CONTENT_TYPE,
   LAST_SEQ_QUERY_PARAM,
   PROTOCOL_VERSION,
   RESUME_QUERY_PARAM,
   TAKEOVER_MESSAGE_TYPES,
   UM_MESSAGE_TYPES,
+  type UmMessageType,
 } from './constants.js'
-import { DisconnectUser, EmitUser, RoomInfo, UserInfo } from './presence-messages.js'
+import { CI_SCHEMAS, UM_SCHEMAS } from './message-tables.js'
 import { TakeoverGranted, TakeoverRefused, TakeoverRequest } from './takeover-messages.js'
 import { ClientFrame, ErrorFrame, EventFrame, ReplyFrame, SessionFrame } from './ws-frames.js'
 
@@ -55,67 +41,43 @@ const wsMessages = {
   ErrorFrame: { schema: ErrorFrame, summary: 'Error for a frame without a usable id' },
 } as const
 
-const amqpMessages = {
-  CLIENT_CONNECTED: { schema: ClientConnected, summary: 'A session opened on a node' },
-  CLIENT_DISCONNECTED: {
-    schema: ClientDisconnected,
-    summary:
-      'A session ended (sent exactly once per session; for a detached one when its window ends), with why',
-  },
-  CLIENT_EVENT: {
-    schema: ClientEvent,
-    summary:
-      "A client event forwarded to the User Manager (application_properties traceparent/tracestate: the frame's trace)",
-  },
-  CLIENT_DETACHED: {
-    schema: ClientDetached,
-    summary: "A session's connection dropped; the session waits for its client for the resume window",
-  },
-  CLIENT_RESUMED: {
-    schema: ClientResumed,
-    summary: 'A detached (or moved) session is back on a connection; reply_to = the node that holds it now',
-  },
-  NODE_HEARTBEAT: {
-    schema: NodeHeartbeat,
-    summary: 'A node is alive (AMQP ttl = 3 x intervalMs, not durable); sessions = live and detached',
-  },
-  NODE_STOPPED: { schema: NodeStopped, summary: 'The last message of a graceful shutdown of a node' },
-  EMIT: { schema: Emit, summary: 'Event to one session' },
-  ROOM_EMIT: {
-    schema: RoomEmit,
-    summary: "Event to every local member of a room (on the broadcast address: every node's)",
-  },
-  BROADCAST: { schema: Broadcast, summary: 'Event to every session' },
-  JOIN: { schema: Join, summary: 'Add a session to a room' },
-  LEAVE: { schema: Leave, summary: 'Remove a session from a room' },
-  DISCONNECT: { schema: Disconnect, summary: 'Close a session (code 1000 or 4000-4999)' },
-  SESSION_INFO: {
-    schema: SessionInfo,
-    summary: 'Ask for a session: RESULT.data = {sid,node,connectedAt,rooms,meta}',
-  },
-  PING: { schema: Ping, summary: 'Ask a node: RESULT.data = {node,sessions,uptimeMs}' },
-  EMIT_USER: {
-    schema: EmitUser,
-    summary:
-      "Event to every session of a user (on the broadcast address: every node's). RESULT.data = {delivered}",
-  },
-  DISCONNECT_USER: {
-    schema: DisconnectUser,
-    summary: 'Close every session of a user (code 1000 or 4000-4999). RESULT.data = {closed}',
-  },
-  USER_INFO: {
-    schema: UserInfo,
-    summary: "Ask for a user's sessions: RESULT.data = {node, sessions: [{sid, connectedAt, rooms}]}",
-  },
-  ROOM_INFO: {
-    schema: RoomInfo,
-    summary:
-      'Ask who is in a room: RESULT.data = {node, count (exact), members: [{sid, user?}] (at most limit, default 1000)}',
-  },
-  RESULT: {
-    schema: Result,
-    summary: 'Answer to a CI message that had reply_to; correlation_id = its message_id',
-  },
+/** What each AMQP message is for (the schemas come from message-tables.ts). */
+const AMQP_SUMMARIES = {
+  CLIENT_CONNECTED: 'A session opened on a node',
+  CLIENT_DISCONNECTED:
+    'A session ended (sent exactly once per session; for a detached one when its window ends), with why',
+  CLIENT_EVENT:
+    "A client event forwarded to the User Manager (application_properties traceparent/tracestate: the frame's trace)",
+  CLIENT_DETACHED: "A session's connection dropped; the session waits for its client for the resume window",
+  CLIENT_RESUMED:
+    'A detached (or moved) session is back on a connection; reply_to = the node that holds it now',
+  NODE_HEARTBEAT: 'A node is alive (AMQP ttl = 3 x intervalMs, not durable); sessions = live and detached',
+  NODE_STOPPED: 'The last message of a graceful shutdown of a node',
+  EMIT: 'Event to one session',
+  ROOM_EMIT: "Event to every local member of a room (on the broadcast address: every node's)",
+  BROADCAST: 'Event to every session',
+  JOIN: 'Add a session to a room',
+  LEAVE: 'Remove a session from a room',
+  DISCONNECT: 'Close a session (code 1000 or 4000-4999)',
+  SESSION_INFO: 'Ask for a session: RESULT.data = {sid,node,connectedAt,rooms,meta}',
+  PING: 'Ask a node: RESULT.data = {node,sessions,uptimeMs}',
+  EMIT_USER:
+    "Event to every session of a user (on the broadcast address: every node's). RESULT.data = {delivered}",
+  DISCONNECT_USER: 'Close every session of a user (code 1000 or 4000-4999). RESULT.data = {closed}',
+  USER_INFO: "Ask for a user's sessions: RESULT.data = {node, sessions: [{sid, connectedAt, rooms}]}",
+  ROOM_INFO:
+    'Ask who is in a room: RESULT.data = {node, count (exact), members: [{sid, user?}] (at most limit, default 1000)}',
+  RESULT: 'Answer to a CI message that had reply_to; correlation_id = its message_id',
+} as const satisfies Record<UmMessageType | CiMessageType | 'RESULT', string>
+
+const AMQP_SCHEMAS: Record<keyof typeof AMQP_SUMMARIES, TSchema> = {
+  ...UM_SCHEMAS,
+  ...CI_SCHEMAS,
+  RESULT: Result,
+}
+
+/** Node to node (the cross-node takeover, PROTOCOL.md 5.4): not UM or CI messages. */
+const TAKEOVER_MESSAGES = {
   TAKEOVER_REQUEST: {
     schema: TakeoverRequest,
     summary:
@@ -131,7 +93,17 @@ const amqpMessages = {
     summary:
       'Node to node: no hand-over (expired, invalid, gap, unavailable); the session stays where it was',
   },
-} as const
+}
+
+const amqpMessages = {
+  ...Object.fromEntries(
+    Object.entries(AMQP_SUMMARIES).map(([type, summary]) => [
+      type,
+      { schema: AMQP_SCHEMAS[type as keyof typeof AMQP_SUMMARIES], summary },
+    ]),
+  ),
+  ...TAKEOVER_MESSAGES,
+}
 
 type MessageTable = Record<string, { schema: TSchema; summary: string }>
 
@@ -181,20 +153,7 @@ function opMessages(channel: string, names: readonly string[]): Array<{ $ref: st
 
 const UM_TYPES = UM_MESSAGE_TYPES
 const TAKEOVER_TYPES = TAKEOVER_MESSAGE_TYPES
-const NODE_TYPES = [
-  'EMIT',
-  'ROOM_EMIT',
-  'BROADCAST',
-  'JOIN',
-  'LEAVE',
-  'DISCONNECT',
-  'SESSION_INFO',
-  'PING',
-  'EMIT_USER',
-  'DISCONNECT_USER',
-  'USER_INFO',
-  'ROOM_INFO',
-] as const
+const NODE_TYPES = CI_MESSAGE_TYPES
 
 export interface AsyncApiOptions {
   /** Version string of the gateway build. */

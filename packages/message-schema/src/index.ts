@@ -1,23 +1,141 @@
-export * from './amqp-messages.js'
+// The package's public surface, named one by one (README "What is in it"): the wire messages and
+// frames (schema + type of the same name), the protocol's codes and names, the decoders,
+// encoders and compiled validators, and the AsyncAPI document. Schema building blocks and the
+// schema tables stay inside.
+export {
+  Broadcast,
+  CiMessage,
+  ClientConnected,
+  ClientDetached,
+  ClientDisconnected,
+  ClientEvent,
+  ClientMeta,
+  ClientResumed,
+  DeliveredData,
+  Disconnect,
+  Emit,
+  Join,
+  Leave,
+  NodeHeartbeat,
+  NodeStopped,
+  Ping,
+  PingData,
+  Result,
+  ResultError,
+  ResultOk,
+  RoomEmit,
+  SessionInfo,
+  SessionInfoData,
+  UmMessage,
+} from './amqp-messages.js'
 export { type AsyncApiOptions, buildAsyncApiDocument } from './asyncapi.js'
-export * from './common.js'
-export * from './constants.js'
-export * from './decode.js'
-export * from './encode.js'
-export { jsonTextExceedsDepth, jsonValueProblem } from './json-depth.js'
-export * from './presence-messages.js'
-export * from './takeover-messages.js'
+export { EventName, JsonValue, RequestId, Trace } from './common.js'
+export {
+  APP_CLOSE_CODE_MAX,
+  APP_CLOSE_CODE_MIN,
+  CI_MESSAGE_TYPES,
+  CiErrorCode,
+  type CiMessageType,
+  ClientErrorCode,
+  CloseCode,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_ROOM_INFO_LIMIT,
+  EVENT_NAME_PATTERN,
+  JSON_CONTENT_TYPE,
+  LAST_SEQ_QUERY_PARAM,
+  MAX_CLOSE_REASON_LENGTH,
+  MAX_REQUEST_ID_LENGTH,
+  MAX_ROOM_INFO_LIMIT,
+  MAX_ROOM_NAME_LENGTH,
+  MAX_USER_ID_LENGTH,
+  PROTOCOL_VERSION,
+  RESERVED_EVENTS,
+  RESUME_QUERY_PARAM,
+  RESUME_REFUSAL_REASONS,
+  RESUMED_ELSEWHERE_REASON,
+  type ReservedEvent,
+  type ResumeRefusalReason,
+  SESSION_EVENT,
+  SID_PATTERN,
+  SID_TARGETED_TYPES,
+  TAKEOVER_MESSAGE_TYPES,
+  type TakeoverMessageType,
+  UM_MESSAGE_TYPES,
+  type UmMessageType,
+} from './constants.js'
+export {
+  type AmqpBody,
+  type AmqpDecodeResult,
+  type ClientFrameDecodeResult,
+  type DecodeError,
+  type DecodeOptions,
+  decodeCiMessage,
+  decodeClientFrame,
+  decodeResult,
+  decodeTakeoverMessage,
+  decodeUmMessage,
+} from './decode.js'
+export {
+  clientConnected,
+  clientDetached,
+  clientDisconnected,
+  clientEvent,
+  clientResumed,
+  encodeErrorFrame,
+  encodeEventFrame,
+  encodeReplyError,
+  encodeReplyOk,
+  encodeSessionFrame,
+  nodeHeartbeat,
+  nodeStopped,
+  resultError,
+  resultOk,
+  takeoverGranted,
+  takeoverRefused,
+  takeoverRequest,
+  withSeq,
+} from './encode.js'
+export { jsonValueProblem } from './json-depth.js'
+export {
+  ClosedData,
+  DisconnectUser,
+  EmitUser,
+  RoomInfo,
+  RoomInfoData,
+  RoomMemberView,
+  UserId,
+  UserInfo,
+  UserInfoData,
+  UserSessionView,
+} from './presence-messages.js'
+export {
+  TakeoverGranted,
+  type TakeoverMessage,
+  TakeoverRefused,
+  TakeoverRequest,
+  TakeoverSnapshot,
+  takeoverValidators,
+} from './takeover-messages.js'
 export {
   ciValidators,
   clientFrameValidator,
   describeFirstError,
   errorFrameValidator,
   replyFrameValidator,
-  requestIdValidator,
   resultValidator,
   serverFrameValidator,
   sessionFrameValidator,
   traceValidator,
   umValidators,
 } from './validators.js'
-export * from './ws-frames.js'
+export {
+  ClientFrame,
+  ErrorFrame,
+  EventFrame,
+  ReplyErrorFrame,
+  ReplyFrame,
+  ReplyOkFrame,
+  ServerFrame,
+  SessionFrame,
+  SessionFrameData,
+} from './ws-frames.js'

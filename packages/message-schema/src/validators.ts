@@ -1,24 +1,8 @@
+import type { TSchema } from 'typebox'
 import { Compile } from 'typebox/compile'
-import {
-  Broadcast,
-  ClientConnected,
-  ClientDetached,
-  ClientDisconnected,
-  ClientEvent,
-  ClientResumed,
-  Disconnect,
-  Emit,
-  Join,
-  Leave,
-  NodeHeartbeat,
-  NodeStopped,
-  Ping,
-  Result,
-  RoomEmit,
-  SessionInfo,
-} from './amqp-messages.js'
+import { Result } from './amqp-messages.js'
 import { RequestId, Trace } from './common.js'
-import { DisconnectUser, EmitUser, RoomInfo, UserInfo } from './presence-messages.js'
+import { CI_SCHEMAS, UM_SCHEMAS } from './message-tables.js'
 import { ClientFrame, ErrorFrame, ReplyFrame, ServerFrame, SessionFrame } from './ws-frames.js'
 
 // Compiled once, at module load; never per message.
@@ -31,30 +15,19 @@ export const requestIdValidator = Compile(RequestId)
 export const traceValidator = Compile(Trace)
 export const resultValidator = Compile(Result)
 
-export const ciValidators = {
-  EMIT: Compile(Emit),
-  ROOM_EMIT: Compile(RoomEmit),
-  BROADCAST: Compile(Broadcast),
-  JOIN: Compile(Join),
-  LEAVE: Compile(Leave),
-  DISCONNECT: Compile(Disconnect),
-  SESSION_INFO: Compile(SessionInfo),
-  PING: Compile(Ping),
-  EMIT_USER: Compile(EmitUser),
-  DISCONNECT_USER: Compile(DisconnectUser),
-  USER_INFO: Compile(UserInfo),
-  ROOM_INFO: Compile(RoomInfo),
+type Validators<Table extends Record<string, TSchema>> = {
+  readonly [K in keyof Table]: ReturnType<typeof Compile<Table[K]>>
 }
 
-export const umValidators = {
-  CLIENT_CONNECTED: Compile(ClientConnected),
-  CLIENT_DISCONNECTED: Compile(ClientDisconnected),
-  CLIENT_EVENT: Compile(ClientEvent),
-  CLIENT_DETACHED: Compile(ClientDetached),
-  CLIENT_RESUMED: Compile(ClientResumed),
-  NODE_HEARTBEAT: Compile(NodeHeartbeat),
-  NODE_STOPPED: Compile(NodeStopped),
+/** One compiled validator per entry of a schema table, under the same keys. */
+function compileTable<Table extends Record<string, TSchema>>(table: Table): Validators<Table> {
+  return Object.fromEntries(
+    Object.entries(table).map(([type, schema]) => [type, Compile(schema)]),
+  ) as Validators<Table>
 }
+
+export const ciValidators = compileTable(CI_SCHEMAS)
+export const umValidators = compileTable(UM_SCHEMAS)
 
 interface ErrorSource {
   Errors(value: unknown): ReadonlyArray<{ instancePath: string; message: string; keyword: string }>

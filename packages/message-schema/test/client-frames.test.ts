@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { decodeClientFrame, ServerFrame } from '../src/index.js'
-import { serverFrameValidator } from '../src/validators.js'
+import { decodeClientFrame, ServerFrame, serverFrameValidator } from '../src/index.js'
 
 function expectError(input: string | Uint8Array, code: string, pattern?: RegExp) {
   const result = decodeClientFrame(input)

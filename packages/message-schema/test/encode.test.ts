@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { encodeErrorFrame, encodeEventFrame, encodeReplyError, encodeReplyOk } from '../src/index.js'
-import { serverFrameValidator } from '../src/validators.js'
+import {
+  encodeErrorFrame,
+  encodeEventFrame,
+  encodeReplyError,
+  encodeReplyOk,
+  serverFrameValidator,
+} from '../src/index.js'
 
 describe('WebSocket frame encoders', () => {
   it('produce exactly the frames of PROTOCOL.md', () => {

@@ -16,8 +16,8 @@ import {
   encodeReplyOk,
   resultError,
   resultOk,
+  serverFrameValidator,
 } from '../src/index.js'
-import { serverFrameValidator } from '../src/validators.js'
 
 const SID = 'AbCdEfGhIjKlMnOpQrStUv' // 22 characters of [A-Za-z0-9_-]
 const TS = 1_700_000_000_000

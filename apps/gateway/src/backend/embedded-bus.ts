@@ -6,6 +6,7 @@ import {
   type Result,
   type UmMessage,
 } from '@session-gateway/message-schema'
+import { BridgeError } from 'fastify-ci-bridge'
 import type { Backend, BackendStats, CiMessageHandler, CiMeta } from './types.js'
 
 /** The address of the one node in embedded mode. */
@@ -66,7 +67,7 @@ export class EmbeddedBus implements Backend {
   }
 
   async sendToUserManager(body: UmMessage): Promise<void> {
-    if (this.#closed) throw Object.assign(new Error('embedded bus is closed'), { code: 'UNAVAILABLE' })
+    if (this.#closed) throw new BridgeError('UNAVAILABLE', 'embedded bus is closed')
     this.#counters.sent++
     this.#counters.allSent++
     const text = JSON.stringify(body)

@@ -1,5 +1,5 @@
 import { decodeResult } from '@session-gateway/message-schema'
-import type { CiBridge } from 'fastify-ci-bridge'
+import { type CiBridge, hasBridgeErrorCode } from 'fastify-ci-bridge'
 
 /**
  * Where the node check stands: not run yet, this node alone on its id, another process on it, the
@@ -43,7 +43,7 @@ export async function checkNodeId(
     options.onPing?.(answer !== undefined)
     if (!answer) {
       // Accepted by the broker and never answered: the address does not lead back here.
-      if ((failure as { code?: unknown }).code === 'TIMEOUT' && answered === 0) return 'unreachable'
+      if (hasBridgeErrorCode(failure, 'TIMEOUT') && answered === 0) return 'unreachable'
       continue
     }
     const result = decodeResult(answer.body)

@@ -65,7 +65,8 @@ export interface Backend {
   /** Delivers the CI messages to `handler` from now on (once, before the app is ready). */
   consume(handler: CiMessageHandler): void
   /**
-   * Resolves once the broker accepted the message; rejects with a coded error otherwise. `trace`
+   * Resolves once the broker accepted the message; rejects with a BridgeError (fastify-ci-bridge)
+   * otherwise, whatever the transport. `trace`
    * becomes the message's `traceparent`/`tracestate` application_properties.
    */
   sendToUserManager(body: UmMessage, options?: UmSendOptions): Promise<void>
