@@ -73,6 +73,9 @@ function unlessStopped(work: Promise<void>, signal: AbortSignal | undefined): Pr
   })
 }
 
+/** Send options of an event without a trace, made once. */
+const NO_TRACE = {} as const
+
 /**
  * The WebSocket side of the gateway: the sessions plugin's options, with its hooks
  * wired to the User Manager. CLIENT_CONNECTED on connect (accepted by the broker
@@ -84,12 +87,6 @@ export function sessionOptions(
   config: Pick<GatewayConfig, 'sessions' | 'resume' | 'node'>,
   deps: WiringDeps,
 ): WsSessionsOptions {
-  const { nodeId } = deps
-  // Sessions whose CLIENT_CONNECTED may have reached the UM (accepted, still queued, or timed out
-  // with its fate unknown). One refused outright (outbox full, rejected, bridge closed) never did:
-  // its CLIENT_DISCONNECTED would tell the UM of a session it never saw, and, since that message is
-  // not bounded by the outbox, let clients reconnecting against a full outbox pile them up.
-  const announced = new WeakSet<Session>()
   const {
     ratePerSec,
     rateBurst,
@@ -110,7 +107,25 @@ export function sessionOptions(
     addressConnectRate: bucket(addressConnectRatePerSec, addressConnectBurst),
     ...(deps.authenticate ? { authenticate: deps.authenticate } : {}),
     resume: resumeOptions(config, deps.locate),
+    ...lifecycleHooks(deps),
+    onEvent: eventHook(deps),
+  }
+}
 
+/**
+ * CLIENT_CONNECTED, CLIENT_DETACHED, CLIENT_RESUMED and CLIENT_DISCONNECTED: what the UM hears of a
+ * session's life, each once and in order.
+ */
+function lifecycleHooks(
+  deps: WiringDeps,
+): Pick<WsSessionsOptions, 'onConnect' | 'onDetach' | 'onResume' | 'onDisconnect'> {
+  const { nodeId } = deps
+  // Sessions whose CLIENT_CONNECTED may have reached the UM (accepted, still queued, or timed out
+  // with its fate unknown). One refused outright (outbox full, rejected, bridge closed) never did:
+  // its CLIENT_DISCONNECTED would tell the UM of a session it never saw, and, since that message is
+  // not bounded by the outbox, let clients reconnecting against a full outbox pile them up.
+  const announced = new WeakSet<Session>()
+  return {
     // Awaited: the session's frames are held until the broker accepted CLIENT_CONNECTED, so the UM
     // knows every session (and its user) before any of its events. When it cannot be accepted (broker
     // away past the send timeout, outbox full), the session is closed 1013: no event of a session the
@@ -179,33 +194,34 @@ export function sessionOptions(
         deps.warnings.warn(session.log, { err, code }, 'CLIENT_DISCONNECTED not accepted by the broker')
       }
     },
+  }
+}
 
-    async onEvent(session, data, frame) {
-      const body = clientEvent({
-        sid: session.sid,
-        node: nodeId,
-        event: frame.event,
-        ...(data !== undefined ? { data } : {}),
-        ...(frame.id !== undefined ? { requestId: frame.id } : {}),
-      })
-      try {
-        // The frame's W3C trace goes on as the CLIENT_EVENT's traceparent/tracestate application_properties.
-        await deps.backend.sendToUserManager(body, frame.trace ? { trace: frame.trace } : {})
-      } catch (err) {
-        deps.onClientEvent?.('unavailable')
-        const detail = (err as { code?: string; message?: string }).code ?? 'error'
-        deps.warnings.warn(
-          session.log,
-          { err, event: frame.event },
-          'client event not accepted by the broker',
-        )
-        throw new SessionError(
-          ClientErrorCode.UNAVAILABLE,
-          `the event could not be delivered to the backend (${detail}); retry later`,
-        )
-      }
-      deps.onClientEvent?.('accepted')
-      return undefined
-    },
+/** Every other event, forwarded as CLIENT_EVENT and acknowledged only once the broker accepted it. */
+function eventHook(deps: WiringDeps): NonNullable<WsSessionsOptions['onEvent']> {
+  const { nodeId } = deps
+  return async (session, data, frame) => {
+    // clientEvent leaves out the fields that are undefined: no spread objects made per event.
+    const body = clientEvent({
+      sid: session.sid,
+      node: nodeId,
+      event: frame.event,
+      data,
+      requestId: frame.id,
+    })
+    try {
+      // The frame's W3C trace goes on as the CLIENT_EVENT's traceparent/tracestate application_properties.
+      await deps.backend.sendToUserManager(body, frame.trace ? { trace: frame.trace } : NO_TRACE)
+    } catch (err) {
+      deps.onClientEvent?.('unavailable')
+      const detail = (err as { code?: string; message?: string }).code ?? 'error'
+      deps.warnings.warn(session.log, { err, event: frame.event }, 'client event not accepted by the broker')
+      throw new SessionError(
+        ClientErrorCode.UNAVAILABLE,
+        `the event could not be delivered to the backend (${detail}); retry later`,
+      )
+    }
+    deps.onClientEvent?.('accepted')
+    return undefined
   }
 }

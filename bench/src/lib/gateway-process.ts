@@ -5,8 +5,13 @@ import { fileURLToPath } from 'node:url'
 import { logDir, track } from './procs.js'
 import type { Server } from './server.js'
 
-/** The gateway's production entry point, as built by `pnpm build`. */
-export const GATEWAY_MAIN = fileURLToPath(new URL('../../../apps/gateway/dist/main.js', import.meta.url))
+/**
+ * The gateway's production entry point, as built by `pnpm build`; BENCH_GATEWAY_MAIN runs another
+ * build instead (another checkout's `apps/gateway/dist/main.js`, to compare two commits in turn).
+ */
+export const GATEWAY_MAIN =
+  process.env.BENCH_GATEWAY_MAIN ||
+  fileURLToPath(new URL('../../../apps/gateway/dist/main.js', import.meta.url))
 
 /**
  * The gateway as deployed: `node apps/gateway/dist/main.js`, configured by the environment, no

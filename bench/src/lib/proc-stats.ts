@@ -13,12 +13,33 @@ export function rssBytes(pid: number): number {
 
 /** CPU time (user + system) a process has used so far, in seconds. */
 export function cpuSeconds(pid: number): number {
+  const { user, system } = cpuSplit(pid)
+  return user + system
+}
+
+/** User and system (kernel: system calls, the loopback TCP path they run) CPU time so far, in seconds. */
+export function cpuSplit(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   // The command name may hold spaces: fields are counted after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const utime = Number(fields[11])
-  const stime = Number(fields[12])
-  return (utime + stime) / TICKS_PER_SEC
+  return { user: Number(fields[11]) / TICKS_PER_SEC, system: Number(fields[12]) / TICKS_PER_SEC }
+}
+
+/**
+ * Read-like and write-like system calls a process has made so far (syscr and syscw of
+ * /proc/<pid>/io: read, readv, recv... and write, writev, send...); undefined when it cannot be read
+ * (another user's process without the right to ptrace it).
+ */
+export function syscallCounts(pid: number): { reads: number; writes: number } | undefined {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8')
+    const reads = /^syscr:\s+(\d+)/m.exec(io)?.[1]
+    const writes = /^syscw:\s+(\d+)/m.exec(io)?.[1]
+    if (reads === undefined || writes === undefined) return undefined
+    return { reads: Number(reads), writes: Number(writes) }
+  } catch {
+    return undefined
+  }
 }
 
 /** CPU time the whole machine has been busy (all cores, everything but idle and iowait), in seconds. */
@@ -37,12 +58,22 @@ export interface CpuShares {
   machine: number
   /** What the rest of the machine used meanwhile: noise from outside the measurement. */
   others: number
+  /** CPU seconds of each measured process over the window (the shares times the window). */
+  cpuSeconds: number[]
+  /** Of those, the seconds spent in the kernel (system time). */
+  systemSeconds: number[]
+  /** Read and write system calls of each measured process over the window (null: unreadable). */
+  syscalls: Array<{ reads: number; writes: number } | null>
+  /** Length of the window, in seconds. */
+  seconds: number
 }
 
 /** Measures the CPU share (1.0 = one core) processes used between start() and stop(). */
 export class CpuMeter {
   private readonly pids: number[]
   private startCpu: number[] = []
+  private startSystem: number[] = []
+  private startSyscalls: Array<{ reads: number; writes: number } | undefined> = []
   private startMachine = 0
   private startAt = 0
 
@@ -51,17 +82,37 @@ export class CpuMeter {
   }
 
   start(): void {
-    this.startCpu = this.pids.map(cpuSeconds)
+    const split = this.pids.map(cpuSplit)
+    this.startCpu = split.map((s) => s.user + s.system)
+    this.startSystem = split.map((s) => s.system)
+    this.startSyscalls = this.pids.map(syscallCounts)
     this.startMachine = machineBusySeconds()
     this.startAt = performance.now()
   }
 
   stop(): CpuShares {
     const seconds = (performance.now() - this.startAt) / 1000
-    const processes = this.pids.map((pid, i) => round2((cpuSeconds(pid) - (this.startCpu[i] ?? 0)) / seconds))
+    const split = this.pids.map(cpuSplit)
+    const used = split.map((s, i) => s.user + s.system - (this.startCpu[i] ?? 0))
+    const system = split.map((s, i) => Math.round((s.system - (this.startSystem[i] ?? 0)) * 1000) / 1000)
+    const syscalls = this.pids.map((pid, i) => {
+      const before = this.startSyscalls[i]
+      const after = syscallCounts(pid)
+      if (!before || !after) return null
+      return { reads: after.reads - before.reads, writes: after.writes - before.writes }
+    })
+    const processes = used.map((s) => round2(s / seconds))
     const machine = round2((machineBusySeconds() - this.startMachine) / seconds)
     const ours = processes.reduce((a, b) => a + b, 0)
-    return { processes, machine, others: round2(Math.max(0, machine - ours)) }
+    return {
+      processes,
+      machine,
+      others: round2(Math.max(0, machine - ours)),
+      cpuSeconds: used.map((s) => Math.round(s * 1000) / 1000),
+      systemSeconds: system,
+      syscalls,
+      seconds: Math.round(seconds * 1000) / 1000,
+    }
   }
 }
 

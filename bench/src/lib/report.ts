@@ -6,6 +6,7 @@ import type { Figure, ScenarioResult, Target } from './types.js'
 function targetText(t: Target | undefined, unit: string): string {
   if (!t) return ''
   if (t.kind === 'ratio-min') return `>= ${t.value}x`
+  if (t.kind === 'ratio-max') return `<= ${t.value}x`
   if (t.kind === 'delta-max') return `<= +${t.value} ${unit}`
   return `<= ${t.value} ${unit}`
 }

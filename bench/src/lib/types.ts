@@ -1,6 +1,7 @@
 /** How a figure is judged against its target. */
 export type Target =
   | { kind: 'ratio-min'; value: number } // gateway / baseline >= value
+  | { kind: 'ratio-max'; value: number } // gateway / baseline <= value
   | { kind: 'delta-max'; value: number } // gateway - baseline <= value (same unit)
   | { kind: 'absolute-max'; value: number } // gateway <= value
 
@@ -60,6 +61,7 @@ export function figure(
   if (target) {
     f.target = target
     if (target.kind === 'ratio-min') f.met = ratio >= target.value
+    else if (target.kind === 'ratio-max') f.met = ratio <= target.value
     else if (target.kind === 'delta-max') f.met = gateway - baseline <= target.value
     else f.met = gateway <= target.value
   }

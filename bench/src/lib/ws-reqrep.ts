@@ -51,3 +51,31 @@ export async function reqRepRound(
     acksFailed: results.reduce((s, r) => s + Number(r.acksFailed ?? 0), 0),
   }
 }
+
+export interface PerOperation {
+  /** CPU (user + system) per completed request, in µs. */
+  cpuUs: number
+  /** Of it, kernel (system) time, in µs: the system calls and the loopback TCP path they run. */
+  systemUs: number
+  /** Read-like plus write-like system calls per completed request (NaN: /proc/<pid>/io unreadable). */
+  syscalls: number
+  reads: number
+  writes: number
+}
+
+/**
+ * What process `index` of a round's measured processes spent per completed request: its CPU and its
+ * system calls over the measured window, divided by the requests completed in that window.
+ */
+export function perOperation(round: ReqRepRound, index: number): PerOperation {
+  const ops = round.msgPerSec * round.cpu.seconds
+  const calls = round.cpu.syscalls[index]
+  const per = (n: number) => Math.round((n / ops) * 100) / 100
+  return {
+    cpuUs: Math.round(((round.cpu.cpuSeconds[index] ?? 0) * 1e6) / ops),
+    systemUs: Math.round(((round.cpu.systemSeconds[index] ?? 0) * 1e6) / ops),
+    syscalls: calls ? per(calls.reads + calls.writes) : Number.NaN,
+    reads: calls ? per(calls.reads) : Number.NaN,
+    writes: calls ? per(calls.writes) : Number.NaN,
+  }
+}

@@ -22,9 +22,9 @@ export interface ConnectResult {
   firstError: string | undefined
 }
 
-/** Engine.IO v4 heartbeat: the server's ping `2` is answered `3`. */
-function answerPing(this: WebSocket, data: WebSocket.RawData): void {
-  if (data.toString() === '2') this.send('3')
+/** An Engine.IO ping: the one-character text frame "2". */
+function isPing(data: WebSocket.RawData): boolean {
+  return Buffer.isBuffer(data) && data.length === 1 && data[0] === 0x32
 }
 
 function openOne(url: string, protocol: Protocol, localAddress: string | undefined, timeoutMs: number) {
@@ -46,9 +46,6 @@ function openOne(url: string, protocol: Protocol, localAddress: string | undefin
       ws.removeAllListeners('error')
       ws.removeAllListeners('close')
       ws.on('error', () => {})
-      // Engine.IO: answer the server's pings for as long as the connection is held, not only while a
-      // measurement listens (a long connect phase of the other side would otherwise outlast pingTimeout).
-      if (protocol === 'engineio') ws.on('message', answerPing)
       resolve(ws)
     }
     if (protocol === 'plain') {
@@ -61,6 +58,12 @@ function openOne(url: string, protocol: Protocol, localAddress: string | undefin
       if (text.startsWith('0')) ws.send('40')
       else if (text.startsWith('40')) {
         ws.off('message', onMessage)
+        // Engine.IO pings ("2") are answered ("3") from now on, not only while a B4 round counts
+        // frames: on a loaded machine the other side's 10,000 connects took longer than Socket.IO's
+        // ping interval + timeout (45 s), and it dropped every client before the first round.
+        ws.on('message', (ping: WebSocket.RawData) => {
+          if (isPing(ping)) ws.send('3')
+        })
         done()
       }
     }

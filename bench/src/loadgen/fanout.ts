@@ -9,11 +9,11 @@ export function countBroadcasts(sockets: WebSocket[], onComplete: (seq: number) 
   const counts = new Map<number, number>()
   let frames = 0
   const expected = sockets.length
-  const listeners = new Map<WebSocket, (data: WebSocket.RawData) => void>()
   for (const ws of sockets) {
-    // Engine.IO pings are answered by the connection's own listener (connect.ts).
-    const onMessage = (data: WebSocket.RawData) => {
+    ws.on('message', (data) => {
       const text = asText(data)
+      // Engine.IO pings are answered by the connection itself (connect.ts).
+      if (text === '2') return
       const seq = numberAfter(text, '"seq":')
       if (seq < 0) return
       frames++
@@ -24,16 +24,14 @@ export function countBroadcasts(sockets: WebSocket[], onComplete: (seq: number) 
       } else {
         counts.set(seq, count)
       }
-    }
-    listeners.set(ws, onMessage)
-    ws.on('message', onMessage)
+    })
   }
   return {
     get frames() {
       return frames
     },
     stop() {
-      for (const [ws, onMessage] of listeners) ws.off('message', onMessage)
+      for (const ws of sockets) ws.removeAllListeners('message')
     },
   }
 }

@@ -8,6 +8,16 @@ import { timeWaitCount, waitForTimeWait } from '../lib/tcp.js'
 import { type BenchSettings, figure, type ScenarioResult } from '../lib/types.js'
 
 const TARGET_SESSIONS = Number(process.env.BENCH_B3_SESSIONS ?? 19_000)
+/**
+ * Idle CPU is measured over this window once every session is connected: one heartbeat interval (the
+ * gateway's default 30 s), so that each session's ping and pong fall in it exactly once.
+ */
+const IDLE_MS = Number(process.env.BENCH_B3_IDLE_MS ?? 30_000)
+/** The resume settings of the third B3 side (issue 12: memory per idle session with resume on). */
+const RESUME_ENV = {
+  SESSION_RESUME_WINDOW_MS: '30000',
+  GATEWAY_RESUME_SECRET: 'bench-resume-secret-0123456789abcdef0123',
+}
 const LOADGENS = 4
 /** Handshakes in progress at once, per load generator. */
 const CONCURRENCY = 50
@@ -21,6 +31,8 @@ interface IdleResult {
   rssBeforeBytes: number
   rssAfterBytes: number
   rssPerSessionBytes: number
+  /** CPU of the server while every session sits idle, over IDLE_MS (1.0 = one core). */
+  idleCpu: CpuShares
   closedInMs: number
 }
 
@@ -50,6 +62,11 @@ async function holdIdle(
     // The same settling time on both sides; no forced GC (the gateway runs its production entry point).
     await sleep(3000)
     const rssAfter = rssBytes(server.pid)
+    settings.log(`  ${prefix}: measuring idle CPU over ${IDLE_MS} ms`)
+    const idle = new CpuMeter([server.pid])
+    idle.start()
+    await sleep(IDLE_MS)
+    const idleCpu = idle.stop()
     settings.log(`  ${prefix}: ${sessions} sessions, closing them with TCP resets`)
     const closeStart = performance.now()
     await resetAll(loadgens)
@@ -62,10 +79,32 @@ async function holdIdle(
       rssBeforeBytes: rssBefore,
       rssAfterBytes: rssAfter,
       rssPerSessionBytes: (rssAfter - rssBefore) / Math.max(1, sessions),
+      idleCpu,
       closedInMs: performance.now() - closeStart,
     }
   } finally {
     await stopAll(loadgens)
+  }
+}
+
+/** The gateway's CPU share over the idle window (three decimals: the target is 0.03). */
+function idleCores(r: IdleResult): number {
+  return (r.idleCpu.cpuSeconds[0] ?? 0) / r.idleCpu.seconds
+}
+
+/** One gateway side of B3: its own node and echo UM, `env` over the bench's configuration. */
+async function gatewaySide(
+  settings: BenchSettings,
+  prefix: string,
+  env: Record<string, string>,
+): Promise<IdleResult> {
+  const gw = await startGateway(settings, 'B3', { env })
+  try {
+    return await holdIdle(settings, gw.gateway, gw.wsUrl, prefix)
+  } finally {
+    await stopAll([gw.gateway])
+    await stopAll([gw.um])
+    await deleteQueuesContaining(queueMarker(settings, 'B3'))
   }
 }
 
@@ -84,20 +123,16 @@ export async function b3IdleSessions(settings: BenchSettings): Promise<ScenarioR
   const timeWaitBetween = await waitForTimeWait(5000, 60_000)
 
   settings.log('B3 gateway')
-  let gateway: IdleResult
-  const gw = await startGateway(settings, 'B3')
-  try {
-    gateway = await holdIdle(settings, gw.gateway, gw.wsUrl, 'b3-gw')
-  } finally {
-    await stopAll([gw.gateway])
-    await stopAll([gw.um])
-    await deleteQueuesContaining(queueMarker(settings, 'B3'))
-  }
+  const gateway = await gatewaySide(settings, 'b3-gw', {})
+  const timeWaitResume = await waitForTimeWait(5000, 60_000)
+  settings.log('B3 gateway with resume on (SESSION_RESUME_WINDOW_MS=30000)')
+  const resume = await gatewaySide(settings, 'b3-gw-resume', RESUME_ENV)
   const kb = (b: number) => b / 1024
   const notes: string[] = []
   for (const [side, r] of [
     ['gateway', gateway],
     ['baseline', baseline],
+    ['gateway with resume on', resume],
   ] as const) {
     if (r.sessions < TARGET_SESSIONS) {
       notes.push(
@@ -115,9 +150,38 @@ export async function b3IdleSessions(settings: BenchSettings): Promise<ScenarioR
         kind: 'absolute-max',
         value: 10,
       }),
-      figure('B3', 'connect rate', 'conn/s', gateway.connectPerSec, baseline.connectPerSec),
+      figure('B3', 'connect rate', 'conn/s', gateway.connectPerSec, baseline.connectPerSec, {
+        kind: 'ratio-min',
+        value: 0.8,
+      }),
+      figure('B3', 'idle CPU (one heartbeat interval)', 'cores', idleCores(gateway), idleCores(baseline), {
+        kind: 'absolute-max',
+        value: 0.03,
+      }),
+      figure(
+        'B3',
+        'resume on: RSS per session (vs resume off, <= +1 KB)',
+        'KB',
+        kb(resume.rssPerSessionBytes),
+        kb(gateway.rssPerSessionBytes),
+        { kind: 'delta-max', value: 1 },
+      ),
+      figure(
+        'B3',
+        'resume on: connect rate (vs resume off)',
+        'conn/s',
+        resume.connectPerSec,
+        gateway.connectPerSec,
+      ),
+      figure('B3', 'resume on: idle CPU (vs resume off)', 'cores', idleCores(resume), idleCores(gateway)),
     ],
-    details: { gateway, baseline, timeWait: { atStart: timeWaitAtStart, between: timeWaitBetween } },
+    details: {
+      gateway,
+      baseline,
+      resume,
+      idleWindowMs: IDLE_MS,
+      timeWait: { atStart: timeWaitAtStart, between: timeWaitBetween, beforeResume: timeWaitResume },
+    },
     notes,
     durationMs: performance.now() - started,
   }

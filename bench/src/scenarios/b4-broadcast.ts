@@ -9,6 +9,11 @@ import { type BenchSettings, figure, type ScenarioResult } from '../lib/types.js
 
 const CLIENTS = Number(process.env.BENCH_B4_CLIENTS ?? 10_000)
 const LOADGENS_PER_SIDE = 2
+/** The server's CPU per frame delivered over the measured window, in µs. */
+function cpuPerFrame(round: BroadcastRound): number {
+  return ((round.cpu.processes[0] ?? 0) * 1e6) / round.framesPerSec
+}
+
 /** Broadcasts incomplete at once. */
 const WINDOW = 2
 
@@ -111,6 +116,10 @@ export async function b4Broadcast(settings: BenchSettings): Promise<ScenarioResu
         }),
         figure('B4', 'fan-out p50', 'ms', gateway.fanoutLatency.p50Ms, baseline.fanoutLatency.p50Ms),
         figure('B4', 'server CPU', 'cores', gateway.cpu.processes[0] ?? 0, baseline.cpu.processes[0] ?? 0),
+        figure('B4', 'server CPU per delivered frame', 'µs', cpuPerFrame(gateway), cpuPerFrame(baseline), {
+          kind: 'ratio-max',
+          value: 0.6,
+        }),
       ],
       details: { best: { gateway, baseline }, rounds, connect: { gateway: gwConnect, baseline: sioConnect } },
       notes: [],

@@ -2,6 +2,8 @@
  * Heap retained per idle gateway session, by object type: starts the gateway (production entry
  * point), takes a heap snapshot, connects N sessions, takes another, and prints the difference per
  * session. Usage: node --import tsx src/tools/heap-per-session.ts [sessions=2000] [top=30]
+ * BENCH_HEAP_RESUME=1: with resume on (SESSION_RESUME_WINDOW_MS=30000 and a GATEWAY_RESUME_SECRET),
+ * for the figure issue 12 asks for (heap per idle session with resume on, against off).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -47,8 +49,15 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-heap-'))
 const runId = `heap-${Date.now().toString(36)}`
 const settings = { runId, warmupMs: 0, durationMs: 0, rounds: 1, profileDir: undefined, log: () => {} }
 // SIGUSR2 is taken by the gateway's graceful shutdown (close-with-grace): snapshots on SIGURG.
+const resume = process.env.BENCH_HEAP_RESUME === '1'
 const gw = await startGateway(settings, 'HEAP', {
   execArgv: ['--heapsnapshot-signal=SIGURG', `--diagnostic-dir=${dir}`],
+  env: resume
+    ? {
+        SESSION_RESUME_WINDOW_MS: '30000',
+        GATEWAY_RESUME_SECRET: 'bench-heap-resume-secret-0123456789abcdef',
+      }
+    : {},
 })
 const loadgens = await startLoadgens('heap', 1)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -82,7 +91,9 @@ try {
     }
   })
   const total = rows.reduce((s, r) => s + r.bytes, 0)
-  process.stdout.write(`${connected.opened} sessions: ${total.toFixed(0)} bytes of heap each\n`)
+  process.stdout.write(
+    `${connected.opened} sessions${resume ? ' (resume on)' : ''}: ${total.toFixed(0)} bytes of heap each\n`,
+  )
   for (const r of rows.sort((x, y) => y.bytes - x.bytes).slice(0, top)) {
     process.stdout.write(
       `${r.bytes.toFixed(0).padStart(7)} B ${r.count.toFixed(2).padStart(6)}/session  ${r.key}\n`,

@@ -182,6 +182,11 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     }
   }
 
+  /** Messages queued for sending so far (`stats.sent`, without building the whole stats object). */
+  get sentCount(): number {
+    return this.#outbox.counters.sent
+  }
+
   /** Starts connecting (once). */
   start(): void {
     this.#started = true

@@ -10,6 +10,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value)
 }
 
+function checkId(name: string, id: unknown): void {
+  const problem = id === undefined ? undefined : idProblem(id)
+  if (problem) throw new TypeError(`${name}: ${problem}`)
+}
+
 /**
  * Encodes a body as PROTOCOL.md section 2 says: one data section of UTF-8 JSON, content_type
  * application/json, subject = the body's `type`, a unique message_id. Throws a TypeError when the
@@ -17,13 +22,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  */
 export function encodeJsonMessage(body: object, options: SendOptions = {}): Message {
   if (!isPlainObject(body)) throw new TypeError('body must be a plain JSON object')
-  for (const [name, id] of [
-    ['messageId', options.messageId],
-    ['correlationId', options.correlationId],
-  ] as const) {
-    const problem = id === undefined ? undefined : idProblem(id)
-    if (problem) throw new TypeError(`${name}: ${problem}`)
-  }
+  // Two plain checks, not a loop over a fresh array: this runs for every message sent.
+  checkId('messageId', options.messageId)
+  checkId('correlationId', options.correlationId)
   const json = JSON.stringify(body)
   const message: Message = {
     body: rhea.message.data_section(Buffer.from(json, 'utf8')),

@@ -119,6 +119,8 @@ export interface CiBridge extends EventEmitter {
   readonly nodeReplyTo: string
   readonly broadcastAddress: string
   readonly stats: BridgeStats
+  /** `stats.sent`, read without building the stats object (once per send on a hot path). */
+  readonly sentCount: number
   /** The broker URL (password masked) of the open connection; undefined while none is open. */
   readonly connectedUrl: string | undefined
   /**

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import { before, test } from 'node:test'
 import { type CiMessage, decodeResult } from '@session-gateway/message-schema'
+import { until } from '@session-gateway/test-kit'
 import type { Connection, Message } from 'rhea'
 import { createCiBridge, type ReceivedMeta } from '../src/index.js'
 import {
@@ -15,7 +16,6 @@ import {
   runBroadcast,
   sharedBroker,
   uid,
-  until,
 } from './helpers.js'
 
 const broker = sharedBroker()
@@ -73,7 +73,7 @@ test('consume: the handler gets the typed message and its metadata; accepted onl
     subject: 'PING',
   })
   assert.equal(outcome, 'accepted', 'the broker took it')
-  await until(() => got.length === 1, 5000, 'the handler called')
+  await until(() => got.length === 1, { timeoutMs: 5000, what: 'the handler called' })
   assert.deepEqual(got[0]?.[0], { type: 'PING', v: 1 })
   assert.deepEqual(got[0]?.[1], {
     source: 'node',
@@ -89,7 +89,7 @@ test('consume: the handler gets the typed message and its metadata; accepted onl
   assert.deepEqual(await unacked(queue), { ready: 0, unacked: 1 })
   assert.equal(bridge.stats.settlements.accepted, 0)
   gate.resolve()
-  await until(() => bridge.stats.settlements.accepted === 1, 5000, 'settled accepted')
+  await until(() => bridge.stats.settlements.accepted === 1, { timeoutMs: 5000, what: 'settled accepted' })
   // The broker sees the disposition a moment later: poll it (rabbitmqctl takes ~0.5 s a call).
   let atBroker = await unacked(queue)
   await until(
@@ -97,8 +97,7 @@ test('consume: the handler gets the typed message and its metadata; accepted onl
       atBroker = await unacked(queue)
       return atBroker.unacked === 0
     },
-    10_000,
-    'the broker to see the message settled',
+    { timeoutMs: 10_000, what: 'the broker to see the message settled' },
   ).catch(() => {})
   assert.deepEqual(atBroker, { ready: 0, unacked: 0 })
   assert.deepEqual(bridge.stats.receivedByType, { PING: 1 })
@@ -119,7 +118,7 @@ test('amqp-value bodies (a JSON string, a map) are accepted too', async (t) => {
   await bridge.waitForOpen(10_000)
   await rawSend(raw, bridge.nodeReplyTo, { body: '{"type":"PING","v":1}' })
   await rawSend(raw, bridge.nodeReplyTo, { body: { type: 'BROADCAST', v: 1, event: 'news' } })
-  await until(() => got.length === 2, 5000, 'two messages')
+  await until(() => got.length === 2, { timeoutMs: 5000, what: 'two messages' })
   assert.deepEqual(got, [
     { type: 'PING', v: 1 },
     { type: 'BROADCAST', v: 1, event: 'news' },
@@ -189,9 +188,12 @@ test('undecodable, invalid and unknown-type messages: RESULT error to reply_to, 
   await rawSend(raw, bridge.nodeReplyTo, { body: Buffer.from([0xff, 0xfe]), message_id: 'binary-value' })
   await rawSend(raw, bridge.nodeReplyTo, { body: dataSection({ type: 'PING', v: 1 }), message_id: 'fine' })
 
-  await until(() => handled.length === 1, 5000, 'the valid message handled after the bad ones')
-  await until(() => results.received.length === 4, 5000, 'four RESULT errors')
-  await until(() => dead.received.length === 5, 5000, 'five dead-lettered messages')
+  await until(() => handled.length === 1, {
+    timeoutMs: 5000,
+    what: 'the valid message handled after the bad ones',
+  })
+  await until(() => results.received.length === 4, { timeoutMs: 5000, what: 'four RESULT errors' })
+  await until(() => dead.received.length === 5, { timeoutMs: 5000, what: 'five dead-lettered messages' })
 
   const byCorrelation = new Map(
     results.received.map((r) => [String(r.message.correlation_id), decodeResult(bodyBytes(r.message))]),
@@ -262,8 +264,7 @@ test('a handler that throws: rejected (amqp:internal-error) with a RESULT error 
       handled.length === 1 &&
       results.received.length === 1 &&
       bridge.stats.settlements.accepted + bridge.stats.settlements.rejected === 2,
-    5000,
-    'PING handled, RESULT sent, both settled',
+    { timeoutMs: 5000, what: 'PING handled, RESULT sent, both settled' },
   )
   const result = decodeResult(bodyBytes(results.received[0]?.message as Message))
   assert.ok(result.ok && result.message.ok === false)
@@ -291,7 +292,7 @@ test('duplicates by message_id are settled accepted without running the handler 
       message_id: messageId,
     })
   }
-  await until(() => bridge.stats.settlements.accepted === 4, 5000, 'four settled')
+  await until(() => bridge.stats.settlements.accepted === 4, { timeoutMs: 5000, what: 'four settled' })
   assert.deepEqual(handled, ['d-1', 'd-2'])
   assert.equal(bridge.stats.duplicatesDropped, 2)
 })
@@ -334,10 +335,9 @@ test('credit bound: a slow handler never has more than `credit` messages outstan
       brokerSamples.push((await unacked(queue)).unacked)
       return done >= total - credit
     },
-    20_000,
-    'all but the last credit of messages handled',
+    { timeoutMs: 20_000, what: 'all but the last credit of messages handled' },
   )
-  await until(() => done >= total, 20_000, 'every message handled')
+  await until(() => done >= total, { timeoutMs: 20_000, what: 'every message handled' })
   await sub.close()
   assert.ok(maxRunning <= credit, `at most ${credit} handlers at once (saw ${maxRunning})`)
   assert.ok(maxRunning >= 2, `and more than one at a time (saw ${maxRunning})`)
@@ -366,7 +366,7 @@ test('broadcast: every node receives a message sent to the broadcast address (so
   t.after(() => Promise.all([a.close(), b.close()]))
   await Promise.all([a.waitForOpen(10_000), b.waitForOpen(10_000)])
   await a.send(broadcastAddress, { type: 'BROADCAST', v: 1, event: 'hello' })
-  await until(() => seen.length === 2, 5000, 'both nodes got it')
+  await until(() => seen.length === 2, { timeoutMs: 5000, what: 'both nodes got it' })
   assert.deepEqual(seen.sort(), [
     ['a', 'BROADCAST/broadcast'],
     ['b', 'BROADCAST/broadcast'],

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { type AddressInfo, createServer } from 'node:net'
 import { test } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import { createCiBridge } from '../src/index.js'
 import { startFakePeer } from './fake-peer.js'
-import { captureLogger, until } from './helpers.js'
+import { captureLogger } from './helpers.js'
 
 /** A loopback port nothing listens on (bound, then released). */
 async function freePort(): Promise<number> {
@@ -34,7 +35,7 @@ test('several URLs: a failed attempt moves to the next; a lost connection fails 
   assert.equal(bridge.failingOver, false)
 
   const sent = bridge.sendToUserManager({ type: 'CLIENT_EVENT', v: 1 }, { messageId: 'm-1' })
-  await until(() => first.received.length === 1, 5000, 'the message on the first node')
+  await until(() => first.received.length === 1, { timeoutMs: 5000, what: 'the message on the first node' })
 
   const seenWhileLost: boolean[] = []
   bridge.on('state', (state) => {
@@ -51,7 +52,10 @@ test('several URLs: a failed attempt moves to the next; a lost connection fails 
   )
 
   await second.close() // now every URL is down: an outage, no longer a failover
-  await until(() => bridge.state === 'reconnecting' && !bridge.failingOver, 10_000, 'every URL refused')
+  await until(() => bridge.state === 'reconnecting' && !bridge.failingOver, {
+    timeoutMs: 10_000,
+    what: 'every URL refused',
+  })
   assert.equal(bridge.connectedUrl, undefined)
 })
 
@@ -65,6 +69,6 @@ test('one URL: a lost connection is never a failover', async (t) => {
     if (state === 'reconnecting') seen.push(bridge.failingOver)
   })
   await only.close()
-  await until(() => seen.length === 1, 10_000, 'the loss')
+  await until(() => seen.length === 1, { timeoutMs: 10_000, what: 'the loss' })
   assert.deepEqual(seen, [false])
 })

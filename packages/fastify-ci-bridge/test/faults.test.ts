@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, type TestContext, test } from 'node:test'
 import type { AmqpDecodeResult } from '@session-gateway/message-schema'
+import { until } from '@session-gateway/test-kit'
 import { type BridgeState, createCiBridge } from '../src/index.js'
 import {
   captureLogger,
@@ -10,7 +11,6 @@ import {
   privateNode,
   privateNodeName,
   uid,
-  until,
 } from './helpers.js'
 
 const anyObject = (body: unknown): AmqpDecodeResult<Record<string, unknown>> => {
@@ -95,16 +95,19 @@ async function streamThroughFault(t: TestContext, fault: 'stop_app' | 'kill'): P
     }
   })()
 
-  await until(() => accepted.length >= 200, 10_000, '200 accepted before the fault')
+  await until(() => accepted.length >= 200, { timeoutMs: 10_000, what: '200 accepted before the fault' })
   if (fault === 'stop_app') await privateNode('stop_app')
   else await privateNode('kill')
-  await until(() => producer.state === 'reconnecting', 10_000, 'state reconnecting')
+  await until(() => producer.state === 'reconnecting', { timeoutMs: 10_000, what: 'state reconnecting' })
   const sentDuringOutage = n
   if (fault === 'stop_app') await privateNode('start_app')
   else await privateNode('start')
   await producer.waitForOpen(30_000)
   const acceptedAtRecovery = accepted.length
-  await until(() => accepted.length >= acceptedAtRecovery + 200, 20_000, '200 more accepted after recovery')
+  await until(() => accepted.length >= acceptedAtRecovery + 200, {
+    timeoutMs: 20_000,
+    what: '200 more accepted after recovery',
+  })
   stop = true
   await stream
   await Promise.all(pending)
@@ -112,11 +115,10 @@ async function streamThroughFault(t: TestContext, fault: 'stop_app' | 'kill'): P
   assert.deepEqual(failed, [], 'no send failed')
   assert.equal(accepted.length, n, 'every send resolved')
   assert.ok(n > sentDuringOutage, 'the stream went on after the fault')
-  await until(
-    () => accepted.every((messageId) => seen.has(messageId)),
-    30_000,
-    'every accepted message received',
-  )
+  await until(() => accepted.every((messageId) => seen.has(messageId)), {
+    timeoutMs: 30_000,
+    what: 'every accepted message received',
+  })
   const missing = accepted.filter((messageId) => !seen.has(messageId))
   assert.deepEqual(missing, [], 'no accepted message lost')
   const reconnecting = states.indexOf('reconnecting')
@@ -174,8 +176,7 @@ describe('no queue left behind (private node, expires policy at 1 s)', () => {
         left = ours.filter((name) => names.has(name))
         return left.length === 0
       },
-      30_000,
-      'the expires policy',
+      { timeoutMs: 30_000, what: 'the expires policy' },
     ).catch(() => {})
     assert.deepEqual(left, [], 'every queue of the node expired')
     await deleteQueuesContaining(id, node)

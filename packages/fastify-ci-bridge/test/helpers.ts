@@ -17,22 +17,6 @@ export function uid(): string {
   return randomBytes(4).toString('hex')
 }
 
-/**
- * The one poll of these tests: runs `check` (which may be async, e.g. a rabbitmqctl query) until it
- * holds, every 10 ms; throws with `what` after `timeoutMs`.
- */
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
-
 export interface Closable {
   close(): unknown
 }

@@ -6,9 +6,10 @@ import { before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { type CiMessage, decodeResult, resultOk } from '@session-gateway/message-schema'
+import { until } from '@session-gateway/test-kit'
 import type { Connection } from 'rhea'
 import { createCiBridge, type ReceivedMeta, type StandaloneCiBridge } from '../src/index.js'
-import { BROKER_URL, listQueues, rawReceiver, runBroadcast, sharedBroker, until } from './helpers.js'
+import { BROKER_URL, listQueues, rawReceiver, runBroadcast, sharedBroker } from './helpers.js'
 
 const run = promisify(execFile)
 const PYTHON = '/usr/bin/python3' // Debian's modules; the first python3 on PATH may not see them
@@ -95,7 +96,7 @@ test('proton sends CI messages (data section, amqp-value string, amqp-value map)
     { encoding: 'data', body: { type: 'NOPE', v: 1 }, message_id: `p-nope-${id}`, reply_to: replyTo },
   ]
   for (const spec of sends) assert.equal(await protonSend(bridge.nodeReplyTo, spec), 'accepted')
-  await until(() => handled.length === 3, 10_000, 'three CI messages handled')
+  await until(() => handled.length === 3, { timeoutMs: 10_000, what: 'three CI messages handled' })
   assert.deepEqual(
     handled.map(([message]) => message),
     [
@@ -106,8 +107,8 @@ test('proton sends CI messages (data section, amqp-value string, amqp-value map)
   )
   assert.equal(handled[0]?.[1].messageId, `p-data-${id}`)
   assert.equal(handled[0]?.[1].replyTo, replyTo)
-  await until(() => bridge.stats.settlements.accepted === 3, 5000, 'three accepted')
-  await until(() => bridge.stats.settlements.rejected === 1, 5000, 'one rejected')
+  await until(() => bridge.stats.settlements.accepted === 3, { timeoutMs: 5000, what: 'three accepted' })
+  await until(() => bridge.stats.settlements.rejected === 1, { timeoutMs: 5000, what: 'one rejected' })
 
   const results = await protonReceive(replyTo, 4)
   const byCorrelation = new Map(results.map((r) => [r.correlation_id, r]))
@@ -171,7 +172,7 @@ test('a RESULT carries the request id with its AMQP type (ulong, uuid, binary, s
     }
     assert.equal(await protonSend(bridge.nodeReplyTo, spec), 'accepted')
   }
-  await until(() => handled.length === before + ids.length, 10_000, 'every PING handled')
+  await until(() => handled.length === before + ids.length, { timeoutMs: 10_000, what: 'every PING handled' })
   const metas = handled.slice(before).map(([, meta]) => meta)
   assert.deepEqual(
     metas.map((meta) => [meta.amqpMessageId?.type, meta.messageId]),
@@ -200,7 +201,10 @@ test('application_properties pass both ways between proton and the bridge (W3C t
     application_properties: { traceparent, tenant: 'blue' },
   }
   assert.equal(await protonSend(bridge.nodeReplyTo, spec), 'accepted')
-  await until(() => handled.some(([, meta]) => meta.messageId === messageId), 10_000, 'the PING handled')
+  await until(() => handled.some(([, meta]) => meta.messageId === messageId), {
+    timeoutMs: 10_000,
+    what: 'the PING handled',
+  })
   const meta = handled.find(([, m]) => m.messageId === messageId)?.[1]
   assert.deepEqual(meta?.applicationProperties, { traceparent, tenant: 'blue' })
 

@@ -5,9 +5,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import { BridgeError, createCiBridge } from '../src/index.js'
 import { cut, type PeerDelivery, startFakePeer } from './fake-peer.js'
-import { captureLogger, closer, until } from './helpers.js'
+import { captureLogger, closer } from './helpers.js'
 
 // One test below talks to the real broker on 5672 (bad credentials): RabbitMQ refuses them after ~3 s.
 
@@ -122,7 +123,7 @@ test('a sender link detached by the peer with an error rejects its sends with RE
   await bridge.waitForOpen(5000)
   // Close the peer's end of the link to "forbidden" with an error as soon as a message arrives there.
   const forbidden = bridge.send('forbidden', { type: 'X' })
-  await until(() => peer.received.length === 1, 5000, 'the message at the peer')
+  await until(() => peer.received.length === 1, { timeoutMs: 5000, what: 'the message at the peer' })
   const first = peer.received.find((d) => d.receiver.target?.address === 'forbidden')
   assert.ok(first)
   // the message is not settled: the link dies under it
@@ -146,8 +147,7 @@ test('nothing is left running once the bridge is closed', async (t) => {
       !process
         .getActiveResourcesInfo()
         .some((r) => r === 'Timeout' || r === 'TCPSocketWrap' || r === 'TCPServerWrap'),
-    2000,
-    `no timers or sockets left (${process.getActiveResourcesInfo().join(', ')})`,
+    { timeoutMs: 2000, what: `no timers or sockets left (${process.getActiveResourcesInfo().join(', ')})` },
   )
 })
 
@@ -163,7 +163,10 @@ test('every timer of the bridge is counted and none is left once it is closed', 
   })
   const sent = away.sendToUserManager({ type: 'X', v: 1 })
   const open = away.waitForOpen(60_000)
-  await until(() => away.activeTimers >= 3, 2000, 'the reconnect, send-timeout and waitForOpen timers')
+  await until(() => away.activeTimers >= 3, {
+    timeoutMs: 2000,
+    what: 'the reconnect, send-timeout and waitForOpen timers',
+  })
   await away.close()
   await assert.rejects(sent, { code: 'CLOSED' })
   await assert.rejects(open, { code: 'CLOSED' })
@@ -209,11 +212,10 @@ test('amqps:// with tls options: the certificate is verified (ca given: open; no
   assert.equal(peer.received.at(-1)?.message.subject, 'over TLS')
   // Without the ca, the handshake fails on the certificate itself (not a timeout, not a refusal):
   // the attempt's warning carries TLS's verification error.
-  await until(
-    () => untrustedLog.entries.some((e) => e.obj.err !== undefined),
-    5000,
-    'a failed connection attempt',
-  )
+  await until(() => untrustedLog.entries.some((e) => e.obj.err !== undefined), {
+    timeoutMs: 5000,
+    what: 'a failed connection attempt',
+  })
   const failure = untrustedLog.entries.find((e) => e.obj.err !== undefined)
   // A self-signed certificate not in the trusted set: Node's DEPTH_ZERO_SELF_SIGNED_CERT.
   assert.equal((failure?.obj.err as { code?: string } | undefined)?.code, 'DEPTH_ZERO_SELF_SIGNED_CERT')
@@ -233,7 +235,7 @@ test('bad credentials: the bridge keeps trying (with backoff), warns, never cras
     logger,
   )
   t.after(() => wrong.close())
-  await until(() => logger.entries.some((e) => e.level === 'warn'), 5000, 'a warning')
+  await until(() => logger.entries.some((e) => e.level === 'warn'), { timeoutMs: 5000, what: 'a warning' })
   const warning = logger.entries.find((e) => e.level === 'warn')
   assert.equal(
     String(warning?.msg),
@@ -248,9 +250,8 @@ test('bad credentials: the bridge keeps trying (with backoff), warns, never cras
   // Closed here, before the checks of what closing leaves (t.after closes it too when a check above fails).
   await wrong.close()
   // The refused SASL exchange leaves no rhea timer behind (it would hold the process for 60 s).
-  await until(
-    () => !process.getActiveResourcesInfo().some((r) => r === 'Timeout' || r === 'TCPSocketWrap'),
-    2000,
-    `no timers or sockets left (${process.getActiveResourcesInfo().join(', ')})`,
-  )
+  await until(() => !process.getActiveResourcesInfo().some((r) => r === 'Timeout' || r === 'TCPSocketWrap'), {
+    timeoutMs: 2000,
+    what: `no timers or sockets left (${process.getActiveResourcesInfo().join(', ')})`,
+  })
 })

@@ -1,6 +1,7 @@
 // The Fastify plugin: decorator, state, onClose (bounded wait for handlers and sends), nothing left behind.
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import Fastify from 'fastify'
 import fastifyCiBridge, { BridgeError, type BridgeState, type ReceivedMeta } from '../src/index.js'
 import {
@@ -13,7 +14,6 @@ import {
   runBroadcast,
   sharedBroker,
   uid,
-  until,
 } from './helpers.js'
 
 // The raw connection is opened by the first test that needs it, so the first test can check that
@@ -57,11 +57,10 @@ test('registers as fastify-ci-bridge, decorates ciBridge, reports its state', as
   )
   assert.ok(error instanceof BridgeError)
   assert.equal(error.code, 'CLOSED')
-  await until(
-    () => !process.getActiveResourcesInfo().some((r) => r === 'Timeout' || r === 'TCPSocketWrap'),
-    2000,
-    `no timers or sockets left (${process.getActiveResourcesInfo().join(', ')})`,
-  )
+  await until(() => !process.getActiveResourcesInfo().some((r) => r === 'Timeout' || r === 'TCPSocketWrap'), {
+    timeoutMs: 2000,
+    what: `no timers or sockets left (${process.getActiveResourcesInfo().join(', ')})`,
+  })
 })
 
 test('onClose waits for a running handler (its reply still goes out), then settles its message accepted', async (t) => {
@@ -83,12 +82,12 @@ test('onClose waits for a running handler (its reply still goes out), then settl
     message_id: 'close-1',
     reply_to: `/amq/queue/${replies}`,
   })
-  await until(() => started, 5000, 'the handler running')
+  await until(() => started, { timeoutMs: 5000, what: 'the handler running' })
   const t0 = Date.now()
   await app.close()
   assert.ok(Date.now() - t0 >= 200, 'close waited for the handler')
   assert.equal(app.ciBridge.stats.settlements.accepted, 1)
-  await until(() => results.received.length === 1, 5000, 'the reply sent during close')
+  await until(() => results.received.length === 1, { timeoutMs: 5000, what: 'the reply sent during close' })
   assert.equal(results.received[0]?.message.correlation_id, 'close-1')
 })
 
@@ -108,7 +107,7 @@ test('onClose is bounded: a stuck handler does not hold it past closeTimeoutMs; 
   await rawSend(await broker.raw(), app.ciBridge.nodeReplyTo, {
     body: dataSection({ type: 'PING', v: 1 }),
   })
-  await until(() => started, 5000, 'the handler running')
+  await until(() => started, { timeoutMs: 5000, what: 'the handler running' })
   const t0 = Date.now()
   await app.close()
   const took = Date.now() - t0
@@ -121,8 +120,7 @@ test('onClose is bounded: a stuck handler does not hold it past closeTimeoutMs; 
       queue = (await listQueues()).find((q) => q.name === `gateway.node.${nodeId}`)
       return queue?.messages === 1
     },
-    10_000,
-    'the message back in the queue',
+    { timeoutMs: 10_000, what: 'the message back in the queue' },
   ).catch(() => {})
   assert.equal(queue?.messages, 1)
 })
@@ -149,7 +147,7 @@ test('consume(handler) given after registration, before ready: the node address 
   await rawSend(await broker.raw(), app.ciBridge.nodeReplyTo, {
     body: dataSection({ type: 'PING', v: 1 }),
   })
-  await until(() => received.length === 1, 5000, 'the message handled')
+  await until(() => received.length === 1, { timeoutMs: 5000, what: 'the message handled' })
   assert.deepEqual(received, ['PING'])
   const late = appWith(t)
   await late.ready()

@@ -1,6 +1,7 @@
 // Sending against the real RabbitMQ on 127.0.0.1:5672 (unique queue names per run).
 import assert from 'node:assert/strict'
 import { before, test } from 'node:test'
+import { until } from '@session-gateway/test-kit'
 import type { Connection } from 'rhea'
 import { BridgeError, createCiBridge, type StandaloneCiBridge } from '../src/index.js'
 import { LinkSender } from '../src/sender.js'
@@ -14,7 +15,6 @@ import {
   runBroadcast,
   sharedBroker,
   uid,
-  until,
 } from './helpers.js'
 
 const broker = sharedBroker()
@@ -45,7 +45,10 @@ test('send resolves on accepted; body and properties as PROTOCOL.md section 2', 
   const receiver = closer(t)(await rawReceiver(raw, `/queue/${queue}`))
   const body = { type: 'EMIT', v: 1, sid: 'a'.repeat(22), event: 'chat.message', data: { text: 'héllo ✓' } }
   await bridge.send(`/queue/${queue}`, body, { replyTo: '/amq/queue/somewhere', correlationId: 'corr-1' })
-  await until(() => receiver.received.length === 1, 5000, 'the message at the raw receiver')
+  await until(() => receiver.received.length === 1, {
+    timeoutMs: 5000,
+    what: 'the message at the raw receiver',
+  })
   const got = receiver.received[0]?.message
   assert.ok(got)
   const section = got.body as { typecode: number; content: Buffer }
@@ -70,7 +73,7 @@ test('message ids are unique unless given, and kept when given', async (t) => {
     bridge.send(`/queue/${queue}`, { type: 'B' }),
     bridge.send(`/queue/${queue}`, { type: 'C' }, { messageId: 'mine-1', subject: 'custom' }),
   ])
-  await until(() => receiver.received.length === 3, 5000, 'three messages')
+  await until(() => receiver.received.length === 3, { timeoutMs: 5000, what: 'three messages' })
   const ids = receiver.received.map((r) => String(r.message.message_id))
   assert.equal(new Set(ids).size, 3)
   const mine = receiver.received.find((r) => r.message.message_id === 'mine-1')
@@ -85,7 +88,7 @@ test('sendToUserManager: durable message, reply_to = nodeReplyTo, into the durab
   assert.ok(queue, 'the UM queue exists (declared before the bridge reported open)')
   assert.equal(queue.durable, true)
   const receiver = closer(t)(await rawReceiver(raw, `/amq/queue/t-send-um-${run}`))
-  await until(() => receiver.received.length >= 1, 5000, 'the UM message')
+  await until(() => receiver.received.length >= 1, { timeoutMs: 5000, what: 'the UM message' })
   const got = receiver.received[0]?.message
   assert.equal(got?.durable, true)
   assert.equal(got?.reply_to, bridge.nodeReplyTo)
@@ -164,7 +167,7 @@ test('a bad address rejects with REJECTED and takes no other link down', async (
   assert.equal(other.state, 'open')
   await other.sendToUserManager({ type: 'CLIENT_EVENT', v: 1 })
   await bridge.send(other.nodeReplyTo, { type: 'PING', v: 1 })
-  await until(() => handled.length === 1, 5000, 'the PING at the node receiver')
+  await until(() => handled.length === 1, { timeoutMs: 5000, what: 'the PING at the node receiver' })
   assert.deepEqual(handled, ['PING'])
   assert.equal(other.stats.reconnects, 0, 'the connection never dropped')
   assert.ok(logger.entries.some((e) => e.level === 'warn' && e.obj.address === 'no/such/kind'))

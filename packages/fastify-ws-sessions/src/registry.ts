@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Writable } from 'node:stream'
 import {
@@ -25,6 +24,7 @@ import type { SessionStream } from './resume/session-stream.js'
 import type { HandOverRequest, ResumeRefusal, SessionSnapshot } from './resume/types.js'
 import { Rooms } from './rooms.js'
 import { type SessionHost, WsSession } from './session.js'
+import { newSessionId } from './sid.js'
 import { Timers } from './timers.js'
 import {
   type AttachResult,
@@ -42,6 +42,7 @@ import type {
   WsSessionsStats,
 } from './types.js'
 import { Users } from './users.js'
+import { WriteBatch } from './write-batch.js'
 
 const EVENT_NAME = new RegExp(EVENT_NAME_PATTERN)
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_EVENTS)
@@ -75,6 +76,7 @@ export class Registry implements SessionRegistry, SessionHost {
   readonly rooms = new Rooms()
   readonly users = new Users()
   readonly timers = new Timers()
+  readonly writeBatch = new WriteBatch()
   readonly clientLimits: ClientLimits
   /** Upgrade attempts per address (`addressConnectRate`), undefined when off. */
   readonly addressLimits: ClientLimits | undefined
@@ -409,7 +411,7 @@ export class Registry implements SessionRegistry, SessionHost {
 
   #newSid(): string {
     for (;;) {
-      const sid = randomBytes(16).toString('base64url')
+      const sid = newSessionId()
       if (!this.#sessions.has(sid)) return sid
     }
   }

@@ -16,12 +16,15 @@ import type { Rooms } from './rooms.js'
 import type { Timers } from './timers.js'
 import { type SessionTransport, type TransportOpened, TransportState } from './transport.js'
 import type { Delivery, Session, UserClaims } from './types.js'
+import type { Corked, WriteBatch } from './write-batch.js'
 
 /** What a session needs from the registry that owns it. */
 export interface SessionHost {
   readonly options: ResolvedOptions
   readonly rooms: Rooms
   readonly timers: Timers
+  /** Uncorks, once per event-loop turn, the sessions that wrote in it. */
+  readonly writeBatch: WriteBatch
   frameIn(): void
   frameOut(): void
   countError(code: string): void
@@ -74,6 +77,9 @@ const FINAL_CLIENT_CODES: ReadonlySet<number> = new Set([
   1005,
 ])
 
+/** Bytes a session holds corked in one turn before it writes them anyway. */
+const CORKED_MAX_BYTES = 64 * 1024
+
 /** A WebSocket close reason holds at most 123 bytes of UTF-8. */
 const MAX_REASON_BYTES = 123
 
@@ -99,7 +105,7 @@ function closeIntentForWsError(err: Error & { code?: unknown }): CloseIntent | u
   return { code: 1002, reason: 'protocol error' }
 }
 
-export class WsSession implements Session {
+export class WsSession implements Session, Corked {
   readonly sid: string
   readonly connectedAt: number
   readonly remoteAddress: string
@@ -121,7 +127,8 @@ export class WsSession implements Session {
   /** The current connection's socket; undefined while detached or once ended. */
   #socket: SessionTransport | undefined
   #transport: Writable | undefined
-  #corked = false
+  /** The transport corked for this turn (see #batchWrites), until the write batch uncorks it. */
+  #corked: Writable | undefined
   readonly #host: SessionHost
   #closeIntent: CloseIntent | undefined
   #closeTimer: ReturnType<typeof setTimeout> | undefined
@@ -160,7 +167,8 @@ export class WsSession implements Session {
     this.#pongPending = false
     this.#held = undefined
     this.#ended = false
-    this.#corked = false
+    // What the old connection wrote this turn (its close frame) leaves now.
+    this.flushWrites()
     this.#listen(connection)
     this.stream?.setLive(true)
   }
@@ -250,9 +258,16 @@ export class WsSession implements Session {
   sendControl(text: string): boolean {
     const socket = this.#socket
     if (!this.isOpen || socket === undefined) return false
+    this.#batchWrites()
     socket.send(text)
     this.#host.frameOut()
-    const buffered = socket.bufferedAmount
+    let buffered = socket.bufferedAmount
+    // Many frames in one turn (a replay): they go to the kernel now, as they would uncorked, so the
+    // slow-consumer bound below sees what the client really did not take.
+    if (buffered > CORKED_MAX_BYTES && this.#corked !== undefined) {
+      this.flushWrites()
+      buffered = socket.bufferedAmount
+    }
     if (buffered > this.#host.options.maxBufferedBytes) {
       this.log.warn({ bufferedAmount: buffered }, 'slow consumer: send buffer above its bound, closing')
       this.close(CloseCode.TRY_AGAIN_LATER, 'slow consumer')
@@ -364,19 +379,25 @@ export class WsSession implements Session {
   }
 
   /**
-   * Holds this session's writes until the end of the current tick: the replies to every frame of one
-   * read (a client with several requests in flight) leave in one write, one system call, instead of
-   * one each. Nothing waits longer than the tick that wrote it.
+   * Holds this session's writes until the end of the current event-loop turn (first frame read or
+   * first write of the turn): the replies to every frame of one read, and the frames the session gets
+   * from one AMQP read (an ok reply and an EMIT), leave in one write, one system call, instead of one
+   * each. Nothing waits longer than the turn that wrote it (WriteBatch).
    */
   #batchWrites(): void {
     const transport = this.#transport
-    if (this.#corked || transport === undefined || transport.destroyed) return
-    this.#corked = true
+    if (this.#corked !== undefined || transport === undefined || transport.destroyed) return
+    this.#corked = transport
     transport.cork()
-    process.nextTick(() => {
-      this.#corked = false
-      transport.uncork()
-    })
+    this.#host.writeBatch.add(this)
+  }
+
+  /** Called by the write batch at the end of the turn: what this session wrote in it leaves now. */
+  flushWrites(): void {
+    const transport = this.#corked
+    if (transport === undefined) return
+    this.#corked = undefined
+    transport.uncork()
   }
 
   #onMessage(data: RawData, isBinary: boolean): void {

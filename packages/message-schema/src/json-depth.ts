@@ -1,11 +1,21 @@
+/** True when `text` holds at most `limit` `{` and `[` characters together. */
+function atMostOpenings(text: string, limit: number): boolean {
+  let count = 0
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) if (++count > limit) return false
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) if (++count > limit) return false
+  return true
+}
+
 /**
  * True when the JSON text nests arrays/objects deeper than `maxDepth`.
  * A linear scan over the text, so deep input is refused before it reaches
  * anything recursive (JSON.stringify, structured clone, a consumer's walker).
  */
 export function jsonTextExceedsDepth(text: string, maxDepth: number): boolean {
-  // Depth d needs at least d opening brackets: short texts cannot exceed it.
-  if (text.length <= maxDepth) return false
+  // Depth d needs at least d opening brackets: short texts cannot exceed it, nor texts with at most
+  // maxDepth of them (counted with indexOf, which runs natively; brackets inside strings count too,
+  // which only ever sends a text on to the full scan). Most messages stop here.
+  if (text.length <= maxDepth || atMostOpenings(text, maxDepth)) return false
   let depth = 0
   let inString = false
   for (let i = 0; i < text.length; i++) {

@@ -7,11 +7,15 @@ import type { Backend, BackendStats, CiMessageHandler } from './types.js'
 import { checkUmQueue, type UmQueueCheck } from './um-queue-check.js'
 import { umQueueName } from './um-queue-name.js'
 
-/** Counts what a promise of a send came to. */
+/** Counts what a promise of a send came to (`done`'s callbacks are made once, not per send). */
 function counted<T>(work: Promise<T>, done: { ok: () => void; failed: () => void }): Promise<T> {
   work.then(done.ok, done.failed)
   return work
 }
+
+/** Send options of the sends to the UM, made once: most sends carry no trace. */
+const LIFECYCLE_SEND = { bypassOutboxLimit: true } as const
+const EVENT_SEND = { bypassOutboxLimit: false } as const
 
 const LIFECYCLE_TYPES: ReadonlySet<string> = new Set([
   'CLIENT_DISCONNECTED',
@@ -40,6 +44,8 @@ export async function registerAmqpBackend(
     results: { accepted: 0, failed: 0 },
     nodeCheckPings: { answered: 0, unanswered: 0 },
   }
+  const umDone = { ok: () => counts.um.accepted++, failed: () => counts.um.rejected++ }
+  const resultDone = { ok: () => counts.results.accepted++, failed: () => counts.results.failed++ }
   const nodeCheck = watchNodeAddress(app, bridge, config, instance, counts.nodeCheckPings)
   const umQueue = watchUmQueue(app, config, bridge)
   return {
@@ -68,24 +74,31 @@ export async function registerAmqpBackend(
     // blip) must not lose them to the outbox bound that pushes back on client events. They are
     // bounded by the sessions this node holds, and still time out.
     sendToUserManager: (body, options = {}) => {
-      const queuedBefore = bridge.stats.sent
-      const sent = bridge.sendToUserManager(body, {
-        bypassOutboxLimit: LIFECYCLE_TYPES.has(body.type),
-        ...(options.durable !== undefined ? { durable: options.durable } : {}),
-        ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
-        ...(options.trace ? { applicationProperties: traceProperties(options.trace) } : {}),
-      })
+      const queuedBefore = bridge.sentCount
+      const base = LIFECYCLE_TYPES.has(body.type) ? LIFECYCLE_SEND : EVENT_SEND
+      const more = options.durable !== undefined || options.ttl !== undefined || options.trace !== undefined
+      const sent = bridge.sendToUserManager(
+        body,
+        more
+          ? {
+              ...base,
+              ...(options.durable !== undefined ? { durable: options.durable } : {}),
+              ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
+              ...(options.trace ? { applicationProperties: traceProperties(options.trace) } : {}),
+            }
+          : base,
+      )
       // Refused before it was queued (outbox full, closed): never sent, so not counted.
-      if (bridge.stats.sent === queuedBefore) return sent
+      if (bridge.sentCount === queuedBefore) return sent
       counts.um.sent++
-      return counted(sent, { ok: () => counts.um.accepted++, failed: () => counts.um.rejected++ })
+      return counted(sent, umDone)
     },
     reply: (meta, body) => {
       const trace = traceOf(meta.applicationProperties)
       const sent = bridge.reply(meta, body, {
         ...(trace ? { applicationProperties: traceProperties(trace) } : {}),
       })
-      return counted(sent, { ok: () => counts.results.accepted++, failed: () => counts.results.failed++ })
+      return counted(sent, resultDone)
     },
     stats: (): BackendStats => {
       const s = bridge.stats

@@ -160,8 +160,18 @@ export function loadConfig(
 
 /** The checks that involve more than one variable. */
 function crossChecks(d: Draft, env: Record<string, string | undefined>): string[] {
+  // In this order in the error message.
+  return [
+    ...authChecks(d.auth),
+    ...bridgeChecks(d, env),
+    ...trustProxyChecks(d.http),
+    ...resumeChecks(d),
+    ...timeoutChecks(d.http),
+  ]
+}
+
+function authChecks(auth: Draft['auth']): string[] {
   const problems: string[] = []
-  const { auth, bridge, http, resume } = d
   if (auth.secret !== undefined && auth.jwksFile !== undefined) {
     problems.push('AUTH_JWT_SECRET and AUTH_JWKS_FILE: set one of them, not both')
   }
@@ -172,6 +182,13 @@ function crossChecks(d: Draft, env: Record<string, string | undefined>): string[
   ) {
     problems.push('AUTH_JWT_AUDIENCE / AUTH_JWT_ISSUER need AUTH_JWT_SECRET or AUTH_JWKS_FILE')
   }
+  return problems
+}
+
+/** The broker link: its addresses, its cluster URLs, the UM queue check, the shutdown bound. */
+function bridgeChecks(d: Draft, env: Record<string, string | undefined>): string[] {
+  const problems: string[] = []
+  const { bridge } = d
   const shutdownMs = d.node.shutdownTimeoutMs
   const sendMs = bridge.sendTimeoutMs
   if (
@@ -220,6 +237,11 @@ function crossChecks(d: Draft, env: Record<string, string | undefined>): string[
       )
     }
   }
+  return problems
+}
+
+function trustProxyChecks(http: Draft['http']): string[] {
+  const problems: string[] = []
   if (Array.isArray(http.trustProxy)) {
     const bad = http.trustProxy.filter((entry) => !isProxyAddress(entry))
     if (bad.length === 1 && /^\d+$/.test(bad[0] ?? '')) {
@@ -233,6 +255,24 @@ function crossChecks(d: Draft, env: Record<string, string | undefined>): string[
       )
     }
   }
+  return problems
+}
+
+function timeoutChecks(http: Draft['http']): string[] {
+  const problems: string[] = []
+  const headersMs = http.headersTimeoutMs
+  const requestMs = http.requestTimeoutMs
+  if (headersMs !== undefined && requestMs !== undefined && headersMs > requestMs) {
+    problems.push(
+      `GATEWAY_HEADERS_TIMEOUT_MS=${headersMs} must not be above GATEWAY_REQUEST_TIMEOUT_MS=${requestMs} (the headers are part of the request)`,
+    )
+  }
+  return problems
+}
+
+function resumeChecks(d: Draft): string[] {
+  const problems: string[] = []
+  const { bridge, resume } = d
   if (bridge.url !== undefined && (resume.windowMs ?? 0) > 0 && resume.secret === undefined) {
     // With a broker, other nodes may exist (now or during a rolling deploy): they must verify this
     // node's tokens, so a random per-process secret would silently break every cross-node resume.
@@ -243,13 +283,6 @@ function crossChecks(d: Draft, env: Record<string, string | undefined>): string[
   if ((resume.maxNodeReplayBytes as number) < (resume.maxReplayBytes as number)) {
     problems.push(
       `NODE_REPLAY_MAX_BYTES=${String(resume.maxNodeReplayBytes)} must be at least SESSION_REPLAY_MAX_BYTES (${String(resume.maxReplayBytes)})`,
-    )
-  }
-  const headersMs = http.headersTimeoutMs
-  const requestMs = http.requestTimeoutMs
-  if (headersMs !== undefined && requestMs !== undefined && headersMs > requestMs) {
-    problems.push(
-      `GATEWAY_HEADERS_TIMEOUT_MS=${headersMs} must not be above GATEWAY_REQUEST_TIMEOUT_MS=${requestMs} (the headers are part of the request)`,
     )
   }
   return problems

@@ -105,11 +105,22 @@ const BROKER_STATES = ['connecting', 'open', 'reconnecting', 'closed'] as const
 
 /** The Prometheus metrics of one gateway node (its own registry, so several nodes can live in one process). */
 export function createMetrics(nodeId: string, parts: ObservedParts, counters: Counters): GatewayMetrics {
-  const { sessions, backend, connections } = parts
   const registry = new Registry()
   registry.setDefaultLabels({ node: nodeId })
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 })
+  sessionMetrics(registry, parts.sessions)
+  brokerMetrics(registry, parts.backend)
+  connectionMetrics(registry, parts.connections, counters)
+  return {
+    registry,
+    connectionRefused: counters.connectionRefused,
+    ciMessage: counters.ciMessage,
+    clientEvent: counters.clientEvent,
+  }
+}
 
+/** What the sessions plugin holds and counts: sessions, rooms, users, frames, upgrades, resume. */
+function sessionMetrics(registry: Registry, sessions: SessionRegistry): void {
   new Gauge({
     name: 'gateway_sessions',
     help: 'WebSocket sessions on this node (live and, with resume on, detached)',
@@ -194,14 +205,6 @@ export function createMetrics(nodeId: string, parts: ObservedParts, counters: Co
     () => sessions.stats.rejectedUpgrades,
   )
   new Gauge({
-    name: 'gateway_node_id_conflict',
-    help: '1 when another running process uses this GATEWAY_NODE_ID (checked when the broker first connects)',
-    registers: [registry],
-    collect() {
-      this.set(backend.nodeIdCheck === 'conflict' ? 1 : 0)
-    },
-  })
-  new Gauge({
     name: 'gateway_client_keys',
     help: 'Clients (JWT sub or address) tracked by the per-client session limits',
     registers: [registry],
@@ -217,7 +220,18 @@ export function createMetrics(nodeId: string, parts: ObservedParts, counters: Co
       this.set(sessions.userCount)
     },
   })
+}
 
+/** The broker link: state, outbox, what it sent and settled, the node checks. */
+function brokerMetrics(registry: Registry, backend: Backend): void {
+  new Gauge({
+    name: 'gateway_node_id_conflict',
+    help: '1 when another running process uses this GATEWAY_NODE_ID (checked when the broker first connects)',
+    registers: [registry],
+    collect() {
+      this.set(backend.nodeIdCheck === 'conflict' ? 1 : 0)
+    },
+  })
   new Gauge({
     name: 'gateway_broker_state',
     help: 'State of the broker link (1 for the current state)',
@@ -297,7 +311,10 @@ export function createMetrics(nodeId: string, parts: ObservedParts, counters: Co
     'outcome',
     () => backend.stats().settlements,
   )
+}
 
+/** The WebSocket listener's connections, and the counters the parts count into. */
+function connectionMetrics(registry: Registry, connections: ConnectionGuard, counters: Counters): void {
   registry.registerMetric(counters.ciMessages)
   registry.registerMetric(counters.clientEvents)
   registry.registerMetric(counters.connectionsRefused)
@@ -317,11 +334,4 @@ export function createMetrics(nodeId: string, parts: ObservedParts, counters: Co
       this.set(connections.pending)
     },
   })
-
-  return {
-    registry,
-    connectionRefused: counters.connectionRefused,
-    ciMessage: counters.ciMessage,
-    clientEvent: counters.clientEvent,
-  }
 }
