@@ -9,11 +9,11 @@ import {
   PROTOCOL_VERSION,
   RESUME_QUERY_PARAM,
   TAKEOVER_MESSAGE_TYPES,
+  type TakeoverMessageType,
   UM_MESSAGE_TYPES,
   type UmMessageType,
 } from './constants.js'
-import { CI_SCHEMAS, UM_SCHEMAS } from './message-tables.js'
-import { TakeoverGranted, TakeoverRefused, TakeoverRequest } from './takeover-messages.js'
+import { CI_SCHEMAS, TAKEOVER_SCHEMAS, UM_SCHEMAS } from './message-tables.js'
 import { ClientFrame, ErrorFrame, EventFrame, ReplyFrame, SessionFrame } from './ws-frames.js'
 
 /** Plain JSON Schema (typebox schemas may carry non-JSON metadata). */
@@ -68,42 +68,27 @@ const AMQP_SUMMARIES = {
   ROOM_INFO:
     'Ask who is in a room: RESULT.data = {node, count (exact), members: [{sid, user?}] (at most limit, default 1000)}',
   RESULT: 'Answer to a CI message that had reply_to; correlation_id = its message_id',
-} as const satisfies Record<UmMessageType | CiMessageType | 'RESULT', string>
+  TAKEOVER_REQUEST:
+    "Node to node: a client resumed one of the receiver's sessions on the sender; hand it over (reply_to = the sender's takeover address)",
+  TAKEOVER_GRANTED:
+    'Node to node: the session, which left the holder (a late one is kept detached by the requester)',
+  TAKEOVER_REFUSED:
+    'Node to node: no hand-over (expired, invalid, gap, unavailable); the session stays where it was',
+} as const satisfies Record<UmMessageType | CiMessageType | TakeoverMessageType | 'RESULT', string>
 
 const AMQP_SCHEMAS: Record<keyof typeof AMQP_SUMMARIES, TSchema> = {
   ...UM_SCHEMAS,
   ...CI_SCHEMAS,
+  ...TAKEOVER_SCHEMAS,
   RESULT: Result,
 }
 
-/** Node to node (the cross-node takeover, PROTOCOL.md 5.4): not UM or CI messages. */
-const TAKEOVER_MESSAGES = {
-  TAKEOVER_REQUEST: {
-    schema: TakeoverRequest,
-    summary:
-      "Node to node: a client resumed one of the receiver's sessions on the sender; hand it over (reply_to = the sender's takeover address)",
-  },
-  TAKEOVER_GRANTED: {
-    schema: TakeoverGranted,
-    summary:
-      'Node to node: the session, which left the holder (a late one is kept detached by the requester)',
-  },
-  TAKEOVER_REFUSED: {
-    schema: TakeoverRefused,
-    summary:
-      'Node to node: no hand-over (expired, invalid, gap, unavailable); the session stays where it was',
-  },
-}
-
-const amqpMessages = {
-  ...Object.fromEntries(
-    Object.entries(AMQP_SUMMARIES).map(([type, summary]) => [
-      type,
-      { schema: AMQP_SCHEMAS[type as keyof typeof AMQP_SUMMARIES], summary },
-    ]),
-  ),
-  ...TAKEOVER_MESSAGES,
-}
+const amqpMessages = Object.fromEntries(
+  Object.entries(AMQP_SUMMARIES).map(([type, summary]) => [
+    type,
+    { schema: AMQP_SCHEMAS[type as keyof typeof AMQP_SUMMARIES], summary },
+  ]),
+)
 
 type MessageTable = Record<string, { schema: TSchema; summary: string }>
 
@@ -152,7 +137,6 @@ function opMessages(channel: string, names: readonly string[]): Array<{ $ref: st
 }
 
 const UM_TYPES = UM_MESSAGE_TYPES
-const TAKEOVER_TYPES = TAKEOVER_MESSAGE_TYPES
 const NODE_TYPES = CI_MESSAGE_TYPES
 
 export interface AsyncApiOptions {
@@ -251,7 +235,7 @@ export function buildAsyncApiDocument(options: AsyncApiOptions = {}): Record<str
           '(GATEWAY_QUEUE_PREFIX + "takeover." + node id; received as /queue/..., non-durable).',
         parameters: { nodeId: { description: 'GATEWAY_NODE_ID of the node' } },
         servers: [{ $ref: '#/servers/broker' }],
-        messages: refs(TAKEOVER_TYPES),
+        messages: refs(TAKEOVER_MESSAGE_TYPES),
       },
       result: {
         address: null,
@@ -290,12 +274,12 @@ export function buildAsyncApiDocument(options: AsyncApiOptions = {}): Record<str
       receiveTakeover: {
         action: 'receive',
         channel: { $ref: '#/channels/takeover' },
-        messages: opMessages('takeover', TAKEOVER_TYPES),
+        messages: opMessages('takeover', TAKEOVER_MESSAGE_TYPES),
       },
       sendTakeover: {
         action: 'send',
         channel: { $ref: '#/channels/takeover' },
-        messages: opMessages('takeover', TAKEOVER_TYPES),
+        messages: opMessages('takeover', TAKEOVER_MESSAGE_TYPES),
       },
       sendResult: {
         action: 'send',

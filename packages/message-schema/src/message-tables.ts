@@ -16,8 +16,9 @@ import {
   RoomEmit,
   SessionInfo,
 } from './amqp-messages.js'
-import type { CiMessageType, UmMessageType } from './constants.js'
+import type { CiMessageType, TakeoverMessageType, UmMessageType } from './constants.js'
 import { DisconnectUser, EmitUser, RoomInfo, UserInfo } from './presence-messages.js'
+import { TakeoverGranted, TakeoverRefused, TakeoverRequest } from './takeover-messages.js'
 
 /**
  * The schema of each AMQP message type, in one place: the validators compile these and the
@@ -48,3 +49,10 @@ export const UM_SCHEMAS = {
   NODE_HEARTBEAT: NodeHeartbeat,
   NODE_STOPPED: NodeStopped,
 } as const satisfies Record<UmMessageType, TSchema>
+
+/** Node to node, on the nodes' takeover addresses (the project's PROTOCOL.md 5.4). */
+export const TAKEOVER_SCHEMAS = {
+  TAKEOVER_REQUEST: TakeoverRequest,
+  TAKEOVER_GRANTED: TakeoverGranted,
+  TAKEOVER_REFUSED: TakeoverRefused,
+} as const satisfies Record<TakeoverMessageType, TSchema>

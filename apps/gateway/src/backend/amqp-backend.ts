@@ -76,17 +76,18 @@ export async function registerAmqpBackend(
     sendToUserManager: (body, options = {}) => {
       const queuedBefore = bridge.sentCount
       const base = LIFECYCLE_TYPES.has(body.type) ? LIFECYCLE_SEND : EVENT_SEND
-      const more = options.durable !== undefined || options.ttl !== undefined || options.trace !== undefined
-      const sent = bridge.sendToUserManager(
-        body,
-        more
+      // NODE_HEARTBEAT: not durable, with a ttl (nodes/heartbeat.ts).
+      const shaped =
+        options.durable !== undefined || options.ttl !== undefined
           ? {
               ...base,
               ...(options.durable !== undefined ? { durable: options.durable } : {}),
               ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
-              ...(options.trace ? { applicationProperties: traceProperties(options.trace) } : {}),
             }
-          : base,
+          : base
+      const sent = bridge.sendToUserManager(
+        body,
+        options.trace ? { ...shaped, applicationProperties: traceProperties(options.trace) } : shaped,
       )
       // Refused before it was queued (outbox full, closed): never sent, so not counted.
       if (bridge.sentCount === queuedBefore) return sent

@@ -51,11 +51,12 @@ async function main(): Promise<void> {
     },
     app.log,
   )
-  await bridge.subscribe(bridge.userManagerAddress, { decode: decodeUmMessage, handler, durable: true })
   closeWithGrace({ delay: 5000 }, async () => {
     await app.close()
   })
+  // The bridge connects when the app is ready; the subscription waits for its link to attach.
   await app.ready()
+  await bridge.subscribe(bridge.userManagerAddress, { decode: decodeUmMessage, handler, durable: true })
   app.log.info({ address: bridge.userManagerAddress }, 'demo User Manager consuming')
 }
 
