@@ -17,6 +17,7 @@ import { b1GetSid } from './scenarios/b1-get-sid.js'
 import { b2AmqpRoundtrip } from './scenarios/b2-amqp-roundtrip.js'
 import { b3IdleSessions } from './scenarios/b3-idle-sessions.js'
 import { b4Broadcast } from './scenarios/b4-broadcast.js'
+import { b4sSocketIoBroadcast } from './scenarios/b4s-socketio-broadcast.js'
 import { b5EmitUser } from './scenarios/b5-emit-user.js'
 import { b6ResumeStorm } from './scenarios/b6-resume-storm.js'
 
@@ -25,6 +26,7 @@ const SCENARIOS: Record<string, Scenario> = {
   B2: b2AmqpRoundtrip,
   B3: b3IdleSessions,
   B4: b4Broadcast,
+  B4S: b4sSocketIoBroadcast,
   B5: b5EmitUser,
   B6: b6ResumeStorm,
 }

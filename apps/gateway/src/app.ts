@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events'
 import type { CiMessage } from '@session-gateway/message-schema'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import fastifyWsSessions, { type ResumeOptions, type WsSessionsOptions } from 'fastify-ws-sessions'
-import { createJwtAuthenticator } from './auth/jwt-authenticator.js'
+import { createJwtAuthenticator, createJwtVerifier, type TokenVerifier } from './auth/jwt-authenticator.js'
 import { registerAmqpBackend } from './backend/amqp-backend.js'
 import { EMBEDDED_BROADCAST_ADDRESS, EMBEDDED_NODE_ADDRESS, EmbeddedBus } from './backend/embedded-bus.js'
 import type { Backend, CiMeta } from './backend/types.js'
@@ -22,6 +22,7 @@ import { LogThrottle } from './log-throttle.js'
 import { registerNodeMetrics } from './nodes/metrics.js'
 import { type NodeServices, startNodeServices } from './nodes/wiring.js'
 import { sessionOptions } from './sessions-wiring.js'
+import { registerSocketIoFromConfig } from './socketio/endpoint.js'
 
 /**
  * Longest path parameter, as sent (percent-encoded): a user id of 256 characters (a JWT sub) or a room
@@ -40,6 +41,11 @@ export interface GatewayOverrides {
    * message like a failed handler (settled rejected; RESULT error INTERNAL when it has a reply_to).
    */
   onCiMessage?: (message: CiMessage, meta: CiMeta) => void | Promise<void>
+  /**
+   * The Socket.IO endpoint's check of CONNECT's `auth.token` (default: the JWT check of AUTH_*). Needed
+   * with GATEWAY_SOCKETIO and a custom `authenticate`, which reads an HTTP request a CONNECT has not.
+   */
+  verifySocketIoToken?: (token: string) => Promise<Record<string, unknown>>
 }
 
 export interface Gateway {
@@ -75,6 +81,7 @@ export async function buildGateway(
   /** This process (not the node id, which an operator chooses): in PING answers. */
   const instance = randomBytes(6).toString('hex')
   const app = createApp(config, overrides.logger)
+  const verifyToken = jwtVerifier(config.auth)
   const api = config.http.apiPort === undefined ? undefined : createApiListener(app, config)
   const apiApp = api ?? app
   const counters = createCounters()
@@ -94,7 +101,7 @@ export async function buildGateway(
     backend,
     warnings,
     counters,
-    authenticate: overrides.authenticate ?? jwtAuthenticator(config.auth),
+    authenticate: overrides.authenticate ?? jwtAuthenticator(verifyToken),
     locate: services.locate,
   })
   const dispatch = createCiDispatcher({
@@ -135,6 +142,11 @@ export async function buildGateway(
   )
   for (const warning of config.warnings) app.log.warn(warning)
   if (config.http.demoPage) await registerDemoPage(app)
+  await registerSocketIoFromConfig(app, config, {
+    customAuthenticate: overrides.authenticate !== undefined,
+    verifySocketIoToken: overrides.verifySocketIoToken,
+    verifyToken,
+  })
   return gatewayHandle({ config, app, api, backend, embedded, connections, sessions, services })
 }
 
@@ -172,8 +184,13 @@ function createApiListener(app: FastifyInstance, config: GatewayConfig): Fastify
 }
 
 /** JWT authentication when AUTH_JWT_SECRET or AUTH_JWKS_FILE is set. */
-function jwtAuthenticator(auth: GatewayConfig['auth']): WsSessionsOptions['authenticate'] {
-  return auth.secret || auth.jwksFile ? createJwtAuthenticator(auth) : undefined
+/** The JWT check of AUTH_* (the upgrade's and the Socket.IO CONNECT's), or undefined without one. */
+function jwtVerifier(auth: GatewayConfig['auth']): TokenVerifier | undefined {
+  return auth.secret || auth.jwksFile ? createJwtVerifier(auth) : undefined
+}
+
+function jwtAuthenticator(verify: TokenVerifier | undefined): WsSessionsOptions['authenticate'] {
+  return verify ? createJwtAuthenticator(verify) : undefined
 }
 
 /** The broker link: the AMQP bridge with AMQP_URL, else the in-process bus with the demo User Manager. */

@@ -395,11 +395,6 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
 
   async subscribe<T>(address: string, options: SubscribeOptions<T>): Promise<Subscription> {
     if (this.#closing) throw new BridgeError('CLOSED', 'bridge closed', { address })
-    // It resolves once the link attached, which needs a connection: awaited before ready, it would wait forever.
-    if (!this.#started)
-      throw new Error(
-        'fastify-ci-bridge: subscribe(): call it once the app is ready (the bridge connects in onReady)',
-      )
     if (typeof address !== 'string' || address === '')
       throw new TypeError('address must be a non-empty string')
     if (typeof options?.decode !== 'function' || typeof options.handler !== 'function') {

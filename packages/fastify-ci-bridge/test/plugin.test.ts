@@ -155,12 +155,3 @@ test('consume(handler) given after registration, before ready: the node address 
   await late.close()
   await app.close()
 })
-
-test('subscribe() before ready is refused at once with a message saying when to call it', async (t) => {
-  const app = appWith(t)
-  await app.after()
-  await assert.rejects(
-    app.ciBridge.subscribe(`/queue/t-plugin-early-${run}`, { decode: (body) => body, handler: () => {} }),
-    /call it once the app is ready/,
-  )
-})

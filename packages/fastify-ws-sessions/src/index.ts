@@ -6,6 +6,13 @@ export { isSendableCloseCode, SessionError, type SessionErrorOptions } from './e
 export { DEFAULTS, defaultClientKey, defaultUserId } from './options.js'
 export { fastifyWsSessions } from './plugin.js'
 export { RESUME_DEFAULTS } from './resume/resume-options.js'
+export {
+  type AttachResult,
+  type SessionTransport,
+  type TransportConnection,
+  type TransportOpened,
+  TransportState,
+} from './transport.js'
 export type {
   ConnectRateOptions,
   Delivery,

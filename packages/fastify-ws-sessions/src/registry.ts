@@ -11,7 +11,8 @@ import {
   type ResumeRefusalReason,
 } from '@session-gateway/message-schema'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
-import type { RawData, WebSocket } from 'ws'
+import type { RawData } from 'ws'
+import { type Admission, admission } from './admission.js'
 import { ClientLimits } from './client-limits.js'
 import { dispatchFrame } from './dispatch.js'
 import { isSendableCloseCode, SessionError } from './errors.js'
@@ -25,6 +26,12 @@ import { Rooms } from './rooms.js'
 import { type SessionHost, WsSession } from './session.js'
 import { newSessionId } from './sid.js'
 import { Timers } from './timers.js'
+import {
+  type AttachResult,
+  type SessionTransport,
+  type TransportConnection,
+  TransportState,
+} from './transport.js'
 import type {
   Delivery,
   EventHandler,
@@ -42,7 +49,7 @@ const RESERVED: ReadonlySet<string> = new Set(RESERVED_EVENTS)
 
 /** What the plugin knows about an accepted upgrade. */
 export interface Connection {
-  socket: WebSocket
+  socket: SessionTransport
   /** The TCP socket under the WebSocket, when known: replies to one read go out in one write. */
   transport?: Writable | undefined
   log: FastifyBaseLogger
@@ -54,10 +61,10 @@ export interface Connection {
 }
 
 /** A socket that is already closed: the stand-in connection of a session adopted with no client. */
-function closedSocket(): WebSocket {
-  const CLOSED = 3
-  const OPEN = 1
-  return Object.assign(new EventEmitter(), { readyState: CLOSED, OPEN }) as unknown as WebSocket
+function closedSocket(): SessionTransport {
+  return Object.assign(new EventEmitter(), {
+    readyState: TransportState.CLOSED,
+  }) as unknown as SessionTransport
 }
 
 function increment(counts: Record<string, number>, key: string): void {
@@ -71,6 +78,8 @@ export class Registry implements SessionRegistry, SessionHost {
   readonly timers = new Timers()
   readonly writeBatch = new WriteBatch()
   readonly clientLimits: ClientLimits
+  /** Upgrade attempts per address (`addressConnectRate`), undefined when off. */
+  readonly addressLimits: ClientLimits | undefined
   readonly #sessions = new Map<string, WsSession>()
   /** Each session's hooks, run one after another (onConnect first); each link settles, never rejects. */
   readonly #hooks = new WeakMap<WsSession, Promise<void>>()
@@ -101,6 +110,15 @@ export class Registry implements SessionRegistry, SessionHost {
   constructor(options: ResolvedOptions) {
     this.options = options
     this.clientLimits = new ClientLimits(options)
+    // Bounded like the per-client keys; holds no timer.
+    this.addressLimits =
+      options.addressConnectRate === false
+        ? undefined
+        : new ClientLimits({
+            maxSessionsPerClient: 0,
+            connectRate: options.addressConnectRate,
+            maxClientKeys: options.maxClientKeys,
+          })
     this.#resumer = options.resume ? new Resumer(options.resume, this.timers) : undefined
     this.#heartbeat = new Heartbeat(this.timers, options.heartbeatIntervalMs, () => this.#sessions.values())
   }
@@ -404,10 +422,8 @@ export class Registry implements SessionRegistry, SessionHost {
     const session = this.#install(connection, { sid, stream: this.#resumer?.newStream() })
     this.#stats.sessionsOpened++
     connection.log.info({ sid, remoteAddress: session.remoteAddress }, 'session opened')
-    if (this.#resumer) {
-      if (refused) increment(this.#stats.resumeRefused, refused)
-      session.sendControl(this.#resumer.sessionFrame(session, refused))
-    }
+    if (this.#resumer && refused) increment(this.#stats.resumeRefused, refused)
+    this.#announce(session, refused)
 
     const { onConnect } = this.options
     if (onConnect) {
@@ -419,6 +435,53 @@ export class Registry implements SessionRegistry, SessionHost {
       this.#hooks.set(session, connecting)
     }
     return session
+  }
+
+  /** The `session` frame (resume on), or `opened` on a transport that announces the session itself. */
+  #announce(session: WsSession, refused?: ResumeRefusalReason, replayed?: number): void {
+    const resumer = this.#resumer
+    if (session.announcesItself) {
+      const resumed = replayed !== undefined
+      session.opened({
+        sid: session.sid,
+        resumed,
+        ...(resumed ? { replayed } : {}),
+        ...(refused ? { reason: refused } : {}),
+        ...(resumer && !resumed ? { resumeKey: resumer.resumeKey(session.sid) } : {}),
+      })
+      return
+    }
+    if (resumer) session.sendControl(resumer.sessionFrame(session, refused, replayed))
+  }
+
+  /**
+   * A connection that is not a WebSocket of the plugin's route (its caller did the handshake and
+   * verified the credentials): the same checks as an upgrade (shutdown, origin, capacity, address
+   * rate, user, per-client limits), then a new or resumed session on it.
+   */
+  async attach(connection: TransportConnection): Promise<AttachResult> {
+    const admitted: Admission = admission(this, connection)
+    if (!admitted.ok) {
+      this.countRejectedUpgrade(admitted.code)
+      return admitted
+    }
+    const base: Connection = {
+      socket: connection.transport,
+      log: connection.log,
+      remoteAddress: connection.remoteAddress,
+      userAgent: connection.userAgent,
+      origin: connection.origin,
+      user: connection.claims,
+      userId: admitted.userId,
+    }
+    const { resume } = connection
+    const session =
+      resume && this.#resumer
+        ? await this.resume(base, { token: resume.key, lastSeq: resume.lastSeq })
+        : this.open(base)
+    if (!session)
+      return { ok: false, code: 'GONE', message: 'the connection closed while its session was found' }
+    return { ok: true, session }
   }
 
   #install(
@@ -450,39 +513,37 @@ export class Registry implements SessionRegistry, SessionHost {
    * `last_seq` allow it (here, or taken over from another node through `locate`), else a new
    * session whose `session` frame says why. The socket is paused while another node is asked.
    */
-  async resume(connection: Connection, attempt: ResumeAttempt, request: FastifyRequest): Promise<void> {
+  async resume(
+    connection: Connection,
+    attempt: ResumeAttempt,
+    request?: FastifyRequest,
+  ): Promise<WsSession | undefined> {
     const resumer = this.#resumer
-    if (!resumer) {
-      this.open(connection)
-      return
-    }
+    if (!resumer) return this.open(connection)
     const claim = resumer.claimOf(attempt)
-    if ('refused' in claim) {
-      this.open(connection, claim.refused)
-      return
-    }
+    if ('refused' in claim) return this.open(connection, claim.refused)
     const lastSeq = attempt.lastSeq as number
-    if (claim.node === resumer.nodeId) {
-      const found = this.#check(claim.sid, claim.generation, lastSeq, connection.user)
-      if ('refused' in found) {
-        this.open(connection, found.refused)
-        return
-      }
+    // A resume key names the node that issued it: a session taken over since is resumed where it is.
+    if (claim.node === resumer.nodeId || (claim.stable === true && this.#sessions.has(claim.sid))) {
+      const found = this.#check(
+        claim.sid,
+        claim.stable ? undefined : claim.generation,
+        lastSeq,
+        connection.user,
+      )
+      if ('refused' in found) return this.open(connection, found.refused)
       this.#resumeHere(resumer, found.session, connection, found.frames)
-      return
+      return found.session
     }
     const locate = resumer.locate
-    if (!locate) {
-      this.open(connection, 'unavailable')
-      return
-    }
+    if (!locate) return this.open(connection, 'unavailable')
     // No session listens to this socket yet: a socket error meanwhile must not go unhandled.
     const ignore = () => {}
     connection.socket.on('error', ignore)
     connection.socket.pause()
     let answer: SessionSnapshot | ResumeRefusal
     try {
-      answer = await locate(claim, { lastSeq, user: connection.user, request })
+      answer = await locate(claim, { lastSeq, user: connection.user, ...(request ? { request } : {}) })
     } catch (err) {
       connection.log.info({ err, node: claim.node }, 'locate failed: a new session')
       answer = { refused: 'unavailable' }
@@ -490,22 +551,24 @@ export class Registry implements SessionRegistry, SessionHost {
     connection.socket.removeListener('error', ignore)
     connection.socket.resume()
     if ('refused' in answer) {
-      if (connection.socket.readyState === connection.socket.OPEN) this.open(connection, answer.refused)
-      return
+      if (connection.socket.readyState === TransportState.OPEN) return this.open(connection, answer.refused)
+      return undefined
     }
-    this.#adopt(resumer, answer, connection, claim.node, lastSeq)
+    return this.#adopt(resumer, answer, connection, answer.from ?? claim.node, lastSeq)
   }
 
   /** The session `sid` if a token of this node with `generation` may resume it from `lastSeq`. */
+  /** `generation` undefined: a resume key, good at any generation. */
   #check(
     sid: string,
-    generation: number,
+    generation: number | undefined,
     lastSeq: number,
     user: UserClaims | undefined,
   ): { session: WsSession; frames: Array<{ seq: number; text: string }> } | ResumeRefusal {
     const session = this.#sessions.get(sid)
     const stream = session?.stream
-    if (!session || !stream || stream.generation !== generation) return { refused: 'expired' }
+    if (!session || !stream || (generation !== undefined && stream.generation !== generation))
+      return { refused: 'expired' }
     if (!this.#resumer?.sameUser(session.user, user) || lastSeq > session.lastSeq)
       return { refused: 'invalid' }
     const frames = stream.after(lastSeq)
@@ -541,7 +604,7 @@ export class Registry implements SessionRegistry, SessionHost {
     previousNode: string,
   ): void {
     this.#stats.sessionsResumed++
-    session.sendControl(resumer.sessionFrame(session, undefined, frames.length))
+    this.#announce(session, undefined, frames.length)
     for (const frame of frames) session.sendControl(resumer.stamp(frame))
     const replayed = frames.length
     session.baseLog.info({ sid: session.sid, previousNode, replayed }, 'session resumed')
@@ -556,20 +619,21 @@ export class Registry implements SessionRegistry, SessionHost {
     connection: Connection,
     previousNode: string,
     lastSeq: number,
-  ): void {
+  ): WsSession | undefined {
     const session = this.#installSnapshot(resumer, snapshot, connection, connection.userId)
     if (!session) {
-      if (connection.socket.readyState === connection.socket.OPEN) this.open(connection, 'unavailable')
-      return
+      if (connection.socket.readyState === TransportState.OPEN) return this.open(connection, 'unavailable')
+      return undefined
     }
     const frames = snapshot.frames.filter((f) => f.seq > lastSeq)
-    if (connection.socket.readyState !== connection.socket.OPEN) {
+    if (connection.socket.readyState !== TransportState.OPEN) {
       // The client left while the other node was asked: the session waits here, as a detached one.
       this.#replay(resumer, session, [], previousNode)
       this.closed(session, 1006, '', true)
-      return
+      return undefined
     }
     this.#replay(resumer, session, frames, previousNode)
+    return session
   }
 
   /** The snapshot as a session of this node (rooms joined), or undefined (logged) when it cannot be. */
@@ -640,15 +704,28 @@ export class Registry implements SessionRegistry, SessionHost {
     if (!resumer) return { refused: 'unavailable' }
     const claim = resumer.claimOf({ token: request.token, lastSeq: request.lastSeq })
     if ('refused' in claim) return claim
-    if (claim.node !== resumer.nodeId) return { refused: 'invalid' }
-    const found = this.#check(claim.sid, claim.generation, request.lastSeq, request.user)
+    const mine = claim.node === resumer.nodeId
+    // A resume key keeps naming the node that issued it: the session may be here after a takeover, or
+    // have moved on from here (the request then follows it, `movedTo`).
+    if (!mine && !claim.stable) return { refused: 'invalid' }
+    if (claim.stable && !this.#sessions.has(claim.sid)) {
+      const movedTo = resumer.movedTo(claim.sid)
+      if (movedTo !== undefined) return { refused: 'expired', movedTo }
+      return { refused: mine ? 'expired' : 'invalid' }
+    }
+    const found = this.#check(
+      claim.sid,
+      claim.stable ? undefined : claim.generation,
+      request.lastSeq,
+      request.user,
+    )
     if ('refused' in found) return found
     const { session, frames } = found
     const snapshot = resumer.snapshot(
       session,
       [...this.rooms.roomsView(session.sid)],
       frames,
-      claim.generation + 1,
+      (claim.stable ? (session.stream?.generation ?? 0) : claim.generation) + 1,
     )
     this.#remove(session)
     session.abandon(1000, RESUMED_ELSEWHERE_REASON)
@@ -713,6 +790,7 @@ export class Registry implements SessionRegistry, SessionHost {
     this.#heartbeat.stop()
     this.timers.clearAll()
     this.clientLimits.clear()
+    this.addressLimits?.clear()
     this.#resumer?.dispose()
   }
 }

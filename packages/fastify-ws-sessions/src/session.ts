@@ -7,13 +7,14 @@ import {
   withSeq,
 } from '@session-gateway/message-schema'
 import type { FastifyBaseLogger } from 'fastify'
-import { type RawData, WebSocket } from 'ws'
+import type { RawData } from 'ws'
 import { isSendableCloseCode } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import { TokenBucket } from './rate-limit.js'
 import type { SessionStream } from './resume/session-stream.js'
 import type { Rooms } from './rooms.js'
 import type { Timers } from './timers.js'
+import { type SessionTransport, type TransportOpened, TransportState } from './transport.js'
 import type { Delivery, Session, UserClaims } from './types.js'
 import type { Corked, WriteBatch } from './write-batch.js'
 
@@ -40,7 +41,8 @@ export interface SessionHost {
 
 /** The socket side of a session: what a (new) connection brings. */
 export interface SessionSocket {
-  socket: WebSocket
+  /** A `ws` WebSocket of the plugin's route, or another transport (`attach`). */
+  socket: SessionTransport
   transport?: Writable | undefined
 }
 
@@ -123,7 +125,7 @@ export class WsSession implements Session, Corked {
   /** With resume on: seq, kept frames, token generation. */
   readonly stream: SessionStream | undefined
   /** The current connection's socket; undefined while detached or once ended. */
-  #socket: WebSocket | undefined
+  #socket: SessionTransport | undefined
   #transport: Writable | undefined
   /** The transport corked for this turn (see #batchWrites), until the write batch uncorks it. */
   #corked: Writable | undefined
@@ -158,7 +160,7 @@ export class WsSession implements Session, Corked {
   attach(connection: SessionSocket): void {
     // An older connection still open (its client thought it dead) ends here; its close is ignored.
     const old = this.#socket
-    if (old && old.readyState !== WebSocket.CLOSED) old.close(CloseCode.NORMAL, RESUMED_ELSEWHERE_REASON)
+    if (old && old.readyState !== TransportState.CLOSED) old.close(CloseCode.NORMAL, RESUMED_ELSEWHERE_REASON)
     this.#host.timers.clear(this.#closeTimer)
     this.#closeTimer = undefined
     this.#closeIntent = undefined
@@ -203,7 +205,7 @@ export class WsSession implements Session, Corked {
   }
 
   get isOpen(): boolean {
-    return this.#closeIntent === undefined && this.#socket?.readyState === WebSocket.OPEN
+    return this.#closeIntent === undefined && this.#socket?.readyState === TransportState.OPEN
   }
 
   get detached(): boolean {
@@ -212,6 +214,16 @@ export class WsSession implements Session, Corked {
 
   get lastSeq(): number {
     return this.stream ? this.stream.nextSeq - 1 : 0
+  }
+
+  /** True when the connection announces the session itself (`opened`) instead of a `session` frame. */
+  get announcesItself(): boolean {
+    return typeof this.#socket?.opened === 'function'
+  }
+
+  /** Tells the connection what it carries (see {@link SessionTransport.opened}). */
+  opened(info: TransportOpened): void {
+    this.#socket?.opened?.(info)
   }
 
   send(event: string, data?: unknown): boolean {
@@ -290,7 +302,7 @@ export class WsSession implements Session, Corked {
     this.#releaseHeld(false)
     this.#host.timers.clear(this.#closeTimer)
     this.#closeTimer = undefined
-    if (socket && socket.readyState !== WebSocket.CLOSED) {
+    if (socket && socket.readyState !== TransportState.CLOSED) {
       socket.close(code, truncateReason(reason))
       // ws's own closeTimeout bounds a client that never answers.
     }

@@ -9,6 +9,7 @@ import type {
   ResumeRefusal,
   SessionSnapshot,
 } from './resume/types.js'
+import type { AttachResult, TransportConnection } from './transport.js'
 
 export type {
   Delivery,
@@ -293,4 +294,12 @@ export interface SessionRegistry {
    * once each has ended and its hooks ran. The app's close does it too (calling it first is harmless).
    */
   shutdown(): Promise<void>
+  /**
+   * Makes a session of a connection that is not a WebSocket of the plugin's route (e.g. Socket.IO), the
+   * caller having done its handshake and verified its credentials: the upgrade's checks (shutdown,
+   * origin, capacity, address rate, user, per-client limits), then a new session, or the resumed one
+   * when `resume` holds a key or token that resumes it (else a new session, `opened.reason` saying why).
+   * Every rule of a session applies to it (rate limit, bad frames, send-buffer bound, heartbeat, resume).
+   */
+  attach(connection: TransportConnection): Promise<AttachResult>
 }

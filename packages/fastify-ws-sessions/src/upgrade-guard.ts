@@ -17,7 +17,7 @@ export const RejectCode = {
 } as const
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode]
 
-const REJECTIONS: Record<RejectCode, { status: number; message: string }> = {
+export const REJECTIONS: Record<RejectCode, { status: number; message: string }> = {
   SHUTTING_DOWN: { status: 503, message: 'server is shutting down' },
   ORIGIN_NOT_ALLOWED: { status: 403, message: 'origin not allowed' },
   TOO_MANY_SESSIONS: { status: 503, message: 'too many sessions on this node' },
@@ -45,10 +45,10 @@ export interface Authenticated {
   userId: string | undefined
 }
 
-type UserIdOutcome = { ok: true; userId: string | undefined } | { ok: false; why: string }
+export type UserIdOutcome = { ok: true; userId: string | undefined } | { ok: false; why: string }
 
 /** Runs the `userId` option on the claims: a string of 1-256 characters, or undefined for none. */
-function userIdOf(options: ResolvedOptions, claims: UserClaims): UserIdOutcome {
+export function userIdOf(options: ResolvedOptions, claims: UserClaims): UserIdOutcome {
   let userId: unknown
   try {
     userId = options.userId(claims)
@@ -118,15 +118,8 @@ export function createUpgradeGuard(
   }
 
   // Upgrade attempts per address: no claims needed, so it runs before `authenticate` (no crypto for an
-  // address over its budget). Bounded like the per-client keys; holds no timer.
-  const addressLimits =
-    options.addressConnectRate === false
-      ? undefined
-      : new ClientLimits({
-          maxSessionsPerClient: 0,
-          connectRate: options.addressConnectRate,
-          maxClientKeys: options.maxClientKeys,
-        })
+  // address over its budget).
+  const addressLimits = registry.addressLimits
 
   function addressCheck(request: FastifyRequest, reply: FastifyReply) {
     const refusal = addressLimits?.attempt(`ip:${request.ip}`)

@@ -40,13 +40,11 @@ function loadJwks(path: string): JWTVerifyGetKey {
   return createLocalJWKSet(parsed as JSONWebKeySet)
 }
 
-/**
- * The sessions plugin's `authenticate` hook for JWTs: verifies signature,
- * expiry (required), not-before, audience and issuer with jose, and returns the verified
- * claims (they reach the User Manager as CLIENT_CONNECTED.meta.user).
- * Any failure answers HTTP 401 before the upgrade.
- */
-export function createJwtAuthenticator(options: JwtAuthOptions) {
+/** Verifies one JWT (signature, expiry, not-before, audience, issuer); rejects with why (never whose). */
+export type TokenVerifier = (token: string) => Promise<Record<string, unknown>>
+
+/** The JWT check shared by the WebSocket upgrade and the Socket.IO CONNECT (jose). */
+export function createJwtVerifier(options: JwtAuthOptions): TokenVerifier {
   const verifyOptions = {
     ...(options.audience ? { audience: options.audience } : {}),
     ...(options.issuer ? { issuer: options.issuer } : {}),
@@ -54,7 +52,7 @@ export function createJwtAuthenticator(options: JwtAuthOptions) {
     // A token that never expires is a credential that can never be taken back: refused.
     requiredClaims: ['exp'],
   }
-  let verify: (token: string) => Promise<Record<string, unknown>>
+  let verify: TokenVerifier
   if (options.secret) {
     const key = new TextEncoder().encode(options.secret)
     verify = async (token) =>
@@ -71,10 +69,7 @@ export function createJwtAuthenticator(options: JwtAuthOptions) {
   } else {
     throw new Error('JWT authentication needs a secret or a JWKS file')
   }
-
-  return async function authenticate(request: FastifyRequest): Promise<Record<string, unknown> | undefined> {
-    const token = tokenOf(request)
-    if (!token) throw new Error('no token (Authorization: Bearer, or access_token in the query)')
+  return async (token) => {
     try {
       return await verify(token)
     } catch (err) {
@@ -82,5 +77,20 @@ export function createJwtAuthenticator(options: JwtAuthOptions) {
       const { code, message } = err as { code?: string; message?: string }
       throw new Error(`token refused: ${code ?? 'ERR_JWT_INVALID'}: ${message ?? 'invalid token'}`)
     }
+  }
+}
+
+/**
+ * The sessions plugin's `authenticate` hook for JWTs: verifies signature,
+ * expiry (required), not-before, audience and issuer with jose, and returns the verified
+ * claims (they reach the User Manager as CLIENT_CONNECTED.meta.user).
+ * Any failure answers HTTP 401 before the upgrade.
+ */
+export function createJwtAuthenticator(options: JwtAuthOptions | TokenVerifier) {
+  const verify = typeof options === 'function' ? options : createJwtVerifier(options)
+  return async function authenticate(request: FastifyRequest): Promise<Record<string, unknown> | undefined> {
+    const token = tokenOf(request)
+    if (!token) throw new Error('no token (Authorization: Bearer, or access_token in the query)')
+    return verify(token)
   }
 }

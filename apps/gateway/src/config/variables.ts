@@ -69,6 +69,26 @@ const SPECS = [
     description: 'Path of the WebSocket endpoint',
   },
   {
+    name: 'GATEWAY_SOCKETIO',
+    group: 'http',
+    key: 'socketIo',
+    coerce: 'boolean',
+    schema: Type.Boolean(),
+    default: 'false',
+    description:
+      'Serve the Socket.IO endpoint (Engine.IO v4, Socket.IO v5, main namespace): Socket.IO clients connect unchanged, as sessions like the native ones',
+  },
+  {
+    name: 'GATEWAY_SOCKETIO_PATH',
+    group: 'http',
+    key: 'socketIoPath',
+    coerce: 'string',
+    schema: Type.String({ pattern: '^/([^?#]*/)?$' }),
+    default: '/socket.io/',
+    description: "Path of the Socket.IO endpoint (the clients' `path` option), ending with /",
+    expected: 'a path starting and ending with /, e.g. /socket.io/',
+  },
+  {
     name: 'GATEWAY_API_HOST',
     group: 'http',
     key: 'apiHost',

@@ -2,7 +2,10 @@ import { Counter, type Registry } from 'prom-client'
 
 /** What the node services count, read by the metrics at scrape time. */
 export interface NodeCounts {
-  /** By event: requested, granted, refused, timeout, late (this node asking) and handed-over (asked). */
+  /**
+   * By event: requested, granted, refused, timeout, late (this node asking), handed-over (asked) and
+   * followed (asked with a resume key of a session that moved on from here: sent on to its node).
+   */
   takeovers: Record<string, number>
   /** CI messages for sessions that moved, by outcome: forwarded, failed. */
   forwarded: Record<string, number>
@@ -36,7 +39,7 @@ export function registerNodeMetrics(registry: Registry, counts: NodeCounts): voi
   }
   mirror(
     'gateway_takeovers_total',
-    'Cross-node takeovers: requested, granted, refused, timeout, late (as the node a client came back to); handed-over (as the holder)',
+    'Cross-node takeovers: requested, granted, refused, timeout, late (as the node a client came back to); handed-over (as the holder); followed (a resume key of a session that moved on: sent on to its node)',
     'event',
     () => counts.takeovers,
   )

@@ -50,7 +50,9 @@ export interface TakeoverDeps {
   log: FastifyBaseLogger
   /** A session left this node (drain progress). */
   onHandedOver?: () => void
-  count?: (event: 'requested' | 'granted' | 'refused' | 'timeout' | 'late' | 'handed-over') => void
+  count?: (
+    event: 'requested' | 'granted' | 'refused' | 'timeout' | 'late' | 'handed-over' | 'followed',
+  ) => void
 }
 
 interface Pending {
@@ -114,6 +116,17 @@ export function startTakeover(deps: TakeoverDeps): Takeover {
       toNode: request.node,
       user: request.user as UserClaims | undefined,
     })
+    if ('refused' in answer && answer.movedTo !== undefined) {
+      // A resume key (a Socket.IO pid) names the node that issued it, and the session moved on from
+      // here since: the request follows it, and its holder answers the requester directly.
+      deps.count?.('followed')
+      await bridge.send(takeoverAddresses(deps.queuePrefix, answer.movedTo).send, request, {
+        replyTo: answerTo,
+        durable: false,
+        ttl: Math.max(1, request.expiresAt - Date.now()),
+      })
+      return
+    }
     if ('refused' in answer) {
       log.info({ from: request.node, refused: answer.refused }, 'takeover refused')
       await refuse(answer.refused)
@@ -159,7 +172,7 @@ export function startTakeover(deps: TakeoverDeps): Takeover {
       deps.count?.(answer.type === 'TAKEOVER_GRANTED' ? 'granted' : 'refused')
       entry.resolve(
         answer.type === 'TAKEOVER_GRANTED'
-          ? (answer.snapshot as SessionSnapshot)
+          ? { ...(answer.snapshot as SessionSnapshot), from: answer.node }
           : { refused: answer.refused },
       )
       return

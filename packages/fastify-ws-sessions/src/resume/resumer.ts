@@ -101,6 +101,11 @@ export class Resumer {
     })
   }
 
+  /** The session's resume key (see {@link ResumeTokens.issueKey}), naming this node. */
+  resumeKey(sid: string): string {
+    return this.#tokens.issueKey(sid, this.nodeId, Date.now() + this.#options.tokenTtlMs)
+  }
+
   stamp(frame: KeptFrame): string {
     return withSeq(frame.text, frame.seq)
   }

@@ -15,6 +15,8 @@ interface Payload {
   n: string
   g: number
   e: number
+  /** 1 for a resume key: good for every resume of the session, whatever its generation. */
+  k?: 1
 }
 
 function isPayload(value: unknown): value is Payload {
@@ -27,7 +29,8 @@ function isPayload(value: unknown): value is Payload {
     p.n.length > 0 &&
     Number.isSafeInteger(p.g) &&
     (p.g as number) >= 0 &&
-    Number.isSafeInteger(p.e)
+    Number.isSafeInteger(p.e) &&
+    (p.k === undefined || p.k === 1)
   )
 }
 
@@ -49,9 +52,19 @@ export class ResumeTokens {
   }
 
   issue(sid: string, node: string, generation: number, expiresAt: number): string {
-    const payload = Buffer.from(JSON.stringify({ s: sid, n: node, g: generation, e: expiresAt })).toString(
-      'base64url',
-    )
+    return this.#sign({ s: sid, n: node, g: generation, e: expiresAt })
+  }
+
+  /**
+   * A resume key: like a token, but good for every resume of the session while it lives (for clients
+   * that cannot take a new token on each resume, e.g. Socket.IO's `pid`). Names the issuing node.
+   */
+  issueKey(sid: string, node: string, expiresAt: number): string {
+    return this.#sign({ s: sid, n: node, g: 0, e: expiresAt, k: 1 })
+  }
+
+  #sign(fields: Payload): string {
+    const payload = Buffer.from(JSON.stringify(fields)).toString('base64url')
     return `${payload}.${this.#mac(payload).toString('base64url')}`
   }
 
@@ -73,6 +86,13 @@ export class ResumeTokens {
       return undefined
     }
     if (!isPayload(parsed)) return undefined
-    return { sid: parsed.s, node: parsed.n, generation: parsed.g, expiresAt: parsed.e, token }
+    return {
+      sid: parsed.s,
+      node: parsed.n,
+      generation: parsed.g,
+      expiresAt: parsed.e,
+      token,
+      ...(parsed.k === 1 ? { stable: true } : {}),
+    }
   }
 }

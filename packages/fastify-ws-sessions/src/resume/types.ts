@@ -15,6 +15,8 @@ export interface ResumeClaim {
   expiresAt: number
   /** The token itself, for the holding node to check again (a bearer credential: never log it). */
   token: string
+  /** A resume key (not single use): resumes the session whatever its generation. */
+  stable?: boolean
 }
 
 /** A session in transit between nodes: JSON-serialisable (it travels in an AMQP body). */
@@ -32,11 +34,21 @@ export interface SessionSnapshot {
   generation: number
   /** The event frames with seq > the resume's `last_seq`, in order, each as encoded without `seq`. */
   frames: Array<{ seq: number; text: string }>
+  /**
+   * Set by `locate`: the node that handed the session over, when it is not the node the claim names
+   * (a resume key's request that followed the session); `onResume`'s `previousNode`.
+   */
+  from?: string
 }
 
 /** Why a hand-over (or a `locate`) gave no session. */
 export interface ResumeRefusal {
   refused: ResumeRefusalReason
+  /**
+   * `handOver` of a resume key whose session this node handed over to another node (within the window
+   * after the move): that node's id, so that the request can follow the session.
+   */
+  movedTo?: string
 }
 
 /** What a node that holds a session is asked for by the node its client came back to. */
@@ -55,7 +67,8 @@ export interface HandOverRequest {
 export interface LocateContext {
   lastSeq: number
   user: UserClaims | undefined
-  request: FastifyRequest
+  /** The resuming upgrade; undefined for a connection attached through `attach` (no Fastify request). */
+  request?: FastifyRequest | undefined
 }
 
 export interface ResumeOptions {
