@@ -3,6 +3,9 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { CiBridge } from 'fastify-ci-bridge'
 import type { Backend, CiMeta } from '../backend/types.js'
 
+/** Forwarded CI messages are bounded by the receiver's credit, not by the outbox (full of CLIENT_DETACHED in a drain). */
+const FORWARD_SEND = { bypassOutboxLimit: true } as const
+
 /** How often forgotten entries are swept (they are also dropped when looked up past their time). */
 const SWEEP_MS = 10_000
 
@@ -80,14 +83,15 @@ export function createForwarder(deps: ForwarderDeps) {
     const details = { sid, type: message.type, messageId: meta.messageId, to: address }
     if (!meta.replyTo) {
       // Settled (accepted) once the new node's queue has it; a failure rejects it (dead-letter).
-      await deps.bridge.send(address, message)
+      await deps.bridge.send(address, message, FORWARD_SEND)
       deps.count?.('forwarded')
       deps.log.debug(details, 'CI message forwarded to the node that holds the session')
       return true
     }
     let answer: object
     try {
-      answer = (await deps.bridge.request(address, message, { timeoutMs: deps.timeoutMs })).body as object
+      answer = (await deps.bridge.request(address, message, { ...FORWARD_SEND, timeoutMs: deps.timeoutMs }))
+        .body as object
       deps.count?.('forwarded')
       deps.log.debug(details, 'CI message forwarded to the node that holds the session')
     } catch (err) {

@@ -103,6 +103,7 @@ export function startTakeover(deps: TakeoverDeps): Takeover {
       deps.count?.('refused')
       return bridge.send(answerTo, takeoverRefused({ requestId: request.requestId, node: nodeId, refused }), {
         durable: false,
+        bypassOutboxLimit: true,
       })
     }
     if (request.expiresAt <= Date.now()) {
@@ -123,6 +124,7 @@ export function startTakeover(deps: TakeoverDeps): Takeover {
       await bridge.send(takeoverAddresses(deps.queuePrefix, answer.movedTo).send, request, {
         replyTo: answerTo,
         durable: false,
+        bypassOutboxLimit: true,
         ttl: Math.max(1, request.expiresAt - Date.now()),
       })
       return
@@ -142,7 +144,8 @@ export function startTakeover(deps: TakeoverDeps): Takeover {
           node: nodeId,
           snapshot: answer as TakeoverGranted['snapshot'],
         }),
-        { durable: false },
+        // A drained node's outbox holds a CLIENT_DETACHED per session: the grants must not wait behind it.
+        { durable: false, bypassOutboxLimit: true },
       )
     } catch (err) {
       // The grant never left: the session comes back here, detached, rather than being on no node.
@@ -242,7 +245,12 @@ export function startTakeover(deps: TakeoverDeps): Takeover {
     })
     const holder = takeoverAddresses(deps.queuePrefix, claim.node).send
     bridge
-      .send(holder, request, { replyTo: own.send, durable: false, ttl: deps.timeoutMs })
+      .send(holder, request, {
+        replyTo: own.send,
+        durable: false,
+        bypassOutboxLimit: true,
+        ttl: deps.timeoutMs,
+      })
       .catch((err: unknown) => {
         const entry = pending.get(requestId)
         if (!entry?.resolve) return
