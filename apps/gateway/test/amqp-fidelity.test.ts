@@ -5,13 +5,12 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, describe, it } from 'node:test'
 import type { CiMessage } from '@session-gateway/message-schema'
-import { until } from '@session-gateway/test-kit'
+import { TestClient, until } from '@session-gateway/test-kit'
 import type { CiMeta } from '../src/index.js'
 import { deleteQueues, listQueues, unique } from './helpers/broker.js'
 import { BROKER_URL } from './helpers/fake-user-manager.js'
 import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { protonJson, protonReceive, protonSend } from './helpers/proton.js'
-import { TestClient } from './helpers/ws-client.js'
 
 const traceparent = () => `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`
 

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { UmMessage } from '@session-gateway/message-schema'
+import { TestClient } from '@session-gateway/test-kit'
 import type { FastifyRequest } from 'fastify'
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose'
 import { createJwtAuthenticator } from '../src/auth/jwt-authenticator.js'
 import { redactUrl } from '../src/http/log-serializers.js'
 import { type StartedGateway, startGateway } from './helpers/gateway.js'
-import { TestClient } from './helpers/ws-client.js'
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789'
 const key = new TextEncoder().encode(SECRET)

@@ -230,7 +230,7 @@ describe('broker HA: kill -9 of each node of a 3-node RabbitMQ cluster under loa
       'no gateway restarted',
     )
     assert.deepEqual(
-      clients.filter((c) => c.closed !== undefined).map((c) => c.closed),
+      clients.filter((c) => c.closeInfo !== undefined).map((c) => c.closeInfo),
       [],
       'no session lost its connection',
     )

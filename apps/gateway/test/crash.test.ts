@@ -78,9 +78,9 @@ describe('gateway crash: kill -9 of a node (the built entry point, real broker)'
     const exit = await a.exited
     assert.equal(exit.signal, 'SIGKILL')
     for (const c of clients)
-      await c.waitFor(() => c.closed !== undefined, 5000, 'the connection to drop').catch(() => {})
+      await c.waitFor(() => c.closeInfo !== undefined, 5000, 'the connection to drop').catch(() => {})
     for (const c of clients) {
-      assert.equal(c.closed?.code, 1006, 'a crashed node closes nothing cleanly: the client sees 1006')
+      assert.equal(c.closeInfo?.code, 1006, 'a crashed node closes nothing cleanly: the client sees 1006')
     }
 
     // What a crash does not lose: every event a client saw ok:true for is at the UM.

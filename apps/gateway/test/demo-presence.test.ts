@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { TestClient } from '@session-gateway/test-kit'
 import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { jwtFor, TEST_JWT_SECRET } from './helpers/jwt.js'
-import { TestClient } from './helpers/ws-client.js'
 
 describe('demo User Manager: a user-addressed message and a room presence list (embedded, auth on)', () => {
   let gw: StartedGateway

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { until } from '@session-gateway/test-kit'
+import { TestClient, until } from '@session-gateway/test-kit'
 import { exitWithin, startDeployNodes } from './helpers/deploy-nodes.js'
 import { openSession, typesOf } from './helpers/resume-nodes.js'
-import { TestClient } from './helpers/ws-client.js'
 
 describe('rolling deploy drain (SIGTERM with resume on), child-process gateways', () => {
   it('readiness 503, 1012 to every connection, takeovers served; after GATEWAY_DRAIN_MS the rest ends once; NODE_STOPPED last; exit 0', async (t) => {

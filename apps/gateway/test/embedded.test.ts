@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { TestClient } from '@session-gateway/test-kit'
 import { type StartedGateway, startGateway } from './helpers/gateway.js'
-import { TestClient } from './helpers/ws-client.js'
 
 const TOKEN = 'embedded-admin-token-0123'
 

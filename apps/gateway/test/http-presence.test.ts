@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { until } from '@session-gateway/test-kit'
+import { TestClient, until } from '@session-gateway/test-kit'
 import { type StartedGateway, startGateway } from './helpers/gateway.js'
 import { jwtFor, TEST_JWT_SECRET } from './helpers/jwt.js'
-import { TestClient } from './helpers/ws-client.js'
 
 const TOKEN = 'http-presence-test-token-0123456789'
 const admin = { authorization: `Bearer ${TOKEN}` }
@@ -85,8 +84,8 @@ describe('admin API: users and rooms', () => {
     const res = await call('DELETE', '/v1/users/dora/sessions?code=4001&reason=bye')
     assert.deepEqual(res, { status: 200, body: { closed: 2 } })
     for (const d of [d1, d2]) {
-      await until(() => d.client.closed !== undefined, { timeoutMs: 5000, what: 'the close' })
-      assert.deepEqual(d.client.closed, { code: 4001, reason: 'bye' })
+      await until(() => d.client.closeInfo !== undefined, { timeoutMs: 5000, what: 'the close' })
+      assert.deepEqual(d.client.closeInfo, { code: 4001, reason: 'bye' })
     }
     await until(async () => (await call('GET', '/v1/users/dora/sessions')).body.count === 0, {
       timeoutMs: 5000,

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict'
 import type { Socket } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { until } from '@session-gateway/test-kit'
+import { TestClient, until } from '@session-gateway/test-kit'
 import WebSocket from 'ws'
 import { unique } from './helpers/broker.js'
 import { type BrokerFixture, startBrokerFixture } from './helpers/broker-fixture.js'
 import type { FakeUserManager } from './helpers/fake-user-manager.js'
 import { type StartedGateway, startGateway } from './helpers/gateway.js'
-import { TestClient } from './helpers/ws-client.js'
 
 describe('cross-session safety: nothing a client sends can name another session', () => {
   const umQueue = unique('iso-um')
@@ -95,7 +94,7 @@ describe('cross-session safety: nothing a client sends can name another session'
       assert.equal(forwarded.replyTo, nodeAddress)
     }
     // A CLIENT_EVENT named EMIT or DISCONNECT is an event name, nothing more: B is still open and unaffected.
-    assert.equal(b.client.closed, undefined)
+    assert.equal(b.client.closeInfo, undefined)
     assert.deepEqual(
       b.client.frames.filter((f) => f.event !== undefined),
       [],

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { until } from '@session-gateway/test-kit'
+import { TestClient, until } from '@session-gateway/test-kit'
 import { unique } from './helpers/broker.js'
 import { type BrokerFixture, startBrokerFixture } from './helpers/broker-fixture.js'
 import { BROKER, type FakeUserManager } from './helpers/fake-user-manager.js'
 import type { StartedGateway } from './helpers/gateway.js'
 import { TcpProxy } from './helpers/tcp-proxy.js'
-import { TestClient } from './helpers/ws-client.js'
 
 // A load balancer restart or a network blip drops every session of a node at once. The outbox
 // bound (AMQP_OUTBOX_LIMIT) pushes back on client events, but the CLIENT_DISCONNECTED of each

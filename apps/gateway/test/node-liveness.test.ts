@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { until } from '@session-gateway/test-kit'
+import { TestClient, until } from '@session-gateway/test-kit'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
 import { startGateway } from './helpers/gateway.js'
-import { TestClient } from './helpers/ws-client.js'
 
 const SECRET = 'gateway-liveness-test-secret-0123456789'
 

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { TestClient } from '@session-gateway/test-kit'
 import { unique } from './helpers/broker.js'
 import { type BrokerFixture, startBrokerFixture } from './helpers/broker-fixture.js'
 import { BROKER, type FakeUserManager } from './helpers/fake-user-manager.js'
 import type { StartedGateway } from './helpers/gateway.js'
 import { TcpProxy } from './helpers/tcp-proxy.js'
-import { TestClient } from './helpers/ws-client.js'
 
 describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () => {
   const umQueue = unique('test-um')

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { UmMessage } from '@session-gateway/message-schema'
-import { until } from '@session-gateway/test-kit'
+import { type Frame, TestClient, until } from '@session-gateway/test-kit'
 import { startBrokerFixture } from './helpers/broker-fixture.js'
 import type { FakeUserManager } from './helpers/fake-user-manager.js'
 import { type StartedGateway, startGateway } from './helpers/gateway.js'
-import { type Frame, TestClient } from './helpers/ws-client.js'
 
 const SECRET = 'gateway-resume-test-secret-0123456789'
 

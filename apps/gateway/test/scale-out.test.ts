@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { TestClient } from '@session-gateway/test-kit'
 import { unique } from './helpers/broker.js'
 import { type BrokerFixture, startBrokerFixture } from './helpers/broker-fixture.js'
 import type { FakeUserManager } from './helpers/fake-user-manager.js'
 import type { StartedGateway } from './helpers/gateway.js'
-import { TestClient } from './helpers/ws-client.js'
 
 describe('scale-out: three nodes on one broker', () => {
   const umQueue = unique('test-um')

@@ -2,11 +2,10 @@ import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { after, before, describe, it } from 'node:test'
-import { until } from '@session-gateway/test-kit'
+import { TestClient, until } from '@session-gateway/test-kit'
 import { deleteQueues, unique } from './helpers/broker.js'
 import { BROKER_URL, FakeUserManager } from './helpers/fake-user-manager.js'
 import { startGateway } from './helpers/gateway.js'
-import { TestClient } from './helpers/ws-client.js'
 
 const mainJs = new URL('../dist/main.js', import.meta.url).pathname
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { takeoverGranted } from '@session-gateway/message-schema'
+import type { Frame } from '@session-gateway/test-kit'
 import { unique } from './helpers/broker.js'
 import { startGateway } from './helpers/gateway.js'
 import { jwtFor, TEST_JWT_SECRET } from './helpers/jwt.js'
 import { openSession, RESUME_SECRET, startResumeNodes, typesOf } from './helpers/resume-nodes.js'
 import { TakeoverPeer } from './helpers/takeover-peer.js'
-import type { Frame } from './helpers/ws-client.js'
 
 const dataOf = (frames: Frame[]) => frames.map((f) => [f.data, f.seq])
 

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Result } from '@session-gateway/message-schema'
-import { until } from '@session-gateway/test-kit'
+import { TestClient, until } from '@session-gateway/test-kit'
 import { unique } from './helpers/broker.js'
 import { type BrokerFixture, startBrokerFixture } from './helpers/broker-fixture.js'
 import type { FakeUserManager } from './helpers/fake-user-manager.js'
 import type { StartedGateway } from './helpers/gateway.js'
 import { jwtFor, TEST_JWT_SECRET } from './helpers/jwt.js'
-import { TestClient } from './helpers/ws-client.js'
 
 interface Held {
   client: TestClient
@@ -201,8 +200,8 @@ describe('users and presence across two nodes, authentication on (PROTOCOL.md 4.
     const answers = await toEveryNode({ type: 'DISCONNECT_USER', user, code: 4003, reason: 'banned' })
     assert.deepEqual([...answers.values()].map((d) => d.closed).sort(), [1, 2])
     for (const h of mine) {
-      await until(() => h.client.closed !== undefined, { timeoutMs: 5000, what: 'the session to close' })
-      assert.deepEqual(h.client.closed, { code: 4003, reason: 'banned' })
+      await until(() => h.client.closeInfo !== undefined, { timeoutMs: 5000, what: 'the session to close' })
+      assert.deepEqual(h.client.closeInfo, { code: 4003, reason: 'banned' })
     }
     await until(() => nodes.every((n) => n.gateway.app.wsSessions.userSessions(user).length === 0), {
       timeoutMs: 5000,
@@ -210,7 +209,7 @@ describe('users and presence across two nodes, authentication on (PROTOCOL.md 4.
     })
     const after = await toEveryNode({ type: 'USER_INFO', user })
     for (const data of after.values()) assert.deepEqual(data.sessions, [])
-    assert.equal(bystander?.client.closed, undefined)
+    assert.equal(bystander?.client.closeInfo, undefined)
   })
 
   it('a malformed message is answered INVALID and settled rejected, on a node address and on the broadcast address', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { until } from '@session-gateway/test-kit'
-import { disconnectRecorder, startServer, TestClient, type TestServer } from './helpers.js'
+import { TestClient, until } from '@session-gateway/test-kit'
+import { disconnectRecorder, startServer, type TestServer } from './helpers.js'
 
 describe('bad frames: each kind gets its coded error and the session lives', () => {
   let server: TestServer
@@ -31,7 +31,7 @@ describe('bad frames: each kind gets its coded error and the session lives', () 
       assert.match(answer.error.message, message)
     }
     // Still alive and well.
-    assert.deepEqual(await client.request({ event: 'echo', data: 'alive', id: 'ping' }), {
+    assert.deepEqual(await client.exchange({ event: 'echo', data: 'alive', id: 'ping' }), {
       id: 'ping',
       ok: true,
       data: 'alive',
@@ -72,7 +72,7 @@ describe('bad-frame budget', () => {
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     for (let i = 0; i < 3; i++) {
-      assert.equal((await client.request('nope')).data.code, 'BAD_FRAME')
+      assert.equal((await client.exchange('nope')).data.code, 'BAD_FRAME')
     }
     assert.ok(server.app.wsSessions.get(sid)?.isOpen)
     client.send('nope')
@@ -104,7 +104,7 @@ describe('maximum frame size', () => {
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     const fits = 'x'.repeat(900)
-    assert.equal((await client.request({ event: 'echo', data: fits, id: 1 })).data, fits)
+    assert.equal((await client.exchange({ event: 'echo', data: fits, id: 1 })).data, fits)
     client.send({ event: 'echo', data: 'x'.repeat(2000), id: 2 })
     assert.equal((await client.closed).code, 1009)
     await until(() => recorder.calls.length === 1)

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { until } from '@session-gateway/test-kit'
+import { TestClient, until, within } from '@session-gateway/test-kit'
 import type { FastifyRequest } from 'fastify'
 import WebSocket, { type ClientOptions } from 'ws'
 import { ClientLimits } from '../src/client-limits.js'
-import { expectRejected, startServer, TestClient, within } from './helpers.js'
+import { expectRejected, startServer } from './helpers.js'
 
 const byHeader = (request: FastifyRequest) => `client:${String(request.headers['x-client'] ?? 'none')}`
 const as = (client: string): ClientOptions => ({ headers: { 'x-client': client } })
@@ -67,8 +67,8 @@ describe('maxSessionsPerClient', () => {
     const registry = server.app.wsSessions
     const a = await TestClient.open(server.url, as('a'))
     const b = await TestClient.open(server.url, as('b'))
-    assert.equal((await expectRejected(server.url, as('a'))).body.code, 'TOO_MANY_CLIENT_SESSIONS')
-    assert.equal((await expectRejected(server.url, as('b'))).body.code, 'TOO_MANY_CLIENT_SESSIONS')
+    assert.equal((await expectRejected(server.url, as('a'))).body?.code, 'TOO_MANY_CLIENT_SESSIONS')
+    assert.equal((await expectRejected(server.url, as('b'))).body?.code, 'TOO_MANY_CLIENT_SESSIONS')
     const c = await TestClient.open(server.url, as('c'))
     assert.equal(registry.clientKeys, 3)
     assert.equal(registry.sessionsOfClient('client:a'), 1)
@@ -178,7 +178,7 @@ describe('connectRate', () => {
     })
     t.after(() => server.close())
     const a = await TestClient.open(server.url, as('a'))
-    assert.equal((await expectRejected(server.url, as('a'))).body.code, 'CONNECT_RATE_LIMITED')
+    assert.equal((await expectRejected(server.url, as('a'))).body?.code, 'CONNECT_RATE_LIMITED')
     const b = await TestClient.open(server.url, as('b'))
     assert.equal(server.app.wsSessions.clientKeys, 2)
     await Promise.all([a.close(), b.close()])
@@ -195,7 +195,7 @@ describe('connectRate', () => {
     t.after(() => server.close())
     const a = await TestClient.open(server.url)
     for (let i = 0; i < 3; i++) {
-      assert.equal((await expectRejected(server.url)).body.code, 'TOO_MANY_CLIENT_SESSIONS')
+      assert.equal((await expectRejected(server.url)).body?.code, 'TOO_MANY_CLIENT_SESSIONS')
     }
     await a.close()
     await until(() => server.app.wsSessions.sessionsOfClient('ip:127.0.0.1') === 0, {
@@ -208,7 +208,7 @@ describe('connectRate', () => {
       timeoutMs: 3000,
       what: 'release',
     })
-    assert.equal((await expectRejected(server.url)).body.code, 'CONNECT_RATE_LIMITED')
+    assert.equal((await expectRejected(server.url)).body?.code, 'CONNECT_RATE_LIMITED')
   })
 
   it('tracks nothing when both limits are off (the default)', async (t) => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { until } from '@session-gateway/test-kit'
+import { TestClient, until } from '@session-gateway/test-kit'
 import { SessionError } from '../src/index.js'
-import { startServer, TestClient, type TestServer } from './helpers.js'
+import { startServer, type TestServer } from './helpers.js'
 
 const SID_RE = /^[A-Za-z0-9_-]{22}$/
 
@@ -15,7 +15,7 @@ describe('GET_SID', () => {
 
   it('answers a reply frame when the client sent an id', async () => {
     const client = await TestClient.open(server.url)
-    const reply = await client.request({ event: 'GET_SID', id: 1 })
+    const reply = await client.exchange({ event: 'GET_SID', id: 1 })
     assert.match(reply.data.sid, SID_RE)
     assert.deepEqual(reply, { id: 1, ok: true, data: { sid: reply.data.sid } })
     assert.ok(server.app.wsSessions.has(reply.data.sid))
@@ -24,7 +24,7 @@ describe('GET_SID', () => {
 
   it('answers an event frame without an id', async () => {
     const client = await TestClient.open(server.url)
-    const frame = await client.request({ event: 'GET_SID' })
+    const frame = await client.exchange({ event: 'GET_SID' })
     assert.match(frame.data.sid, SID_RE)
     assert.deepEqual(frame, { event: 'GET_SID', data: { sid: frame.data.sid } })
     await client.close()
@@ -84,7 +84,7 @@ describe('event handlers', () => {
 
   it('replies with the returned value', async () => {
     const client = await TestClient.open(server.url)
-    assert.deepEqual(await client.request({ event: 'echo', data: { a: [1, 2] }, id: 'e1' }), {
+    assert.deepEqual(await client.exchange({ event: 'echo', data: { a: [1, 2] }, id: 'e1' }), {
       id: 'e1',
       ok: true,
       data: { a: [1, 2] },
@@ -94,13 +94,13 @@ describe('event handlers', () => {
 
   it('leaves data out of the reply when the handler returns undefined', async () => {
     const client = await TestClient.open(server.url)
-    assert.deepEqual(await client.request({ event: 'nothing', id: 7 }), { id: 7, ok: true })
+    assert.deepEqual(await client.exchange({ event: 'nothing', id: 7 }), { id: 7, ok: true })
     await client.close()
   })
 
   it('turns a thrown SessionError into an error reply with its code and message', async () => {
     const client = await TestClient.open(server.url)
-    assert.deepEqual(await client.request({ event: 'refuse', id: 2 }), {
+    assert.deepEqual(await client.exchange({ event: 'refuse', id: 2 }), {
       id: 2,
       ok: false,
       error: { code: 'FORBIDDEN', message: 'not for you' },
@@ -110,27 +110,27 @@ describe('event handlers', () => {
 
   it('turns any other error into INTERNAL without leaking its message', async () => {
     const client = await TestClient.open(server.url)
-    const reply = await client.request({ event: 'crash', id: 3 })
+    const reply = await client.exchange({ event: 'crash', id: 3 })
     assert.deepEqual(reply, { id: 3, ok: false, error: { code: 'INTERNAL', message: 'internal error' } })
     assert.ok(!JSON.stringify(reply).includes('password'))
     // The session lives on.
-    assert.equal((await client.request({ event: 'echo', data: 1, id: 4 })).data, 1)
+    assert.equal((await client.exchange({ event: 'echo', data: 1, id: 4 })).data, 1)
     await client.close()
   })
 
   it('supports async handlers: value, SessionError and unexpected error', async () => {
     const client = await TestClient.open(server.url)
-    assert.deepEqual(await client.request({ event: 'async', data: 21, id: 'a' }), {
+    assert.deepEqual(await client.exchange({ event: 'async', data: 21, id: 'a' }), {
       id: 'a',
       ok: true,
       data: { doubled: 42 },
     })
-    assert.deepEqual(await client.request({ event: 'async.refuse', id: 'b' }), {
+    assert.deepEqual(await client.exchange({ event: 'async.refuse', id: 'b' }), {
       id: 'b',
       ok: false,
       error: { code: 'NOPE', message: 'async refusal' },
     })
-    assert.deepEqual(await client.request({ event: 'async.crash', id: 'c' }), {
+    assert.deepEqual(await client.exchange({ event: 'async.crash', id: 'c' }), {
       id: 'c',
       ok: false,
       error: { code: 'INTERNAL', message: 'internal error' },
@@ -140,7 +140,7 @@ describe('event handlers', () => {
 
   it('answers INTERNAL when the returned value cannot be serialized', async () => {
     const client = await TestClient.open(server.url)
-    assert.deepEqual(await client.request({ event: 'bigint', id: 5 }), {
+    assert.deepEqual(await client.exchange({ event: 'bigint', id: 5 }), {
       id: 5,
       ok: false,
       error: { code: 'INTERNAL', message: 'internal error' },
@@ -156,12 +156,12 @@ describe('event handlers', () => {
     client.send({ event: 'crash' })
     client.send({ event: 'async.refuse' })
     // Frames of one session are handled in order: had any of those been answered, it would come first.
-    assert.deepEqual(await client.request({ event: 'async', data: 1, id: 'last' }), {
+    assert.deepEqual(await client.exchange({ event: 'async', data: 1, id: 'last' }), {
       id: 'last',
       ok: true,
       data: { doubled: 2 },
     })
-    assert.equal(client.pending, 0)
+    assert.equal(client.frames.length, 0)
     const after = server.app.wsSessions.stats.errorsByCode
     assert.equal(after.FORBIDDEN, (before.FORBIDDEN ?? 0) + 1)
     assert.equal(after.INTERNAL, (before.INTERNAL ?? 0) + 1)
@@ -172,10 +172,10 @@ describe('event handlers', () => {
   it('sends every event without its own handler to the fallback', async () => {
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
-    const reply = await client.request({ event: 'chat.send', data: { text: 'hi' }, id: 'f' })
+    const reply = await client.exchange({ event: 'chat.send', data: { text: 'hi' }, id: 'f' })
     assert.deepEqual(reply, { id: 'f', ok: true, data: { forwarded: 'chat.send', sid } })
     assert.deepEqual(seen.at(-1), { event: 'chat.send', data: { text: 'hi' } })
-    assert.deepEqual(await client.request({ event: 'fallback.fail', id: 'g' }), {
+    assert.deepEqual(await client.exchange({ event: 'fallback.fail', id: 'g' }), {
       id: 'g',
       ok: false,
       error: { code: 'UNAVAILABLE', message: 'backend away' },
@@ -198,12 +198,12 @@ describe('unknown events without a fallback', () => {
     const server = await startServer({ heartbeatIntervalMs: 0 })
     t.after(() => server.close())
     const client = await TestClient.open(server.url)
-    assert.deepEqual(await client.request({ event: 'nobody.home', id: 1 }), {
+    assert.deepEqual(await client.exchange({ event: 'nobody.home', id: 1 }), {
       id: 1,
       ok: false,
       error: { code: 'INVALID', message: 'unknown event "nobody.home"' },
     })
-    assert.deepEqual(await client.request({ event: 'nobody.home' }), {
+    assert.deepEqual(await client.exchange({ event: 'nobody.home' }), {
       event: 'error',
       data: { code: 'INVALID', message: 'unknown event "nobody.home"' },
     })

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net'
+import { within } from '@session-gateway/test-kit'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import WebSocket, { type ClientOptions } from 'ws'
 import { fastifyWsSessions, type WsSessionsOptions } from '../src/index.js'
@@ -23,96 +24,16 @@ export async function startServer(
   return { app, url: `ws://127.0.0.1:${port}${options.path ?? '/ws'}`, close: () => app.close() }
 }
 
-/** Rejects a promise that takes longer than `ms`. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
-export interface Closed {
-  code: number
-  reason: string
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: frames are parsed JSON, asserted field by field
-export type Frame = any
-
-/** A `ws` client that queues the frames it receives. */
-export class TestClient {
-  readonly ws: WebSocket
-  readonly closed: Promise<Closed>
-  readonly #frames: Frame[] = []
-  readonly #waiters: Array<(frame: Frame) => void> = []
-
-  private constructor(ws: WebSocket) {
-    this.ws = ws
-    ws.on('error', () => {})
-    ws.on('message', (data, isBinary) => {
-      const frame: Frame = isBinary ? data : JSON.parse(String(data))
-      const waiter = this.#waiters.shift()
-      if (waiter) waiter(frame)
-      else this.#frames.push(frame)
-    })
-    this.closed = new Promise((resolve) => {
-      ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }))
-    })
-  }
-
-  static open(url: string, options: ClientOptions = {}): Promise<TestClient> {
-    const ws = new WebSocket(url, options)
-    const client = new TestClient(ws)
-    return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(client))
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)))
-      ws.once('error', reject)
-    })
-  }
-
-  /** The next frame received (or already queued). */
-  next(timeoutMs = 3000): Promise<Frame> {
-    const queued = this.#frames.shift()
-    if (queued !== undefined) return Promise.resolve(queued)
-    return within(
-      new Promise<Frame>((resolve) => {
-        this.#waiters.push(resolve)
-      }),
-      timeoutMs,
-      'a frame',
-    )
-  }
-
-  /** Frames received and not yet taken. */
-  get pending(): number {
-    return this.#frames.length
-  }
-
-  send(frame: unknown): void {
-    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
-  }
-
-  /** Sends and returns the next frame received. */
-  async request(frame: unknown): Promise<Frame> {
-    this.send(frame)
-    return this.next()
-  }
-
-  async sid(): Promise<string> {
-    const reply = await this.request({ event: 'GET_SID', id: 'sid' })
-    return reply.data.sid
-  }
-
-  async close(code = 1000): Promise<Closed> {
-    this.ws.close(code)
-    return within(this.closed, 3000, 'the client to close')
-  }
+/** The JSON error body of a refused upgrade. */
+export interface RejectionBody {
+  code: string
+  message: string
 }
 
 export interface Rejection {
   status: number
-  body: Frame
+  /** `undefined` when the response had no body. */
+  body: RejectionBody | undefined
 }
 
 /** Attempts an upgrade that the server should refuse; resolves with the HTTP status and JSON body. */
@@ -133,7 +54,10 @@ export function expectRejected(url: string, options: ClientOptions = {}): Promis
         })
         res.on('end', () => {
           ws.terminate()
-          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined })
+          resolve({
+            status: res.statusCode ?? 0,
+            body: text ? (JSON.parse(text) as RejectionBody) : undefined,
+          })
         })
       })
     }),

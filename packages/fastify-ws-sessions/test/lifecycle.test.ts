@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
 import { describe, it } from 'node:test'
-import { until } from '@session-gateway/test-kit'
+import { TestClient, until, within } from '@session-gateway/test-kit'
 import { type Session, SessionError } from '../src/index.js'
-import { disconnectRecorder, expectRejected, startServer, TestClient, within } from './helpers.js'
+import { disconnectRecorder, expectRejected, startServer } from './helpers.js'
 
 function rawSocket(client: TestClient): Socket {
   return (client.ws as unknown as { _socket: Socket })._socket
@@ -180,7 +180,7 @@ describe('onConnect rejection', () => {
       assert.equal(recorder.calls.length, 1)
       assert.equal(recorder.calls[0]?.code, expected.code)
       assert.deepEqual(handled, [], 'frames of a rejected session are never handled')
-      assert.equal(client.pending, 0)
+      assert.equal(client.frames.length, 0)
     })
   }
 

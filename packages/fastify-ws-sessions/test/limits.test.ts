@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import type { Socket } from 'node:net'
 import { describe, it } from 'node:test'
-import { until } from '@session-gateway/test-kit'
-import { disconnectRecorder, expectRejected, startServer, TestClient, within } from './helpers.js'
+import { TestClient, until, within } from '@session-gateway/test-kit'
+import { disconnectRecorder, expectRejected, startServer } from './helpers.js'
 
 describe('rate limit', () => {
   it('answers RATE_LIMITED past the burst, drops the frame, and closes 1008 past maxViolations', async (t) => {
@@ -24,20 +24,20 @@ describe('rate limit', () => {
     t.after(() => server.close())
     const client = await TestClient.open(server.url)
     for (let i = 1; i <= 3; i++) {
-      assert.deepEqual(await client.request({ event: 'work', data: i, id: i }), { id: i, ok: true, data: i })
+      assert.deepEqual(await client.exchange({ event: 'work', data: i, id: i }), { id: i, ok: true, data: i })
     }
     // Two violations are tolerated: answered as a reply (with id) or an error frame (without).
-    assert.deepEqual(await client.request({ event: 'work', data: 4, id: 4 }), {
+    assert.deepEqual(await client.exchange({ event: 'work', data: 4, id: 4 }), {
       id: 4,
       ok: false,
       error: { code: 'RATE_LIMITED', message: 'rate limit exceeded' },
     })
-    assert.deepEqual(await client.request({ event: 'work', data: 5 }), {
+    assert.deepEqual(await client.exchange({ event: 'work', data: 5 }), {
       event: 'error',
       data: { code: 'RATE_LIMITED', message: 'rate limit exceeded' },
     })
     // One more closes the session.
-    assert.equal((await client.request({ event: 'work', data: 6, id: 6 })).error.code, 'RATE_LIMITED')
+    assert.equal((await client.exchange({ event: 'work', data: 6, id: 6 })).error.code, 'RATE_LIMITED')
     assert.deepEqual(await within(client.closed, 3000, 'the 1008 close'), {
       code: 1008,
       reason: 'rate limit exceeded',
@@ -60,20 +60,20 @@ describe('rate limit', () => {
     t.after(() => server.close())
     const client = await TestClient.open(server.url)
     const limited = { ok: false, error: { code: 'RATE_LIMITED', message: 'rate limit exceeded' } }
-    assert.equal((await client.request({ event: 'GET_SID', id: 1 })).ok, true)
+    assert.equal((await client.exchange({ event: 'GET_SID', id: 1 })).ok, true)
     // The bucket is empty: the next frame at the same instant is refused.
-    assert.deepEqual(await client.request({ event: 'GET_SID', id: 2 }), { id: 2, ...limited })
+    assert.deepEqual(await client.exchange({ event: 'GET_SID', id: 2 }), { id: 2, ...limited })
     // Just short of one token (500 ms at 2/s): still refused.
     clock += 499
-    assert.deepEqual(await client.request({ event: 'GET_SID', id: 3 }), { id: 3, ...limited })
+    assert.deepEqual(await client.exchange({ event: 'GET_SID', id: 3 }), { id: 3, ...limited })
     // One token back: one frame passes, the next one is refused again.
     clock += 1
-    assert.equal((await client.request({ event: 'GET_SID', id: 4 })).ok, true)
-    assert.deepEqual(await client.request({ event: 'GET_SID', id: 5 }), { id: 5, ...limited })
+    assert.equal((await client.exchange({ event: 'GET_SID', id: 4 })).ok, true)
+    assert.deepEqual(await client.exchange({ event: 'GET_SID', id: 5 }), { id: 5, ...limited })
     // Never more than the burst, however long the wait.
     clock += 60_000
-    assert.equal((await client.request({ event: 'GET_SID', id: 6 })).ok, true)
-    assert.deepEqual(await client.request({ event: 'GET_SID', id: 7 }), { id: 7, ...limited })
+    assert.equal((await client.exchange({ event: 'GET_SID', id: 6 })).ok, true)
+    assert.deepEqual(await client.exchange({ event: 'GET_SID', id: 7 }), { id: 7, ...limited })
     await client.close()
   })
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { until } from '@session-gateway/test-kit'
+import { type Frame, TestClient, until } from '@session-gateway/test-kit'
 import type { FastifyRequest } from 'fastify'
 import type { ResumeOptions, SessionSnapshot, WsSessionsOptions } from '../src/index.js'
-import { disconnectRecorder, type Frame, startServer, TestClient, type TestServer } from './helpers.js'
+import { disconnectRecorder, startServer, type TestServer } from './helpers.js'
 
 const SECRET = 'resume-test-secret-0123456789abcdef'
 
@@ -79,7 +79,7 @@ describe('resume: the session frame and seq', () => {
       { event: 'c', data: { k: true }, seq: 3 },
     ])
     assert.equal(registry.get(session.sid)?.lastSeq, 3)
-    assert.deepEqual(await client.request({ event: 'GET_SID', id: 9 }), {
+    assert.deepEqual(await client.exchange({ event: 'GET_SID', id: 9 }), {
       id: 9,
       ok: true,
       data: { sid: session.sid },

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { until } from '@session-gateway/test-kit'
+import { TestClient, until } from '@session-gateway/test-kit'
 import { SessionError } from '../src/index.js'
-import { startServer, TestClient, type TestServer } from './helpers.js'
+import { startServer, type TestServer } from './helpers.js'
 
 describe('rooms', () => {
   let server: TestServer
@@ -80,9 +80,9 @@ describe('rooms', () => {
     const client = clients[2] as TestClient
     const sid = sids[2] as string
     for (const room of ['r1', 'r2', 'r3']) {
-      assert.equal((await client.request({ event: 'room.join', data: room, id: room })).ok, true)
+      assert.equal((await client.exchange({ event: 'room.join', data: room, id: room })).ok, true)
     }
-    assert.deepEqual(await client.request({ event: 'room.join', data: 'r4', id: 'r4' }), {
+    assert.deepEqual(await client.exchange({ event: 'room.join', data: 'r4', id: 'r4' }), {
       id: 'r4',
       ok: false,
       error: { code: 'LIMIT', message: 'too many rooms: a session may be in at most 3' },
@@ -105,8 +105,8 @@ describe('rooms', () => {
     assert.deepEqual(await cb.next(), { event: 'msg', data: { text: 'not to a' } })
     assert.equal(registry.emitToRoom('empty-room', 'msg'), 0)
     // c was in no room: its next frame is the answer to this request.
-    assert.equal((await cc.request({ event: 'GET_SID', id: 'c' })).id, 'c')
-    assert.equal(ca.pending + cb.pending, 0)
+    assert.equal((await cc.exchange({ event: 'GET_SID', id: 'c' })).id, 'c')
+    assert.equal(ca.frames.length + cb.frames.length, 0)
     registry.leave(a, 'chat')
     registry.leave(b, 'chat')
   })

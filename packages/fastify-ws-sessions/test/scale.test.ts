@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { until } from '@session-gateway/test-kit'
-import { startServer, TestClient } from './helpers.js'
+import { TestClient, until } from '@session-gateway/test-kit'
+import { startServer } from './helpers.js'
 
 describe('1,000 sessions', () => {
   it('connect, join rooms, receive, leave: registry, rooms, timers and listeners back to zero', async (t) => {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { TestClient } from '@session-gateway/test-kit'
 import type { FastifyRequest } from 'fastify'
 import { SessionError, type UserClaims } from '../src/index.js'
-import { expectRejected, startServer, TestClient } from './helpers.js'
+import { expectRejected, startServer } from './helpers.js'
 
 function tokenAuth(request: FastifyRequest): UserClaims | undefined {
   const token = request.headers.authorization
@@ -19,7 +20,7 @@ describe('authenticate', () => {
     })
     t.after(() => server.close())
     const client = await TestClient.open(server.url, { headers: { authorization: 'Bearer good' } })
-    assert.deepEqual((await client.request({ event: 'whoami', id: 1 })).data, {
+    assert.deepEqual((await client.exchange({ event: 'whoami', id: 1 })).data, {
       userId: 'u1',
       roles: ['admin'],
     })

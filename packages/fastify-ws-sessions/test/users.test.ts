@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { until } from '@session-gateway/test-kit'
+import { TestClient, until } from '@session-gateway/test-kit'
 import type { ClientOptions } from 'ws'
 import { SessionError, type UserClaims } from '../src/index.js'
-import { expectRejected, startServer, TestClient, type TestServer } from './helpers.js'
+import { expectRejected, startServer, type TestServer } from './helpers.js'
 
 /** Claims from the `x-user` header: `{sub}` when given, else claims without a sub. */
 function headerAuth(request: { headers: Record<string, unknown> }): UserClaims {
@@ -58,7 +58,7 @@ describe('users: the user -> sessions index', () => {
     assert.deepEqual(await c2.client.next(), { event: 'notice', data: { n: 1 } })
     assert.equal(registry.emitToUser('nobody', 'notice'), 0)
     // dave got nothing: the next frame he receives is the answer to his own request.
-    assert.equal((await dave.client.request({ event: 'GET_SID', id: 'x' })).id, 'x')
+    assert.equal((await dave.client.exchange({ event: 'GET_SID', id: 'x' })).id, 'x')
   })
 
   it('disconnectUser closes every session of the user with the code; the index empties as they close', async () => {
@@ -150,7 +150,7 @@ describe('users: the userId option', () => {
     for (const bad of ['', 'x'.repeat(257)]) {
       const refused = await expectRejected(server.url, as(bad))
       assert.equal(refused.status, 401)
-      assert.equal(refused.body.code, 'UNAUTHORIZED')
+      assert.equal(refused.body?.code, 'UNAUTHORIZED')
     }
     assert.equal(registry.stats.rejectedUpgrades.UNAUTHORIZED, 2)
     await Promise.all([client.close(), anonymous.close()])
@@ -181,7 +181,7 @@ describe('users: one client for the per-client limits', () => {
     const first = await Promise.all([1, 2].map(() => TestClient.open(server.url, as('henry'))))
     assert.equal(registry.userSessions('henry').length, 2)
     assert.equal(registry.sessionsOfClient('user:henry'), 2)
-    assert.equal((await expectRejected(server.url, as('henry'))).body.code, 'TOO_MANY_CLIENT_SESSIONS')
+    assert.equal((await expectRejected(server.url, as('henry'))).body?.code, 'TOO_MANY_CLIENT_SESSIONS')
     assert.equal(registry.userSessions('henry').length, 2, 'a refused upgrade is never indexed')
     assert.equal(registry.disconnectUser('henry'), 2)
     await Promise.all(first.map((c) => c.closed))

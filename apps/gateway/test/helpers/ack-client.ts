@@ -21,7 +21,8 @@ export class AckClient {
   strayReplies = 0
   /** Frames that were not replies (events, error frames). */
   readonly otherFrames: unknown[] = []
-  closed: { code: number; reason: string } | undefined
+  /** How the connection closed, or `undefined` while it is open. */
+  closeInfo: { code: number; reason: string } | undefined
   sid = ''
   private nextId = 1
   private timer: NodeJS.Timeout | undefined
@@ -44,7 +45,7 @@ export class AckClient {
       this.wake()
     })
     ws.on('close', (code, reason) => {
-      this.closed = { code, reason: reason.toString() }
+      this.closeInfo = { code, reason: reason.toString() }
       this.stop()
       this.wake()
     })
@@ -75,7 +76,7 @@ export class AckClient {
 
   waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
     return this.waiters.until(check, timeoutMs, what, () =>
-      this.closed ? `connection closed (${this.closed.code})` : undefined,
+      this.closeInfo ? `connection closed (${this.closeInfo.code})` : undefined,
     )
   }
 

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
 import type { UmMessage } from '@session-gateway/message-schema'
-import { until } from '@session-gateway/test-kit'
+import { TestClient, until } from '@session-gateway/test-kit'
 import { deleteQueues, unique } from './broker.js'
 import { BROKER_URL, FakeUserManager } from './fake-user-manager.js'
 import { type StartedGateway, startGateway } from './gateway.js'
-import { TestClient } from './ws-client.js'
 
 export const RESUME_SECRET = 'gateway-takeover-test-secret-0123456789'
 

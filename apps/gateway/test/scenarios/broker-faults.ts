@@ -218,16 +218,16 @@ export async function runBrokerFaults(
     for (const c of [...clients, ...lateJoiners]) c.stop()
     // A session opened during an outage was either served (the broker took its CLIENT_CONNECTED in
     // time) or closed 1013 before any of its frames was handled.
-    const refused = lateJoiners.filter((c) => c.closed !== undefined)
+    const refused = lateJoiners.filter((c) => c.closeInfo !== undefined)
     for (const c of refused) {
-      assert.deepEqual(c.closed, { code: 1013, reason: 'backend unavailable, try again later' })
+      assert.deepEqual(c.closeInfo, { code: 1013, reason: 'backend unavailable, try again later' })
       assert.equal(
         [...c.requests.values()].filter((r) => r.outcome !== undefined).length,
         0,
         'nothing answered',
       )
     }
-    const served = lateJoiners.filter((c) => c.closed === undefined)
+    const served = lateJoiners.filter((c) => c.closeInfo === undefined)
     await until(() => served.every((c) => c.sid !== ''), {
       timeoutMs: 30_000,
       what: 'served late joiners to know their SID',
@@ -271,7 +271,7 @@ export async function runBrokerFaults(
       0,
       'no reply for an id never sent',
     )
-    for (const c of clients) assert.equal(c.closed, undefined, 'no session was closed by the faults')
+    for (const c of clients) assert.equal(c.closeInfo, undefined, 'no session was closed by the faults')
 
     // Every ok:true reached the UM.
     const acked = clients.flatMap((c) =>

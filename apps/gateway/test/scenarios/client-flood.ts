@@ -210,7 +210,7 @@ export async function runClientFlood(
 
     // Well-behaved sessions kept working.
     assert.deepEqual(during.failures, [], 'every round trip of the well-behaved sessions answered')
-    for (const p of probes) assert.equal(p.closed, undefined)
+    for (const p of probes) assert.equal(p.closeInfo, undefined)
     // No starvation, without a latency threshold (the latencies are in the report): each
     // well-behaved session began and completed rounds while the flood went on (from the node's
     // first RATE_LIMITED to the flood's end). Safe as a bound: the flood lasts durationMs (3 s in

@@ -241,7 +241,7 @@ export async function runSlowConsumer(
       servedDuringFlood.every((n) => n >= 1),
       `acked round trips of each probe during the flood: ${servedDuringFlood.join(', ')}`,
     )
-    for (const p of probes) assert.equal(p.closed, undefined, 'well-behaved sessions stay open')
+    for (const p of probes) assert.equal(p.closeInfo, undefined, 'well-behaved sessions stay open')
     assert.equal(gateway.child.exitCode, null)
 
     return report
