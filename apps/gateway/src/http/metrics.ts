@@ -78,7 +78,8 @@ function mirroredCounter(registry: Registry, name: string, help: string, read: (
   })
 }
 
-function mirroredLabelledCounter(
+/** A labelled counter that mirrors, at scrape time, counts kept elsewhere (never going down). */
+export function mirroredLabelledCounter(
   registry: Registry,
   name: string,
   help: string,

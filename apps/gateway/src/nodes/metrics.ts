@@ -1,4 +1,5 @@
-import { Counter, type Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
+import { mirroredLabelledCounter } from '../http/metrics.js'
 
 /** What the node services count, read by the metrics at scrape time. */
 export interface NodeCounts {
@@ -21,29 +22,15 @@ export function increment(counts: Record<string, number>, key: string): void {
 
 /** `gateway_takeovers_total{event}` and `gateway_forwarded_total{outcome}` on the node's registry. */
 export function registerNodeMetrics(registry: Registry, counts: NodeCounts): void {
-  const mirror = (name: string, help: string, label: string, read: () => Record<string, number>) => {
-    const last = new Map<string, number>()
-    new Counter({
-      name,
-      help,
-      labelNames: [label],
-      registers: [registry],
-      collect() {
-        for (const [key, now] of Object.entries(read())) {
-          const before = last.get(key) ?? 0
-          if (now > before) this.inc({ [label]: key }, now - before)
-          last.set(key, Math.max(before, now))
-        }
-      },
-    })
-  }
-  mirror(
+  mirroredLabelledCounter(
+    registry,
     'gateway_takeovers_total',
     'Cross-node takeovers: requested, granted, refused, timeout, late (as the node a client came back to); handed-over (as the holder); followed (a resume key of a session that moved on: sent on to its node)',
     'event',
     () => counts.takeovers,
   )
-  mirror(
+  mirroredLabelledCounter(
+    registry,
     'gateway_forwarded_total',
     'CI messages for sessions that moved to another node, sent on there (forwarded) or unanswered (failed)',
     'outcome',
