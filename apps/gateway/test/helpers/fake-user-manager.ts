@@ -43,6 +43,8 @@ export class FakeUserManager {
   readonly results = new Map<string, Result[]>()
   private waiters: Array<() => void> = []
   private senders = new Map<string, Sender>()
+  /** The sends waiting for their outcome. */
+  private readonly outcomes = new Map<Delivery, { resolve: () => void; reject: (err: Error) => void }>()
   readonly replyQueue = `test-results-${randomUUID()}`
 
   private constructor(
@@ -148,6 +150,18 @@ export class FakeUserManager {
     if (existing) return Promise.resolve(existing)
     const sender = this.connection.open_sender({ target: { address } })
     this.senders.set(address, sender)
+    // One listener per outcome for all sends (a listener per send is quadratic with 1000 in flight).
+    const settle = (accepted: boolean) => (ctx: rhea.EventContext) => {
+      const waiter = ctx.delivery && this.outcomes.get(ctx.delivery)
+      if (!waiter || !ctx.delivery) return
+      this.outcomes.delete(ctx.delivery)
+      if (accepted) waiter.resolve()
+      else waiter.reject(new Error('not accepted'))
+    }
+    sender.on('accepted', settle(true))
+    sender.on('rejected', settle(false))
+    sender.on('released', settle(false))
+    sender.on('modified', settle(false))
     return new Promise((resolve) => sender.once('sendable', () => resolve(sender)))
   }
 
@@ -169,28 +183,7 @@ export class FakeUserManager {
         : {}),
     }
     const delivery = sender.send(message)
-    await new Promise<void>((resolve, reject) => {
-      const onAccepted = (ctx: rhea.EventContext) => {
-        if (ctx.delivery === delivery) {
-          cleanup()
-          resolve()
-        }
-      }
-      const onOther = (ctx: rhea.EventContext) => {
-        if (ctx.delivery === delivery) {
-          cleanup()
-          reject(new Error('not accepted'))
-        }
-      }
-      const cleanup = () => {
-        sender.removeListener('accepted', onAccepted)
-        sender.removeListener('rejected', onOther)
-        sender.removeListener('released', onOther)
-      }
-      sender.on('accepted', onAccepted)
-      sender.on('rejected', onOther)
-      sender.on('released', onOther)
-    })
+    await new Promise<void>((resolve, reject) => this.outcomes.set(delivery, { resolve, reject }))
     return messageId
   }
 

@@ -33,16 +33,26 @@ export class ResumingClient {
 
   constructor(private readonly next: () => string) {}
 
-  /** Opens the first connection; resolves once its `session` frame came. */
+  /**
+   * Opens the first connection; resolves once a `session` frame came (a failed attempt is retried
+   * like a reconnect, so that 1000 clients opened at once do not fail on a full accept queue).
+   */
   start(): Promise<void> {
-    return this.connect()
+    const gotSession = new Promise<void>((resolve) => this.onSession.push(resolve))
+    this.connect()
+    return gotSession
   }
 
   get connected(): boolean {
     return this.ws?.readyState === WebSocket.OPEN && this.sid !== undefined
   }
 
-  private connect(): Promise<void> {
+  /**
+   * One attempt. Its `close` event (which `ws` emits after every error, a refused upgrade included)
+   * is the one place that schedules the next attempt: a second reconnect started from the error
+   * would race the first with the same single-use token, and the loser would get a new session.
+   */
+  private connect(): void {
     const base = this.next()
     const url =
       this.token === undefined
@@ -51,30 +61,25 @@ export class ResumingClient {
     this.connects++
     const ws = new WebSocket(url)
     this.ws = ws
-    const gotSession = new Promise<void>((resolve, reject) => {
-      this.onSession.push(resolve)
-      ws.once('error', reject)
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)))
+    let established = false
+    ws.on('message', (raw) => {
+      const frame = JSON.parse(raw.toString()) as Record<string, unknown>
+      if (frame.event === 'session') established = true
+      this.onFrame(frame)
     })
-    ws.on('message', (raw) => this.onFrame(JSON.parse(raw.toString()) as Record<string, unknown>))
     ws.on('error', () => {})
     ws.on('close', (code) => {
       if (ws !== this.ws) return
-      if (this.stopped || FINAL(code)) {
+      if (this.stopped || (established && FINAL(code))) {
         this.closedFinally = code
         return
       }
-      this.reconnect()
-    })
-    return gotSession
-  }
-
-  /** Tries again (on the next node) until a connection holds; failed upgrades (503 while draining) retry. */
-  private reconnect(): void {
-    if (this.stopped) return
-    this.connect().catch(() => {
-      const timer = setTimeout(() => this.reconnect(), 20 + Math.floor(Math.random() * 30))
-      timer.unref()
+      if (established) this.connect()
+      else {
+        // Refused or failed before its session frame (503 while draining, a full accept queue): later.
+        const timer = setTimeout(() => this.stopped || this.connect(), 20 + Math.floor(Math.random() * 30))
+        timer.unref()
+      }
     })
   }
 

@@ -80,12 +80,10 @@ export async function runRollingDeploy(
   try {
     for (let i = 0; i < options.clients; i++) {
       const onDrained = i % 2 === 0
-      let first = true
-      const client = new ResumingClient(() => {
-        const url = first && onDrained ? a.child.wsUrl : b.child.wsUrl
-        first = false
-        return url
-      })
+      // Until it has a session, a client of the drained node tries that node (a failed first attempt too).
+      const client: ResumingClient = new ResumingClient(() =>
+        onDrained && client.sid === undefined ? a.child.wsUrl : b.child.wsUrl,
+      )
       clients.push({ client, onDrained, acked: [] })
     }
     // Opened 100 at a time: a thousand upgrades started at once got "socket hang up" in the first soak run.
