@@ -141,6 +141,23 @@ describe('HTTP API on the shared listener', () => {
         assert.equal(res.status, 400, path)
         assert.match(((await res.json()) as { message: string }).message, /nested deeper than 64 levels/)
       }
+      // An event named like the gateway's own frames is refused, in words rather than a regular expression.
+      for (const path of [`/v1/sessions/${sid}/messages`, '/v1/broadcast']) {
+        const res = await fetch(`${gw.httpUrl}${path}`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            event: 'session',
+            data: { sid, resumeToken: 'x'.repeat(40), resumed: false },
+          }),
+        })
+        assert.equal(res.status, 400, path)
+        assert.deepEqual(await res.json(), {
+          code: 'INVALID',
+          message:
+            "body/event must be 1-64 characters of [A-Za-z0-9_.:-] and not one of session, error, connect, connect_error, disconnect, disconnecting, newListener, removeListener (reserved: the gateway's own frames and Socket.IO's connection events)",
+        })
+      }
       // The session lived through all of it.
       assert.equal((await get(`/v1/sessions/${sid}`)).status, 200)
     } finally {

@@ -259,6 +259,39 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
     await client.close()
   })
 
+  it("refuses backend events named like the gateway's own frames (session, error, Socket.IO's connect...) with INVALID; the client never sees them", async () => {
+    const { client, sid } = await connect()
+    const room = unique('room')
+    assert.equal((await um.request(nodeAddress, { type: 'JOIN', v: 1, sid, room })).ok, true)
+    const fake = { sid: 'A'.repeat(22), resumeToken: 'x'.repeat(40), resumed: false }
+    for (const event of ['session', 'error', 'connect', 'disconnect', 'connect_error']) {
+      for (const body of [
+        { type: 'EMIT', v: 1, sid, event, data: fake },
+        { type: 'ROOM_EMIT', v: 1, room, event, data: fake },
+        { type: 'BROADCAST', v: 1, event, data: fake },
+        { type: 'EMIT_USER', v: 1, user: 'someone', event, data: fake },
+      ]) {
+        const result = await um.request(nodeAddress, body)
+        assert.equal(result.ok, false, JSON.stringify(body))
+        if (!result.ok) {
+          assert.equal(result.error.code, 'INVALID')
+          assert.match(
+            result.error.message,
+            /event must be 1-64 characters .* not one of session, error, connect/,
+          )
+        }
+      }
+    }
+    // Names that only contain a reserved one are the backend's: the first frame the client gets is this one.
+    assert.equal(
+      (await um.request(nodeAddress, { type: 'EMIT', v: 1, sid, event: 'session.start', data: 1 })).ok,
+      true,
+    )
+    const frame = (await client.next()) as { event: string; data: unknown }
+    assert.deepEqual([frame.event, frame.data], ['session.start', 1])
+    await client.close()
+  })
+
   it('reports CLIENT_DISCONNECTED exactly once when the client closes, with its code', async () => {
     const { client, sid } = await connect()
     client.ws.close(4321, 'bye')

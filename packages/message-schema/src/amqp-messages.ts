@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox'
 import {
+  BackendEventName,
   CloseReason,
   DisconnectCode,
   EpochMs,
@@ -131,7 +132,7 @@ export const Emit = Type.Object({
   type: Type.Literal('EMIT'),
   v: ProtocolVersion,
   sid: Sid,
-  event: EventName,
+  event: BackendEventName,
   data: Type.Optional(JsonValue),
 })
 export type Emit = Static<typeof Emit>
@@ -140,7 +141,7 @@ export const RoomEmit = Type.Object({
   type: Type.Literal('ROOM_EMIT'),
   v: ProtocolVersion,
   room: RoomName,
-  event: EventName,
+  event: BackendEventName,
   data: Type.Optional(JsonValue),
   exceptSid: Type.Optional(Sid),
 })
@@ -149,7 +150,7 @@ export type RoomEmit = Static<typeof RoomEmit>
 export const Broadcast = Type.Object({
   type: Type.Literal('BROADCAST'),
   v: ProtocolVersion,
-  event: EventName,
+  event: BackendEventName,
   data: Type.Optional(JsonValue),
 })
 export type Broadcast = Static<typeof Broadcast>

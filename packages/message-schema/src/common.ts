@@ -2,7 +2,9 @@ import { type Static, Type } from 'typebox'
 import {
   APP_CLOSE_CODE_MAX,
   APP_CLOSE_CODE_MIN,
+  BACKEND_EVENT_NAME_PATTERN,
   EVENT_NAME_PATTERN,
+  GATEWAY_EVENT_NAMES,
   MAX_CLOSE_REASON_LENGTH,
   MAX_REQUEST_ID_LENGTH,
   MAX_ROOM_NAME_LENGTH,
@@ -14,6 +16,13 @@ export const EventName = Type.String({
   description: '1-64 characters of [A-Za-z0-9_.:-]',
 })
 export type EventName = Static<typeof EventName>
+
+/** The event of a frame a backend sends to clients: an {@link EventName} that is not the gateway's own. */
+export const BackendEventName = Type.String({
+  pattern: BACKEND_EVENT_NAME_PATTERN,
+  description: `1-64 characters of [A-Za-z0-9_.:-], not ${GATEWAY_EVENT_NAMES.map((n) => `"${n}"`).join(', ')} (the gateway's own frames and Socket.IO's connection events)`,
+})
+export type BackendEventName = Static<typeof BackendEventName>
 
 export const RequestId = Type.Union(
   [

@@ -12,6 +12,25 @@ export const MAX_CLOSE_REASON_LENGTH = 123
 /** Deepest JSON nesting a decoder accepts by default; deeper input is refused before it can exhaust the stack. */
 export const DEFAULT_MAX_DEPTH = 64
 
+/**
+ * Event names a backend may not send (EMIT, ROOM_EMIT, BROADCAST, EMIT_USER, the admin API): the
+ * gateway's own frames (`session`, `error`) and the names a Socket.IO client fires its own listeners
+ * for (`connect`, `disconnect`, …). An event so named would pass for the gateway's frame: a client
+ * library would take its data for a session token, or an app for a connection event.
+ */
+export const GATEWAY_EVENT_NAMES = [
+  'session',
+  'error',
+  'connect',
+  'connect_error',
+  'disconnect',
+  'disconnecting',
+  'newListener',
+  'removeListener',
+] as const
+/** Event names a backend may send: {@link EVENT_NAME_PATTERN} except {@link GATEWAY_EVENT_NAMES}. */
+export const BACKEND_EVENT_NAME_PATTERN = `^(?!(?:${GATEWAY_EVENT_NAMES.join('|')})$)[A-Za-z0-9_.:-]{1,64}$`
+
 /** Events the gateway answers itself; they are never forwarded to the User Manager. */
 export const RESERVED_EVENTS = ['GET_SID'] as const
 export type ReservedEvent = (typeof RESERVED_EVENTS)[number]

@@ -29,10 +29,11 @@ export {
   UmMessage,
 } from './amqp-messages.js'
 export { type AsyncApiOptions, buildAsyncApiDocument } from './asyncapi.js'
-export { EventName, JsonValue, RequestId, Trace } from './common.js'
+export { BackendEventName, EventName, JsonValue, RequestId, Trace } from './common.js'
 export {
   APP_CLOSE_CODE_MAX,
   APP_CLOSE_CODE_MIN,
+  BACKEND_EVENT_NAME_PATTERN,
   CI_MESSAGE_TYPES,
   CiErrorCode,
   type CiMessageType,
@@ -41,6 +42,7 @@ export {
   DEFAULT_MAX_DEPTH,
   DEFAULT_ROOM_INFO_LIMIT,
   EVENT_NAME_PATTERN,
+  GATEWAY_EVENT_NAMES,
   JSON_CONTENT_TYPE,
   LAST_SEQ_QUERY_PARAM,
   MAX_CLOSE_REASON_LENGTH,
@@ -120,6 +122,7 @@ export {
   ciValidators,
   clientFrameValidator,
   describeFirstError,
+  describePattern,
   errorFrameValidator,
   replyFrameValidator,
   resultValidator,

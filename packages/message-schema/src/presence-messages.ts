@@ -1,9 +1,9 @@
 import { type Static, Type } from 'typebox'
 import {
+  BackendEventName,
   CloseReason,
   DisconnectCode,
   EpochMs,
-  EventName,
   JsonValue,
   NodeId,
   ProtocolVersion,
@@ -27,7 +27,7 @@ export const EmitUser = Type.Object({
   type: Type.Literal('EMIT_USER'),
   v: ProtocolVersion,
   user: UserId,
-  event: EventName,
+  event: BackendEventName,
   data: Type.Optional(JsonValue),
 })
 export type EmitUser = Static<typeof EmitUser>

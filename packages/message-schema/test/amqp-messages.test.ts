@@ -8,6 +8,7 @@ import {
   decodeCiMessage,
   decodeResult,
   decodeUmMessage,
+  GATEWAY_EVENT_NAMES,
   resultError,
   resultOk,
 } from '../src/index.js'
@@ -99,6 +100,34 @@ describe('decodeCiMessage: each rule broken', () => {
     expectCiError({ ...validCi.JOIN, room: '' }, 'INVALID', /room/)
     expectCiError({ ...validCi.JOIN, room: 'r'.repeat(129) }, 'INVALID', /room/)
   })
+  it("an event a backend sends may not be named like the gateway's own frames; names that contain one may", () => {
+    for (const type of ['EMIT', 'ROOM_EMIT', 'BROADCAST', 'EMIT_USER']) {
+      for (const event of GATEWAY_EVENT_NAMES) {
+        expectCiError(
+          { ...validCi[type], event },
+          'INVALID',
+          new RegExp(
+            `^${type}: event must be 1-64 characters of \\[A-Za-z0-9_.:-\\] and not one of session, error,`,
+          ),
+        )
+      }
+      for (const event of [
+        'sessions',
+        'session.start',
+        'my-error',
+        'Session',
+        'ERROR',
+        'connected',
+        'x'.repeat(64),
+      ]) {
+        assert.equal(decodeCiMessage({ ...validCi[type], event }).ok, true, `${type} ${event}`)
+      }
+      expectCiError({ ...validCi[type], event: 'x'.repeat(65) }, 'INVALID', /event must be 1-64 characters/)
+    }
+    // A client may still send them: they reach the UM as CLIENT_EVENT (only the gateway's own frames are protected).
+    assert.ok(decodeUmMessage(clientEvent({ sid: SID, node: 'n', event: 'error' })).ok)
+  })
+
   it('DISCONNECT accepts 1000 and 4000-4999 only, and a reason of at most 123 characters', () => {
     for (const code of [1000, 4000, 4999]) assert.ok(decodeCiMessage({ ...validCi.DISCONNECT, code }).ok)
     for (const code of [1001, 1008, 3999, 5000, 4000.5, '4000']) {

@@ -2,9 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
   APP_CLOSE_CODE_MAX,
   APP_CLOSE_CODE_MIN,
+  BackendEventName,
   CloseCode,
   DEFAULT_MAX_DEPTH,
-  EventName,
   JsonValue,
   jsonValueProblem,
   SID_PATTERN,
@@ -49,7 +49,7 @@ const Paging = Type.Object(
   { additionalProperties: false },
 )
 export const Outgoing = Type.Object(
-  { event: EventName, data: Type.Optional(JsonValue) },
+  { event: BackendEventName, data: Type.Optional(JsonValue) },
   { additionalProperties: false },
 )
 export const Delivered = Type.Object({ delivered: Type.Integer(), kept: Type.Optional(Type.Integer()) })

@@ -1,4 +1,5 @@
 import swagger from '@fastify/swagger'
+import { describePattern } from '@session-gateway/message-schema'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { adminRoutes } from './admin-routes.js'
 import type { ApiDeps } from './deps.js'
@@ -26,7 +27,13 @@ export async function prepareApi(app: FastifyInstance, adminToken: string | unde
   })
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.validation) {
-      return reply.code(400).send({ code: 'INVALID', message: error.message })
+      // Fastify words a pattern as its regular expression; the schemas' own patterns read better in words.
+      const first = error.validation[0]
+      const meaning = first?.keyword === 'pattern' ? describePattern(first.params.pattern) : undefined
+      const message = meaning
+        ? `${error.validationContext ?? 'request'}${first?.instancePath ?? ''} ${meaning}`
+        : error.message
+      return reply.code(400).send({ code: 'INVALID', message })
     }
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
     if (status >= 500) request.log.error({ err: error }, 'request failed')

@@ -82,6 +82,23 @@ function randomString(prng: Prng, maxLength: number): string {
   return out
 }
 
+/** PROTOCOL.md: names a backend may not give an event (the gateway's frames, Socket.IO's connection events). */
+const GATEWAY_OWN_EVENTS = [
+  'session',
+  'error',
+  'connect',
+  'connect_error',
+  'disconnect',
+  'disconnecting',
+  'newListener',
+  'removeListener',
+]
+
+/** An event name a CI message may carry, now and then one the gateway keeps for itself. */
+function backendEventName(prng: Prng): string {
+  return prng.chance(0.03) ? prng.pick(GATEWAY_OWN_EVENTS) : eventName(prng)
+}
+
 function eventName(prng: Prng): string {
   if (prng.chance(0.3)) return prng.pick(['chat.send', 'a', 'x:y', 'fuzz-1', 'room.join', 'A_b.c:d-e'])
   const length = prng.int(1, 64)
@@ -378,7 +395,8 @@ export function expectFrame(frame: WsFrame, maxPayload: number): WsExpectation {
   if (!isPlainObject(value)) return { type: 'error', code: 'BAD_FRAME' }
   const keysOk = Object.keys(value).every((k) => k === 'event' || k === 'data' || k === 'id')
   const idOk = !('id' in value) || isRequestId(value.id)
-  const eventOk = typeof value.event === 'string' && EVENT.test(value.event)
+  const eventOk =
+    typeof value.event === 'string' && EVENT.test(value.event) && !GATEWAY_OWN_EVENTS.includes(value.event)
   const usableId = 'id' in value && isRequestId(value.id) ? JSON.stringify(value.id) : undefined
   if (!keysOk || !idOk || !eventOk) {
     return usableId === undefined
@@ -436,11 +454,23 @@ function validCi(prng: Prng, observerSid: string): Record<string, unknown> {
   const data = () => (prng.chance(0.7) ? { data: JSON.parse(jsonText(prng)) as unknown } : {})
   switch (type) {
     case 'EMIT':
-      return { type, v: 1, sid: prng.chance(0.2) ? observerSid : sid, event: eventName(prng), ...data() }
+      return {
+        type,
+        v: 1,
+        sid: prng.chance(0.2) ? observerSid : sid,
+        event: backendEventName(prng),
+        ...data(),
+      }
     case 'ROOM_EMIT':
-      return { type, v: 1, room: `fuzz-${randomString(prng, 10)}` || 'r', event: eventName(prng), ...data() }
+      return {
+        type,
+        v: 1,
+        room: `fuzz-${randomString(prng, 10)}` || 'r',
+        event: backendEventName(prng),
+        ...data(),
+      }
     case 'BROADCAST':
-      return { type, v: 1, event: eventName(prng), ...data() }
+      return { type, v: 1, event: backendEventName(prng), ...data() }
     case 'JOIN':
     case 'LEAVE':
       return { type, v: 1, sid, room: 'fuzz-room' }
@@ -450,7 +480,7 @@ function validCi(prng: Prng, observerSid: string): Record<string, unknown> {
       return { type, v: 1, sid }
     // The observer has no user (no authentication in the fuzz run): these never reach it.
     case 'EMIT_USER':
-      return { type, v: 1, user: randomString(prng, 40) || 'u', event: eventName(prng), ...data() }
+      return { type, v: 1, user: randomString(prng, 40) || 'u', event: backendEventName(prng), ...data() }
     case 'DISCONNECT_USER':
       return { type, v: 1, user: randomString(prng, 40) || 'u', code: prng.pick([1000, 4000, 4999]) }
     case 'USER_INFO':
@@ -478,7 +508,8 @@ export function expectCi(value: unknown, observerSid: string): { expected: strin
       : { expected: ['INVALID', 'UNKNOWN_TYPE'], toObserver: false }
   if (!CI_TYPES.includes(value.type)) return { expected: ['UNKNOWN_TYPE'], toObserver: false }
   const sidOk = typeof value.sid === 'string' && SID.test(value.sid)
-  const eventOk = typeof value.event === 'string' && EVENT.test(value.event)
+  const eventOk =
+    typeof value.event === 'string' && EVENT.test(value.event) && !GATEWAY_OWN_EVENTS.includes(value.event)
   const roomOk = typeof value.room === 'string' && chars(value.room) >= 1 && chars(value.room) <= 128
   const userOk = typeof value.user === 'string' && chars(value.user) >= 1 && chars(value.user) <= 256
   const known = value.sid === observerSid
