@@ -179,12 +179,15 @@ describe('Socket.IO endpoint: socket.io-client v4 over the real broker, authenti
         { code: 'BAD_FRAME', message: 'binary attachments are not accepted: the gateway carries JSON only' },
       ],
     ])
+    // An ack says the broker accepted the event, not that the UM has it yet. The session's
+    // CLIENT_DISCONNECTED follows its events on the same link: once it is in, so is every event.
+    socket.disconnect()
+    await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid)
     const events = um.received.filter((m) => m.body.type === 'CLIENT_EVENT' && m.body.sid === sid)
     assert.deepEqual(
       events.map((m) => m.body.type === 'CLIENT_EVENT' && m.body.event),
       ['after.binary'],
     )
-    socket.disconnect()
   })
 
   for (const transports of ['websocket', 'polling']) {
@@ -392,12 +395,15 @@ describe("Socket.IO sessions keep the native endpoint's limits (real broker, aut
     assert.deepEqual(acks.slice(0, 2), [{ ok: true }, { ok: true }])
     assert.equal(acks[2].ok, false)
     assert.equal(acks[2].error.code, 'RATE_LIMITED')
+    // The acks say the broker accepted the events, not that the UM has them: CLIENT_DISCONNECTED,
+    // after them on the same link, marks the point where every forwarded event is in.
+    socket.disconnect()
+    await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid)
     const forwarded = um.received.filter((m) => m.body.type === 'CLIENT_EVENT' && m.body.sid === sid)
     assert.deepEqual(
       forwarded.map((m) => m.body.type === 'CLIENT_EVENT' && m.body.data),
       [1, 2],
     )
-    socket.disconnect()
   })
 
   it('a node shutting down: gateway.close 1001, then the connection closes without DISCONNECT (the client would reconnect); CLIENT_DISCONNECTED 1001', async () => {

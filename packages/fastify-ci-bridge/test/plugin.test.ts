@@ -68,11 +68,13 @@ test('onClose waits for a running handler (its reply still goes out), then settl
   const replies = `t-plugin-replies-${run}`
   const results = closer(t)(await rawReceiver(connection, `/queue/${replies}`, { durable: false }))
   let started = false
+  let finished = false
   const app = appWith(t, {
     onMessage: async (_message: unknown, meta: ReceivedMeta) => {
       started = true
       await new Promise((resolve) => setTimeout(resolve, 300))
       await app.ciBridge.reply(meta, { type: 'RESULT', v: 1, ok: true, data: {} })
+      finished = true
     },
   })
   await app.ready()
@@ -83,9 +85,9 @@ test('onClose waits for a running handler (its reply still goes out), then settl
     reply_to: `/amq/queue/${replies}`,
   })
   await until(() => started, { timeoutMs: 5000, what: 'the handler running' })
-  const t0 = Date.now()
   await app.close()
-  assert.ok(Date.now() - t0 >= 200, 'close waited for the handler')
+  // Asserted by order, not elapsed time: a poll above resuming late shortens the wait left.
+  assert.ok(finished, 'close waited for the handler')
   assert.equal(app.ciBridge.stats.settlements.accepted, 1)
   await until(() => results.received.length === 1, { timeoutMs: 5000, what: 'the reply sent during close' })
   assert.equal(results.received[0]?.message.correlation_id, 'close-1')

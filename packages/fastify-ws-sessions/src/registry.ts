@@ -390,10 +390,15 @@ export class Registry implements SessionRegistry, SessionHost {
 
   #detach(resumer: Resumer, session: WsSession, code: number, reason: string): void {
     session.markDetached()
-    this.#stats.sessionsDetached++
     resumer.startWindow(session.sid, code, () => {
       if (this.#sessions.get(session.sid) === session) this.#end(session, code, 'resume window expired')
     })
+    this.#reportDetached(session, code, reason)
+  }
+
+  /** Counted, logged, and `onDetach` (after the session's earlier hooks). */
+  #reportDetached(session: WsSession, code: number, reason: string): void {
+    this.#stats.sessionsDetached++
     session.baseLog.info({ sid: session.sid, code, reason }, 'session detached: waiting for its client')
     const { onDetach } = this.options
     if (onDetach) void this.#runHook(session, 'onDetach', () => onDetach(session, code, reason))
@@ -721,6 +726,11 @@ export class Registry implements SessionRegistry, SessionHost {
     )
     if ('refused' in found) return found
     const { session, frames } = found
+    // A drain closed the connection to detach the session and this takeover came before the close
+    // completed: the session was detached all the same, and onDetach says so before the hand-over
+    // (else its close, arriving once the session is gone from here, would report nothing).
+    const detaching = session.detaching
+    if (detaching !== undefined) this.#reportDetached(session, detaching.code, detaching.reason)
     const snapshot = resumer.snapshot(
       session,
       [...this.rooms.roomsView(session.sid)],

@@ -212,6 +212,13 @@ export class WsSession implements Session, Corked {
     return this.stream !== undefined && this.#socket === undefined && !this.#gone
   }
 
+  /** The close this node started to detach the session (a drain's 1012), while it is still under way. */
+  get detaching(): { code: number; reason: string } | undefined {
+    const intent = this.#closeIntent
+    if (intent?.detach !== true || this.#ended || this.#socket === undefined) return undefined
+    return { code: intent.code, reason: intent.reason }
+  }
+
   get lastSeq(): number {
     return this.stream ? this.stream.nextSeq - 1 : 0
   }

@@ -215,6 +215,9 @@ describe('onConnect rejection', () => {
 
 describe('graceful shutdown', () => {
   it('closes every session with 1001 and awaits every disconnect hook before fastify.close() resolves', async (t) => {
+    // A heartbeat timer that must be gone after close, but never ticks: a real tick could end a
+    // session 1006 whose pong a loaded machine read too late, before the shutdown closes it 1001.
+    t.mock.timers.enable({ apis: ['setInterval'] })
     const finished: string[] = []
     let duringShutdown: Promise<{ status: number }> | undefined
     const server = await startServer({

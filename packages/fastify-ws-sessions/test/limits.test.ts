@@ -142,16 +142,24 @@ describe('slow consumer', () => {
 })
 
 describe('heartbeat', () => {
+  // Mocked intervals: the test ticks the heartbeat itself, each tick once the previous ping and
+  // its pong (or its absence) are known. With a real 20 ms interval, a loaded machine that stalls
+  // the process between a ping and the read of its pong has the next tick terminate a live client.
   it('terminates a client that does not answer pings; the disconnect hook gets 1006', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] })
     const recorder = disconnectRecorder()
     const server = await startServer({ heartbeatIntervalMs: 50, onDisconnect: recorder.onDisconnect })
     t.after(() => server.close())
     const silent = await TestClient.open(server.url, { autoPong: false })
-    const sid = await silent.sid()
     let pings = 0
     silent.ws.on('ping', () => pings++)
+    const sid = await silent.sid()
+    t.mock.timers.tick(50)
+    await until(() => pings === 1, { timeoutMs: 3000, what: 'the first ping' })
+    assert.equal(silent.closeInfo, undefined, 'one unanswered ping so far: still open')
+    t.mock.timers.tick(50)
     assert.equal((await within(silent.closed, 3000, 'the silent client to be terminated')).code, 1006)
-    assert.ok(pings >= 1)
+    assert.equal(pings, 1)
     await until(() => recorder.calls.length === 1)
     assert.deepEqual(recorder.calls, [{ sid, code: 1006, reason: 'heartbeat timeout' }])
     await until(() => server.app.wsSessions.activeTimers === 0, {
@@ -161,12 +169,19 @@ describe('heartbeat', () => {
   })
 
   it('keeps a client that answers pings', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] })
     const server = await startServer({ heartbeatIntervalMs: 20 })
     t.after(() => server.close())
     const client = await TestClient.open(server.url)
     let pings = 0
     client.ws.on('ping', () => pings++)
-    await until(() => pings >= 5, { timeoutMs: 3000, what: 'five pings' })
+    for (let tick = 1; tick <= 5; tick++) {
+      t.mock.timers.tick(20)
+      await until(() => pings === tick, { timeoutMs: 3000, what: `ping ${tick}` })
+      // The pong went out before this request on the same connection: once the reply is back,
+      // the server has read the pong, so the next tick sees the ping answered.
+      await client.sid()
+    }
     assert.equal(client.ws.readyState, client.ws.OPEN)
     assert.equal(server.app.wsSessions.size, 1)
     await client.close()

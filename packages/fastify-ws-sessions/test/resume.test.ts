@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import type { Socket } from 'node:net'
 import { describe, it } from 'node:test'
 import { type Frame, TestClient, until } from '@session-gateway/test-kit'
 import type { FastifyRequest } from 'fastify'
@@ -488,6 +489,26 @@ describe('resume across nodes: locate, handOver, movedTo', () => {
     const answer = registry.handOver({ token: session.resumeToken, lastSeq: 0, toNode: 'n2' })
     assert.equal('refused' in answer, false, 'a draining node still hands its sessions over')
     assert.equal(registry.size, 0)
+  })
+
+  it('drain, then a takeover before the 1012 close completed: onDetach still runs (1012), then the hand-over', async (t) => {
+    const n1 = await resumeServer({ nodeId: 'n1' })
+    t.after(() => n1.server.close())
+    const { client, session } = await connect(n1.server.url)
+    const registry = n1.server.app.wsSessions
+    // The client reads nothing: the 1012 close frame stays unanswered, the close is under way.
+    const raw = (client.ws as unknown as { _socket: Socket })._socket
+    raw.pause()
+    assert.equal(registry.drain(), 1)
+    const answer = registry.handOver({ token: session.resumeToken, lastSeq: 0, toNode: 'n2' })
+    assert.equal('refused' in answer, false, 'the session is handed over')
+    await until(() => n1.hooks.detached.length === 1, { timeoutMs: 3000, what: 'onDetach' })
+    assert.deepEqual(n1.hooks.detached, [{ sid: session.sid, code: 1012, reason: 'service restart' }])
+    raw.resume()
+    await client.waitClosed()
+    assert.equal(registry.size, 0)
+    assert.equal(n1.hooks.detached.length, 1, 'once')
+    assert.deepEqual(n1.hooks.ended.calls, [], 'handed over, not ended')
   })
 
   it('without locate, or when locate fails, a token of another node gives a new session: unavailable', async (t) => {
