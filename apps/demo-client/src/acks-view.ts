@@ -4,10 +4,13 @@ import { element, trimChildren } from './dom.js'
 
 /** The table of replies: one row per request, newest on top, with its round-trip time. */
 export class AcksView {
-  constructor(
-    private readonly body: HTMLTableSectionElement,
-    private readonly max = 40,
-  ) {}
+  readonly #body: HTMLTableSectionElement
+  readonly #max: number
+
+  constructor(body: HTMLTableSectionElement, max = 40) {
+    this.#body = body
+    this.#max = max
+  }
 
   add(ack: RequestOutcome): void {
     const row = element('tr', ack.ok ? 'ok' : 'failed')
@@ -38,7 +41,7 @@ export class AcksView {
       rtt,
     )
 
-    this.body.prepend(row)
-    trimChildren(this.body, this.max, true)
+    this.#body.prepend(row)
+    trimChildren(this.#body, this.#max, true)
   }
 }

@@ -11,45 +11,57 @@ export interface ChatLine {
 
 /** The room chat: the rooms this session is in, their messages, and the room picker of the send form. */
 export class ChatView {
-  private readonly rooms = new Set<string>()
-  private mySid: string | undefined
+  readonly #rooms = new Set<string>()
+  #mySid: string | undefined
+  readonly #log: HTMLOListElement
+  readonly #chips: HTMLUListElement
+  readonly #emptyHint: HTMLElement
+  readonly #picker: HTMLSelectElement
+  readonly #onLeave: (room: string) => void
+  readonly #max: number
 
   constructor(
-    private readonly log: HTMLOListElement,
-    private readonly chips: HTMLUListElement,
-    private readonly emptyHint: HTMLElement,
-    private readonly picker: HTMLSelectElement,
-    private readonly onLeave: (room: string) => void,
-    private readonly max = 200,
+    log: HTMLOListElement,
+    chips: HTMLUListElement,
+    emptyHint: HTMLElement,
+    picker: HTMLSelectElement,
+    onLeave: (room: string) => void,
+    max = 200,
   ) {
-    this.render()
+    this.#log = log
+    this.#chips = chips
+    this.#emptyHint = emptyHint
+    this.#picker = picker
+    this.#onLeave = onLeave
+    this.#max = max
+    this.#render()
   }
 
   setSid(sid: string | undefined): void {
-    this.mySid = sid
+    this.#mySid = sid
   }
 
   joinedRooms(): string[] {
-    return [...this.rooms]
+    return [...this.#rooms]
   }
 
   has(room: string): boolean {
-    return this.rooms.has(room)
+    return this.#rooms.has(room)
   }
 
   addRoom(room: string): void {
-    if (this.rooms.has(room)) return
-    this.rooms.add(room)
-    this.render()
-    this.picker.value = room
+    if (this.#rooms.has(room)) return
+    this.#rooms.add(room)
+    this.#render()
+    this.#picker.value = room
   }
 
   removeRoom(room: string): void {
-    if (this.rooms.delete(room)) this.render()
+    if (this.#rooms.delete(room)) this.#render()
   }
 
   message(line: ChatLine): void {
-    const mine = line.from === this.mySid
+    const mine = line.from === this.#mySid
     const item = element('li', mine ? 'chat-line mine' : 'chat-line')
     item.dataset.testid = 'chat-message'
     item.dataset.room = line.room
@@ -62,7 +74,7 @@ export class ChatView {
       element('time', 'chat-time', when.slice(0, 8)),
     )
     item.append(meta, element('p', 'chat-text', line.text))
-    this.append(item)
+    this.#append(item)
   }
 
   /** A line about the room itself (someone joined or left). */
@@ -70,32 +82,32 @@ export class ChatView {
     const item = element('li', 'chat-line system', `#${room}: ${text}`)
     item.dataset.testid = 'chat-system'
     item.dataset.room = room
-    this.append(item)
+    this.#append(item)
   }
 
-  private append(item: HTMLLIElement): void {
-    this.log.append(item)
-    trimChildren(this.log, this.max)
-    this.log.scrollTop = this.log.scrollHeight
+  #append(item: HTMLLIElement): void {
+    this.#log.append(item)
+    trimChildren(this.#log, this.#max)
+    this.#log.scrollTop = this.#log.scrollHeight
   }
 
-  private render(): void {
-    const chips = [...this.rooms].map((room) => {
+  #render(): void {
+    const chips = [...this.#rooms].map((room) => {
       const chip = element('li', 'chip')
       chip.dataset.testid = 'room-chip'
       chip.dataset.room = room
       const leave = element('button', 'chip-leave', '×')
       leave.type = 'button'
       leave.setAttribute('aria-label', `Leave room ${room}`)
-      leave.addEventListener('click', () => this.onLeave(room))
+      leave.addEventListener('click', () => this.#onLeave(room))
       chip.append(element('span', 'chip-name', `#${room}`), leave)
       return chip
     })
-    this.chips.replaceChildren(...chips)
-    this.emptyHint.hidden = this.rooms.size > 0
+    this.#chips.replaceChildren(...chips)
+    this.#emptyHint.hidden = this.#rooms.size > 0
 
-    const selected = this.picker.value
-    const options = [...this.rooms].map((room) => {
+    const selected = this.#picker.value
+    const options = [...this.#rooms].map((room) => {
       const option = element('option', undefined, `#${room}`)
       option.value = room
       return option
@@ -105,7 +117,7 @@ export class ChatView {
       none.value = ''
       options.push(none)
     }
-    this.picker.replaceChildren(...options)
-    if (this.rooms.has(selected)) this.picker.value = selected
+    this.#picker.replaceChildren(...options)
+    if (this.#rooms.has(selected)) this.#picker.value = selected
   }
 }

@@ -36,15 +36,19 @@ function compact(text: string): string {
  * Entries are rendered in batches, so that a burst of frames costs one layout, not one each.
  */
 export class LogView {
-  private queue: HTMLLIElement[] = []
-  private flushTimer: ReturnType<typeof setTimeout> | undefined
+  #queue: HTMLLIElement[] = []
+  #flushTimer: ReturnType<typeof setTimeout> | undefined
+  readonly #scroller: HTMLElement
+  readonly #list: HTMLOListElement
+  readonly #max: number
+  readonly #batchMs: number
 
-  constructor(
-    private readonly scroller: HTMLElement,
-    private readonly list: HTMLOListElement,
-    private readonly max = 400,
-    private readonly batchMs = 30,
-  ) {}
+  constructor(scroller: HTMLElement, list: HTMLOListElement, max = 400, batchMs = 30) {
+    this.#scroller = scroller
+    this.#list = list
+    this.#max = max
+    this.#batchMs = batchMs
+  }
 
   add(entry: LogEntry): void {
     const item = element('li', `entry ${entry.direction} kind-${entry.kind}`)
@@ -62,22 +66,22 @@ export class LogView {
     item.append(head)
     if (entry.body !== undefined) item.append(element('code', 'body', compact(entry.body)))
 
-    this.queue.push(item)
-    if (this.queue.length > this.max) this.queue.splice(0, this.queue.length - this.max)
-    this.flushTimer ??= setTimeout(() => this.flush(), this.batchMs)
+    this.#queue.push(item)
+    if (this.#queue.length > this.#max) this.#queue.splice(0, this.#queue.length - this.#max)
+    this.#flushTimer ??= setTimeout(() => this.#flush(), this.#batchMs)
   }
 
   clear(): void {
-    this.queue = []
-    this.list.replaceChildren()
+    this.#queue = []
+    this.#list.replaceChildren()
   }
 
-  private flush(): void {
-    this.flushTimer = undefined
-    const atEnd = this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < 40
-    this.list.append(...this.queue)
-    this.queue = []
-    trimChildren(this.list, this.max)
-    if (atEnd) this.scroller.scrollTop = this.scroller.scrollHeight
+  #flush(): void {
+    this.#flushTimer = undefined
+    const atEnd = this.#scroller.scrollHeight - this.#scroller.scrollTop - this.#scroller.clientHeight < 40
+    this.#list.append(...this.#queue)
+    this.#queue = []
+    trimChildren(this.#list, this.#max)
+    if (atEnd) this.#scroller.scrollTop = this.#scroller.scrollHeight
   }
 }

@@ -9,10 +9,13 @@ const ICON: Record<NoticeLevel, string> = { error: '✕', warning: '!', success:
  * top, a few at most, each dismissible. The region is aria-live, so they are announced.
  */
 export class Notices {
-  constructor(
-    private readonly region: HTMLElement,
-    private readonly max = 4,
-  ) {}
+  readonly #region: HTMLElement
+  readonly #max: number
+
+  constructor(region: HTMLElement, max = 4) {
+    this.#region = region
+    this.#max = max
+  }
 
   show(level: NoticeLevel, title: string, detail?: string): void {
     const notice = element('div', `notice notice-${level}`)
@@ -32,13 +35,13 @@ export class Notices {
     dismiss.addEventListener('click', () => notice.remove())
 
     notice.append(icon, text, time, dismiss)
-    this.region.prepend(notice)
-    trimChildren(this.region, this.max, true)
+    this.#region.prepend(notice)
+    trimChildren(this.#region, this.#max, true)
   }
 
   /** Removes the notices of one topic (e.g. the "disconnected" one once the page is back). */
   clear(topic?: string): void {
-    for (const notice of Array.from(this.region.children)) {
+    for (const notice of Array.from(this.#region.children)) {
       if (topic === undefined || (notice as HTMLElement).dataset.topic === topic) notice.remove()
     }
   }
@@ -47,7 +50,7 @@ export class Notices {
   showTopic(topic: string, level: NoticeLevel, title: string, detail?: string): void {
     this.clear(topic)
     this.show(level, title, detail)
-    const first = this.region.firstElementChild as HTMLElement | null
+    const first = this.#region.firstElementChild as HTMLElement | null
     if (first) first.dataset.topic = topic
   }
 }

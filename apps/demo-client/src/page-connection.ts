@@ -30,28 +30,31 @@ export type SendResult = { ok: true; data: unknown } | { ok: false; error: Gatew
  * resumes by itself. *Disconnect* closes it (1000: the session ends), *Connect* opens a new one.
  */
 export class PageConnection {
-  private client: GatewayClient | undefined
+  #client: GatewayClient | undefined
+  readonly #hooks: ConnectionHooks
 
   constructor(
     readonly url: string,
-    private readonly hooks: ConnectionHooks,
-  ) {}
+    hooks: ConnectionHooks,
+  ) {
+    this.#hooks = hooks
+  }
 
   get state(): ClientState {
-    return this.client?.state ?? { status: 'closed', by: 'client' }
+    return this.#client?.state ?? { status: 'closed', by: 'client' }
   }
 
   /** True while away with a session the next connection will try to resume. */
   get resumable(): boolean {
-    return this.client?.resumable ?? false
+    return this.#client?.resumable ?? false
   }
 
   /** Opens a new session, unless one is open or on its way. */
   start(): void {
-    if (this.client && this.client.state.status !== 'closed') return
+    if (this.#client && this.#client.state.status !== 'closed') return
     const client = connect(this.url)
-    this.client = client
-    const { hooks } = this
+    this.#client = client
+    const hooks = this.#hooks
     client.observe('state', (s) => hooks.state(s))
     client.observe('session', (info) => hooks.session(info))
     client.observe('frame', (f) => hooks.frame(f.text, f.duplicate))
@@ -64,7 +67,7 @@ export class PageConnection {
 
   /** Ends the session (close 1000) and stays disconnected. */
   stop(): void {
-    void this.client?.close()
+    void this.#client?.close()
   }
 
   /**
@@ -73,20 +76,20 @@ export class PageConnection {
    * client library then reconnects and resumes by itself.
    */
   drop(): boolean {
-    return this.client?.drop() ?? false
+    return this.#client?.drop() ?? false
   }
 
   retryNow(): void {
-    this.client?.reconnectNow()
+    this.#client?.reconnectNow()
   }
 
   /** One request; never rejects (the outcome is also reported to `settled`). */
   async request(event: string, data?: unknown): Promise<SendResult> {
-    if (!this.client) {
+    if (!this.#client) {
       return { ok: false, error: new GatewayError('NOT_CONNECTED', 'not connected', event, undefined) }
     }
     try {
-      return { ok: true, data: await this.client.request(event, data) }
+      return { ok: true, data: await this.#client.request(event, data) }
     } catch (err) {
       if (isGatewayError(err)) return { ok: false, error: err }
       throw err

@@ -24,20 +24,23 @@ export interface StatusElements {
  * Once a session is there it says which: `Connected: resumed (…)` or `Connected: new session (reason)`.
  */
 export class StatusView {
-  private ticker: ReturnType<typeof setInterval> | undefined
-  private lastSid: string | undefined
+  #ticker: ReturnType<typeof setInterval> | undefined
+  #lastSid: string | undefined
+  readonly #el: StatusElements
 
-  constructor(private readonly el: StatusElements) {}
+  constructor(el: StatusElements) {
+    this.#el = el
+  }
 
   render(state: ClientState, resumable: boolean): void {
-    this.stopTicker()
-    this.el.status.dataset.state = state.status
-    this.el.retryNow.hidden = state.status !== 'reconnecting'
-    this.el.drop.hidden = state.status !== 'open'
-    this.el.toggle.textContent = TOGGLE_LABEL[state.status]
+    this.#stopTicker()
+    this.#el.status.dataset.state = state.status
+    this.#el.retryNow.hidden = state.status !== 'reconnecting'
+    this.#el.drop.hidden = state.status !== 'open'
+    this.#el.toggle.textContent = TOGGLE_LABEL[state.status]
     switch (state.status) {
       case 'connecting':
-        this.setText(
+        this.#setText(
           resumable ? 'Resuming…' : 'Connecting…',
           state.attempt > 1 ? `attempt ${state.attempt}` : '',
         )
@@ -47,17 +50,17 @@ export class StatusView {
         break
       case 'reconnecting': {
         const closed = `Connection closed with code ${describeClose(state.lastClose.code, state.lastClose.reason)}.`
-        this.setText('Disconnected: reconnecting', '')
+        this.#setText('Disconnected: reconnecting', '')
         const tick = () => {
           const seconds = Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000))
-          this.el.detail.textContent = `${closed} Next attempt (#${state.failures + 1}) in ${seconds} s.`
+          this.#el.detail.textContent = `${closed} Next attempt (#${state.failures + 1}) in ${seconds} s.`
         }
         tick()
-        this.ticker = setInterval(tick, 250)
+        this.#ticker = setInterval(tick, 250)
         break
       }
       case 'closed':
-        this.setText(
+        this.#setText(
           'Disconnected',
           state.lastClose
             ? `Closed with code ${describeClose(state.lastClose.code, state.lastClose.reason)}.`
@@ -65,33 +68,33 @@ export class StatusView {
         )
         break
     }
-    if (state.status !== 'open') this.showAway(resumable)
+    if (state.status !== 'open') this.#showAway(resumable)
   }
 
   /** The session this connection got: its SID, and whether it is the old one resumed or a new one. */
   showSession(info: SessionInfo): void {
-    this.lastSid = info.sid
-    this.el.status.dataset.session = info.resumed ? 'resumed' : 'new'
-    this.setText(`Connected: ${sessionNote(info)}`, '')
-    this.el.sid.textContent = info.sid
-    this.el.sid.dataset.current = 'true'
+    this.#lastSid = info.sid
+    this.#el.status.dataset.session = info.resumed ? 'resumed' : 'new'
+    this.#setText(`Connected: ${sessionNote(info)}`, '')
+    this.#el.sid.textContent = info.sid
+    this.#el.sid.dataset.current = 'true'
   }
 
   /** No connection: the last SID stays visible, waiting to be resumed or marked as gone. */
-  private showAway(resumable: boolean): void {
-    delete this.el.status.dataset.session
-    this.el.sid.dataset.current = 'false'
-    if (this.lastSid === undefined) this.el.sid.textContent = 'none yet'
-    else this.el.sid.textContent = `${this.lastSid} ${resumable ? '(away: will be resumed)' : '(ended)'}`
+  #showAway(resumable: boolean): void {
+    delete this.#el.status.dataset.session
+    this.#el.sid.dataset.current = 'false'
+    if (this.#lastSid === undefined) this.#el.sid.textContent = 'none yet'
+    else this.#el.sid.textContent = `${this.#lastSid} ${resumable ? '(away: will be resumed)' : '(ended)'}`
   }
 
-  private setText(text: string, detail: string): void {
-    this.el.statusText.textContent = text
-    this.el.detail.textContent = detail
+  #setText(text: string, detail: string): void {
+    this.#el.statusText.textContent = text
+    this.#el.detail.textContent = detail
   }
 
-  private stopTicker(): void {
-    if (this.ticker !== undefined) clearInterval(this.ticker)
-    this.ticker = undefined
+  #stopTicker(): void {
+    if (this.#ticker !== undefined) clearInterval(this.#ticker)
+    this.#ticker = undefined
   }
 }

@@ -16,7 +16,7 @@ const TICK_MS = 500
 
 /** When each tick of the `tick` (EMIT) and `room-tick` (ROOM_EMIT) events reached one client. */
 class Ticks {
-  private readonly arrived = new Map<string, Map<number, number>>([
+  readonly #arrived = new Map<string, Map<number, number>>([
     ['tick', new Map()],
     ['room-tick', new Map()],
   ])
@@ -25,19 +25,19 @@ class Ticks {
     client.ws.on('message', (raw) => {
       const frame = JSON.parse(raw.toString()) as { event?: string; data?: { tick?: unknown } }
       const tick = frame.data?.tick
-      if (typeof tick === 'number') this.arrived.get(frame.event ?? '')?.set(tick, performance.now())
+      if (typeof tick === 'number') this.#arrived.get(frame.event ?? '')?.set(tick, performance.now())
     })
   }
 
   /** The highest tick of `event` received (0: none). */
   last(event: 'tick' | 'room-tick'): number {
-    return Math.max(0, ...(this.arrived.get(event)?.keys() ?? []))
+    return Math.max(0, ...(this.#arrived.get(event)?.keys() ?? []))
   }
 
   /** When the first tick of `event` after `tick` arrived. */
   firstAfter(event: 'tick' | 'room-tick', tick: number): number {
     let first = Number.POSITIVE_INFINITY
-    for (const [t, at] of this.arrived.get(event) ?? []) if (t > tick && at < first) first = at
+    for (const [t, at] of this.#arrived.get(event) ?? []) if (t > tick && at < first) first = at
     return first
   }
 }

@@ -21,16 +21,16 @@ export const GATEWAY_MAIN =
 export class GatewayProcess implements Server {
   readonly name: string
   readonly httpUrl: string
-  private readonly proc: ChildProcess
-  private readonly exited: Promise<void>
-  private readonly adminToken: string
+  readonly #proc: ChildProcess
+  readonly #exited: Promise<void>
+  readonly #adminToken: string
 
   private constructor(name: string, proc: ChildProcess, httpUrl: string, adminToken: string) {
     this.name = name
-    this.proc = proc
+    this.#proc = proc
     this.httpUrl = httpUrl
-    this.adminToken = adminToken
-    this.exited = new Promise((resolve) => proc.once('exit', () => resolve()))
+    this.#adminToken = adminToken
+    this.#exited = new Promise((resolve) => proc.once('exit', () => resolve()))
   }
 
   static async start(options: {
@@ -56,7 +56,7 @@ export class GatewayProcess implements Server {
       options.adminToken,
     )
     try {
-      await gateway.waitReady(30_000)
+      await gateway.#waitReady(30_000)
     } catch (err) {
       proc.kill('SIGKILL')
       throw new Error(
@@ -67,18 +67,18 @@ export class GatewayProcess implements Server {
   }
 
   get pid(): number {
-    return this.proc.pid ?? -1
+    return this.#proc.pid ?? -1
   }
 
   get wsUrl(): string {
     return `${this.httpUrl.replace('http:', 'ws:')}/ws`
   }
 
-  private async waitReady(maxMs: number): Promise<void> {
+  async #waitReady(maxMs: number): Promise<void> {
     const until = performance.now() + maxMs
     let last = 'no answer'
     while (performance.now() < until) {
-      if (this.proc.exitCode !== null) throw new Error(`exited with ${this.proc.exitCode}`)
+      if (this.#proc.exitCode !== null) throw new Error(`exited with ${this.#proc.exitCode}`)
       try {
         const response = await fetch(`${this.httpUrl}/readyz`)
         if (response.status === 200) return
@@ -94,7 +94,7 @@ export class GatewayProcess implements Server {
   /** Sessions of the node, from the admin API (`total` of GET /v1/sessions). */
   async sessions(): Promise<number> {
     const response = await fetch(`${this.httpUrl}/v1/sessions?limit=1`, {
-      headers: { authorization: `Bearer ${this.adminToken}` },
+      headers: { authorization: `Bearer ${this.#adminToken}` },
     })
     if (!response.ok) throw new Error(`GET /v1/sessions: ${response.status}`)
     return Number(((await response.json()) as { total: number }).total)
@@ -102,10 +102,10 @@ export class GatewayProcess implements Server {
 
   /** SIGTERM (graceful: sessions closed with 1001, links closed), SIGKILL after `graceMs`. */
   async stop(graceMs = 20_000): Promise<void> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return
-    this.proc.kill('SIGTERM')
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs)
-    await this.exited
+    if (this.#proc.exitCode !== null || this.#proc.signalCode !== null) return
+    this.#proc.kill('SIGTERM')
+    const timer = setTimeout(() => this.#proc.kill('SIGKILL'), graceMs)
+    await this.#exited
     clearTimeout(timer)
   }
 }

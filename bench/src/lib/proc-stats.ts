@@ -70,39 +70,39 @@ export interface CpuShares {
 
 /** Measures the CPU share (1.0 = one core) processes used between start() and stop(). */
 export class CpuMeter {
-  private readonly pids: number[]
-  private startCpu: number[] = []
-  private startSystem: number[] = []
-  private startSyscalls: Array<{ reads: number; writes: number } | undefined> = []
-  private startMachine = 0
-  private startAt = 0
+  readonly #pids: number[]
+  #startCpu: number[] = []
+  #startSystem: number[] = []
+  #startSyscalls: Array<{ reads: number; writes: number } | undefined> = []
+  #startMachine = 0
+  #startAt = 0
 
   constructor(pids: number[]) {
-    this.pids = pids
+    this.#pids = pids
   }
 
   start(): void {
-    const split = this.pids.map(cpuSplit)
-    this.startCpu = split.map((s) => s.user + s.system)
-    this.startSystem = split.map((s) => s.system)
-    this.startSyscalls = this.pids.map(syscallCounts)
-    this.startMachine = machineBusySeconds()
-    this.startAt = performance.now()
+    const split = this.#pids.map(cpuSplit)
+    this.#startCpu = split.map((s) => s.user + s.system)
+    this.#startSystem = split.map((s) => s.system)
+    this.#startSyscalls = this.#pids.map(syscallCounts)
+    this.#startMachine = machineBusySeconds()
+    this.#startAt = performance.now()
   }
 
   stop(): CpuShares {
-    const seconds = (performance.now() - this.startAt) / 1000
-    const split = this.pids.map(cpuSplit)
-    const used = split.map((s, i) => s.user + s.system - (this.startCpu[i] ?? 0))
-    const system = split.map((s, i) => Math.round((s.system - (this.startSystem[i] ?? 0)) * 1000) / 1000)
-    const syscalls = this.pids.map((pid, i) => {
-      const before = this.startSyscalls[i]
+    const seconds = (performance.now() - this.#startAt) / 1000
+    const split = this.#pids.map(cpuSplit)
+    const used = split.map((s, i) => s.user + s.system - (this.#startCpu[i] ?? 0))
+    const system = split.map((s, i) => Math.round((s.system - (this.#startSystem[i] ?? 0)) * 1000) / 1000)
+    const syscalls = this.#pids.map((pid, i) => {
+      const before = this.#startSyscalls[i]
       const after = syscallCounts(pid)
       if (!before || !after) return null
       return { reads: after.reads - before.reads, writes: after.writes - before.writes }
     })
     const processes = used.map((s) => round2(s / seconds))
-    const machine = round2((machineBusySeconds() - this.startMachine) / seconds)
+    const machine = round2((machineBusySeconds() - this.#startMachine) / seconds)
     const ours = processes.reduce((a, b) => a + b, 0)
     return {
       processes,

@@ -29,24 +29,24 @@ export interface StartOptions {
 export class Child {
   readonly name: string
   readonly process: ChildProcess
-  private readonly waiters: Array<{
+  readonly #waiters: Array<{
     type: string
     resolve: (m: Message) => void
     reject: (e: Error) => void
   }> = []
-  private readonly listeners: Array<(m: Message) => void> = []
-  private exited = false
-  private readonly exitPromise: Promise<number | null>
+  readonly #listeners: Array<(m: Message) => void> = []
+  #exited = false
+  readonly #exitPromise: Promise<number | null>
 
   constructor(name: string, proc: ChildProcess) {
     this.name = name
     this.process = proc
-    this.exitPromise = new Promise((resolve) => {
+    this.#exitPromise = new Promise((resolve) => {
       proc.once('exit', (code) => {
-        this.exited = true
+        this.#exited = true
         live.delete(proc)
         const err = new Error(`${name} exited (code ${String(code)}) before answering`)
-        for (const w of this.waiters.splice(0)) w.reject(err)
+        for (const w of this.#waiters.splice(0)) w.reject(err)
         resolve(code)
       })
     })
@@ -54,13 +54,13 @@ export class Child {
       const message = raw as Message
       if (message.type === 'error') {
         const err = new Error(`${name}: ${String(message.message)}`)
-        for (const w of this.waiters.splice(0)) w.reject(err)
+        for (const w of this.#waiters.splice(0)) w.reject(err)
         return
       }
-      for (const l of this.listeners) l(message)
-      const i = this.waiters.findIndex((w) => w.type === message.type)
+      for (const l of this.#listeners) l(message)
+      const i = this.#waiters.findIndex((w) => w.type === message.type)
       if (i >= 0) {
-        const [w] = this.waiters.splice(i, 1)
+        const [w] = this.#waiters.splice(i, 1)
         w?.resolve(message)
       }
     })
@@ -72,16 +72,16 @@ export class Child {
 
   /** Calls `listener` for every message of the child; returns a function that removes it. */
   onMessage(listener: (m: Message) => void): () => void {
-    this.listeners.push(listener)
+    this.#listeners.push(listener)
     return () => {
-      const i = this.listeners.indexOf(listener)
-      if (i >= 0) this.listeners.splice(i, 1)
+      const i = this.#listeners.indexOf(listener)
+      if (i >= 0) this.#listeners.splice(i, 1)
     }
   }
 
   /** Resolves with the next message of `type` (rejects on timeout, error or exit). */
   next(type: string, timeoutMs = 60_000): Promise<Message> {
-    if (this.exited) return Promise.reject(new Error(`${this.name} has exited`))
+    if (this.#exited) return Promise.reject(new Error(`${this.name} has exited`))
     return new Promise((resolve, reject) => {
       const waiter = {
         type,
@@ -95,16 +95,16 @@ export class Child {
         },
       }
       const timer = setTimeout(() => {
-        const i = this.waiters.indexOf(waiter)
-        if (i >= 0) this.waiters.splice(i, 1)
+        const i = this.#waiters.indexOf(waiter)
+        if (i >= 0) this.#waiters.splice(i, 1)
         reject(new Error(`${this.name}: no "${type}" within ${timeoutMs} ms`))
       }, timeoutMs)
-      this.waiters.push(waiter)
+      this.#waiters.push(waiter)
     })
   }
 
   send(command: Message): void {
-    if (!this.exited) this.process.send(command)
+    if (!this.#exited) this.process.send(command)
   }
 
   /** Sends a command and waits for the answer of type `replyType`. */
@@ -116,19 +116,19 @@ export class Child {
 
   /** Asks the child to stop (command `stop`), kills it if it has not exited within `graceMs`. */
   async stop(graceMs = 10_000): Promise<void> {
-    if (this.exited) return
+    if (this.#exited) return
     this.send({ type: 'stop' })
     const timer = setTimeout(() => this.kill(), graceMs)
-    await this.exitPromise
+    await this.#exitPromise
     clearTimeout(timer)
   }
 
   kill(): void {
-    if (!this.exited) this.process.kill('SIGKILL')
+    if (!this.#exited) this.process.kill('SIGKILL')
   }
 
   whenExited(): Promise<number | null> {
-    return this.exitPromise
+    return this.#exitPromise
   }
 }
 

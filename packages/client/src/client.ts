@@ -60,58 +60,58 @@ const throwLater = (err: unknown) =>
  * the semantics of reconnect and resume.
  */
 export class GatewayClient {
-  private readonly options: ResolvedOptions
-  private readonly requests: PendingRequests
-  private readonly events = new Listeners<Record<string, ServerEvent>>(throwLater)
-  private readonly observers = new Listeners<ClientObservations>(throwLater)
-  private current: ClientState
-  private attempt: Attempt | undefined
-  private failures = 0
-  private retryTimer: unknown
-  private openedAt = 0
-  private sessionSid: string | undefined
-  private resumeToken: string | undefined
-  private highestSeq = 0
-  private readyWaiters: Array<{ resolve: (s: SessionInfo) => void; reject: (e: Error) => void }> = []
-  private lastSession: SessionInfo | undefined
+  readonly #options: ResolvedOptions
+  readonly #requests: PendingRequests
+  readonly #events = new Listeners<Record<string, ServerEvent>>(throwLater)
+  readonly #observers = new Listeners<ClientObservations>(throwLater)
+  #current: ClientState
+  #attempt: Attempt | undefined
+  #failures = 0
+  #retryTimer: unknown
+  #openedAt = 0
+  #sessionSid: string | undefined
+  #resumeToken: string | undefined
+  #highestSeq = 0
+  #readyWaiters: Array<{ resolve: (s: SessionInfo) => void; reject: (e: Error) => void }> = []
+  #lastSession: SessionInfo | undefined
 
   constructor(
     readonly url: string,
     options: ClientOptions = {},
   ) {
     checkGatewayUrl(url)
-    this.options = resolveOptions(options)
-    this.requests = new PendingRequests(this.options.clock, (outcome) =>
-      this.observers.emit('settled', outcome),
+    this.#options = resolveOptions(options)
+    this.#requests = new PendingRequests(this.#options.clock, (outcome) =>
+      this.#observers.emit('settled', outcome),
     )
-    this.current = { status: 'connecting', attempt: 1 }
-    this.open()
+    this.#current = { status: 'connecting', attempt: 1 }
+    this.#open()
   }
 
   /** The SID of the current session (kept while reconnecting; undefined before the first). */
   get sid(): string | undefined {
-    return this.sessionSid
+    return this.#sessionSid
   }
 
   get state(): ClientState {
-    return this.current
+    return this.#current
   }
 
   /** True when the next connection will try to resume the current session (a token is held, resume on). */
   get resumable(): boolean {
-    return this.options.resume && this.resumeToken !== undefined
+    return this.#options.resume && this.#resumeToken !== undefined
   }
 
   /** The highest `seq` received in the current session (0 for none, or with resume off). */
   get lastSeq(): number {
-    return this.highestSeq
+    return this.#highestSeq
   }
 
   /** Resolves with the session once the client has one (at once if it has); rejects if it closes first. */
   ready(): Promise<SessionInfo> {
-    if (this.current.status === 'open' && this.lastSession) return Promise.resolve(this.lastSession)
-    if (this.current.status === 'closed') return Promise.reject(this.closedError())
-    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }))
+    if (this.#current.status === 'open' && this.#lastSession) return Promise.resolve(this.#lastSession)
+    if (this.#current.status === 'closed') return Promise.reject(this.#closedError())
+    return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }))
   }
 
   /**
@@ -120,27 +120,27 @@ export class GatewayClient {
    * code, or `NOT_CONNECTED` (nothing sent), `TIMEOUT`, `CLOSED` (outcome unknown).
    */
   request(event: string, data?: unknown, options: RequestOptions = {}): Promise<unknown> {
-    if (this.current.status !== 'open') {
-      return this.requests.refuse(event, LocalErrorCode.NOT_CONNECTED, 'not connected to the gateway')
+    if (this.#current.status !== 'open') {
+      return this.#requests.refuse(event, LocalErrorCode.NOT_CONNECTED, 'not connected to the gateway')
     }
-    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs
+    const timeoutMs = options.timeoutMs ?? this.#options.requestTimeoutMs
     if (!(timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) {
       return Promise.reject(
         new TypeError(`timeoutMs must be a number from 1 to ${MAX_TIMER_MS} (got ${timeoutMs})`),
       )
     }
-    return this.sendRequest(event, data, timeoutMs)
+    return this.#sendRequest(event, data, timeoutMs)
   }
 
   /** Sends `{event, data}` without an id (no reply). False when there is no open session to send on. */
   emit(event: string, data?: unknown): boolean {
-    if (this.current.status !== 'open') return false
-    return this.transmit(data === undefined ? { event } : { event, data: data as ClientFrame['data'] })
+    if (this.#current.status !== 'open') return false
+    return this.#transmit(data === undefined ? { event } : { event, data: data as ClientFrame['data'] })
   }
 
   /** Calls `handler` for each event frame named `event` (or every one, with `'*'`). Returns its removal. */
   on(event: string, handler: EventHandler): () => void {
-    return this.events.add(event, (frame) => handler(frame.data, frame))
+    return this.#events.add(event, (frame) => handler(frame.data, frame))
   }
 
   /** Reports what happens to the client itself (state, sessions, resumes, frames). Returns its removal. */
@@ -148,7 +148,7 @@ export class GatewayClient {
     name: K,
     handler: (value: ClientObservations[K]) => void,
   ): () => void {
-    return this.observers.add(name, handler)
+    return this.#observers.add(name, handler)
   }
 
   /**
@@ -161,7 +161,7 @@ export class GatewayClient {
     if (!Number.isInteger(code) || code < 3000 || code > 4999) {
       throw new RangeError(`drop(code): a code in 3000-4999 (got ${code})`)
     }
-    const attempt = this.attempt
+    const attempt = this.#attempt
     if (!attempt?.socket || attempt.socket.readyState !== OPEN) return false
     attempt.dropped = true
     attempt.socket.close(code, reason)
@@ -170,9 +170,9 @@ export class GatewayClient {
 
   /** While waiting to reconnect: try now. */
   reconnectNow(): void {
-    if (this.current.status !== 'reconnecting') return
-    this.clearRetry()
-    this.open()
+    if (this.#current.status !== 'reconnecting') return
+    this.#clearRetry()
+    this.#open()
   }
 
   /**
@@ -183,11 +183,11 @@ export class GatewayClient {
     if (code !== 1000 && (code < 3000 || code > 4999)) {
       throw new RangeError(`close(code): 1000 or 3000-4999 (got ${code})`)
     }
-    if (this.current.status === 'closed') return Promise.resolve()
-    const socket = this.attempt?.socket
-    this.abandonAttempt()
-    this.clearRetry()
-    this.finish('client', { code, reason })
+    if (this.#current.status === 'closed') return Promise.resolve()
+    const socket = this.#attempt?.socket
+    this.#abandonAttempt()
+    this.#clearRetry()
+    this.#finish('client', { code, reason })
     if (!socket || socket.readyState === 3) return Promise.resolve()
     return new Promise((resolve) => {
       socket.onclose = () => resolve()
@@ -197,7 +197,7 @@ export class GatewayClient {
 
   // ---- one attempt ----
 
-  private open(): void {
+  #open(): void {
     const attempt: Attempt = {
       socket: undefined,
       resumed: false,
@@ -205,109 +205,109 @@ export class GatewayClient {
       dropped: false,
       timer: undefined,
     }
-    this.attempt = attempt
-    this.setState({ status: 'connecting', attempt: this.failures + 1 })
-    const { clock, connectTimeoutMs } = this.options
+    this.#attempt = attempt
+    this.#setState({ status: 'connecting', attempt: this.#failures + 1 })
+    const { clock, connectTimeoutMs } = this.#options
     attempt.timer = clock.setTimeout(() => {
-      if (this.attempt !== attempt) return
+      if (this.#attempt !== attempt) return
       const socket = attempt.socket
-      this.abandonAttempt()
+      this.#abandonAttempt()
       // A client 4000 detaches rather than ends a session the gateway may have given meanwhile.
       socket?.close(APP_CLOSE_CODE_MIN, 'no session in time')
-      this.afterClose(attempt, { code: 1006, reason: `no session within ${connectTimeoutMs} ms` })
+      this.#afterClose(attempt, { code: 1006, reason: `no session within ${connectTimeoutMs} ms` })
     }, connectTimeoutMs)
-    const { token } = this.options
+    const { token } = this.#options
     if (typeof token !== 'function') {
-      this.startSocket(attempt, token)
+      this.#startSocket(attempt, token)
       return
     }
     Promise.resolve()
       .then(token)
       .then(
         (value) => {
-          if (this.attempt === attempt) this.startSocket(attempt, value)
+          if (this.#attempt === attempt) this.#startSocket(attempt, value)
         },
         (err: unknown) => {
-          if (this.attempt !== attempt) return
-          this.warn(`the token function failed: ${err instanceof Error ? err.message : String(err)}`)
-          this.abandonAttempt()
-          this.afterClose(attempt, { code: 1006, reason: 'no token' })
+          if (this.#attempt !== attempt) return
+          this.#warn(`the token function failed: ${err instanceof Error ? err.message : String(err)}`)
+          this.#abandonAttempt()
+          this.#afterClose(attempt, { code: 1006, reason: 'no token' })
         },
       )
   }
 
-  private startSocket(attempt: Attempt, token: string | undefined): void {
+  #startSocket(attempt: Attempt, token: string | undefined): void {
     const resume =
-      this.options.resume && this.resumeToken !== undefined
-        ? { token: this.resumeToken, lastSeq: this.highestSeq }
+      this.#options.resume && this.#resumeToken !== undefined
+        ? { token: this.#resumeToken, lastSeq: this.#highestSeq }
         : undefined
     attempt.resumed = resume !== undefined
     let socket: WebSocketLike
     try {
-      socket = new this.options.WebSocket(attemptUrl(this.url, { token, resume }))
+      socket = new this.#options.WebSocket(attemptUrl(this.url, { token, resume }))
     } catch (err) {
-      this.warn(`cannot open a WebSocket: ${err instanceof Error ? err.message : String(err)}`)
-      this.abandonAttempt()
-      this.afterClose(attempt, { code: 1006, reason: 'cannot open a WebSocket' })
+      this.#warn(`cannot open a WebSocket: ${err instanceof Error ? err.message : String(err)}`)
+      this.#abandonAttempt()
+      this.#afterClose(attempt, { code: 1006, reason: 'cannot open a WebSocket' })
       return
     }
     attempt.socket = socket
-    const mine = () => this.attempt === attempt
+    const mine = () => this.#attempt === attempt
     socket.onopen = () => {
-      if (mine()) this.onSocketOpen()
+      if (mine()) this.#onSocketOpen()
     }
     socket.onmessage = (ev) => {
-      if (mine()) this.onText(ev.data)
+      if (mine()) this.#onText(ev.data)
     }
     socket.onclose = (ev) => {
       if (!mine()) return
-      this.abandonAttempt()
-      this.afterClose(attempt, { code: ev.code, reason: ev.reason })
+      this.#abandonAttempt()
+      this.#afterClose(attempt, { code: ev.code, reason: ev.reason })
     }
     // A close event always follows an error; without a listener `ws` would throw.
     socket.onerror = () => {}
   }
 
   /** The socket is open: ask for the SID (the gateway's only answer when resume is off). */
-  private onSocketOpen(): void {
-    const attempt = this.attempt
+  #onSocketOpen(): void {
+    const attempt = this.#attempt
     if (!attempt) return
-    attempt.sidRequest = this.requests.peekId()
+    attempt.sidRequest = this.#requests.peekId()
     // Its outcome is read from the reply frame itself (onFrame), so that the session is set in the
     // same turn as the reply arrives; a timeout or a close is the attempt's own timer's or close's.
-    this.sendRequest('GET_SID', undefined, this.options.requestTimeoutMs).catch(() => {})
+    this.#sendRequest('GET_SID', undefined, this.#options.requestTimeoutMs).catch(() => {})
   }
 
-  private onSidReply(attempt: Attempt, data: unknown): void {
+  #onSidReply(attempt: Attempt, data: unknown): void {
     if (attempt.established) return
     const sid = (data as { sid?: unknown } | undefined)?.sid
     if (typeof sid !== 'string' || sid === '') {
-      this.warn('GET_SID replied without data.sid')
+      this.#warn('GET_SID replied without data.sid')
       return
     }
-    this.establish(attempt, { sid, token: undefined, resumed: false, replayed: 0 })
+    this.#establish(attempt, { sid, token: undefined, resumed: false, replayed: 0 })
   }
 
-  private onText(data: unknown): void {
+  #onText(data: unknown): void {
     if (typeof data !== 'string') {
-      this.warn('received a binary frame: the gateway sends text frames only')
+      this.#warn('received a binary frame: the gateway sends text frames only')
       return
     }
     const frame = parseFrame(data)
-    const duplicate = frame.kind === 'event' && frame.seq !== undefined && frame.seq <= this.highestSeq
-    this.observers.emit('frame', { text: data, duplicate })
-    this.onFrame(frame, duplicate)
+    const duplicate = frame.kind === 'event' && frame.seq !== undefined && frame.seq <= this.#highestSeq
+    this.#observers.emit('frame', { text: data, duplicate })
+    this.#onFrame(frame, duplicate)
   }
 
-  private onFrame(frame: ParsedFrame, duplicate: boolean): void {
-    const attempt = this.attempt
+  #onFrame(frame: ParsedFrame, duplicate: boolean): void {
+    const attempt = this.#attempt
     switch (frame.kind) {
       case 'session':
         if (!attempt || attempt.established) {
-          this.warn('a second session frame on one connection: ignored')
+          this.#warn('a second session frame on one connection: ignored')
           return
         }
-        this.establish(attempt, {
+        this.#establish(attempt, {
           sid: frame.session.sid,
           token: frame.session.resumeToken,
           resumed: frame.session.resumed,
@@ -318,34 +318,34 @@ export class GatewayClient {
       case 'event': {
         if (duplicate) return
         if (frame.seq !== undefined) {
-          if (this.highestSeq > 0 && frame.seq > this.highestSeq + 1) {
-            this.warn(`seq jumped from ${this.highestSeq} to ${frame.seq}`)
+          if (this.#highestSeq > 0 && frame.seq > this.#highestSeq + 1) {
+            this.#warn(`seq jumped from ${this.#highestSeq} to ${frame.seq}`)
           }
-          this.highestSeq = frame.seq
+          this.#highestSeq = frame.seq
         }
         const event: ServerEvent =
           frame.seq === undefined
             ? { event: frame.event, data: frame.data }
             : { event: frame.event, data: frame.data, seq: frame.seq }
-        this.events.emit(frame.event, event)
-        this.events.emit(ANY_EVENT, event)
+        this.#events.emit(frame.event, event)
+        this.#events.emit(ANY_EVENT, event)
         return
       }
       case 'reply':
-        if (attempt && frame.id === attempt.sidRequest && frame.ok) this.onSidReply(attempt, frame.data)
-        if (!this.requests.settle(frame.id, frame)) {
-          this.warn(
+        if (attempt && frame.id === attempt.sidRequest && frame.ok) this.#onSidReply(attempt, frame.data)
+        if (!this.#requests.settle(frame.id, frame)) {
+          this.#warn(
             `reply with id ${JSON.stringify(frame.id)} matches no waiting request (late, or never sent)`,
           )
         }
         return
       case 'unknown':
-        this.warn(`a frame this client cannot read: ${frame.problem}`)
+        this.#warn(`a frame this client cannot read: ${frame.problem}`)
         return
     }
   }
 
-  private establish(
+  #establish(
     attempt: Attempt,
     got: {
       sid: string
@@ -356,15 +356,15 @@ export class GatewayClient {
     },
   ): void {
     attempt.established = true
-    this.options.clock.clearTimeout(attempt.timer)
-    const previousSid = this.sessionSid
+    this.#options.clock.clearTimeout(attempt.timer)
+    const previousSid = this.#sessionSid
     const resumed = got.resumed && previousSid === got.sid
-    this.sessionSid = got.sid
-    this.openedAt = this.options.clock.now()
+    this.#sessionSid = got.sid
+    this.#openedAt = this.#options.clock.now()
     const info: SessionInfo = { sid: got.sid, resumed, replayed: resumed ? got.replayed : 0 }
     let reset: ResetReason | undefined
     if (!resumed) {
-      this.highestSeq = 0
+      this.#highestSeq = 0
       if (previousSid !== undefined) {
         reset = got.reason ?? (attempt.resumed ? 'expired' : 'resume-off')
         info.previousSid = previousSid
@@ -374,121 +374,121 @@ export class GatewayClient {
       info.previousSid = previousSid
     }
     // Without a session frame (resume off on the gateway) there is no token to resume with.
-    this.resumeToken = got.token
-    this.lastSession = info
-    this.setState({ status: 'open', sid: got.sid })
-    for (const waiter of this.readyWaiters.splice(0)) waiter.resolve(info)
-    this.observers.emit('session', info)
-    if (resumed) this.observers.emit('resumed', { sid: got.sid, replayed: info.replayed })
+    this.#resumeToken = got.token
+    this.#lastSession = info
+    this.#setState({ status: 'open', sid: got.sid })
+    for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve(info)
+    this.#observers.emit('session', info)
+    if (resumed) this.#observers.emit('resumed', { sid: got.sid, replayed: info.replayed })
     else if (reset && previousSid !== undefined) {
-      this.observers.emit('reset', { sid: got.sid, previousSid, reason: reset })
+      this.#observers.emit('reset', { sid: got.sid, previousSid, reason: reset })
     }
   }
 
   // ---- after a connection ----
 
-  private afterClose(attempt: Attempt, close: CloseInfo): void {
-    this.requests.failAll(
+  #afterClose(attempt: Attempt, close: CloseInfo): void {
+    this.#requests.failAll(
       LocalErrorCode.CLOSED,
       `the connection closed (code ${close.code}) before the reply came`,
     )
-    if (this.current.status === 'closed') return
+    if (this.#current.status === 'closed') return
     if (!attempt.dropped && isFinalClose(close.code)) {
-      this.finish('server', close)
+      this.#finish('server', close)
       return
     }
-    const { reconnect, clock, random } = this.options
-    if (attempt.established && clock.now() - this.openedAt >= (reconnect ? reconnect.stableAfterMs : 0)) {
-      this.failures = 0
+    const { reconnect, clock, random } = this.#options
+    if (attempt.established && clock.now() - this.#openedAt >= (reconnect ? reconnect.stableAfterMs : 0)) {
+      this.#failures = 0
     }
-    if (!reconnect || this.failures >= reconnect.maxAttempts) {
-      this.finish('gave-up', close)
+    if (!reconnect || this.#failures >= reconnect.maxAttempts) {
+      this.#finish('gave-up', close)
       return
     }
-    const delayMs = reconnectDelay(this.failures, reconnect, random)
-    this.failures++
-    this.setState({
+    const delayMs = reconnectDelay(this.#failures, reconnect, random)
+    this.#failures++
+    this.#setState({
       status: 'reconnecting',
-      failures: this.failures,
+      failures: this.#failures,
       delayMs,
       retryAt: clock.now() + delayMs,
       lastClose: close,
     })
-    this.retryTimer = clock.setTimeout(() => {
-      this.retryTimer = undefined
-      this.open()
+    this.#retryTimer = clock.setTimeout(() => {
+      this.#retryTimer = undefined
+      this.#open()
     }, delayMs)
   }
 
-  private finish(by: 'client' | 'server' | 'gave-up', close: CloseInfo): void {
-    this.requests.failAll(LocalErrorCode.CLOSED, `the client closed (code ${close.code})`)
-    this.setState({ status: 'closed', by, lastClose: close })
-    const error = this.closedError()
-    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(error)
-    this.observers.emit('closed', { by, code: close.code, reason: close.reason })
+  #finish(by: 'client' | 'server' | 'gave-up', close: CloseInfo): void {
+    this.#requests.failAll(LocalErrorCode.CLOSED, `the client closed (code ${close.code})`)
+    this.#setState({ status: 'closed', by, lastClose: close })
+    const error = this.#closedError()
+    for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(error)
+    this.#observers.emit('closed', { by, code: close.code, reason: close.reason })
   }
 
-  private closedError(): Error {
-    const s = this.current
+  #closedError(): Error {
+    const s = this.#current
     const how =
       s.status === 'closed' && s.lastClose ? ` (code ${s.lastClose.code} ${s.lastClose.reason})` : ''
     return new Error(`@session-gateway/client: the client is closed${how}`)
   }
 
   /** Forgets the current attempt: its socket's later events are ignored. */
-  private abandonAttempt(): void {
-    const attempt = this.attempt
+  #abandonAttempt(): void {
+    const attempt = this.#attempt
     if (!attempt) return
-    this.options.clock.clearTimeout(attempt.timer)
-    this.attempt = undefined
+    this.#options.clock.clearTimeout(attempt.timer)
+    this.#attempt = undefined
   }
 
-  private clearRetry(): void {
-    if (this.retryTimer !== undefined) this.options.clock.clearTimeout(this.retryTimer)
-    this.retryTimer = undefined
+  #clearRetry(): void {
+    if (this.#retryTimer !== undefined) this.#options.clock.clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
   }
 
   // ---- sending ----
 
-  private sendRequest(event: string, data: unknown, timeoutMs: number): Promise<unknown> {
-    const socket = this.openSocket()
+  #sendRequest(event: string, data: unknown, timeoutMs: number): Promise<unknown> {
+    const socket = this.#openSocket()
     if (!socket)
-      return this.requests.refuse(event, LocalErrorCode.NOT_CONNECTED, 'not connected to the gateway')
-    const id = this.requests.takeId()
+      return this.#requests.refuse(event, LocalErrorCode.NOT_CONNECTED, 'not connected to the gateway')
+    const id = this.#requests.takeId()
     let text: string
     try {
       text = encode(data === undefined ? { event, id } : { event, data: data as ClientFrame['data'], id })
     } catch (err) {
       return Promise.reject(err)
     }
-    const reply = this.requests.wait(id, event, timeoutMs)
-    this.send(socket, text)
+    const reply = this.#requests.wait(id, event, timeoutMs)
+    this.#send(socket, text)
     return reply
   }
 
-  private transmit(frame: ClientFrame): boolean {
-    const socket = this.openSocket()
+  #transmit(frame: ClientFrame): boolean {
+    const socket = this.#openSocket()
     if (!socket) return false
-    this.send(socket, encode(frame))
+    this.#send(socket, encode(frame))
     return true
   }
 
-  private openSocket(): WebSocketLike | undefined {
-    const socket = this.attempt?.socket
+  #openSocket(): WebSocketLike | undefined {
+    const socket = this.#attempt?.socket
     return socket && socket.readyState === OPEN ? socket : undefined
   }
 
-  private send(socket: WebSocketLike, text: string): void {
+  #send(socket: WebSocketLike, text: string): void {
     socket.send(text)
-    this.observers.emit('sent', { text })
+    this.#observers.emit('sent', { text })
   }
 
-  private warn(message: string): void {
-    this.observers.emit('warning', { message })
+  #warn(message: string): void {
+    this.#observers.emit('warning', { message })
   }
 
-  private setState(state: ClientState): void {
-    this.current = state
-    this.observers.emit('state', state)
+  #setState(state: ClientState): void {
+    this.#current = state
+    this.#observers.emit('state', state)
   }
 }

@@ -22,7 +22,7 @@ export async function freePort(): Promise<number> {
 
 /** A child process whose output is kept (the last lines), to explain a failure. */
 export class Child {
-  private readonly lines: string[] = []
+  readonly #lines: string[] = []
   readonly exited: Promise<number | null>
 
   private constructor(
@@ -30,8 +30,8 @@ export class Child {
     readonly process: ChildProcess,
   ) {
     const keep = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') this.lines.push(line)
-      this.lines.splice(0, Math.max(0, this.lines.length - 80))
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') this.#lines.push(line)
+      this.#lines.splice(0, Math.max(0, this.#lines.length - 80))
     }
     process.stdout?.on('data', keep)
     process.stderr?.on('data', keep)
@@ -52,7 +52,7 @@ export class Child {
   }
 
   output(): string {
-    return `--- last output of ${this.name} ---\n${this.lines.join('\n')}`
+    return `--- last output of ${this.name} ---\n${this.#lines.join('\n')}`
   }
 
   /** Sends `signal` and waits for the exit; SIGKILL after `timeoutMs`. Resolves with the exit code. */
@@ -80,12 +80,14 @@ export function exited(children: Child[]): () => string | undefined {
 export class GatewayProcess {
   child: Child | undefined
   readonly httpUrl: string
+  readonly #extraEnv: () => Record<string, string>
 
   constructor(
     readonly port: number,
     readonly adminToken: string,
-    private readonly extraEnv: () => Record<string, string> = () => ({}),
+    extraEnv: () => Record<string, string> = () => ({}),
   ) {
+    this.#extraEnv = extraEnv
     this.httpUrl = `http://127.0.0.1:${port}`
   }
 
@@ -98,7 +100,7 @@ export class GatewayProcess {
       GATEWAY_PORT: String(this.port),
       GATEWAY_ADMIN_TOKEN: this.adminToken,
       LOG_LEVEL: 'warn',
-      ...this.extraEnv(),
+      ...this.#extraEnv(),
     })
     this.child = child
     await until(() => this.isReady(), {

@@ -16,14 +16,16 @@ const SWEEP_MS = 10_000
 export class MovedSessions {
   readonly #moved = new Map<string, { address: string; until: number }>()
   readonly #sweep: NodeJS.Timeout
+  readonly #ttlMs: number
 
-  constructor(private readonly ttlMs: number) {
+  constructor(ttlMs: number) {
+    this.#ttlMs = ttlMs
     this.#sweep = setInterval(() => this.#prune(), SWEEP_MS)
     this.#sweep.unref()
   }
 
   add(sid: string, address: string): void {
-    this.#moved.set(sid, { address, until: Date.now() + this.ttlMs })
+    this.#moved.set(sid, { address, until: Date.now() + this.#ttlMs })
   }
 
   delete(sid: string): void {

@@ -24,9 +24,9 @@ export class AckClient {
   /** How the connection closed, or `undefined` while it is open. */
   closeInfo: { code: number; reason: string } | undefined
   sid = ''
-  private nextId = 1
-  private timer: NodeJS.Timeout | undefined
-  private readonly waiters = new Waiters()
+  #nextId = 1
+  #timer: NodeJS.Timeout | undefined
+  readonly #waiters = new Waiters()
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
@@ -42,12 +42,12 @@ export class AckClient {
           }
         }
       } else if (this.otherFrames.length < 1000) this.otherFrames.push(frame)
-      this.wake()
+      this.#wake()
     })
     ws.on('close', (code, reason) => {
       this.closeInfo = { code, reason: reason.toString() }
       this.stop()
-      this.wake()
+      this.#wake()
     })
     ws.on('error', () => {})
   }
@@ -70,19 +70,19 @@ export class AckClient {
     return client
   }
 
-  private wake(): void {
-    this.waiters.wake()
+  #wake(): void {
+    this.#waiters.wake()
   }
 
   waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    return this.waiters.until(check, timeoutMs, what, () =>
+    return this.#waiters.until(check, timeoutMs, what, () =>
       this.closeInfo ? `connection closed (${this.closeInfo.code})` : undefined,
     )
   }
 
   /** Sends one event with a fresh id; GET_SID records the sid. */
   send(event: string, data?: unknown): RequestRecord {
-    const id = this.nextId++
+    const id = this.#nextId++
     const record: RequestRecord = { id, sentAt: performance.now(), replies: 0 }
     this.requests.set(id, record)
     this.ws.send(JSON.stringify(data === undefined ? { event, id } : { event, data, id }))
@@ -113,14 +113,14 @@ export class AckClient {
   /** Sends `event` every `1000 / perSecond` ms until stopped (or closed). */
   startSteady(event: string, perSecond: number): void {
     this.stop()
-    this.timer = setInterval(() => {
+    this.#timer = setInterval(() => {
       if (this.ws.readyState === WebSocket.OPEN) this.send(event, { t: Date.now() })
     }, 1000 / perSecond)
   }
 
   stop(): void {
-    clearInterval(this.timer)
-    this.timer = undefined
+    clearInterval(this.#timer)
+    this.#timer = undefined
   }
 
   /** Ids sent after GET_SID (the event traffic). */

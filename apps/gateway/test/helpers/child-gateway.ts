@@ -54,22 +54,22 @@ export function openFdsOf(pid: number): number | undefined {
 export class RssSampler {
   readonly samples: Array<{ t: number; rss: number }> = []
   peak = 0
-  private timer: NodeJS.Timeout | undefined
+  #timer: NodeJS.Timeout | undefined
+  readonly #read: () => number | undefined
+  readonly #maxSamples: number
 
-  constructor(
-    private readonly read: () => number | undefined,
-    intervalMs = 100,
-    private readonly maxSamples = 20_000,
-  ) {
+  constructor(read: () => number | undefined, intervalMs = 100, maxSamples = 20_000) {
+    this.#read = read
+    this.#maxSamples = maxSamples
     this.sample()
-    this.timer = setInterval(() => this.sample(), intervalMs)
-    this.timer.unref()
+    this.#timer = setInterval(() => this.sample(), intervalMs)
+    this.#timer.unref()
   }
 
   sample(): number {
-    const rss = this.read() ?? 0
+    const rss = this.#read() ?? 0
     if (rss > this.peak) this.peak = rss
-    if (this.samples.length < this.maxSamples) this.samples.push({ t: Date.now(), rss })
+    if (this.samples.length < this.#maxSamples) this.samples.push({ t: Date.now(), rss })
     return rss
   }
 
@@ -81,8 +81,8 @@ export class RssSampler {
   }
 
   stop(): void {
-    clearInterval(this.timer)
-    this.timer = undefined
+    clearInterval(this.#timer)
+    this.#timer = undefined
   }
 }
 

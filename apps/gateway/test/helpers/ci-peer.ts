@@ -25,9 +25,9 @@ export class CiPeer {
   readonly outcomes: Record<Outcome, number> = { accepted: 0, rejected: 0, released: 0, modified: 0 }
   /** Errors that ended a sending link (a message the broker could not take ends its link). */
   readonly linkErrors: string[] = []
-  private readonly senders = new Map<string, Sender>()
-  private readonly unsettled = new Map<Delivery, (outcome: Outcome) => void>()
-  private readonly waiters = new Waiters()
+  readonly #senders = new Map<string, Sender>()
+  readonly #unsettled = new Map<Delivery, (outcome: Outcome) => void>()
+  readonly #waiters = new Waiters()
 
   private constructor(
     readonly connection: Connection,
@@ -75,26 +75,26 @@ export class CiPeer {
   }
 
   get inFlight(): number {
-    return this.unsettled.size
+    return this.#unsettled.size
   }
 
   wake(): void {
-    this.waiters.wake()
+    this.#waiters.wake()
   }
 
   waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    return this.waiters.until(check, timeoutMs, what)
+    return this.#waiters.until(check, timeoutMs, what)
   }
 
-  private async sender(address: string): Promise<Sender> {
-    const existing = this.senders.get(address)
+  async #sender(address: string): Promise<Sender> {
+    const existing = this.#senders.get(address)
     if (existing) return existing
     const sender = this.connection.open_sender({ target: { address } })
-    this.senders.set(address, sender)
+    this.#senders.set(address, sender)
     const settle = (outcome: Outcome) => (ctx: rhea.EventContext) => {
-      const done = ctx.delivery ? this.unsettled.get(ctx.delivery) : undefined
+      const done = ctx.delivery ? this.#unsettled.get(ctx.delivery) : undefined
       if (!done || !ctx.delivery) return
-      this.unsettled.delete(ctx.delivery)
+      this.#unsettled.delete(ctx.delivery)
       this.outcomes[outcome]++
       done(outcome)
       this.wake()
@@ -126,10 +126,10 @@ export class CiPeer {
     message: Omit<Message, 'message_id'> & { message_id?: Message['message_id'] },
     maxInFlight = 100,
   ): Promise<{ messageId: string; outcome: Promise<Outcome> }> {
-    const sender = await this.sender(address)
-    if (this.unsettled.size >= maxInFlight || !sender.sendable()) {
+    const sender = await this.#sender(address)
+    if (this.#unsettled.size >= maxInFlight || !sender.sendable()) {
       await this.waitUntil(
-        () => (this.unsettled.size < maxInFlight && sender.sendable()) || this.linkErrors.length > 0,
+        () => (this.#unsettled.size < maxInFlight && sender.sendable()) || this.linkErrors.length > 0,
         60_000,
         'credit to send',
       )
@@ -141,7 +141,7 @@ export class CiPeer {
       resolveOutcome = resolve
     })
     const delivery = sender.send(full)
-    this.unsettled.set(delivery, resolveOutcome)
+    this.#unsettled.set(delivery, resolveOutcome)
     return { messageId: String(full.message_id), outcome }
   }
 

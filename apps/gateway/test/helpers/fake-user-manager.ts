@@ -41,10 +41,10 @@ function bodyOf(message: rhea.Message): unknown {
 export class FakeUserManager {
   readonly received: ReceivedUm[] = []
   readonly results = new Map<string, Result[]>()
-  private waiters: Array<() => void> = []
-  private senders = new Map<string, Sender>()
+  #waiters: Array<() => void> = []
+  #senders = new Map<string, Sender>()
   /** The sends waiting for their outcome. */
-  private readonly outcomes = new Map<Delivery, { resolve: () => void; reject: (err: Error) => void }>()
+  readonly #outcomes = new Map<Delivery, { resolve: () => void; reject: (err: Error) => void }>()
   readonly replyQueue = `test-results-${randomUUID()}`
 
   private constructor(
@@ -82,7 +82,7 @@ export class FakeUserManager {
         })
       }
       ;(ctx.delivery as Delivery).accept()
-      um.wake()
+      um.#wake()
     })
     const results = connection.open_receiver({
       source: { address: `/queue/${um.replyQueue}` },
@@ -95,7 +95,7 @@ export class FakeUserManager {
         const key = String(correlation)
         um.results.set(key, [...(um.results.get(key) ?? []), decoded.message])
       }
-      um.wake()
+      um.#wake()
     })
     await Promise.all([
       new Promise((resolve) => receiver.once('receiver_open', resolve)),
@@ -104,20 +104,20 @@ export class FakeUserManager {
     return um
   }
 
-  private wake() {
-    const w = this.waiters
-    this.waiters = []
+  #wake() {
+    const w = this.#waiters
+    this.#waiters = []
     for (const f of w) f()
   }
 
-  private waitUntil<T>(find: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
+  #waitUntil<T>(find: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const found = find()
         if (found !== undefined) {
           clearTimeout(timer)
           resolve(found)
-        } else this.waiters.push(check)
+        } else this.#waiters.push(check)
       }
       const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs)
       check()
@@ -126,7 +126,7 @@ export class FakeUserManager {
 
   /** The first received UM message matching `predicate`. */
   waitFor(predicate: (m: ReceivedUm) => boolean, timeoutMs = 5000, what = 'UM message'): Promise<ReceivedUm> {
-    return this.waitUntil(() => this.received.find(predicate), timeoutMs, what)
+    return this.#waitUntil(() => this.received.find(predicate), timeoutMs, what)
   }
 
   /** Waits until `count` messages match, then returns them. */
@@ -135,7 +135,7 @@ export class FakeUserManager {
     count: number,
     timeoutMs = 5000,
   ): Promise<ReceivedUm[]> {
-    return this.waitUntil(
+    return this.#waitUntil(
       () => {
         const all = this.received.filter(predicate)
         return all.length >= count ? all : undefined
@@ -145,16 +145,16 @@ export class FakeUserManager {
     )
   }
 
-  private sender(address: string): Promise<Sender> {
-    const existing = this.senders.get(address)
+  #sender(address: string): Promise<Sender> {
+    const existing = this.#senders.get(address)
     if (existing) return Promise.resolve(existing)
     const sender = this.connection.open_sender({ target: { address } })
-    this.senders.set(address, sender)
+    this.#senders.set(address, sender)
     // One listener per outcome for all sends (a listener per send is quadratic with 1000 in flight).
     const settle = (accepted: boolean) => (ctx: rhea.EventContext) => {
-      const waiter = ctx.delivery && this.outcomes.get(ctx.delivery)
+      const waiter = ctx.delivery && this.#outcomes.get(ctx.delivery)
       if (!waiter || !ctx.delivery) return
-      this.outcomes.delete(ctx.delivery)
+      this.#outcomes.delete(ctx.delivery)
       if (accepted) waiter.resolve()
       else waiter.reject(new Error('not accepted'))
     }
@@ -171,7 +171,7 @@ export class FakeUserManager {
     body: unknown,
     options: { reply?: boolean; raw?: boolean; messageId?: string } = {},
   ): Promise<string> {
-    const sender = await this.sender(address)
+    const sender = await this.#sender(address)
     const messageId = options.messageId ?? randomUUID()
     const message: rhea.Message = {
       message_id: messageId,
@@ -183,14 +183,14 @@ export class FakeUserManager {
         : {}),
     }
     const delivery = sender.send(message)
-    await new Promise<void>((resolve, reject) => this.outcomes.set(delivery, { resolve, reject }))
+    await new Promise<void>((resolve, reject) => this.#outcomes.set(delivery, { resolve, reject }))
     return messageId
   }
 
   /** Sends a CI message with reply_to and waits for its RESULT. */
   async request(address: string, body: unknown, timeoutMs = 5000): Promise<Result> {
     const id = await this.send(address, body, { reply: true })
-    return this.waitUntil(
+    return this.#waitUntil(
       () => this.results.get(id)?.[0],
       timeoutMs,
       `RESULT for ${(body as { type?: string }).type}`,
@@ -199,7 +199,7 @@ export class FakeUserManager {
 
   /** Waits until `count` RESULTs arrived for one message id (a broadcast answered by several nodes). */
   waitResults(messageId: string, count: number, timeoutMs = 5000): Promise<Result[]> {
-    return this.waitUntil(
+    return this.#waitUntil(
       () => {
         const all = this.results.get(messageId) ?? []
         return all.length >= count ? all : undefined

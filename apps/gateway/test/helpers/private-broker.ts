@@ -18,7 +18,7 @@ export class PrivateBroker {
     return `amqp://guest:guest@127.0.0.1:${this.port}`
   }
 
-  private async script(command: string, ...args: string[]): Promise<string> {
+  async #script(command: string, ...args: string[]): Promise<string> {
     const { stdout } = await run(
       'bash',
       [SCRIPT, command, ...(command === 'ctl' ? args : [String(this.port)])],
@@ -41,26 +41,26 @@ export class PrivateBroker {
    */
   start = async () => {
     try {
-      return await this.script('start')
+      return await this.#script('start')
     } catch (first) {
       const log = this.logTail()
       process.stderr.write(
         `private broker did not start, trying once more: ${(first as Error).message}\n${log}\n`,
       )
-      await this.script('kill').catch(() => '')
+      await this.#script('kill').catch(() => '')
       try {
-        return await this.script('start')
+        return await this.#script('start')
       } catch (err) {
         throw new Error(`${(err as Error).message}\n--- node log ---\n${this.logTail()}`)
       }
     }
   }
-  stopApp = () => this.script('stop_app')
-  startApp = () => this.script('start_app')
+  stopApp = () => this.#script('stop_app')
+  startApp = () => this.#script('start_app')
   /** kill -9 of the broker's Erlang VM. */
-  kill = () => this.script('kill')
-  destroy = () => this.script('destroy')
-  ctl = (...args: string[]) => this.script('ctl', ...args)
+  kill = () => this.#script('kill')
+  destroy = () => this.#script('destroy')
+  ctl = (...args: string[]) => this.#script('ctl', ...args)
 
   /** The last lines of the node's log files (for a failure message). */
   logTail(lines = 60): string {

@@ -35,7 +35,7 @@ export class PrivateCluster {
     return match ? Number(match[1]) : undefined
   }
 
-  private async script(...args: string[]): Promise<string> {
+  async #script(...args: string[]): Promise<string> {
     const { stdout } = await run('bash', [SCRIPT, ...args], {
       timeout: 180_000,
       env: {
@@ -48,7 +48,7 @@ export class PrivateCluster {
     return stdout.trim()
   }
 
-  start = () => this.script('start')
+  start = () => this.#script('start')
   /**
    * kill -9 of one node's Erlang VM, sent from here so that the instant is exact; resolves with
    * it (performance.now()) once the VM is gone.
@@ -57,16 +57,16 @@ export class PrivateCluster {
     const pid = Number(readFileSync(`/tmp/private-rabbitmq-cluster-${port}/node.pid`, 'utf8').trim())
     const at = performance.now()
     process.kill(pid, 'SIGKILL')
-    await this.script('kill', String(port)) // waits until the VM is gone, clears its pid file
+    await this.#script('kill', String(port)) // waits until the VM is gone, clears its pid file
     return at
   }
-  startNode = (port: number) => this.script('start-node', String(port))
-  destroy = () => this.script('destroy')
-  ctl = (...args: string[]) => this.script('ctl', ...args)
+  startNode = (port: number) => this.#script('start-node', String(port))
+  destroy = () => this.#script('destroy')
+  ctl = (...args: string[]) => this.#script('ctl', ...args)
 
   /** The AMQP port of the node leading a quorum queue. */
   async leader(queue: string): Promise<number> {
-    return Number(await this.script('leader', queue))
+    return Number(await this.#script('leader', queue))
   }
 
   /** Whether stopping this node now would leave some quorum queue without a majority. */

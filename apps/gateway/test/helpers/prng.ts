@@ -5,10 +5,10 @@ import { randomBytes } from 'node:crypto'
  * replayable from its seed. Not for anything secret.
  */
 export class Prng {
-  private state: number
+  #state: number
 
   constructor(readonly seed: number) {
-    this.state = seed >>> 0
+    this.#state = seed >>> 0
   }
 
   /** The seed from FUZZ_SEED (decimal or 0x hex), else a fresh random one. */
@@ -26,8 +26,8 @@ export class Prng {
 
   /** The next 32-bit unsigned integer. */
   nextUint32(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0
-    let t = this.state
+    this.#state = (this.#state + 0x6d2b79f5) >>> 0
+    let t = this.#state
     t = Math.imul(t ^ (t >>> 15), t | 1)
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return (t ^ (t >>> 14)) >>> 0

@@ -27,26 +27,31 @@ export class ResilientUserManager {
   deliveries = 0
   duplicates = 0
   connections = 0
-  private connection: Connection | undefined
-  private timer: NodeJS.Timeout | undefined
-  private stopped = false
-  private readonly waiters = new Waiters()
+  #connection: Connection | undefined
+  #timer: NodeJS.Timeout | undefined
+  #stopped = false
+  readonly #waiters = new Waiters()
+  readonly #url: string
+  /** false: only count (for long runs whose memory is measured). */
+  readonly #keep: boolean
 
   constructor(
-    private readonly url: string,
+    url: string,
     readonly queue: string,
-    /** false: only count (for long runs whose memory is measured). */
-    private readonly keep = true,
-  ) {}
-
-  start(): void {
-    this.connect()
+    keep = true,
+  ) {
+    this.#url = url
+    this.#keep = keep
   }
 
-  private connect(): void {
-    this.timer = undefined
-    if (this.stopped) return
-    const u = new URL(this.url)
+  start(): void {
+    this.#connect()
+  }
+
+  #connect(): void {
+    this.#timer = undefined
+    if (this.#stopped) return
+    const u = new URL(this.#url)
     const container = rhea.create_container({ id: `resilient-um-${randomUUID()}` })
     container.on('error', () => {})
     const connection = container.connect({
@@ -56,18 +61,18 @@ export class ResilientUserManager {
       password: decodeURIComponent(u.password),
       reconnect: false,
     })
-    this.connection = connection
+    this.#connection = connection
     const lost = () => {
-      if (this.connection !== connection) return
-      this.connection = undefined
+      if (this.#connection !== connection) return
+      this.#connection = undefined
       try {
         ;(connection as unknown as { socket?: { destroy(): void } }).socket?.destroy()
       } catch {
         // gone
       }
-      if (!this.stopped) {
-        this.timer = setTimeout(() => this.connect(), 200)
-        this.timer.unref()
+      if (!this.#stopped) {
+        this.#timer = setTimeout(() => this.#connect(), 200)
+        this.#timer.unref()
       }
     }
     connection.on('disconnected', lost)
@@ -89,23 +94,23 @@ export class ResilientUserManager {
         const message = ctx.message as Message
         this.deliveries++
         const id = message.message_id === undefined ? undefined : String(message.message_id)
-        if (id !== undefined && this.keep) {
+        if (id !== undefined && this.#keep) {
           if (this.messageIds.has(id)) this.duplicates++
           this.messageIds.add(id)
         }
         const decoded = decodeUmMessage(bodyOf(message))
         if (decoded.ok) {
           this.countsByType[decoded.message.type] = (this.countsByType[decoded.message.type] ?? 0) + 1
-          if (this.keep) this.record(decoded.message)
+          if (this.#keep) this.#record(decoded.message)
           this.onMessage?.(decoded.message)
         }
         ;(ctx.delivery as Delivery).accept()
-        this.wake()
+        this.#wake()
       })
     })
   }
 
-  private record(m: UmMessage): void {
+  #record(m: UmMessage): void {
     if (m.type === 'CLIENT_EVENT') {
       if (m.requestId !== undefined) this.events.add(`${m.sid} ${String(m.requestId)}`)
     } else if (m.type === 'CLIENT_CONNECTED') {
@@ -115,20 +120,20 @@ export class ResilientUserManager {
     }
   }
 
-  private wake(): void {
-    this.waiters.wake()
+  #wake(): void {
+    this.#waiters.wake()
   }
 
   /** Resolves once `check()` holds; rejects after `timeoutMs` with `what`. */
   waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    return this.waiters.until(check, timeoutMs, what)
+    return this.#waiters.until(check, timeoutMs, what)
   }
 
   async stop(): Promise<void> {
-    this.stopped = true
-    clearTimeout(this.timer)
-    const connection = this.connection
-    this.connection = undefined
+    this.#stopped = true
+    clearTimeout(this.#timer)
+    const connection = this.#connection
+    this.#connection = undefined
     if (!connection) return
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, 2000)

@@ -27,24 +27,27 @@ export class ResumingClient {
   resumes = 0
   connects = 0
   closedFinally: number | undefined
-  private ws: WebSocket | undefined
-  private stopped = false
-  private onSession: Array<() => void> = []
+  #ws: WebSocket | undefined
+  #stopped = false
+  #onSession: Array<() => void> = []
+  readonly #next: () => string
 
-  constructor(private readonly next: () => string) {}
+  constructor(next: () => string) {
+    this.#next = next
+  }
 
   /**
    * Opens the first connection; resolves once a `session` frame came (a failed attempt is retried
    * like a reconnect, so that 1000 clients opened at once do not fail on a full accept queue).
    */
   start(): Promise<void> {
-    const gotSession = new Promise<void>((resolve) => this.onSession.push(resolve))
-    this.connect()
+    const gotSession = new Promise<void>((resolve) => this.#onSession.push(resolve))
+    this.#connect()
     return gotSession
   }
 
   get connected(): boolean {
-    return this.ws?.readyState === WebSocket.OPEN && this.sid !== undefined
+    return this.#ws?.readyState === WebSocket.OPEN && this.sid !== undefined
   }
 
   /**
@@ -52,38 +55,38 @@ export class ResumingClient {
    * is the one place that schedules the next attempt: a second reconnect started from the error
    * would race the first with the same single-use token, and the loser would get a new session.
    */
-  private connect(): void {
-    const base = this.next()
+  #connect(): void {
+    const base = this.#next()
     const url =
       this.token === undefined
         ? base
         : `${base}?resume=${encodeURIComponent(this.token)}&last_seq=${this.lastSeq}`
     this.connects++
     const ws = new WebSocket(url)
-    this.ws = ws
+    this.#ws = ws
     let established = false
     ws.on('message', (raw) => {
       const frame = JSON.parse(raw.toString()) as Record<string, unknown>
       if (frame.event === 'session') established = true
-      this.onFrame(frame)
+      this.#onFrame(frame)
     })
     ws.on('error', () => {})
     ws.on('close', (code) => {
-      if (ws !== this.ws) return
-      if (this.stopped || (established && FINAL(code))) {
+      if (ws !== this.#ws) return
+      if (this.#stopped || (established && FINAL(code))) {
         this.closedFinally = code
         return
       }
-      if (established) this.connect()
+      if (established) this.#connect()
       else {
         // Refused or failed before its session frame (503 while draining, a full accept queue): later.
-        const timer = setTimeout(() => this.stopped || this.connect(), 20 + Math.floor(Math.random() * 30))
+        const timer = setTimeout(() => this.#stopped || this.#connect(), 20 + Math.floor(Math.random() * 30))
         timer.unref()
       }
     })
   }
 
-  private onFrame(frame: Record<string, unknown>): void {
+  #onFrame(frame: Record<string, unknown>): void {
     if (frame.event === 'session') {
       const data = frame.data as { sid: string; resumeToken: string; resumed: boolean; reason?: string }
       if (this.sid !== undefined) {
@@ -95,7 +98,7 @@ export class ResumingClient {
       }
       this.sid = data.sid
       this.token = data.resumeToken
-      for (const wake of this.onSession.splice(0)) wake()
+      for (const wake of this.#onSession.splice(0)) wake()
       return
     }
     if (typeof frame.seq !== 'number' || typeof frame.event !== 'string') return
@@ -110,13 +113,13 @@ export class ResumingClient {
 
   /** Closes with 1000 (the session ends) and stops reconnecting. */
   close(): void {
-    this.stopped = true
-    this.ws?.close(1000)
+    this.#stopped = true
+    this.#ws?.close(1000)
   }
 
   /** Drops the connection without a close frame and stops (the test is over). */
   terminate(): void {
-    this.stopped = true
-    this.ws?.terminate()
+    this.#stopped = true
+    this.#ws?.terminate()
   }
 }

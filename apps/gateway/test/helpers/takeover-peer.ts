@@ -15,9 +15,12 @@ export interface HeldRequest {
  */
 export class TakeoverPeer {
   readonly held: HeldRequest[] = []
-  private waiters: Array<() => void> = []
+  #waiters: Array<() => void> = []
+  readonly #connection: Connection
 
-  private constructor(private readonly connection: Connection) {}
+  private constructor(connection: Connection) {
+    this.#connection = connection
+  }
 
   static async start(queue: string): Promise<TakeoverPeer> {
     const container = rhea.create_container({ id: `takeover-peer-${randomUUID()}` })
@@ -30,7 +33,7 @@ export class TakeoverPeer {
       const decoded = decodeTakeoverMessage(typeof body === 'string' ? body : body.content)
       if (decoded.ok && decoded.message.type === 'TAKEOVER_REQUEST') {
         peer.held.push({ request: decoded.message, replyTo: ctx.message.reply_to })
-        for (const wake of peer.waiters.splice(0)) wake()
+        for (const wake of peer.#waiters.splice(0)) wake()
       }
     })
     await new Promise<void>((resolve, reject) => {
@@ -47,7 +50,7 @@ export class TakeoverPeer {
       if (Date.now() > deadline) throw new Error('timed out waiting for a TAKEOVER_REQUEST')
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))
-        this.waiters.push(() => {
+        this.#waiters.push(() => {
           clearTimeout(timer)
           resolve()
         })
@@ -59,7 +62,7 @@ export class TakeoverPeer {
   /** Sends `body` (JSON, in a data section) to `address`; resolves once the broker accepted it. */
   send(address: string, body: object): Promise<void> {
     return new Promise((resolve, reject) => {
-      const sender = this.connection.open_sender({ target: { address } })
+      const sender = this.#connection.open_sender({ target: { address } })
       sender.once('sendable', () => {
         const delivery = sender.send({
           body: rhea.message.data_section(Buffer.from(JSON.stringify(body))),
@@ -80,9 +83,9 @@ export class TakeoverPeer {
 
   close(): Promise<void> {
     return new Promise((resolve) => {
-      this.connection.once('connection_close', () => resolve())
-      this.connection.once('disconnected', () => resolve())
-      this.connection.close()
+      this.#connection.once('connection_close', () => resolve())
+      this.#connection.once('disconnected', () => resolve())
+      this.#connection.close()
     })
   }
 }

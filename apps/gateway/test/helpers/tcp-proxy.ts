@@ -21,11 +21,14 @@ export class TcpProxy {
   readonly #held = new Map<ProxyDirection, Array<{ to: Socket; chunk: Buffer }>>()
   /** Bytes passed (or held) in each direction since the start. */
   readonly bytes: Record<ProxyDirection, number> = { toTarget: 0, toClient: 0 }
+  readonly #server: Server
 
   private constructor(
-    private readonly server: Server,
+    server: Server,
     readonly port: number,
-  ) {}
+  ) {
+    this.#server = server
+  }
 
   static async start(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
     const server = createServer()
@@ -66,7 +69,7 @@ export class TcpProxy {
     }
     this.#pairs.clear()
     this.#held.clear()
-    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()))
   }
 
   #accept(client: Socket, targetPort: number, targetHost: string): void {

@@ -3,11 +3,11 @@
  * `wake()`, and each pending `until()` checks its condition again. No polling, no fixed sleep.
  */
 export class Waiters {
-  private pending: Array<() => void> = []
+  #pending: Array<() => void> = []
 
   wake(): void {
-    const pending = this.pending
-    this.pending = []
+    const pending = this.#pending
+    this.#pending = []
     for (const check of pending) check()
   }
 
@@ -34,10 +34,10 @@ export class Waiters {
           reject(new Error(`${failed} while waiting for ${what}`))
           return
         }
-        this.pending.push(test)
+        this.#pending.push(test)
       }
       const timer = setTimeout(() => {
-        this.pending = this.pending.filter((w) => w !== test)
+        this.#pending = this.#pending.filter((w) => w !== test)
         reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))
       }, timeoutMs)
       test()

@@ -72,7 +72,7 @@ class FuzzSession {
   sidEventsExpected = 0
   sent = 0
   closed: { code: number } | undefined
-  private waiters: Array<() => void> = []
+  #waiters: Array<() => void> = []
 
   private constructor(
     readonly ws: WebSocket,
@@ -119,11 +119,11 @@ class FuzzSession {
       } else if (frame.event === 'GET_SID') {
         if (this.sidEventsExpected-- <= 0) mismatch('unexpected GET_SID event')
       } else mismatch(`unexpected frame ${JSON.stringify(frame).slice(0, 200)}`)
-      this.wake()
+      this.#wake()
     })
     ws.on('close', (code) => {
       this.closed = { code }
-      this.wake()
+      this.#wake()
     })
     ws.on('error', () => {})
   }
@@ -137,9 +137,9 @@ class FuzzSession {
     return new FuzzSession(ws, onAnswer, mismatch)
   }
 
-  private wake(): void {
-    const w = this.waiters
-    this.waiters = []
+  #wake(): void {
+    const w = this.#waiters
+    this.#waiters = []
     for (const f of w) f()
   }
 
@@ -165,7 +165,7 @@ class FuzzSession {
     while (this.outstanding > 0 && !this.closed && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 200)
-        this.waiters.push(() => {
+        this.#waiters.push(() => {
           clearTimeout(t)
           resolve()
         })
@@ -184,7 +184,7 @@ class FuzzSession {
     while (!this.closed && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 200)
-        this.waiters.push(() => {
+        this.#waiters.push(() => {
           clearTimeout(t)
           resolve()
         })

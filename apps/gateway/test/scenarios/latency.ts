@@ -24,13 +24,13 @@ export class LatencyProbe {
   readonly failures: string[] = []
   /** For each client (in the order given), when (performance.now()) each acked round trip began and ended. */
   readonly ackedAt: Array<Array<{ from: number; to: number }>>
-  private running = true
-  private readonly loops: Promise<void>[]
+  #running = true
+  readonly #loops: Promise<void>[]
 
   constructor(clients: AckClient[], maxRounds = 100_000) {
     this.ackedAt = clients.map(() => [])
-    this.loops = clients.map(async (client, index) => {
-      for (let i = 0; i < maxRounds && this.running; i++) {
+    this.#loops = clients.map(async (client, index) => {
+      for (let i = 0; i < maxRounds && this.#running; i++) {
         try {
           const from = performance.now()
           const a = await client.roundTrip('GET_SID')
@@ -61,8 +61,8 @@ export class LatencyProbe {
   }
 
   async stop(): Promise<{ local: LatencySummary; acked: LatencySummary; failures: string[] }> {
-    this.running = false
-    await Promise.all(this.loops)
+    this.#running = false
+    await Promise.all(this.#loops)
     return { local: summarize(this.local), acked: summarize(this.acked), failures: this.failures }
   }
 }

@@ -47,9 +47,12 @@ type Log = (line: string) => void
 class Holders {
   readonly #address = new Map<string, string>()
   #cursor = 0
-  constructor(private readonly um: FakeUserManager) {}
+  readonly #um: FakeUserManager
+  constructor(um: FakeUserManager) {
+    this.#um = um
+  }
   of(sid: string): string | undefined {
-    const received = this.um.received
+    const received = this.#um.received
     for (; this.#cursor < received.length; this.#cursor++) {
       const m = received[this.#cursor] as { body: UmMessage; replyTo: string | undefined }
       if ((m.body.type === 'CLIENT_CONNECTED' || m.body.type === 'CLIENT_RESUMED') && m.replyTo)

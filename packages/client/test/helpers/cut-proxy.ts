@@ -9,60 +9,63 @@ import { type AddressInfo, createServer, type Server, type Socket, connect as tc
  * like frames in flight on a dying connection).
  */
 export class CutProxy {
-  private readonly live = new Set<Socket>()
-  private down = false
-  private stalled = false
+  readonly #live = new Set<Socket>()
+  #down = false
+  #stalled = false
+  readonly #server: Server
 
   private constructor(
-    private readonly server: Server,
+    server: Server,
     readonly port: number,
-  ) {}
+  ) {
+    this.#server = server
+  }
 
   static async start(targetPort: number): Promise<CutProxy> {
     const server = createServer()
     server.listen(0, '127.0.0.1')
     await once(server, 'listening')
     const proxy = new CutProxy(server, (server.address() as AddressInfo).port)
-    server.on('connection', (client) => proxy.accept(client, targetPort))
+    server.on('connection', (client) => proxy.#accept(client, targetPort))
     return proxy
   }
 
   cut(): void {
-    this.down = true
-    this.stalled = false
-    for (const socket of this.live) socket.destroy()
-    this.live.clear()
+    this.#down = true
+    this.#stalled = false
+    for (const socket of this.#live) socket.destroy()
+    this.#live.clear()
   }
 
   restore(): void {
-    this.down = false
+    this.#down = false
   }
 
   /** From now on, bytes towards the client are dropped (until the next `cut()`). */
   stall(): void {
-    this.stalled = true
+    this.#stalled = true
   }
 
   async close(): Promise<void> {
     this.cut()
-    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()))
   }
 
-  private accept(client: Socket, targetPort: number): void {
-    if (this.down) {
+  #accept(client: Socket, targetPort: number): void {
+    if (this.#down) {
       client.destroy()
       return
     }
     const target = tcpConnect(targetPort, '127.0.0.1')
-    this.live.add(client)
-    this.live.add(target)
+    this.#live.add(client)
+    this.#live.add(target)
     client.on('data', (chunk: Buffer) => target.write(chunk))
     target.on('data', (chunk: Buffer) => {
-      if (!this.stalled) client.write(chunk)
+      if (!this.#stalled) client.write(chunk)
     })
     const end = () => {
-      this.live.delete(client)
-      this.live.delete(target)
+      this.#live.delete(client)
+      this.#live.delete(target)
       client.destroy()
       target.destroy()
     }

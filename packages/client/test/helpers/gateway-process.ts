@@ -32,14 +32,16 @@ export async function until(
 
 /** A process of `apps/gateway/dist` (the gateway, or the demo User Manager), its output kept. */
 export class NodeProcess {
-  private output = ''
+  #output = ''
+  readonly #child: ChildProcess
 
   private constructor(
     readonly name: string,
-    private readonly child: ChildProcess,
+    child: ChildProcess,
   ) {
+    this.#child = child
     const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString('utf8')).slice(-8000)
+      this.#output = (this.#output + chunk.toString('utf8')).slice(-8000)
     }
     child.stdout?.on('data', keep)
     child.stderr?.on('data', keep)
@@ -56,18 +58,18 @@ export class NodeProcess {
   }
 
   get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null
+    return this.#child.exitCode === null && this.#child.signalCode === null
   }
 
   explain(): string {
-    return `--- ${this.name} ---\n${this.output}`
+    return `--- ${this.name} ---\n${this.#output}`
   }
 
   async stop(): Promise<void> {
     if (!this.running) return
-    const exited = once(this.child, 'exit')
-    this.child.kill('SIGTERM')
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000)
+    const exited = once(this.#child, 'exit')
+    this.#child.kill('SIGTERM')
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 15_000)
     await exited
     clearTimeout(timer)
   }
@@ -75,11 +77,15 @@ export class NodeProcess {
 
 /** A gateway node on a free port, ready (GET /readyz 200), with its admin API. */
 export class GatewayNode {
+  readonly #adminToken: string
+
   private constructor(
     readonly process: NodeProcess,
     readonly port: number,
-    private readonly adminToken: string,
-  ) {}
+    adminToken: string,
+  ) {
+    this.#adminToken = adminToken
+  }
 
   static async start(env: Record<string, string>): Promise<GatewayNode> {
     const port = await freePort()
@@ -112,7 +118,7 @@ export class GatewayNode {
     const res = await fetch(`http://127.0.0.1:${this.port}${path}`, {
       method,
       headers: {
-        authorization: `Bearer ${this.adminToken}`,
+        authorization: `Bearer ${this.#adminToken}`,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? null : JSON.stringify(body),
