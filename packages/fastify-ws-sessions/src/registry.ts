@@ -120,7 +120,7 @@ export class Registry implements SessionRegistry, SessionHost {
             maxClientKeys: options.maxClientKeys,
           })
     this.#resumer = options.resume ? new Resumer(options.resume, this.timers) : undefined
-    this.#heartbeat = new Heartbeat(this.timers, options.heartbeatIntervalMs, () => this.#sessions.values())
+    this.#heartbeat = new Heartbeat(this.timers, options.heartbeatIntervalMs)
   }
 
   // ---- lookup ----
@@ -372,7 +372,7 @@ export class Registry implements SessionRegistry, SessionHost {
     this.rooms.removeSession(session.sid)
     if (session.userId !== undefined) this.users.remove(session.userId, session.sid)
     this.#resumer?.forget(session.sid)
-    this.#heartbeat.update(this.#sessions.size)
+    this.#heartbeat.remove(session)
   }
 
   /** The session is over: out of every map, `onDisconnect` once (after its earlier hooks). */
@@ -509,7 +509,7 @@ export class Registry implements SessionRegistry, SessionHost {
     this.#unfinished++
     this.#sessions.set(init.sid, session)
     if (session.userId !== undefined) this.users.add(session.userId, init.sid)
-    this.#heartbeat.update(this.#sessions.size)
+    this.#heartbeat.add(session)
     return session
   }
 

@@ -133,6 +133,8 @@ export class WsSession implements Session, Corked {
   #closeIntent: CloseIntent | undefined
   #closeTimer: ReturnType<typeof setTimeout> | undefined
   #pongPending = false
+  /** The heartbeat's slice this session is pinged in (see `Heartbeat`); -1 while in none. */
+  heartbeatSlice = -1
   /** Frames received while `onConnect` runs; undefined once the session is ready. */
   #held: Array<[RawData, boolean]> | undefined
   /** The current connection's socket has closed (or there is none). */

@@ -168,6 +168,25 @@ describe('heartbeat', () => {
     })
   })
 
+  it('spread over slices (an interval of several), still terminates the silent client and keeps the answering one', async (t) => {
+    const recorder = disconnectRecorder()
+    // 300 ms: three slices of 100 ms; the two clients join different slices.
+    const server = await startServer({ heartbeatIntervalMs: 300, onDisconnect: recorder.onDisconnect })
+    t.after(() => server.close())
+    const answering = await TestClient.open(server.url)
+    const silent = await TestClient.open(server.url, { autoPong: false })
+    const sid = await silent.sid()
+    let pings = 0
+    answering.ws.on('ping', () => pings++)
+    assert.equal((await within(silent.closed, 5000, 'the silent client to be terminated')).code, 1006)
+    await until(() => recorder.calls.length === 1)
+    assert.deepEqual(recorder.calls, [{ sid, code: 1006, reason: 'heartbeat timeout' }])
+    await until(() => pings >= 3, { timeoutMs: 5000, what: 'three pings to the answering client' })
+    assert.equal(answering.ws.readyState, answering.ws.OPEN)
+    assert.equal(server.app.wsSessions.size, 1)
+    await answering.close()
+  })
+
   it('keeps a client that answers pings', async (t) => {
     t.mock.timers.enable({ apis: ['setInterval'] })
     const server = await startServer({ heartbeatIntervalMs: 20 })
@@ -188,9 +207,9 @@ describe('heartbeat', () => {
   })
 
   it('heartbeatIntervalMs: 0 sends no pings and holds no timer', async (t) => {
-    // Mocked intervals: an hour of them passes at once below, so a heartbeat that ran anyway
-    // would have pinged by then (the heartbeat is a setInterval; nothing else here uses one).
-    t.mock.timers.enable({ apis: ['setInterval'] })
+    // Mocked timers: an hour of them passes at once below, so a heartbeat that ran anyway
+    // would have pinged by then (the heartbeat is a chain of setTimeout, one per slice).
+    t.mock.timers.enable({ apis: ['setInterval', 'setTimeout'] })
     const server = await startServer({ heartbeatIntervalMs: 0 })
     t.after(() => server.close())
     const client = await TestClient.open(server.url)
