@@ -1,4 +1,4 @@
-import { CI_MESSAGE_TYPES } from '@session-gateway/message-schema'
+import { CI_MESSAGE_TYPES, GATEWAY_EVENT_NAMES } from '@session-gateway/message-schema'
 import type { Prng } from './prng.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -83,16 +83,7 @@ function randomString(prng: Prng, maxLength: number): string {
 }
 
 /** PROTOCOL.md: names a backend may not give an event (the gateway's frames, Socket.IO's connection events). */
-const GATEWAY_OWN_EVENTS = [
-  'session',
-  'error',
-  'connect',
-  'connect_error',
-  'disconnect',
-  'disconnecting',
-  'newListener',
-  'removeListener',
-]
+const GATEWAY_OWN_EVENTS: readonly string[] = GATEWAY_EVENT_NAMES
 
 /** An event name a CI message may carry, now and then one the gateway keeps for itself. */
 function backendEventName(prng: Prng): string {
