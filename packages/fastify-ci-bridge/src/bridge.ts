@@ -4,7 +4,6 @@ import { type AmqpDecodeResult, decodeCiMessage, resultError } from '@session-ga
 import type { Connection, Message } from 'rhea'
 import { refusedAddress, replyAddressFor } from './addresses.js'
 import { installTypedIdDecoding } from './amqp-ids.js'
-import { encodeJsonMessage } from './codec.js'
 import { ConnectionManager } from './connection.js'
 import { createConsumer } from './consumer.js'
 import { DedupeWindow } from './dedupe.js'
@@ -12,6 +11,7 @@ import { BridgeError } from './errors.js'
 import type { LinkSettings } from './link.js'
 import { MAX_CREDIT, type ResolvedOptions, resolveOptions } from './options.js'
 import { Outbox } from './outbox.js'
+import { encodeJsonPayload } from './payload.js'
 import { AttachRefused, LinkReceiver, type Settlement } from './receiver.js'
 import { RequestReply } from './request-reply.js'
 import { LinkSender, type LinkSenderOptions } from './sender.js'
@@ -334,15 +334,15 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
         new BridgeError('REJECTED', refused, { address, condition: 'amqp:not-implemented' }),
       )
     }
-    let message: ReturnType<typeof encodeJsonMessage>
+    let payload: Buffer
     try {
-      message = encodeJsonMessage(body, options)
+      payload = encodeJsonPayload(body, options)
     } catch (error) {
       return Promise.reject(error)
     }
     let created: ReturnType<Outbox['create']>
     try {
-      created = this.#outbox.create(address, message, options.bypassOutboxLimit === true)
+      created = this.#outbox.create(address, payload, options.bypassOutboxLimit === true)
     } catch (error) {
       return Promise.reject(error)
     }

@@ -6,13 +6,24 @@ import type { ReceivedMeta, SendOptions } from './types.js'
 
 const DATA_SECTION = 0x75
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value)
 }
 
 function checkId(name: string, id: unknown): void {
   const problem = id === undefined ? undefined : idProblem(id)
   if (problem) throw new TypeError(`${name}: ${problem}`)
+}
+
+/** Throws a TypeError for an id or a ttl that cannot be sent. */
+export function checkSendOptions(options: SendOptions): void {
+  // Two plain checks, not a loop over a fresh array: this runs for every message sent.
+  checkId('messageId', options.messageId)
+  checkId('correlationId', options.correlationId)
+  const { ttl } = options
+  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 0 || ttl > 0xffffffff)) {
+    throw new TypeError(`ttl: must be an integer of ms between 0 and 4294967295, got ${ttl}`)
+  }
 }
 
 /**
@@ -22,9 +33,7 @@ function checkId(name: string, id: unknown): void {
  */
 export function encodeJsonMessage(body: object, options: SendOptions = {}): Message {
   if (!isPlainObject(body)) throw new TypeError('body must be a plain JSON object')
-  // Two plain checks, not a loop over a fresh array: this runs for every message sent.
-  checkId('messageId', options.messageId)
-  checkId('correlationId', options.correlationId)
+  checkSendOptions(options)
   const json = JSON.stringify(body)
   const message: Message = {
     body: rhea.message.data_section(Buffer.from(json, 'utf8')),
@@ -38,11 +47,7 @@ export function encodeJsonMessage(body: object, options: SendOptions = {}): Mess
     message.correlation_id = wireId(options.correlationId) as Message['correlation_id']
   }
   if (options.durable !== undefined) message.durable = options.durable
-  if (options.ttl !== undefined) {
-    if (!Number.isInteger(options.ttl) || options.ttl < 0 || options.ttl > 0xffffffff)
-      throw new TypeError(`ttl: must be an integer of ms between 0 and 4294967295, got ${options.ttl}`)
-    message.ttl = options.ttl
-  }
+  if (options.ttl !== undefined) message.ttl = options.ttl
   if (options.applicationProperties !== undefined) {
     message.application_properties = { ...options.applicationProperties }
   }

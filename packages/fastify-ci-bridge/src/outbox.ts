@@ -1,4 +1,3 @@
-import type { Message } from 'rhea'
 import { BridgeError } from './errors.js'
 import type { Deadline, DeadlineQueue, Timers } from './timers.js'
 
@@ -6,7 +5,8 @@ import type { Deadline, DeadlineQueue, Timers } from './timers.js'
 export interface PendingSend {
   readonly seq: number
   readonly address: string
-  readonly message: Message
+  /** The encoded AMQP message (`encodeJsonPayload`): the same bytes, and message_id, on every resend. */
+  readonly payload: Buffer
   /** `waiting`: in its address's queue (no link, no credit yet); `inflight`: on the wire; `done`: settled. */
   readonly state: 'waiting' | 'inflight' | 'done'
 }
@@ -105,7 +105,7 @@ export class Outbox {
    */
   create(
     address: string,
-    message: Message,
+    payload: Buffer,
     bypassLimit = false,
   ): { entry: PendingSend; done: Promise<void> } {
     if (!bypassLimit && this.#live.size >= this.#limit) {
@@ -126,7 +126,7 @@ export class Outbox {
     const entry: Entry = {
       seq: this.#seq++,
       address,
-      message,
+      payload,
       state: 'waiting',
       transfers: 0,
       resolve,

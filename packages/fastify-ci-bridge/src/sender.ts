@@ -155,7 +155,8 @@ export class LinkSender {
     if (!sender || !this.#link.isOpen) return
     for (const entry of this.#outbox.waitingFor(this.address)) {
       if (this.#inflight.size >= MAX_IN_FLIGHT_PER_LINK || !sender.sendable()) break
-      const delivery = sender.send(entry.message)
+      // Already encoded: format 0 tells rhea to send the bytes as they are.
+      const delivery = sender.send(entry.payload, undefined, 0)
       this.#inflight.set(delivery, entry)
       this.#outbox.markInflight(entry)
     }
