@@ -103,11 +103,7 @@ export class Outbox {
    * A new pending send, waiting in its address's queue, or a BridgeError UNAVAILABLE when the
    * outbox is full (unless `bypassLimit`: the caller bounds those sends itself).
    */
-  create(
-    address: string,
-    payload: Buffer,
-    bypassLimit = false,
-  ): { entry: PendingSend; done: Promise<void> } {
+  create(address: string, payload: Buffer, bypassLimit = false): { entry: PendingSend; done: Promise<void> } {
     if (!bypassLimit && this.#live.size >= this.#limit) {
       throw new BridgeError(
         'UNAVAILABLE',

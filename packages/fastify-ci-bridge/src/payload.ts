@@ -34,12 +34,30 @@ const VBIN32 = 0xb0
 const STR8 = 0xa1
 const STR32 = 0xb1
 const SYM8 = 0xa3
+const SYM32 = 0xb3
 const LIST8 = 0xc0
 const LIST32 = 0xd0
 const MAP8 = 0xc1
 const MAP32 = 0xd1
 
-const CONTENT_TYPE_BYTES = Buffer.byteLength(JSON_CONTENT_TYPE)
+/** Encoded strings of few distinct values (subjects, reply addresses, the content type), by value. */
+const encodedTexts = new Map<string, Buffer>()
+const MAX_ENCODED_TEXTS = 256
+
+/** The encoded `str` value (code, length, UTF-8 bytes) of a string that repeats across messages. */
+function cachedText(value: string, code: number = STR8): Buffer {
+  const key = code === STR8 ? value : `\u0000${code}:${value}`
+  let bytes = encodedTexts.get(key)
+  if (bytes === undefined) {
+    const length = Buffer.byteLength(value)
+    const out = new Writer(variableSize(length))
+    out.text(code, code === STR8 ? STR32 : SYM32, value, length)
+    bytes = out.buffer
+    if (encodedTexts.size >= MAX_ENCODED_TEXTS) encodedTexts.clear()
+    encodedTexts.set(key, bytes)
+  }
+  return bytes
+}
 /** Bytes of a variable-width value (string, symbol, binary) of `length` bytes, code included. */
 const variableSize = (length: number): number => (length > 255 ? 5 : 2) + length
 /** Bytes of a list or map whose elements take `body` bytes, code included. */
@@ -53,9 +71,18 @@ interface EncodedId {
 
 const UUID_PATTERN = /-/g
 
+/** Whether every character is ASCII (one UTF-8 byte each); for short strings only (a JS loop). */
+function isShortAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false
+  return true
+}
+
 function encodedId(id: AmqpIdInput): EncodedId {
   if (typeof id === 'string' || id.type === 'string') {
     const text = typeof id === 'string' ? id : id.value
+    if (text.length < 256 && isShortAscii(text)) {
+      return { size: 2 + text.length, write: (out) => out.ascii(text) }
+    }
     const length = Buffer.byteLength(text)
     return { size: variableSize(length), write: (out) => out.text(STR8, STR32, text, length) }
   }
@@ -113,6 +140,16 @@ class Writer {
     this.#at += this.buffer.write(value, this.#at, length, 'utf8')
   }
 
+  /** A str8 of ASCII characters (checked by the caller), written without a call into C++. */
+  ascii(value: string): void {
+    const buffer = this.buffer
+    let at = this.#at
+    buffer[at++] = STR8
+    buffer[at++] = value.length
+    for (let i = 0; i < value.length; i++) buffer[at++] = value.charCodeAt(i)
+    this.#at = at
+  }
+
   binary(bytes: Uint8Array): void {
     this.#length(VBIN8, VBIN32, bytes.length)
     this.buffer.set(bytes, this.#at)
@@ -121,6 +158,11 @@ class Writer {
 
   fixed(code: number, bytes: Uint8Array): void {
     this.byte(code)
+    this.buffer.set(bytes, this.#at)
+    this.#at += bytes.length
+  }
+
+  raw(bytes: Uint8Array): void {
     this.buffer.set(bytes, this.#at)
     this.#at += bytes.length
   }
@@ -189,10 +231,10 @@ export function encodeJsonPayload(body: object, options: SendOptions = {}): Buff
   const jsonLength = Buffer.byteLength(json)
   const messageId = encodedId(options.messageId ?? randomUUID())
   const correlationId = options.correlationId === undefined ? undefined : encodedId(options.correlationId)
-  const subject = options.subject ?? (typeof body.type === 'string' ? body.type : undefined)
-  const subjectLength = subject === undefined ? 0 : Buffer.byteLength(subject)
-  const replyTo = options.replyTo
-  const replyToLength = replyTo === undefined ? 0 : Buffer.byteLength(replyTo)
+  const subjectText = options.subject ?? (typeof body.type === 'string' ? body.type : undefined)
+  const subject = subjectText === undefined ? undefined : cachedText(subjectText)
+  const replyTo = options.replyTo === undefined ? undefined : cachedText(options.replyTo)
+  const contentType = cachedText(JSON_CONTENT_TYPE, SYM8)
 
   // header: [durable, priority, ttl], up to the last field given
   const { durable, ttl } = options
@@ -202,10 +244,10 @@ export function encodeJsonPayload(body: object, options: SendOptions = {}): Buff
   const propertiesBody =
     messageId.size +
     2 +
-    (subject === undefined ? 1 : variableSize(subjectLength)) +
-    (replyTo === undefined ? 1 : variableSize(replyToLength)) +
+    (subject === undefined ? 1 : subject.length) +
+    (replyTo === undefined ? 1 : replyTo.length) +
     (correlationId === undefined ? 1 : correlationId.size) +
-    variableSize(CONTENT_TYPE_BYTES)
+    contentType.length
 
   const size =
     (headerCount === 0 ? 0 : 3 + compoundSize(headerBody, headerCount)) +
@@ -231,12 +273,12 @@ export function encodeJsonPayload(body: object, options: SendOptions = {}): Buff
   out.byte(NULL)
   out.byte(NULL)
   if (subject === undefined) out.byte(NULL)
-  else out.text(STR8, STR32, subject, subjectLength)
+  else out.raw(subject)
   if (replyTo === undefined) out.byte(NULL)
-  else out.text(STR8, STR32, replyTo, replyToLength)
+  else out.raw(replyTo)
   if (correlationId === undefined) out.byte(NULL)
   else correlationId.write(out)
-  out.text(SYM8, SYM8, JSON_CONTENT_TYPE, CONTENT_TYPE_BYTES)
+  out.raw(contentType)
   if (map !== undefined) {
     out.section(APPLICATION_PROPERTIES)
     out.compound(MAP8, MAP32, map.body, map.entries.length * 2)

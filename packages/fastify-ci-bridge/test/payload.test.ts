@@ -4,8 +4,11 @@ import rhea, { type Message } from 'rhea'
 import { installTypedIdDecoding, receivedId } from '../src/amqp-ids.js'
 import { encodeJsonMessage } from '../src/codec.js'
 import { encodeJsonPayload } from '../src/payload.js'
+import { decodeCommonPayload } from '../src/payload-decode.js'
 import type { SendOptions } from '../src/types.js'
 
+/** rhea's own decoder, taken before the bridge's wrapper (which uses the common decoder) is installed. */
+const rheaDecode = (rhea.message as unknown as { decode: (buffer: Buffer) => Message }).decode
 installTypedIdDecoding()
 
 /** What rhea made of the bytes, as plain data (the body's bytes as an array, to compare by value). */
@@ -123,4 +126,78 @@ test('payload: refuses what the message encoder refuses, with the same messages'
       message: (expected as Error).message,
     })
   }
+})
+
+/** Messages of shapes the common decoder leaves to rhea. */
+function uncommon(): Buffer[] {
+  const data = rhea.message.data_section(Buffer.from('{"type":"EMIT"}'))
+  const others: Message[] = [
+    {
+      body: data,
+      message_id: rhea.types.wrap_uuid(rhea.string_to_uuid(rhea.generate_uuid())) as unknown as string,
+    },
+    { body: data, message_annotations: { 'x-opt-routing-key': 'k' } },
+    { body: data, delivery_annotations: { 'x-d': 1 } },
+    { body: data, footer: { f: 'v' } },
+    { body: 'an amqp-value string' },
+    { body: { a: 1 } },
+    { body: rhea.message.data_sections([Buffer.from('{"a":'), Buffer.from('1}')]) },
+    { body: data, creation_time: new Date(1_700_000_000_000), group_id: 'g', group_sequence: 3 },
+    { body: data, user_id: Buffer.from('u') as unknown as string, to: '/queue/t', content_encoding: 'gzip' },
+    { body: data, application_properties: { n: null as unknown as string, u: 300 } },
+  ]
+  return others.map((message) => rhea.message.encode(message))
+}
+
+/** A corpus of encoded messages: the bridge's own, rhea's, and shapes the common decoder leaves to rhea. */
+function corpus(): Buffer[] {
+  const out: Buffer[] = []
+  for (const body of bodies)
+    for (const shape of shapes)
+      for (const correlationId of [undefined, 'c-1', { type: 'ulong', value: 5n } as const]) {
+        const options: SendOptions = { ...shape, messageId: 'm-1' }
+        if (correlationId !== undefined) options.correlationId = correlationId
+        out.push(encodeJsonPayload(body, options), reference(body, options))
+      }
+  out.push(...uncommon())
+  const data = rhea.message.data_section(Buffer.from('{"type":"EMIT"}'))
+  // Every header field (common)
+  out.push(
+    rhea.message.encode({ body: data, priority: 9, first_acquirer: true, delivery_count: 300, ttl: 1 }),
+  )
+  // The header as RabbitMQ writes it: list8 of [durable, null, null, first_acquirer, null].
+  const tail = encodeJsonPayload({ type: 'EMIT' }, { messageId: 'm', replyTo: '/queue/r' })
+  out.push(Buffer.concat([Buffer.from('005370c006054140404140', 'hex'), tail]))
+  out.push(Buffer.concat([Buffer.from('005370c0030156' + '5a', 'hex'), tail])) // a boolean as 0x56 and a byte
+  out.push(Buffer.concat([Buffer.from('00537045', 'hex'), tail, Buffer.from('00', 'hex')])) // trailing byte
+  return out
+}
+
+test('payload decode: what the common decoder returns is what rhea decodes, for every shape and every truncation', () => {
+  let common = 0
+  let checked = 0
+  for (const bytes of corpus()) {
+    const lengths =
+      bytes.length > 2000 ? [bytes.length] : Array.from({ length: bytes.length + 1 }, (_, i) => i)
+    for (const length of lengths) {
+      const part = bytes.subarray(0, length)
+      const ours = decodeCommonPayload(part)
+      checked++
+      if (ours === undefined) continue
+      if (length === bytes.length) common++
+      let theirs: unknown
+      try {
+        theirs = rheaDecode(part)
+      } catch (error) {
+        assert.fail(`decoded ${part.toString('hex')} where rhea throws ${String(error)}`)
+      }
+      assert.deepEqual(ours, theirs, part.toString('hex'))
+      assert.equal(Object.getPrototypeOf(ours), Object.getPrototypeOf(theirs))
+    }
+  }
+  assert.ok(common > 150, `most of the corpus is of the common shape (${common})`)
+  assert.ok(checked > 50_000)
+  // What it leaves to rhea: every shape that is not common.
+  const leftToRhea = uncommon().map((bytes) => decodeCommonPayload(bytes))
+  assert.deepEqual(leftToRhea, new Array(leftToRhea.length).fill(undefined))
 })
