@@ -39,6 +39,32 @@ test('dedupe: remembers the last N successes; a failure is not remembered; a cop
   assert.equal(window.status('e'), 'done')
 })
 
+test('dedupe: over many wraps of its ring, exactly the last N distinct successes are remembered', () => {
+  const size = 7
+  const window = new DedupeWindow(size)
+  // The reference: ids in order of their first success while remembered, the oldest dropped past N.
+  const model: string[] = []
+  for (let i = 0; i < 1000; i++) {
+    const id = i % 10 === 0 ? 'again' : `m${i}` // 'again' succeeds over and over: kept from its first success
+    const finish = window.begin(id)
+    const ok = i % 3 !== 2
+    finish(ok)
+    if (ok && !model.includes(id)) {
+      model.push(id)
+      if (model.length > size) model.shift()
+    }
+    assert.equal(window.rememberedCount, model.length)
+    for (const remembered of model)
+      assert.equal(window.status(remembered), 'done', `${remembered} after ${i}`)
+    if (!ok && !model.includes(id)) assert.equal(window.status(id), 'new')
+  }
+  assert.equal(window.rememberedCount, size)
+  assert.equal(window.status('m0'), 'new')
+  const none = new DedupeWindow(0)
+  none.begin('x')(true)
+  assert.equal(none.status('x'), 'new')
+})
+
 test('codec: encoding as PROTOCOL.md section 2, decoding of data sections and amqp-values', () => {
   const encoded = encodeJsonMessage({ type: 'EMIT', v: 1 }, { durable: true, correlationId: 'c' })
   const decoded = rhea.message.decode(rhea.message.encode(encoded)) as unknown as Message
