@@ -43,9 +43,11 @@ export function encodeTextFrame(text: string): Buffer {
 }
 
 /**
- * The part of a `ws` (8.17+) `Sender` read here: its state (idle, compressing, reading a blob) and its
- * queue of frames waiting for that. The only `ws` internals the sessions plugin relies on are read in
- * this module and nowhere else; anything it does not recognise falls back to `send(text)`.
+ * The part of a `ws` `Sender` read here (8.18 on, the releases with Blob support): its state (idle,
+ * compressing, reading a blob) and its queue of frames waiting for that. The only `ws` internals the
+ * sessions plugin relies on are read in this module and nowhere else; anything it does not recognise
+ * (an older `ws` had `_deflating` instead) falls back to `send(text)`. The sockets come from the `ws`
+ * that `@fastify/websocket` resolves, so `test/shared-frame.test.ts` checks the installed one.
  */
 export interface DirectSender {
   readonly _state: number
