@@ -24,6 +24,7 @@ import type { SessionStream } from './resume/session-stream.js'
 import type { HandOverRequest, ResumeRefusal, SessionSnapshot } from './resume/types.js'
 import { Rooms } from './rooms.js'
 import { type SessionHost, WsSession } from './session.js'
+import { SharedFrame } from './shared-frame.js'
 import { newSessionId } from './sid.js'
 import { Timers } from './timers.js'
 import {
@@ -185,21 +186,24 @@ export class Registry implements SessionRegistry, SessionHost {
   emitToRoom(room: string, event: string, data?: unknown, exceptSid?: string): number {
     const members = this.rooms.membersView(room)
     if (members.size === 0) return 0
-    const text = encodeEventFrame(event, data)
+    const frame = new SharedFrame(encodeEventFrame(event, data))
     let delivered = 0
-    // Copy first: a send may close a slow session, which must not disturb the iteration.
-    for (const sid of [...members]) {
-      if (sid !== exceptSid && this.#sessions.get(sid)?.deliverRaw(text) === 'delivered') delivered++
+    // No copy of the set: a delivery can take only its own session out of the maps (a detached
+    // session past its replay bound ends at once), and deleting the current entry of a Set or Map
+    // does not disturb its iteration; a slow session's close completes later.
+    for (const sid of members) {
+      if (sid !== exceptSid && this.#sessions.get(sid)?.deliverShared(frame) === 'delivered') delivered++
     }
     return delivered
   }
 
   broadcast(event: string, data?: unknown): number {
     if (this.#sessions.size === 0) return 0
-    const text = encodeEventFrame(event, data)
+    const frame = new SharedFrame(encodeEventFrame(event, data))
     let delivered = 0
-    for (const session of [...this.#sessions.values()]) {
-      if (session.deliverRaw(text) === 'delivered') delivered++
+    // No copy of the map, for the reason given in emitToRoom.
+    for (const session of this.#sessions.values()) {
+      if (session.deliverShared(frame) === 'delivered') delivered++
     }
     return delivered
   }
@@ -296,11 +300,11 @@ export class Registry implements SessionRegistry, SessionHost {
   emitToUser(user: string, event: string, data?: unknown): number {
     const sids = this.users.sidsView(user)
     if (sids.size === 0) return 0
-    const text = encodeEventFrame(event, data)
+    const frame = new SharedFrame(encodeEventFrame(event, data))
     let delivered = 0
-    // Copy first: a send may close a slow session, which must not disturb the iteration.
-    for (const sid of [...sids]) {
-      if (this.#sessions.get(sid)?.sendRaw(text)) delivered++
+    // No copy of the set, for the reason given in emitToRoom.
+    for (const sid of sids) {
+      if (this.#sessions.get(sid)?.deliverShared(frame) === 'delivered') delivered++
     }
     return delivered
   }

@@ -13,6 +13,7 @@ import type { ResolvedOptions } from './options.js'
 import { TokenBucket } from './rate-limit.js'
 import type { SessionStream } from './resume/session-stream.js'
 import type { Rooms } from './rooms.js'
+import { type DirectSender, directSender, type SharedFrame, senderIdle } from './shared-frame.js'
 import type { Timers } from './timers.js'
 import { type SessionTransport, type TransportOpened, TransportState } from './transport.js'
 import type { Delivery, Session, UserClaims } from './types.js'
@@ -127,6 +128,8 @@ export class WsSession implements Session, Corked {
   /** The current connection's socket; undefined while detached or once ended. */
   #socket: SessionTransport | undefined
   #transport: Writable | undefined
+  /** The socket's `ws` sender when shared frames may be written prebuilt to `#transport` (shared-frame.ts). */
+  #direct: DirectSender | undefined
   /** The transport corked for this turn (see #batchWrites), until the write batch uncorks it. */
   #corked: Writable | undefined
   readonly #host: SessionHost
@@ -178,6 +181,7 @@ export class WsSession implements Session, Corked {
   #listen({ socket, transport }: SessionSocket): void {
     this.#socket = socket
     this.#transport = transport
+    this.#direct = directSender(socket, transport)
     socket.on('message', (data: RawData, isBinary: boolean) => {
       if (socket === this.#socket) this.#onMessage(data, isBinary)
     })
@@ -263,12 +267,33 @@ export class WsSession implements Session, Corked {
     return this.sendControl(withSeq(text, seq)) ? 'delivered' : 'kept'
   }
 
+  /**
+   * {@link deliverRaw} of a frame many sessions get (a broadcast, a room or user event): without
+   * resume, written as the prebuilt WebSocket frame when the connection allows it; with resume, each
+   * session numbers and keeps its own copy, as `deliverRaw` does.
+   */
+  deliverShared(frame: SharedFrame): Delivery {
+    if (this.stream !== undefined) return this.deliverRaw(frame.text)
+    const socket = this.#socket
+    if (!this.isOpen || socket === undefined) return 'none'
+    this.#batchWrites()
+    const direct = this.#direct
+    if (direct !== undefined && senderIdle(direct)) (this.#transport as Writable).write(frame.wire)
+    else socket.send(frame.text)
+    return this.#sent(socket) ? 'delivered' : 'none'
+  }
+
   /** Sends a frame as it is, without `seq`: replies, error frames, the session frame, replays. */
   sendControl(text: string): boolean {
     const socket = this.#socket
     if (!this.isOpen || socket === undefined) return false
     this.#batchWrites()
     socket.send(text)
+    return this.#sent(socket)
+  }
+
+  /** After a frame was written: counted, and the slow-consumer bound checked (false: closing). */
+  #sent(socket: SessionTransport): boolean {
     this.#host.frameOut()
     let buffered = socket.bufferedAmount
     // Many frames in one turn (a replay): they go to the kernel now, as they would uncorked, so the
@@ -321,6 +346,7 @@ export class WsSession implements Session, Corked {
   markDetached(): void {
     this.#socket = undefined
     this.#transport = undefined
+    this.#direct = undefined
     this.stream?.setLive(false)
   }
 
