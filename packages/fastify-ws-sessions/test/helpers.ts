@@ -79,3 +79,19 @@ export function disconnectRecorder() {
     },
   }
 }
+
+/**
+ * A server for slow-consumer tests: a 256 KiB send-buffer bound, no heartbeat, a short close
+ * timeout, and a recorder of its disconnects; closed after the test.
+ */
+export async function startSlowConsumerServer(t: { after(fn: () => Promise<void>): void }) {
+  const recorder = disconnectRecorder()
+  const server = await startServer({
+    heartbeatIntervalMs: 0,
+    maxBufferedBytes: 256 * 1024,
+    closeTimeoutMs: 100,
+    onDisconnect: recorder.onDisconnect,
+  })
+  t.after(() => server.close())
+  return { server, recorder }
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import type { Socket } from 'node:net'
 import { describe, it } from 'node:test'
 import { TestClient, until, within } from '@session-gateway/test-kit'
-import { disconnectRecorder, expectRejected, startServer } from './helpers.js'
+import { disconnectRecorder, expectRejected, startServer, startSlowConsumerServer } from './helpers.js'
 
 describe('rate limit', () => {
   it('answers RATE_LIMITED past the burst, drops the frame, and closes 1008 past maxViolations', async (t) => {
@@ -108,14 +108,7 @@ describe('maxSessions', () => {
 
 describe('slow consumer', () => {
   it('closes with 1013 a session whose send buffer passes maxBufferedBytes, and frees it', async (t) => {
-    const recorder = disconnectRecorder()
-    const server = await startServer({
-      heartbeatIntervalMs: 0,
-      maxBufferedBytes: 256 * 1024,
-      closeTimeoutMs: 100,
-      onDisconnect: recorder.onDisconnect,
-    })
-    t.after(() => server.close())
+    const { server, recorder } = await startSlowConsumerServer(t)
     const client = await TestClient.open(server.url)
     const sid = await client.sid()
     // The client stops reading: the kernel buffers fill, then the server's send buffer grows.

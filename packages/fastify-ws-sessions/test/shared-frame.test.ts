@@ -6,7 +6,7 @@ import { TestClient, until, within } from '@session-gateway/test-kit'
 import WebSocket, { WebSocketServer } from 'ws'
 import { directSender, encodeTextFrame, SharedFrame, senderIdle } from '../src/shared-frame.js'
 import type { SessionTransport } from '../src/transport.js'
-import { disconnectRecorder, startServer } from './helpers.js'
+import { startServer, startSlowConsumerServer } from './helpers.js'
 
 /** ws's own encoder (untyped in @types/ws), as the reference for the frames built here. */
 const wsFrame = (
@@ -118,14 +118,7 @@ describe('shared frames', () => {
   })
 
   it('a broadcast to a client that stops reading closes it with 1013 at the send-buffer bound', async (t) => {
-    const recorder = disconnectRecorder()
-    const server = await startServer({
-      heartbeatIntervalMs: 0,
-      maxBufferedBytes: 256 * 1024,
-      closeTimeoutMs: 100,
-      onDisconnect: recorder.onDisconnect,
-    })
-    t.after(() => server.close())
+    const { server, recorder } = await startSlowConsumerServer(t)
     const slow = await TestClient.open(server.url)
     const fast = await TestClient.open(server.url)
     const slowSid = await slow.sid()
