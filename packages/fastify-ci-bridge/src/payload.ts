@@ -43,6 +43,8 @@ const MAP32 = 0xd1
 /** Encoded strings of few distinct values (subjects, reply addresses, the content type), by value. */
 const encodedTexts = new Map<string, Buffer>()
 const MAX_ENCODED_TEXTS = 256
+/** Longer strings are encoded each time: the cache holds at most 256 x 256 characters. */
+const MAX_CACHED_LENGTH = 256
 
 /** The encoded `str` value (code, length, UTF-8 bytes) of a string that repeats across messages. */
 function cachedText(value: string, code: number = STR8): Buffer {
@@ -53,6 +55,7 @@ function cachedText(value: string, code: number = STR8): Buffer {
     const out = new Writer(variableSize(length))
     out.text(code, code === STR8 ? STR32 : SYM32, value, length)
     bytes = out.buffer
+    if (value.length > MAX_CACHED_LENGTH) return bytes
     if (encodedTexts.size >= MAX_ENCODED_TEXTS) encodedTexts.clear()
     encodedTexts.set(key, bytes)
   }
