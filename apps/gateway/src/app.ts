@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { setMaxListeners } from 'node:events'
 import type { CiMessage } from '@session-gateway/message-schema'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import fastifyWsSessions, { type ResumeOptions, type WsSessionsOptions } from 'fastify-ws-sessions'
@@ -241,10 +240,8 @@ async function registerSessions(
   },
 ): Promise<SessionsHandle> {
   let shuttingDown = false
+  // Every connect waiting for its CLIENT_CONNECTED stops waiting when it aborts (one listener for all).
   const stopping = new AbortController()
-  // Every connect waiting for its CLIENT_CONNECTED listens on it (and stops when done): as many at once as
-  // sessions are opening, so Node's default of 10 would warn of a leak that is not one.
-  setMaxListeners(0, stopping.signal)
   await app.register(
     fastifyWsSessions,
     sessionOptions(config, {

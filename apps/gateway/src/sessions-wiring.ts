@@ -58,19 +58,43 @@ export function resumeOptions(
 /** `perSec` = 0 turns a token bucket off. */
 const bucket = (perSec: number, burst: number) => (perSec === 0 ? false : { perSec, burst })
 
-/** `'done'` once `work` resolves (rejects as it does), or `'stopped'` as soon as `signal` aborts. */
-function unlessStopped(work: Promise<void>, signal: AbortSignal | undefined): Promise<'done' | 'stopped'> {
-  const done = work.then(() => 'done' as const)
-  if (!signal) return done
-  if (signal.aborted) {
-    done.catch(() => {}) // the caller stops listening; its failure is not an unhandled rejection
-    return Promise.resolve('stopped')
+/**
+ * `unlessStopped(work)`: `'done'` once `work` resolves (rejects as it does), or `'stopped'` as soon as
+ * `signal` aborts. One abort listener for all the waits (a connect waits for its CLIENT_CONNECTED, and
+ * thousands may at once): a wait joins and leaves a set, no EventTarget listener and no closure chain
+ * per connect.
+ */
+function stopWatch(signal: AbortSignal | undefined): (work: Promise<void>) => Promise<'done' | 'stopped'> {
+  if (!signal) return (work) => work.then(() => 'done' as const)
+  const waiting = new Set<() => void>()
+  signal.addEventListener(
+    'abort',
+    () => {
+      for (const stop of waiting) stop()
+      waiting.clear()
+    },
+    { once: true },
+  )
+  return (work) => {
+    if (signal.aborted) {
+      work.catch(() => {}) // the caller stops listening; its failure is not an unhandled rejection
+      return Promise.resolve('stopped')
+    }
+    return new Promise((resolve, reject) => {
+      const stop = () => resolve('stopped')
+      waiting.add(stop)
+      work.then(
+        () => {
+          waiting.delete(stop)
+          resolve('done')
+        },
+        (err: unknown) => {
+          waiting.delete(stop)
+          reject(err)
+        },
+      )
+    })
   }
-  return new Promise((resolve, reject) => {
-    const onAbort = () => resolve('stopped')
-    signal.addEventListener('abort', onAbort, { once: true })
-    done.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
 }
 
 /** Send options of an event without a trace, made once. */
@@ -120,6 +144,7 @@ function lifecycleHooks(
   deps: WiringDeps,
 ): Pick<WsSessionsOptions, 'onConnect' | 'onDetach' | 'onResume' | 'onDisconnect'> {
   const { nodeId } = deps
+  const unlessStopped = stopWatch(deps.stopping)
   // Sessions whose CLIENT_CONNECTED may have reached the UM (accepted, still queued, or timed out
   // with its fate unknown). One refused outright (outbox full, rejected, bridge closed) never did:
   // its CLIENT_DISCONNECTED would tell the UM of a session it never saw, and, since that message is
@@ -138,7 +163,7 @@ function lifecycleHooks(
         const accepted = deps.backend.sendToUserManager(
           clientConnected({ sid: session.sid, node: nodeId, meta: sessionMeta(session) }),
         )
-        const outcome = await unlessStopped(accepted, deps.stopping)
+        const outcome = await unlessStopped(accepted)
         announced.add(session)
         if (outcome === 'stopped') {
           accepted.catch(() => {})

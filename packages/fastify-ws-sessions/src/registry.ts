@@ -499,7 +499,9 @@ export class Registry implements SessionRegistry, SessionHost {
     meta: Pick<Connection, 'remoteAddress' | 'userAgent' | 'origin' | 'user' | 'userId'> = connection,
   ): WsSession {
     const session = new WsSession({
-      ...init,
+      sid: init.sid,
+      connectedAt: init.connectedAt,
+      stream: init.stream,
       socket: connection.socket,
       transport: connection.transport,
       log: connection.log,

@@ -299,7 +299,7 @@ export class WsSession implements Session, Corked {
     // Many frames in one turn (a replay): they go to the kernel now, as they would uncorked, so the
     // slow-consumer bound below sees what the client really did not take.
     if (buffered > CORKED_MAX_BYTES && this.#corked !== undefined) {
-      this.flushWrites()
+      this.#writeNow()
       buffered = socket.bufferedAmount
     }
     if (buffered > this.#host.options.maxBufferedBytes) {
@@ -425,6 +425,13 @@ export class WsSession implements Session, Corked {
     this.#corked = transport
     transport.cork()
     this.#host.writeBatch.add(this)
+  }
+
+  /** What is corked leaves now, the upgrade's own cork included (`WriteBatch.hold`, resume on). */
+  #writeNow(): void {
+    const transport = this.#corked
+    this.flushWrites()
+    while (transport !== undefined && transport.writableCorked > 0) transport.uncork()
   }
 
   /** Called by the write batch at the end of the turn: what this session wrote in it leaves now. */

@@ -1,5 +1,5 @@
 import { MAX_USER_ID_LENGTH } from '@session-gateway/message-schema'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { ClientLimits } from './client-limits.js'
 import { clientKeyOf, type ResolvedOptions } from './options.js'
 import type { Registry } from './registry.js'
@@ -33,6 +33,10 @@ export const REJECTIONS: Record<RejectCode, { status: number; message: string }>
 /** `Retry-After` in whole seconds (at least 1) for a refusal that will pass once a token is back. */
 function retryAfter(reply: FastifyReply, ms: number): void {
   reply.header('retry-after', String(Math.max(1, Math.ceil(ms / 1000))))
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function'
 }
 
 function isClaims(value: unknown): value is UserClaims {
@@ -134,38 +138,95 @@ export function createUpgradeGuard(
     return undefined
   }
 
-  return async function upgradeGuard(request: FastifyRequest, reply: FastifyReply) {
-    if (!request.ws) return // plain HTTP: the route answers 426
-    if (registry.closing) return reject(request, reply, RejectCode.SHUTTING_DOWN)
-    const { allowedOrigins, authenticate } = options
+  /** Last: the per-client limits. True: the upgrade goes on; false: refused (answered). */
+  function admit(request: FastifyRequest, reply: FastifyReply, user: Authenticated | undefined): boolean {
+    if (clientCheck(request, reply, user)) return false
+    // With resume on, the `session` frame follows the `101` in the same turn: both leave in one write.
+    if (options.resume) registry.writeBatch.hold(request.raw.socket)
+    return true
+  }
+
+  /** The checks after `authenticate`: its claims, the user id, capacity again, the per-client limits. */
+  function afterAuthenticate(request: FastifyRequest, reply: FastifyReply, result: unknown): boolean {
+    if (!isClaims(result)) {
+      reject(request, reply, RejectCode.UNAUTHORIZED)
+      return false
+    }
+    const outcome = userIdOf(options, result)
+    if (!outcome.ok) {
+      reject(request, reply, RejectCode.UNAUTHORIZED, { why: outcome.why })
+      return false
+    }
+    // The node may have filled up or started closing while authenticate ran.
+    const late = capacityCheck()
+    if (late) {
+      reject(request, reply, late)
+      return false
+    }
+    const user: Authenticated = { claims: result, userId: outcome.userId }
+    authenticated.set(request, user)
+    return admit(request, reply, user)
+  }
+
+  /** The checks before `authenticate`. True: go on; false: refused (answered). */
+  function beforeAuthenticate(request: FastifyRequest, reply: FastifyReply): boolean {
+    if (registry.closing) {
+      reject(request, reply, RejectCode.SHUTTING_DOWN)
+      return false
+    }
+    const { allowedOrigins } = options
     if (allowedOrigins) {
       const origin = request.headers.origin
       if (origin === undefined || !allowedOrigins.has(origin)) {
-        return reject(request, reply, RejectCode.ORIGIN_NOT_ALLOWED)
+        reject(request, reply, RejectCode.ORIGIN_NOT_ALLOWED)
+        return false
       }
     }
     const full = capacityCheck()
-    if (full) return reject(request, reply, full)
-    const overBudget = addressCheck(request, reply)
-    if (overBudget) return overBudget
-    let user: Authenticated | undefined
-    if (authenticate) {
-      let result: unknown
-      try {
-        result = await authenticate(request)
-      } catch (err) {
-        request.log.info({ err }, 'authenticate threw')
-        result = undefined
-      }
-      if (!isClaims(result)) return reject(request, reply, RejectCode.UNAUTHORIZED)
-      const outcome = userIdOf(options, result)
-      if (!outcome.ok) return reject(request, reply, RejectCode.UNAUTHORIZED, { why: outcome.why })
-      // The node may have filled up or started closing while authenticate ran.
-      const late = capacityCheck()
-      if (late) return reject(request, reply, late)
-      user = { claims: result, userId: outcome.userId }
-      authenticated.set(request, user)
+    if (full) {
+      reject(request, reply, full)
+      return false
     }
-    return clientCheck(request, reply, user)
+    return addressCheck(request, reply) === undefined
+  }
+
+  // A callback hook, not an async one: an upgrade without `authenticate` (or with a synchronous one)
+  // goes through every check without a promise. A refusal is answered here and `done` is not called.
+  return function upgradeGuard(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+    if (!request.ws) {
+      done() // plain HTTP: the route answers 426
+      return
+    }
+    if (!beforeAuthenticate(request, reply)) return
+    const { authenticate } = options
+    if (!authenticate) {
+      if (admit(request, reply, undefined)) done()
+      return
+    }
+    let result: unknown
+    try {
+      result = authenticate(request)
+    } catch (err) {
+      request.log.info({ err }, 'authenticate threw')
+      result = undefined
+    }
+    if (!isPromiseLike(result)) {
+      if (afterAuthenticate(request, reply, result)) done()
+      return
+    }
+    const finish = (claims: unknown) => {
+      let admitted: boolean
+      try {
+        admitted = afterAuthenticate(request, reply, claims)
+      } catch (err) {
+        done(err as Error)
+        return
+      }
+      if (admitted) done()
+    }
+    result.then(finish, (err: unknown) => {
+      request.log.info({ err }, 'authenticate threw')
+      finish(undefined)
+    })
   }
 }

@@ -1,3 +1,5 @@
+import type { Writable } from 'node:stream'
+
 /** A session whose socket was corked for the current event-loop turn. */
 export interface Corked {
   /** Uncorks the socket: what the turn wrote leaves in one write. */
@@ -15,16 +17,36 @@ export interface Corked {
  */
 export class WriteBatch {
   #corked: Corked[] = []
+  /** Sockets corked before any session had them (an upgrade's `101`, see {@link hold}). */
+  #held: Writable[] = []
   #scheduled = false
   readonly #flush = (): void => {
     this.#scheduled = false
     const corked = this.#corked
+    const held = this.#held
     this.#corked = []
+    if (held.length > 0) this.#held = []
     for (const session of corked) session.flushWrites()
+    for (const socket of held) socket.uncork()
   }
 
   add(session: Corked): void {
     this.#corked.push(session)
+    this.#schedule()
+  }
+
+  /**
+   * Corks `socket` until the end of the turn: what is written on it meanwhile (the upgrade's `101` and
+   * the session's first frame) leaves in one write.
+   */
+  hold(socket: Writable): void {
+    if (socket.destroyed) return
+    socket.cork()
+    this.#held.push(socket)
+    this.#schedule()
+  }
+
+  #schedule(): void {
     if (this.#scheduled) return
     this.#scheduled = true
     setImmediate(this.#flush)

@@ -89,6 +89,53 @@ describe('resume: the session frame and seq', () => {
   })
 })
 
+describe('resume: the upgrade answer', () => {
+  /** Counts the writes (system calls) on each upgraded TCP socket, in connection order. */
+  function countWrites(server: TestServer): number[] {
+    const counts: number[] = []
+    server.app.server.prependListener('upgrade', (_request, socket: Socket) => {
+      const i = counts.push(0) - 1
+      const raw = socket as Socket & {
+        _write: (...args: unknown[]) => unknown
+        _writev: (...args: unknown[]) => unknown
+      }
+      const write = raw._write
+      const writev = raw._writev
+      raw._write = function (this: Socket, ...args: unknown[]) {
+        counts[i] = (counts[i] ?? 0) + 1
+        return write.apply(this, args)
+      }
+      raw._writev = function (this: Socket, ...args: unknown[]) {
+        counts[i] = (counts[i] ?? 0) + 1
+        return writev.apply(this, args)
+      }
+    })
+    return counts
+  }
+
+  it('the 101, the session frame and the replayed frames reach the socket in one write', async (t) => {
+    const { server, hooks } = await resumeServer()
+    t.after(() => server.close())
+    const registry = server.app.wsSessions
+    const writes = countWrites(server)
+    const { client, session } = await connect(server.url)
+    assert.deepEqual(writes, [1], 'a new session: the 101 and the session frame in one write')
+    client.ws.terminate()
+    await until(() => hooks.detached.length === 1, { timeoutMs: 3000, what: 'onDetach' })
+    registry.send(session.sid, 'e', 1)
+    registry.send(session.sid, 'e', 2)
+    const back = await connect(server.url, { token: session.resumeToken, lastSeq: 0 })
+    assert.equal(back.session.replayed, 2)
+    assert.equal((await take(back.client, 2)).length, 2)
+    assert.deepEqual(
+      writes,
+      [1, 1],
+      'a resume: the 101, the session frame and both replayed frames in one write',
+    )
+    await back.client.close()
+  })
+})
+
 describe('resume on the same node', () => {
   it('a dropped connection detaches; the resume gets the same SID, rooms and every missed frame in order, then live ones', async (t) => {
     const { server, hooks } = await resumeServer()

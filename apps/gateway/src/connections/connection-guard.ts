@@ -59,9 +59,15 @@ export class ConnectionGuard {
   #closing = false
 
   readonly #options: ConnectionGuardOptions
+  readonly #socketClosed: (this: Socket) => void
 
   constructor(options: ConnectionGuardOptions) {
     this.#options = options
+    const guard = this
+    this.#socketClosed = function (this: Socket) {
+      guard.#open--
+      guard.#forget(this)
+    }
   }
 
   /** Open TCP connections on the listener (sessions included). */
@@ -146,10 +152,8 @@ export class ConnectionGuard {
     const tracked: Tracked = { peerKey, key: undefined, outstanding: 0, lastRequest: undefined }
     this.#http.set(socket, tracked)
     if (peerKey !== undefined) this.#count(tracked, peerKey)
-    socket.once('close', () => {
-      this.#open--
-      this.#forget(socket)
-    })
+    // One listener for every socket (a socket closes once): no closure and no `once` wrapper per connection.
+    socket.on('close', this.#socketClosed)
     if (this.#open >= this.#options.maxConnections) this.#evictOldest(socket)
   }
 

@@ -62,9 +62,13 @@ export function guardConnections(app: FastifyInstance, wiring: GuardWiring): Con
     },
   })
   guard.attach(app.server)
-  app.addHook('onRequest', async (request, reply) => {
-    if (guard.addressKnown(request.raw.socket, request.ip)) return
-    return reply.code(429).header('connection', 'close').send({
+  // A callback hook (no promise per request); a refusal is answered here and `done` is not called.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (guard.addressKnown(request.raw.socket, request.ip)) {
+      done()
+      return
+    }
+    reply.code(429).header('connection', 'close').send({
       code: 'TOO_MANY_PENDING_CONNECTIONS',
       message: 'too many connections from this address without a complete request, retry later',
     })
