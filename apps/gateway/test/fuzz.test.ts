@@ -13,7 +13,10 @@ it('fuzz: 20,000 frames at /ws and 2,000 AMQP bodies at the node address, every 
       maxPayload: 64 * 1024,
       batch: 200,
       heapGrowthBoundBytes: 16 * 1024 * 1024,
-      rssGrowthBoundBytes: 64 * 1024 * 1024,
+      // The heap bound (after GC) is the leak check. RSS also moves with the allocator and the load:
+      // the same seed grew it by 16-50 MB on an idle machine and once 73 MB under load, on this code
+      // and on the code before it alike, so its bound only catches a gross leak outside the heap.
+      rssGrowthBoundBytes: 128 * 1024 * 1024,
     },
     (line) => t.diagnostic(line),
   )
