@@ -26,6 +26,12 @@ export function checkSendOptions(options: SendOptions): void {
   }
 }
 
+/** The message's subject: the option, else the body's `type` when it is a string. */
+export function subjectOf(body: object, options: SendOptions): string | undefined {
+  const type = (body as { type?: unknown }).type
+  return options.subject ?? (typeof type === 'string' ? type : undefined)
+}
+
 /**
  * Encodes a body as PROTOCOL.md section 2 says: one data section of UTF-8 JSON, content_type
  * application/json, subject = the body's `type`, a unique message_id. Throws a TypeError when the
@@ -40,7 +46,7 @@ export function encodeJsonMessage(body: object, options: SendOptions = {}): Mess
     content_type: JSON_CONTENT_TYPE,
     message_id: wireId(options.messageId ?? randomUUID()) as Message['message_id'],
   }
-  const subject = options.subject ?? (typeof body.type === 'string' ? body.type : undefined)
+  const subject = subjectOf(body, options)
   if (subject !== undefined) message.subject = subject
   if (options.replyTo !== undefined) message.reply_to = options.replyTo
   if (options.correlationId !== undefined) {

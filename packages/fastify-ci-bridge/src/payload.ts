@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { JSON_CONTENT_TYPE } from '@session-gateway/message-schema'
 import rhea from 'rhea'
 import type { AmqpIdInput } from './amqp-ids.js'
-import { checkSendOptions, encodeJsonMessage, isPlainObject } from './codec.js'
+import { checkSendOptions, encodeJsonMessage, isPlainObject, subjectOf } from './codec.js'
 import type { SendOptions } from './types.js'
 
 /**
@@ -40,27 +40,32 @@ const LIST32 = 0xd0
 const MAP8 = 0xc1
 const MAP32 = 0xd1
 
-/** Encoded strings of few distinct values (subjects, reply addresses, the content type), by value. */
+/** Encoded strings of few distinct values (subjects, reply addresses), by value. */
 const encodedTexts = new Map<string, Buffer>()
 const MAX_ENCODED_TEXTS = 256
 /** Longer strings are encoded each time: the cache holds at most 256 x 256 characters. */
 const MAX_CACHED_LENGTH = 256
 
-/** The encoded `str` value (code, length, UTF-8 bytes) of a string that repeats across messages. */
-function cachedText(value: string, code: number = STR8): Buffer {
-  const key = code === STR8 ? value : `\u0000${code}:${value}`
-  let bytes = encodedTexts.get(key)
+/** A string value encoded (code, length, UTF-8 bytes) on its own. */
+function encodedText(value: string, small: number, large: number): Buffer {
+  const length = Buffer.byteLength(value)
+  const out = new Writer(variableSize(length))
+  out.text(small, large, value, length)
+  return out.buffer
+}
+
+/** The encoded `str` value of a string that repeats across messages. */
+function cachedText(value: string): Buffer {
+  let bytes = encodedTexts.get(value)
   if (bytes === undefined) {
-    const length = Buffer.byteLength(value)
-    const out = new Writer(variableSize(length))
-    out.text(code, code === STR8 ? STR32 : SYM32, value, length)
-    bytes = out.buffer
+    bytes = encodedText(value, STR8, STR32)
     if (value.length > MAX_CACHED_LENGTH) return bytes
     if (encodedTexts.size >= MAX_ENCODED_TEXTS) encodedTexts.clear()
-    encodedTexts.set(key, bytes)
+    encodedTexts.set(value, bytes)
   }
   return bytes
 }
+
 /** Bytes of a variable-width value (string, symbol, binary) of `length` bytes, code included. */
 const variableSize = (length: number): number => (length > 255 ? 5 : 2) + length
 /** Bytes of a list or map whose elements take `body` bytes, code included. */
@@ -71,8 +76,6 @@ interface EncodedId {
   size: number
   write(out: Writer): void
 }
-
-const UUID_PATTERN = /-/g
 
 /** Whether every character is ASCII (one UTF-8 byte each); for short strings only (a JS loop). */
 function isShortAscii(text: string): boolean {
@@ -94,7 +97,7 @@ function encodedId(id: AmqpIdInput): EncodedId {
     return { size: 9, write: (out) => out.ulong(value) }
   }
   if (id.type === 'uuid') {
-    const bytes = Buffer.from(id.value.replace(UUID_PATTERN, ''), 'hex')
+    const bytes = rhea.string_to_uuid(id.value)
     return { size: 17, write: (out) => out.fixed(UUID, bytes) }
   }
   const bytes = Buffer.from(id.value.buffer, id.value.byteOffset, id.value.byteLength)
@@ -194,6 +197,9 @@ class Writer {
   }
 }
 
+/** The content type, a symbol, encoded once (after `Writer`, which it needs). */
+const CONTENT_TYPE = encodedText(JSON_CONTENT_TYPE, SYM8, SYM32)
+
 /** A string-keyed map of strings and booleans, sized; undefined when a value needs rhea's number typing. */
 function simpleMap(
   properties: Record<string, string | number | boolean>,
@@ -234,10 +240,9 @@ export function encodeJsonPayload(body: object, options: SendOptions = {}): Buff
   const jsonLength = Buffer.byteLength(json)
   const messageId = encodedId(options.messageId ?? randomUUID())
   const correlationId = options.correlationId === undefined ? undefined : encodedId(options.correlationId)
-  const subjectText = options.subject ?? (typeof body.type === 'string' ? body.type : undefined)
+  const subjectText = subjectOf(body, options)
   const subject = subjectText === undefined ? undefined : cachedText(subjectText)
   const replyTo = options.replyTo === undefined ? undefined : cachedText(options.replyTo)
-  const contentType = cachedText(JSON_CONTENT_TYPE, SYM8)
 
   // header: [durable, priority, ttl], up to the last field given
   const { durable, ttl } = options
@@ -250,7 +255,7 @@ export function encodeJsonPayload(body: object, options: SendOptions = {}): Buff
     (subject === undefined ? 1 : subject.length) +
     (replyTo === undefined ? 1 : replyTo.length) +
     (correlationId === undefined ? 1 : correlationId.size) +
-    contentType.length
+    CONTENT_TYPE.length
 
   const size =
     (headerCount === 0 ? 0 : 3 + compoundSize(headerBody, headerCount)) +
@@ -281,7 +286,7 @@ export function encodeJsonPayload(body: object, options: SendOptions = {}): Buff
   else out.raw(replyTo)
   if (correlationId === undefined) out.byte(NULL)
   else correlationId.write(out)
-  out.raw(contentType)
+  out.raw(CONTENT_TYPE)
   if (map !== undefined) {
     out.section(APPLICATION_PROPERTIES)
     out.compound(MAP8, MAP32, map.body, map.entries.length * 2)
