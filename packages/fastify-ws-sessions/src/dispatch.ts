@@ -12,6 +12,7 @@ import type { RawData } from 'ws'
 import { SessionError } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import type { WsSession } from './session.js'
+import { isThenable } from './thenable.js'
 import type { EventHandler } from './types.js'
 
 /** What the dispatcher needs from the registry. */
@@ -27,14 +28,6 @@ function toText(data: RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8')
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8')
   return Buffer.from(data).toString('utf8')
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  )
 }
 
 /** A reply frame when the client gave a usable id, else an error frame. */

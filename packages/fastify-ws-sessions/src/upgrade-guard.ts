@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import { ClientLimits } from './client-limits.js'
 import { clientKeyOf, type ResolvedOptions } from './options.js'
 import type { Registry } from './registry.js'
+import { isThenable } from './thenable.js'
 import type { UserClaims } from './types.js'
 
 /** Codes of the HTTP answers to a refused upgrade (also the keys of `stats.rejectedUpgrades`). */
@@ -33,10 +34,6 @@ export const REJECTIONS: Record<RejectCode, { status: number; message: string }>
 /** `Retry-After` in whole seconds (at least 1) for a refusal that will pass once a token is back. */
 function retryAfter(reply: FastifyReply, ms: number): void {
   reply.header('retry-after', String(Math.max(1, Math.ceil(ms / 1000))))
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function'
 }
 
 function isClaims(value: unknown): value is UserClaims {
@@ -210,7 +207,7 @@ export function createUpgradeGuard(
       request.log.info({ err }, 'authenticate threw')
       result = undefined
     }
-    if (!isPromiseLike(result)) {
+    if (!isThenable(result)) {
       if (afterAuthenticate(request, reply, result)) done()
       return
     }
