@@ -5,7 +5,7 @@ import fastifyWsSessions, { type ResumeOptions, type WsSessionsOptions } from 'f
 import { createJwtAuthenticator, createJwtVerifier, type TokenVerifier } from './auth/jwt-authenticator.js'
 import { registerAmqpBackend } from './backend/amqp-backend.js'
 import { EMBEDDED_BROADCAST_ADDRESS, EMBEDDED_NODE_ADDRESS, EmbeddedBus } from './backend/embedded-bus.js'
-import type { Backend, CiMeta } from './backend/types.js'
+import type { Backend, CiMessageHandler, CiMeta } from './backend/types.js'
 import { createCiDispatcher } from './ci-dispatcher.js'
 import { API_MAX_CONNECTIONS } from './config/connection-budget.js'
 import type { GatewayConfig } from './config/load-config.js'
@@ -114,12 +114,19 @@ export async function buildGateway(
     count: counters.ciMessage,
   })
   const onCiMessage = overrides.onCiMessage
-  backend.consume(async (message, meta) => {
-    await onCiMessage?.(message, meta)
-    // A session this node handed over to another node: its new node answers.
-    if (await services.forward(message, meta)) return
-    return dispatch(message, meta)
-  })
+  // A session this node handed over to another node: its new node answers. A message for this node
+  // is dispatched in the turn it arrived, without a promise, unless something on its way needs one.
+  const route: CiMessageHandler = (message, meta) => {
+    const forwarded = services.forward(message, meta)
+    if (forwarded === false) return dispatch(message, meta)
+    if (forwarded === true) return undefined
+    return forwarded.then((done) => (done ? undefined : dispatch(message, meta)))
+  }
+  backend.consume(
+    onCiMessage === undefined
+      ? route
+      : (message, meta) => Promise.resolve(onCiMessage(message, meta)).then(() => route(message, meta)),
+  )
   // After the sessions plugin: its preClose (the drain, with 503s to new upgrades) runs before the
   // guard closes what has no complete request.
   const connections = guardListeners(app, api, config, { warnings, counters })

@@ -104,12 +104,13 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
     ...createPresenceHandlers(sessions, nodeId),
   }
 
-  return async function dispatch(message: CiMessage, meta: CiMeta): Promise<void> {
+  // Not async: a message without reply_to is done when this returns; one with it, once its RESULT went.
+  return function dispatch(message: CiMessage, meta: CiMeta): Promise<void> | undefined {
     // On the broadcast address only the node holding the SID answers a SID-targeted message.
     if (meta.source === 'broadcast' && SID_TARGETED_TYPES.has(message.type) && 'sid' in message) {
       if (!sessions.has(message.sid)) {
         deps.count?.(message.type, 'not_here')
-        return
+        return undefined
       }
     }
     let result: ReturnType<typeof resultOk> | ReturnType<typeof resultError>
@@ -127,9 +128,9 @@ export function createCiDispatcher(deps: CiDispatcherDeps) {
         deps.count?.(message.type, CiErrorCode.INTERNAL)
       }
     }
-    if (!meta.replyTo) return
+    if (!meta.replyTo) return undefined
     // The effect is done; a RESULT that cannot be sent must not undo or repeat it.
-    await deps.reply(meta, result).catch((err: unknown) => {
+    return deps.reply(meta, result).catch((err: unknown) => {
       const details = { err, type: message.type, messageId: meta.messageId, replyTo: meta.replyTo }
       deps.warnings.warn(deps.log, details, 'RESULT not sent')
     })

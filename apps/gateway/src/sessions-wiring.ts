@@ -225,7 +225,12 @@ function lifecycleHooks(
 /** Every other event, forwarded as CLIENT_EVENT and acknowledged only once the broker accepted it. */
 function eventHook(deps: WiringDeps): NonNullable<WsSessionsOptions['onEvent']> {
   const { nodeId } = deps
-  return async (session, data, frame) => {
+  const accepted = (): undefined => {
+    deps.onClientEvent?.('accepted')
+    return undefined
+  }
+  // Not an async function: the broker's promise with one continuation per event, no more.
+  return (session, data, frame) => {
     // clientEvent leaves out the fields that are undefined: no spread objects made per event.
     const body = clientEvent({
       sid: session.sid,
@@ -234,19 +239,21 @@ function eventHook(deps: WiringDeps): NonNullable<WsSessionsOptions['onEvent']> 
       data,
       requestId: frame.id,
     })
-    try {
-      // The frame's W3C trace goes on as the CLIENT_EVENT's traceparent/tracestate application_properties.
-      await deps.backend.sendToUserManager(body, frame.trace ? { trace: frame.trace } : NO_TRACE)
-    } catch (err) {
-      deps.onClientEvent?.('unavailable')
-      const detail = (err as { code?: string; message?: string }).code ?? 'error'
-      deps.warnings.warn(session.log, { err, event: frame.event }, 'client event not accepted by the broker')
-      throw new SessionError(
-        ClientErrorCode.UNAVAILABLE,
-        `the event could not be delivered to the backend (${detail}); retry later`,
-      )
-    }
-    deps.onClientEvent?.('accepted')
-    return undefined
+    // The frame's W3C trace goes on as the CLIENT_EVENT's traceparent/tracestate application_properties.
+    return deps.backend
+      .sendToUserManager(body, frame.trace ? { trace: frame.trace } : NO_TRACE)
+      .then(accepted, (err: unknown) => {
+        deps.onClientEvent?.('unavailable')
+        const detail = (err as { code?: string; message?: string }).code ?? 'error'
+        deps.warnings.warn(
+          session.log,
+          { err, event: frame.event },
+          'client event not accepted by the broker',
+        )
+        throw new SessionError(
+          ClientErrorCode.UNAVAILABLE,
+          `the event could not be delivered to the backend (${detail}); retry later`,
+        )
+      })
   }
 }

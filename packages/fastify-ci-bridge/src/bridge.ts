@@ -217,7 +217,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
 
   #addReceiver(
     spec: { address: string; durable: boolean; credit: number; failFast: boolean },
-    process: (message: Message) => Promise<Settlement>,
+    process: (message: Message) => Settlement | Promise<Settlement>,
     attachNow = true,
   ): LinkReceiver {
     const receiver = new LinkReceiver({
@@ -241,7 +241,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     source: string,
     decode: (body: unknown) => AmqpDecodeResult<T>,
     handler: (message: T, meta: ReceivedMeta) => Promise<void> | void,
-  ): (message: Message) => Promise<Settlement> {
+  ): (message: Message) => Settlement | Promise<Settlement> {
     return createConsumer({
       source,
       decode,
@@ -323,6 +323,21 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
   // ---- public API ----
 
   send(address: string, body: object, options: SendOptions = {}): Promise<void> {
+    return this.#send(address, body, options, options.replyTo, options.durable)
+  }
+
+  /**
+   * `send` with the reply address and `durable` given apart from `options`: `sendToUserManager`
+   * fills in its defaults without a new options object per message (an object spread of options
+   * of many shapes gives every copy a map of its own, and every later read of it a cache miss).
+   */
+  #send(
+    address: string,
+    body: object,
+    options: SendOptions,
+    replyTo: string | undefined,
+    durable: boolean | undefined,
+  ): Promise<void> {
     // While close() waits for running handlers, their replies (and other sends) still go out.
     if (this.#sendsClosed) return Promise.reject(new BridgeError('CLOSED', 'bridge closed', { address }))
     if (typeof address !== 'string' || address === '') {
@@ -336,7 +351,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     }
     let payload: Buffer
     try {
-      payload = encodeJsonPayload(body, options)
+      payload = encodeJsonPayload(body, options, replyTo, durable)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -363,11 +378,13 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
   }
 
   sendToUserManager(body: object, options: SendOptions = {}): Promise<void> {
-    return this.send(this.userManagerAddress, body, {
-      ...options,
-      replyTo: options.replyTo ?? this.nodeReplyTo,
-      durable: options.durable ?? true,
-    })
+    return this.#send(
+      this.userManagerAddress,
+      body,
+      options,
+      options.replyTo ?? this.nodeReplyTo,
+      options.durable ?? true,
+    )
   }
 
   request(address: string, body: object, options: RequestOptions = {}): Promise<RequestReplyResult> {

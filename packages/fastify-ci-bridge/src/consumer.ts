@@ -36,6 +36,13 @@ export interface ConsumerOptions<T> {
   ) => Promise<void>
 }
 
+/** The settlement of every message handled or dropped as a duplicate (never modified). */
+const ACCEPTED: Settlement = Object.freeze({ outcome: 'accepted' })
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
+}
+
 function typeOf(message: unknown): string {
   if (typeof message === 'object' && message !== null && 'type' in message) {
     const type = (message as { type: unknown }).type
@@ -52,10 +59,92 @@ function typeOf(message: unknown): string {
  * waits for it. Otherwise the handler runs and the message is settled `accepted` once it resolves, or
  * `rejected` (`amqp:internal-error`, plus a `RESULT` error `INTERNAL`) when it throws.
  */
-export function createConsumer<T>(options: ConsumerOptions<T>): (message: Message) => Promise<Settlement> {
+export function createConsumer<T>(
+  options: ConsumerOptions<T>,
+): (message: Message) => Settlement | Promise<Settlement> {
   const { source, decode, handler, dedupe, log, stats, replyError, replyAddress } = options
 
-  return async (amqpMessage: Message): Promise<Settlement> => {
+  const duplicate = (id: string): Settlement => {
+    stats.duplicate()
+    log.debug({ source, messageId: id }, 'amqp: duplicate dropped')
+    return ACCEPTED
+  }
+
+  const rejectInvalid = async (
+    meta: ReceivedMeta,
+    correlationId: AmqpId | undefined,
+    error: { code: string; message: string },
+    type: string | undefined,
+  ): Promise<Settlement> => {
+    stats.invalid()
+    log.warn(
+      {
+        source,
+        type: type ?? meta.subject,
+        messageId: meta.messageId,
+        code: error.code,
+        error: error.message,
+      },
+      'amqp: message rejected',
+    )
+    if (meta.replyTo) await replyError(meta.replyTo, correlationId, error.code, error.message)
+    return {
+      outcome: 'rejected',
+      condition: DECODE_ERROR_CONDITION,
+      description: `${error.code}: ${error.message}`,
+    }
+  }
+
+  const handlerFailed = async (
+    message: T,
+    meta: ReceivedMeta,
+    correlationId: AmqpId | undefined,
+    id: string | undefined,
+    error: unknown,
+  ): Promise<Settlement> => {
+    const description = error instanceof Error ? error.message : String(error)
+    log.error(
+      { source, type: typeOf(message), messageId: id, err: error },
+      'amqp: message handler failed; message rejected',
+    )
+    if (meta.replyTo) await replyError(meta.replyTo, correlationId, CiErrorCode.INTERNAL, description)
+    return { outcome: 'rejected', condition: HANDLER_ERROR_CONDITION, description }
+  }
+
+  // Runs the handler; a handler that finishes in the same turn (no promise) is settled in that turn,
+  // without a promise of the consumer's own.
+  const run = (
+    message: T,
+    meta: ReceivedMeta,
+    correlationId: AmqpId | undefined,
+    id: string | undefined,
+  ): Settlement | Promise<Settlement> => {
+    const finish = id === undefined ? undefined : dedupe.begin(id)
+    stats.received(typeOf(message))
+    let result: Promise<void> | void
+    try {
+      result = handler(message, meta)
+    } catch (error) {
+      finish?.(false)
+      return handlerFailed(message, meta, correlationId, id, error)
+    }
+    if (!isPromiseLike(result)) {
+      finish?.(true)
+      return ACCEPTED
+    }
+    return Promise.resolve(result).then(
+      () => {
+        finish?.(true)
+        return ACCEPTED
+      },
+      (error: unknown) => {
+        finish?.(false)
+        return handlerFailed(message, meta, correlationId, id, error)
+      },
+    )
+  }
+
+  return (amqpMessage: Message): Settlement | Promise<Settlement> => {
     const meta = metaOf(amqpMessage, source, replyAddress)
     const correlationId = meta.amqpMessageId ?? meta.amqpCorrelationId
     let decoded: AmqpDecodeResult<T>
@@ -67,53 +156,16 @@ export function createConsumer<T>(options: ConsumerOptions<T>): (message: Messag
         error: { code: CiErrorCode.INVALID, message: `decoder failed: ${String(error)}` },
       }
     }
-    if (!decoded.ok) {
-      stats.invalid()
-      log.warn(
-        {
-          source,
-          type: decoded.type ?? meta.subject,
-          messageId: meta.messageId,
-          code: decoded.error.code,
-          error: decoded.error.message,
-        },
-        'amqp: message rejected',
-      )
-      if (meta.replyTo)
-        await replyError(meta.replyTo, correlationId, decoded.error.code, decoded.error.message)
-      return {
-        outcome: 'rejected',
-        condition: DECODE_ERROR_CONDITION,
-        description: `${decoded.error.code}: ${decoded.error.message}`,
-      }
-    }
+    if (!decoded.ok) return rejectInvalid(meta, correlationId, decoded.error, decoded.type)
+    const message = decoded.message
 
     // Keyed with the id's type: the ulong 7 and the string "7" are two messages.
     const id = meta.amqpMessageId === undefined ? undefined : idKey(meta.amqpMessageId)
-    if (id !== undefined) {
-      let status = dedupe.status(id)
-      if (typeof status !== 'string') status = (await status) ? 'done' : 'new'
-      if (status === 'done') {
-        stats.duplicate()
-        log.debug({ source, messageId: id }, 'amqp: duplicate dropped')
-        return { outcome: 'accepted' }
-      }
-    }
-    const finish = id === undefined ? undefined : dedupe.begin(id)
-    stats.received(typeOf(decoded.message))
-    try {
-      await handler(decoded.message, meta)
-      finish?.(true)
-      return { outcome: 'accepted' }
-    } catch (error) {
-      finish?.(false)
-      const description = error instanceof Error ? error.message : String(error)
-      log.error(
-        { source, type: typeOf(decoded.message), messageId: id, err: error },
-        'amqp: message handler failed; message rejected',
-      )
-      if (meta.replyTo) await replyError(meta.replyTo, correlationId, CiErrorCode.INTERNAL, description)
-      return { outcome: 'rejected', condition: HANDLER_ERROR_CONDITION, description }
-    }
+    if (id === undefined) return run(message, meta, correlationId, undefined)
+    const status = dedupe.status(id)
+    if (status === 'done') return duplicate(id)
+    if (status === 'new') return run(message, meta, correlationId, id)
+    // A copy of a message still being handled: its original's result decides.
+    return status.then((succeeded) => (succeeded ? duplicate(id) : run(message, meta, correlationId, id)))
   }
 }

@@ -226,15 +226,21 @@ function simpleMap(
  * Encodes a body as PROTOCOL.md section 2 says (one data section of UTF-8 JSON, content_type
  * application/json, subject = the body's `type`, a unique message_id) into the bytes of the AMQP
  * message. Throws a TypeError when the body is not a plain JSON object or an option is invalid,
- * exactly as `encodeJsonMessage`.
+ * exactly as `encodeJsonMessage`. `replyToText` and `durable` stand for those two options (the
+ * bridge passes its defaults for the UM there, not in a copy of `options`).
  */
-export function encodeJsonPayload(body: object, options: SendOptions = {}): Buffer {
+export function encodeJsonPayload(
+  body: object,
+  options: SendOptions = {},
+  replyToText: string | undefined = options.replyTo,
+  durable: boolean | undefined = options.durable,
+): Buffer {
   if (!isPlainObject(body)) throw new TypeError('body must be a plain JSON object')
   checkSendOptions(options)
   const properties = options.applicationProperties
   const map = properties === undefined ? undefined : simpleMap(properties)
   if (properties !== undefined && map === undefined) {
-    return rhea.message.encode(encodeJsonMessage(body, options))
+    return rhea.message.encode(encodeJsonMessage(body, { ...options, replyTo: replyToText, durable }))
   }
   const json = JSON.stringify(body)
   const jsonLength = Buffer.byteLength(json)
@@ -242,10 +248,10 @@ export function encodeJsonPayload(body: object, options: SendOptions = {}): Buff
   const correlationId = options.correlationId === undefined ? undefined : encodedId(options.correlationId)
   const subjectText = subjectOf(body, options)
   const subject = subjectText === undefined ? undefined : cachedText(subjectText)
-  const replyTo = options.replyTo === undefined ? undefined : cachedText(options.replyTo)
+  const replyTo = replyToText === undefined ? undefined : cachedText(replyToText)
 
   // header: [durable, priority, ttl], up to the last field given
-  const { durable, ttl } = options
+  const { ttl } = options
   const headerCount = ttl !== undefined ? 3 : durable !== undefined ? 1 : 0
   const headerBody = headerCount === 0 ? 0 : headerCount === 1 ? 1 : 1 + 1 + 5
   // properties: [message_id, user_id, to, subject, reply_to, correlation_id, content_type]

@@ -18,12 +18,24 @@ export interface LinkReceiverOptions extends LinkSettings {
    * the caller learns the address is bad). false: retry like any later failure (the bridge's own links).
    */
   failFast: boolean
-  /** Handles one message; never rejects. The delivery is settled with what it resolves to. */
-  process: (message: Message) => Promise<Settlement>
+  /**
+   * Handles one message; never rejects. The delivery is settled with what it returns, at once when
+   * that is a settlement (a handler that finished in the same turn), else once the promise resolves.
+   */
+  process: (message: Message) => Settlement | Promise<Settlement>
   /** Counts what was settled on the wire. */
   onSettled?: (outcome: Settlement['outcome']) => void
   /** Told when the link opens or fails. */
   onChange?: (receiver: LinkReceiver) => void
+}
+
+/** How a `process` that failed itself (it should not) settles its message. */
+function internalError(error: unknown): Settlement {
+  return {
+    outcome: 'rejected',
+    condition: 'amqp:internal-error',
+    description: error instanceof Error ? error.message : String(error),
+  }
 }
 
 /** The credit the link has left (rhea keeps it on the link; its typings omit it). */
@@ -177,25 +189,30 @@ export class LinkReceiver {
     }
     this.#outstanding += 1
     if (this.#outstanding > this.#maxOutstanding) this.#maxOutstanding = this.#outstanding
-    this.#options
-      .process(message)
-      .catch(
-        (error: unknown): Settlement => ({
-          outcome: 'rejected',
-          condition: 'amqp:internal-error',
-          description: error instanceof Error ? error.message : String(error),
-        }),
+    let settlement: Settlement | Promise<Settlement>
+    try {
+      settlement = this.#options.process(message)
+    } catch (error) {
+      settlement = internalError(error)
+    }
+    if (settlement instanceof Promise) {
+      settlement.then(
+        (outcome) => this.#finish(receiver, delivery, outcome),
+        (error: unknown) => this.#finish(receiver, delivery, internalError(error)),
       )
-      .then((settlement) => {
-        this.#settle(receiver, delivery, settlement)
-        this.#outstanding -= 1
-        this.#topUp()
-        if (this.#outstanding === 0) {
-          const waiters = this.#idleWaiters
-          this.#idleWaiters = []
-          for (const wake of waiters) wake()
-        }
-      })
+    } else this.#finish(receiver, delivery, settlement)
+  }
+
+  /** A handled message: settled, its credit given back, and `whenIdle` told when it was the last. */
+  #finish(receiver: Receiver, delivery: Delivery, settlement: Settlement): void {
+    this.#settle(receiver, delivery, settlement)
+    this.#outstanding -= 1
+    this.#topUp()
+    if (this.#outstanding === 0 && this.#idleWaiters.length > 0) {
+      const waiters = this.#idleWaiters
+      this.#idleWaiters = []
+      for (const wake of waiters) wake()
+    }
   }
 
   #settle(receiver: Receiver, delivery: Delivery, settlement: Settlement): void {

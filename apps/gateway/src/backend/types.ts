@@ -11,7 +11,8 @@ export type CiMeta = Pick<
   'messageId' | 'correlationId' | 'replyTo' | 'applicationProperties' | 'source'
 >
 
-export type CiMessageHandler = (message: CiMessage, meta: CiMeta) => Promise<void>
+/** Handles one CI message; a handler that is done in the same turn returns nothing (no promise). */
+export type CiMessageHandler = (message: CiMessage, meta: CiMeta) => Promise<void> | undefined
 
 /** Counters the metrics endpoint exports, whatever the transport. */
 export interface BackendStats {

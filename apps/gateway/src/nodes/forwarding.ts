@@ -76,38 +76,50 @@ export interface ForwarderDeps {
  * forwarded: the holding node receives it there too.
  */
 export function createForwarder(deps: ForwarderDeps) {
-  return async function forward(message: CiMessage, meta: CiMeta): Promise<boolean> {
+  // `false` at once for what is not forwarded (every message but those few): no promise per message.
+  return function forward(message: CiMessage, meta: CiMeta): boolean | Promise<boolean> {
     if (meta.source !== 'node' || !SID_TARGETED_TYPES.has(message.type) || !('sid' in message)) return false
     const { sid } = message
     if (deps.here(sid)) return false
     const address = deps.moved.addressOf(sid)
     if (address === undefined) return false
-    const details = { sid, type: message.type, messageId: meta.messageId, to: address }
-    if (!meta.replyTo) {
-      // Settled (accepted) once the new node's queue has it; a failure rejects it (dead-letter).
-      await deps.bridge.send(address, message, FORWARD_SEND)
-      deps.count?.('forwarded')
-      deps.log.debug(details, 'CI message forwarded to the node that holds the session')
-      return true
-    }
-    let answer: object
-    try {
-      answer = (await deps.bridge.request(address, message, { ...FORWARD_SEND, timeoutMs: deps.timeoutMs }))
-        .body as object
-      deps.count?.('forwarded')
-      deps.log.debug(details, 'CI message forwarded to the node that holds the session')
-    } catch (err) {
-      deps.count?.('failed')
-      deps.log.warn({ ...details, err }, 'CI message for a moved session: its new node did not answer')
-      answer = resultError(
-        'UNAVAILABLE',
-        `session ${sid} moved to another node (${address}), which did not answer in time; retry there`,
-      )
-    }
-    await deps
-      .backend()
-      .reply(meta, answer as Parameters<Backend['reply']>[1])
-      .catch((err: unknown) => deps.log.warn({ ...details, err }, 'RESULT of a forwarded message not sent'))
+    return forwardTo(deps, message, meta, sid, address)
+  }
+}
+
+/** Hands `message` to the node that holds `sid` now, and its answer back to the CI. */
+async function forwardTo(
+  deps: ForwarderDeps,
+  message: CiMessage,
+  meta: CiMeta,
+  sid: string,
+  address: string,
+): Promise<boolean> {
+  const details = { sid, type: message.type, messageId: meta.messageId, to: address }
+  if (!meta.replyTo) {
+    // Settled (accepted) once the new node's queue has it; a failure rejects it (dead-letter).
+    await deps.bridge.send(address, message, FORWARD_SEND)
+    deps.count?.('forwarded')
+    deps.log.debug(details, 'CI message forwarded to the node that holds the session')
     return true
   }
+  let answer: object
+  try {
+    answer = (await deps.bridge.request(address, message, { ...FORWARD_SEND, timeoutMs: deps.timeoutMs }))
+      .body as object
+    deps.count?.('forwarded')
+    deps.log.debug(details, 'CI message forwarded to the node that holds the session')
+  } catch (err) {
+    deps.count?.('failed')
+    deps.log.warn({ ...details, err }, 'CI message for a moved session: its new node did not answer')
+    answer = resultError(
+      'UNAVAILABLE',
+      `session ${sid} moved to another node (${address}), which did not answer in time; retry there`,
+    )
+  }
+  await deps
+    .backend()
+    .reply(meta, answer as Parameters<Backend['reply']>[1])
+    .catch((err: unknown) => deps.log.warn({ ...details, err }, 'RESULT of a forwarded message not sent'))
+  return true
 }

@@ -14,8 +14,11 @@ export interface NodeServices {
   readonly counts: NodeCounts
   /** The sessions plugin's `resume.locate` (resume on, with a broker). */
   readonly locate: ResumeOptions['locate'] | undefined
-  /** Forwards a CI message for a session this node handed over; true when it did (see forwarding.ts). */
-  forward(message: CiMessage, meta: CiMeta): Promise<boolean>
+  /**
+   * Forwards a CI message for a session this node handed over; true when it did (see forwarding.ts).
+   * `false` at once, without a promise, for a message that is not for such a session.
+   */
+  forward(message: CiMessage, meta: CiMeta): boolean | Promise<boolean>
   /** Resolves once the node's takeover address is attached (at once when there is none). */
   readonly ready: Promise<void>
   /** Why the node is not ready yet: its takeover address is not attached (readiness 503 until it is). */
@@ -91,10 +94,10 @@ export function startNodeServices(
       takeover && !takeover.attached
         ? 'the takeover address is not attached yet (cross-node resume)'
         : undefined,
-    async forward(message, meta) {
+    forward(message, meta) {
       if (!forwarder || !takeover) return false
       const waiting = 'sid' in message ? takeover.settling(message.sid) : undefined
-      if (waiting) await waiting
+      if (waiting) return waiting.then(() => forwarder(message, meta))
       return forwarder(message, meta)
     },
     async drain() {
