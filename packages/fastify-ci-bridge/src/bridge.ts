@@ -8,6 +8,7 @@ import { ConnectionManager } from './connection.js'
 import { createConsumer } from './consumer.js'
 import { DedupeWindow } from './dedupe.js'
 import { BridgeError } from './errors.js'
+import { installFrameWriter } from './frame-writer.js'
 import type { LinkSettings } from './link.js'
 import { MAX_CREDIT, type ResolvedOptions, resolveOptions } from './options.js'
 import { Outbox } from './outbox.js'
@@ -86,6 +87,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
   constructor(opts: ResolvedOptions, log: BridgeLogger = silentLogger) {
     super()
     installTypedIdDecoding()
+    installFrameWriter()
     this.#opts = opts
     this.#log = log
     this.nodeId = opts.nodeId
