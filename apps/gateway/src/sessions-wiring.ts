@@ -101,6 +101,16 @@ function stopWatch(signal: AbortSignal | undefined): (work: Promise<void>) => Pr
 const NO_TRACE = {} as const
 
 /**
+ * A burst of connects (a deploy, a broker failover, a load balancer restart: everyone at once): a
+ * CLIENT_CONNECTED that comes within this many ms of the previous one may wait as long for the next
+ * ones, so a burst leaves in a few AMQP writes and comes back accepted in a few ranges, not one write
+ * and one read per connect (docs/PERFORMANCE.md, "B3: CLIENT_CONNECTED coalesced in a burst"). A lone
+ * connect is sent at once.
+ */
+const CONNECT_BURST_MS = 2
+const IN_BURST = { coalesceMs: CONNECT_BURST_MS } as const
+
+/**
  * The WebSocket side of the gateway: the sessions plugin's options, with its hooks
  * wired to the User Manager. CLIENT_CONNECTED on connect (accepted by the broker
  * before the session's first frame is handled), CLIENT_DISCONNECTED exactly once
@@ -150,6 +160,7 @@ function lifecycleHooks(
   // its CLIENT_DISCONNECTED would tell the UM of a session it never saw, and, since that message is
   // not bounded by the outbox, let clients reconnecting against a full outbox pile them up.
   const announced = new WeakSet<Session>()
+  let lastConnectAt = Number.NEGATIVE_INFINITY
   return {
     // Awaited: the session's frames are held until the broker accepted CLIENT_CONNECTED, so the UM
     // knows every session (and its user) before any of its events. When it cannot be accepted (broker
@@ -159,9 +170,13 @@ function lifecycleHooks(
     // only after this hook, would wait a second send timeout and a shutdown could overrun its bound.
     // CLIENT_CONNECTED stays queued ahead of it on the same link, so the UM still sees them in order.
     async onConnect(session) {
+      const now = performance.now()
+      const inBurst = now - lastConnectAt < CONNECT_BURST_MS
+      lastConnectAt = now
       try {
         const accepted = deps.backend.sendToUserManager(
           clientConnected({ sid: session.sid, node: nodeId, meta: sessionMeta(session) }),
+          inBurst ? IN_BURST : undefined,
         )
         const outcome = await unlessStopped(accepted)
         announced.add(session)

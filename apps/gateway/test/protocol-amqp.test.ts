@@ -72,6 +72,27 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
     await client.close()
   })
 
+  it('a burst of connects (CLIENT_CONNECTEDs coalesced): each announced, durable, before its first event, whose ack follows', async () => {
+    const clients = await Promise.all(Array.from({ length: 40 }, () => TestClient.open(gw.wsUrl)))
+    const sids = await Promise.all(clients.map((c) => c.sid()))
+    clients.forEach((c, i) => {
+      c.send({ event: 'chat.send', data: { n: i }, id: i })
+    })
+    const acks = await Promise.all(clients.map((c, i) => c.reply(i)))
+    assert.deepEqual(
+      acks,
+      clients.map((_, i) => ({ id: i, ok: true })),
+    )
+    for (const sid of sids) {
+      await um.waitFor((m) => m.body.type === 'CLIENT_EVENT' && m.body.sid === sid)
+      const order = um.received.filter((m) => m.body.sid === sid).map((m) => m.body.type)
+      assert.deepEqual(order.slice(0, 2), ['CLIENT_CONNECTED', 'CLIENT_EVENT'], sid)
+      const connected = um.received.find((m) => m.body.type === 'CLIENT_CONNECTED' && m.body.sid === sid)
+      assert.equal(connected?.durable, true)
+    }
+    await Promise.all(clients.map((c) => c.close()))
+  })
+
   it('forwards a client event as CLIENT_EVENT and acks it only once the broker accepted it', async (t) => {
     const { client, sid } = await connect()
     // Hold everything the broker sends the gateway (its `accepted` among it): the event still

@@ -365,6 +365,7 @@ export class Bridge extends EventEmitter implements StandaloneCiBridge {
     }
     try {
       const sender = address === this.userManagerAddress ? this.#umSender : this.#senders.get(address)
+      if (options.coalesceMs !== undefined) this.#connection.lingerWrites(options.coalesceMs)
       sender.enqueue(created.entry)
     } catch (error) {
       // Never leave an entry nobody sends: its timeout would reject a promise already returned.

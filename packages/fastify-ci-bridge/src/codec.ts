@@ -20,9 +20,12 @@ export function checkSendOptions(options: SendOptions): void {
   // Two plain checks, not a loop over a fresh array: this runs for every message sent.
   checkId('messageId', options.messageId)
   checkId('correlationId', options.correlationId)
-  const { ttl } = options
+  const { ttl, coalesceMs } = options
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 0 || ttl > 0xffffffff)) {
     throw new TypeError(`ttl: must be an integer of ms between 0 and 4294967295, got ${ttl}`)
+  }
+  if (coalesceMs !== undefined && (!Number.isInteger(coalesceMs) || coalesceMs < 1 || coalesceMs > 100)) {
+    throw new TypeError(`coalesceMs: must be an integer of ms between 1 and 100, got ${coalesceMs}`)
   }
 }
 

@@ -5,7 +5,7 @@ import { Backoff } from './backoff.js'
 import type { BrokerEndpoint } from './options.js'
 import type { Timers } from './timers.js'
 import type { BridgeLogger } from './types.js'
-import { batchSocketWrites } from './write-batching.js'
+import { batchSocketWrites, type WriteBatching } from './write-batching.js'
 
 export interface ConnectionSettings {
   /** Tried in turn: every attempt (after a failed one or a lost connection) takes the next. */
@@ -71,6 +71,8 @@ export class ConnectionManager {
   readonly #backoff: Backoff
   #current: Connection | undefined
   #openConnection: Connection | undefined
+  /** The write batching of the open connection's socket (see write-batching.ts). */
+  #writes: WriteBatching | undefined
   #reconnectTimer: NodeJS.Timeout | undefined
   #connectTimer: NodeJS.Timeout | undefined
   #stopped = false
@@ -100,6 +102,11 @@ export class ConnectionManager {
   /** The connection while it is open. */
   get connection(): Connection | undefined {
     return this.#openConnection
+  }
+
+  /** Holds the open connection's writes for up to `ms`, so the next turns' frames join them. */
+  lingerWrites(ms: number): void {
+    if (this.#openConnection !== undefined) this.#writes?.linger(ms)
   }
 
   /** The URL (password masked) of the open connection. */
@@ -167,7 +174,7 @@ export class ConnectionManager {
       // Nagle adds ~40 ms per hop on links of explicitly created sessions (docs/RABBITMQ.md, "Latency: Nagle").
       const socket = (connection as ConnectionInternals).socket
       socket?.setNoDelay?.(true)
-      if (socket instanceof Socket) batchSocketWrites(socket)
+      this.#writes = socket instanceof Socket ? batchSocketWrites(socket) : undefined
       this.#backoff.reset()
       this.#openConnection = connection
       this.#openEndpoint = endpoint

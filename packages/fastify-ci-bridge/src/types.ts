@@ -53,6 +53,14 @@ export interface SendOptions {
    * cannot retry, such as one `CLIENT_DISCONNECTED` per session after a mass disconnect.
    */
   bypassOutboxLimit?: boolean
+  /**
+   * May wait up to this many ms (1-100) for the connection's next writes, so that a burst of such
+   * messages (one per event-loop turn, e.g. a `CLIENT_CONNECTED` per connect of a reconnect storm)
+   * leaves in one write and the broker settles them in one range. Everything written on the
+   * connection meanwhile waits with it. The promise still resolves only once the broker accepted
+   * the message. Default: sent at the end of the current turn.
+   */
+  coalesceMs?: number
 }
 
 export interface RequestOptions extends SendOptions {

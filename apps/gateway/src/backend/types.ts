@@ -42,6 +42,11 @@ export interface UmSendOptions {
   durable?: boolean
   /** AMQP ttl in ms: the broker drops the message once it waited that long (NODE_HEARTBEAT). */
   ttl?: number
+  /**
+   * May wait up to this many ms for the sends of the next turns, to leave in one write with them
+   * (`CLIENT_CONNECTED` during a burst of connects). Still acknowledged only once accepted.
+   */
+  coalesceMs?: number
 }
 
 /**

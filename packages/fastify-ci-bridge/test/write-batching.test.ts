@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict'
+import type { Socket } from 'node:net'
+import { Writable } from 'node:stream'
+import { mock, test } from 'node:test'
+import { checkSendOptions } from '../src/codec.js'
+import { batchSocketWrites } from '../src/write-batching.js'
+
+/** A socket stand-in that records each batch of chunks it is asked to write (one batch: one system call). */
+function recordingSocket(): { socket: Socket; batches: string[][] } {
+  const batches: string[][] = []
+  const socket = new Writable({
+    writev(chunks, done) {
+      batches.push(chunks.map((c) => String(c.chunk)))
+      done()
+    },
+    write(chunk, _encoding, done) {
+      batches.push([String(chunk)])
+      done()
+    },
+  })
+  return { socket: socket as unknown as Socket, batches }
+}
+
+test('write batching: a turn leaves in one write; a linger holds the next turns until it ends, once', () => {
+  mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] })
+  try {
+    const { socket, batches } = recordingSocket()
+    const batching = batchSocketWrites(socket)
+    assert.equal(batchSocketWrites(socket), batching, 'installed once per socket')
+
+    socket.write('a')
+    socket.write('b')
+    assert.deepEqual(batches, [], 'corked for the rest of the turn')
+    mock.timers.tick(0)
+    assert.deepEqual(batches, [['a', 'b']], 'the turn ends: one write')
+
+    batching.linger(2)
+    socket.write('c')
+    mock.timers.tick(0)
+    socket.write('d')
+    batching.linger(50) // a second hold while one runs changes nothing
+    mock.timers.tick(1)
+    assert.deepEqual(batches, [['a', 'b']], 'held across turns')
+    mock.timers.tick(1)
+    assert.deepEqual(
+      batches,
+      [
+        ['a', 'b'],
+        ['c', 'd'],
+      ],
+      'the hold ends: both in one write',
+    )
+
+    socket.write('e')
+    mock.timers.tick(0)
+    assert.deepEqual(batches.at(-1), ['e'], 'no hold any more: the end of the turn')
+    mock.timers.tick(100)
+    assert.equal(batches.length, 3, 'nothing left behind')
+  } finally {
+    mock.timers.reset()
+  }
+})
+
+test('write batching: a hold on a socket that closes is dropped, and a destroyed socket is not held', () => {
+  mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] })
+  try {
+    const { socket, batches } = recordingSocket()
+    const batching = batchSocketWrites(socket)
+    batching.linger(5)
+    socket.write('x')
+    socket.emit('close')
+    socket.destroy()
+    batching.linger(5)
+    mock.timers.tick(10)
+    assert.deepEqual(batches, [], 'a destroyed socket writes nothing')
+  } finally {
+    mock.timers.reset()
+  }
+})
+
+test('coalesceMs: an integer of 1-100 ms, else a clear error', () => {
+  checkSendOptions({ coalesceMs: 1 })
+  checkSendOptions({ coalesceMs: 100 })
+  for (const bad of [0, 101, 1.5, Number.NaN, -1]) {
+    assert.throws(
+      () => checkSendOptions({ coalesceMs: bad }),
+      /coalesceMs: must be an integer of ms between 1 and 100/,
+      String(bad),
+    )
+  }
+})
