@@ -82,8 +82,6 @@ export class Registry implements SessionRegistry, SessionHost {
   /** Upgrade attempts per address (`addressConnectRate`), undefined when off. */
   readonly addressLimits: ClientLimits | undefined
   readonly #sessions = new Map<string, WsSession>()
-  /** Each session's hooks, run one after another (onConnect first); each link settles, never rejects. */
-  readonly #hooks = new WeakMap<WsSession, Promise<void>>()
   /** Resume (tokens, replay bounds, windows, moved sessions); undefined when resume is off. */
   readonly #resumer: Resumer | undefined
   /** Sessions whose `onDisconnect` has not finished yet (open ones included): a count, not a promise each. */
@@ -363,10 +361,10 @@ export class Registry implements SessionRegistry, SessionHost {
 
   /** Runs `hook` after the session's earlier hooks (onConnect first); a failure is logged. */
   #runHook(session: WsSession, name: string, hook: () => void | Promise<void>): Promise<void> {
-    const next = (this.#hooks.get(session) ?? Promise.resolve()).then(hook).catch((err: unknown) => {
+    const next = (session.hooks ?? Promise.resolve()).then(hook).catch((err: unknown) => {
       session.log.error({ err }, `${name} hook failed`)
     })
-    this.#hooks.set(session, next)
+    session.hooks = next
     return next
   }
 
@@ -441,7 +439,7 @@ export class Registry implements SessionRegistry, SessionHost {
         () => session.ready(),
         (err: unknown) => this.#reject(session, err),
       )
-      this.#hooks.set(session, connecting)
+      session.hooks = connecting
     }
     return session
   }

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import type { Writable } from 'node:stream'
 import {
   ClientErrorCode,
@@ -106,6 +107,10 @@ function closeIntentForWsError(err: Error & { code?: unknown }): CloseIntent | u
   return { code: 1002, reason: 'protocol error' }
 }
 
+/** On a socket that is an EventEmitter: the session listening to it (the shared listeners' way back). */
+const kSession = Symbol('fastify-ws-sessions.session')
+type TaggedSocket = SessionTransport & { [kSession]?: WsSession | undefined }
+
 export class WsSession implements Session, Corked {
   readonly sid: string
   readonly connectedAt: number
@@ -138,6 +143,11 @@ export class WsSession implements Session, Corked {
   #pongPending = false
   /** The heartbeat's slice this session is pinged in (see `Heartbeat`); -1 while in none. */
   heartbeatSlice = -1
+  /**
+   * The registry's chain of this session's hooks, run one after another (onConnect first); each link
+   * settles, never rejects. A field, not a WeakMap entry per session.
+   */
+  hooks: Promise<void> | undefined = undefined
   /** Frames received while `onConnect` runs; undefined once the session is ready. */
   #held: Array<[RawData, boolean]> | undefined
   /** The current connection's socket has closed (or there is none). */
@@ -182,6 +192,16 @@ export class WsSession implements Session, Corked {
     this.#socket = socket
     this.#transport = transport
     this.#direct = directSender(socket, transport)
+    if (socket instanceof EventEmitter) {
+      // An EventEmitter calls a listener with itself as `this`: four listeners shared by every
+      // session find theirs on the socket, instead of four closures (and a `once` wrapper) per connection.
+      ;(socket as TaggedSocket)[kSession] = this
+      socket.on('message', WsSession.#sharedMessage)
+      socket.on('pong', WsSession.#sharedPong)
+      socket.on('error', WsSession.#sharedError)
+      socket.on('close', WsSession.#sharedClose)
+      return
+    }
     socket.on('message', (data: RawData, isBinary: boolean) => {
       if (socket === this.#socket) this.#onMessage(data, isBinary)
     })
@@ -194,6 +214,30 @@ export class WsSession implements Session, Corked {
     socket.once('close', (code: number, reason: Buffer) => {
       if (socket === this.#socket) this.#onClose(code, reason)
     })
+  }
+
+  // The shared listeners (see #listen): each acts only for the session whose current socket `this` is.
+  static readonly #sharedMessage = function (this: TaggedSocket, data: RawData, isBinary: boolean): void {
+    const session = this[kSession]
+    if (session !== undefined && session.#socket === this) session.#onMessage(data, isBinary)
+  }
+
+  static readonly #sharedPong = function (this: TaggedSocket): void {
+    const session = this[kSession]
+    if (session !== undefined && session.#socket === this) session.#pongPending = false
+  }
+
+  static readonly #sharedError = function (this: TaggedSocket, err: Error): void {
+    const session = this[kSession]
+    if (session !== undefined && session.#socket === this) session.#onError(err)
+  }
+
+  /** Once per socket, as `once` would: the tag goes first, so a second `close` finds no session. */
+  static readonly #sharedClose = function (this: TaggedSocket, code: number, reason: Buffer): void {
+    const session = this[kSession]
+    if (session === undefined) return
+    this[kSession] = undefined
+    if (session.#socket === this) session.#onClose(code, reason)
   }
 
   /** Made on first use: most sessions never log a line of their own, and a child logger costs memory. */

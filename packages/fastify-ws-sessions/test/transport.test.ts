@@ -149,4 +149,70 @@ describe('attach: sessions over another transport', () => {
       await s.close()
     }
   })
+
+  it('a close emitted twice is reported once', async () => {
+    const ended = disconnectRecorder()
+    const s = await server({ onDisconnect: ended.onDisconnect })
+    try {
+      const t = new FakeTransport()
+      const result = await attach(s, t)
+      assert.ok(result.ok)
+      t.readyState = 3
+      t.emit('close', 1000, Buffer.from('first'))
+      t.emit('close', 4000, Buffer.from('second'))
+      await until(() => ended.calls.length === 1, { timeoutMs: 3000, what: 'onDisconnect' })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      assert.deepEqual(ended.calls, [{ sid: result.session.sid, code: 1000, reason: 'first' }])
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('a transport that is not an EventEmitter (listeners called without `this`) works the same', async () => {
+    type Listener = (...args: never[]) => void
+    const listeners = new Map<string, Listener[]>()
+    const sent: string[] = []
+    let readyState = 1
+    const fire = (event: string, ...args: unknown[]) => {
+      for (const listener of listeners.get(event) ?? []) (listener as (...a: unknown[]) => void)(...args)
+    }
+    const add = (event: string, listener: Listener) => {
+      listeners.set(event, [...(listeners.get(event) ?? []), listener])
+    }
+    const transport: SessionTransport = {
+      get readyState() {
+        return readyState
+      },
+      bufferedAmount: 0,
+      send: (text) => {
+        sent.push(text)
+      },
+      close: (code, reason) => {
+        readyState = 3
+        fire('close', code, Buffer.from(reason))
+      },
+      terminate: () => {},
+      ping: () => fire('pong'),
+      pause: () => {},
+      resume: () => {},
+      on: add,
+      once: add,
+      removeListener: () => {},
+    }
+    const ended = disconnectRecorder()
+    const s = await server({ onEvent: (_s, data) => ({ echo: data }), onDisconnect: ended.onDisconnect })
+    try {
+      const result = await s.app.wsSessions.attach({ transport, remoteAddress: '10.0.0.2', log: s.app.log })
+      assert.ok(result.ok)
+      fire('message', Buffer.from(JSON.stringify({ event: 'ping.me', data: 1, id: 1 })), false)
+      await until(() => sent.length === 1, { timeoutMs: 3000, what: 'the reply' })
+      assert.deepEqual(JSON.parse(sent[0] as string), { id: 1, ok: true, data: { echo: 1 } })
+      readyState = 3
+      fire('close', 1000, Buffer.from('bye'))
+      await until(() => ended.calls.length === 1, { timeoutMs: 3000, what: 'onDisconnect' })
+      assert.deepEqual(ended.calls, [{ sid: result.session.sid, code: 1000, reason: 'bye' }])
+    } finally {
+      await s.close()
+    }
+  })
 })
