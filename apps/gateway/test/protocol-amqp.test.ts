@@ -85,7 +85,7 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
     )
     for (const sid of sids) {
       await um.waitFor((m) => m.body.type === 'CLIENT_EVENT' && m.body.sid === sid)
-      const order = um.received.filter((m) => m.body.sid === sid).map((m) => m.body.type)
+      const order = um.received.filter((m) => 'sid' in m.body && m.body.sid === sid).map((m) => m.body.type)
       assert.deepEqual(order.slice(0, 2), ['CLIENT_CONNECTED', 'CLIENT_EVENT'], sid)
       const connected = um.received.find((m) => m.body.type === 'CLIENT_CONNECTED' && m.body.sid === sid)
       assert.equal(connected?.durable, true)
