@@ -18,7 +18,7 @@ export interface WriteBatching {
  * dispositions for a batch of received messages, credit) leave in one write. On a loaded node the
  * broker then also gets them in one read. A write waits at most for the rest of its turn, or, during
  * a `linger(ms)` asked for by a send that may wait (`SendOptions.coalesceMs`), until that hold ends;
- * `end()` flushes whatever is corked.
+ * `end()` flushes whatever is corked, held or not (a hold that ends after it uncorks nothing).
  */
 export function batchSocketWrites(socket: Socket & { [BATCHED]?: WriteBatching }): WriteBatching {
   const existing = socket[BATCHED]
@@ -47,10 +47,6 @@ export function batchSocketWrites(socket: Socket & { [BATCHED]?: WriteBatching }
     if (!corked && !socket.destroyed) cork()
     return write.apply(this, args)
   } as Socket['write']
-  socket.once('close', () => {
-    if (hold !== undefined) clearTimeout(hold)
-    hold = undefined
-  })
   const batching: WriteBatching = {
     linger(ms) {
       if (hold !== undefined || socket.destroyed) return

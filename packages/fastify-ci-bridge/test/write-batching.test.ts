@@ -61,18 +61,24 @@ test('write batching: a turn leaves in one write; a linger holds the next turns 
   }
 })
 
-test('write batching: a hold on a socket that closes is dropped, and a destroyed socket is not held', () => {
+test('write batching: end() sends what a hold keeps at once, and a destroyed socket starts no hold', () => {
   mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] })
   try {
     const { socket, batches } = recordingSocket()
     const batching = batchSocketWrites(socket)
-    batching.linger(5)
+    batching.linger(100)
     socket.write('x')
-    socket.emit('close')
-    socket.destroy()
-    batching.linger(5)
-    mock.timers.tick(10)
-    assert.deepEqual(batches, [], 'a destroyed socket writes nothing')
+    socket.write('y')
+    socket.end()
+    assert.deepEqual(batches, [['x', 'y']], 'a close is never delayed by a hold')
+    mock.timers.tick(100)
+    assert.equal(batches.length, 1, 'the hold ending later writes nothing more')
+
+    const other = recordingSocket()
+    const otherBatching = batchSocketWrites(other.socket)
+    other.socket.destroy()
+    otherBatching.linger(100)
+    assert.equal(other.socket.writableCorked, 0, 'not corked')
   } finally {
     mock.timers.reset()
   }

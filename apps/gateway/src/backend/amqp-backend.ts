@@ -16,16 +16,6 @@ function counted<T>(work: Promise<T>, done: { ok: () => void; failed: () => void
 /** Send options of the sends to the UM, made once: most sends carry no trace. */
 const LIFECYCLE_SEND = { bypassOutboxLimit: true } as const
 const EVENT_SEND = { bypassOutboxLimit: false } as const
-/** Options of sends that may wait a little for the next ones, by how long (made once per value). */
-const coalescedSends = new Map<number, { bypassOutboxLimit: boolean; coalesceMs: number }>()
-function coalescedSend(ms: number): { bypassOutboxLimit: boolean; coalesceMs: number } {
-  let options = coalescedSends.get(ms)
-  if (options === undefined) {
-    options = { bypassOutboxLimit: false, coalesceMs: ms }
-    coalescedSends.set(ms, options)
-  }
-  return options
-}
 
 const LIFECYCLE_TYPES: ReadonlySet<string> = new Set([
   'CLIENT_DISCONNECTED',
@@ -88,7 +78,7 @@ export async function registerAmqpBackend(
       const base = LIFECYCLE_TYPES.has(body.type)
         ? LIFECYCLE_SEND
         : options.coalesceMs !== undefined
-          ? coalescedSend(options.coalesceMs)
+          ? { bypassOutboxLimit: false, coalesceMs: options.coalesceMs } // a CLIENT_CONNECTED of a burst
           : EVENT_SEND
       // NODE_HEARTBEAT: not durable, with a ttl (nodes/heartbeat.ts).
       const shaped =
