@@ -10,7 +10,7 @@ import {
 import type { FastifyBaseLogger } from 'fastify'
 import { hasBridgeErrorCode } from 'fastify-ci-bridge'
 import { type ResumeOptions, type Session, SessionError, type WsSessionsOptions } from 'fastify-ws-sessions'
-import type { Backend } from './backend/types.js'
+import type { Backend, UmSendOptions } from './backend/types.js'
 import type { GatewayConfig } from './config/load-config.js'
 import type { LogThrottle } from './log-throttle.js'
 
@@ -100,15 +100,29 @@ function stopWatch(signal: AbortSignal | undefined): (work: Promise<void>) => Pr
 /** Send options of an event without a trace, made once. */
 const NO_TRACE = {} as const
 
+/** A lifecycle message within this many ms of the previous one is part of a burst. */
+const BURST_GAP_MS = 2
+
 /**
- * A burst of connects (a deploy, a broker failover, a load balancer restart: everyone at once): a
- * CLIENT_CONNECTED that comes within this many ms of the previous one may wait as long for the next
- * ones, so a burst leaves in a few AMQP writes and comes back accepted in a few ranges, not one write
- * and one read per connect (docs/PERFORMANCE.md, "B3: CLIENT_CONNECTED coalesced in a burst"). A lone
- * connect is sent at once.
+ * A burst of connects, resumes or disconnects (a deploy, a broker failover, a load balancer restart:
+ * everyone at once): a CLIENT_CONNECTED, CLIENT_RESUMED, CLIENT_DETACHED or CLIENT_DISCONNECTED
+ * within BURST_GAP_MS of the previous one holds the node's AMQP writes for up to `coalesceMs`
+ * (GATEWAY_LIFECYCLE_COALESCE_MS; the bridge's `coalesceMs`, ended early at 64 KiB), so a burst
+ * leaves in a few writes and comes back accepted in a few ranges, not one write and one read per
+ * session: the broker's CPU per connect halves (docs/PERFORMANCE.md, "B3: the burst's hold"). A
+ * lone one is sent at once; 0 turns the hold off.
  */
-const CONNECT_BURST_MS = 2
-const IN_BURST = { coalesceMs: CONNECT_BURST_MS } as const
+function burstCoalescing(coalesceMs: number): () => UmSendOptions | undefined {
+  if (coalesceMs === 0) return () => undefined
+  const inBurst: UmSendOptions = { coalesceMs }
+  let lastAt = Number.NEGATIVE_INFINITY
+  return () => {
+    const now = performance.now()
+    const burst = now - lastAt < BURST_GAP_MS
+    lastAt = now
+    return burst ? inBurst : undefined
+  }
+}
 
 /**
  * The WebSocket side of the gateway: the sessions plugin's options, with its hooks
@@ -141,7 +155,7 @@ export function sessionOptions(
     addressConnectRate: bucket(addressConnectRatePerSec, addressConnectBurst),
     ...(deps.authenticate ? { authenticate: deps.authenticate } : {}),
     resume: resumeOptions(config, deps.locate),
-    ...lifecycleHooks(deps),
+    ...lifecycleHooks(deps, burstCoalescing(config.node.lifecycleCoalesceMs)),
     onEvent: eventHook(deps),
   }
 }
@@ -152,6 +166,7 @@ export function sessionOptions(
  */
 function lifecycleHooks(
   deps: WiringDeps,
+  coalescing: () => UmSendOptions | undefined,
 ): Pick<WsSessionsOptions, 'onConnect' | 'onDetach' | 'onResume' | 'onDisconnect'> {
   const { nodeId } = deps
   const unlessStopped = stopWatch(deps.stopping)
@@ -160,7 +175,6 @@ function lifecycleHooks(
   // its CLIENT_DISCONNECTED would tell the UM of a session it never saw, and, since that message is
   // not bounded by the outbox, let clients reconnecting against a full outbox pile them up.
   const announced = new WeakSet<Session>()
-  let lastConnectAt = Number.NEGATIVE_INFINITY
   return {
     // Awaited: the session's frames are held until the broker accepted CLIENT_CONNECTED, so the UM
     // knows every session (and its user) before any of its events. When it cannot be accepted (broker
@@ -170,13 +184,10 @@ function lifecycleHooks(
     // only after this hook, would wait a second send timeout and a shutdown could overrun its bound.
     // CLIENT_CONNECTED stays queued ahead of it on the same link, so the UM still sees them in order.
     async onConnect(session) {
-      const now = performance.now()
-      const inBurst = now - lastConnectAt < CONNECT_BURST_MS
-      lastConnectAt = now
       try {
         const accepted = deps.backend.sendToUserManager(
           clientConnected({ sid: session.sid, node: nodeId, meta: sessionMeta(session) }),
-          inBurst ? IN_BURST : undefined,
+          coalescing(),
         )
         const outcome = await unlessStopped(accepted)
         announced.add(session)
@@ -207,7 +218,10 @@ function lifecycleHooks(
     async onDetach(session, code, reason) {
       if (!announced.has(session)) return
       try {
-        await deps.backend.sendToUserManager(clientDetached({ sid: session.sid, node: nodeId, code, reason }))
+        await deps.backend.sendToUserManager(
+          clientDetached({ sid: session.sid, node: nodeId, code, reason }),
+          coalescing(),
+        )
       } catch (err) {
         deps.warnings.warn(session.log, { err, code }, 'CLIENT_DETACHED not accepted by the broker')
       }
@@ -218,6 +232,7 @@ function lifecycleHooks(
       try {
         await deps.backend.sendToUserManager(
           clientResumed({ sid: session.sid, node: nodeId, previousNode, replayed }),
+          coalescing(),
         )
       } catch (err) {
         deps.warnings.warn(session.log, { err, previousNode }, 'CLIENT_RESUMED not accepted by the broker')
@@ -229,6 +244,7 @@ function lifecycleHooks(
       try {
         await deps.backend.sendToUserManager(
           clientDisconnected({ sid: session.sid, node: nodeId, code, reason }),
+          coalescing(),
         )
       } catch (err) {
         deps.warnings.warn(session.log, { err, code }, 'CLIENT_DISCONNECTED not accepted by the broker')

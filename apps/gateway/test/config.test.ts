@@ -181,6 +181,7 @@ describe('configuration', () => {
       AMQP_SEND_TIMEOUT_MS: '86400001',
       SESSION_HEARTBEAT_MS: '2147483648',
       GATEWAY_SHUTDOWN_TIMEOUT_MS: '2147483648',
+      GATEWAY_LIFECYCLE_COALESCE_MS: '101',
     }).join('\n')
     for (const pattern of [
       /AMQP_URL="amqp:\/\/broker:5672": must be an amqp:\/\/ or amqps:\/\/ URL with credentials: amqp:\/\/user:password@host/,
@@ -189,6 +190,8 @@ describe('configuration', () => {
       /AMQP_SEND_TIMEOUT_MS="86400001": must be an integer from 1 to 86400000/,
       /SESSION_HEARTBEAT_MS="2147483648": must be an integer from 0 to 2147483647/,
       /GATEWAY_SHUTDOWN_TIMEOUT_MS="2147483648": must be an integer from 1 to 2147483647/,
+      // The bridge's coalesceMs is 1-100: a longer hold would be refused on the first connect of a burst.
+      /GATEWAY_LIFECYCLE_COALESCE_MS="101": must be an integer from 0 to 100/,
     ]) {
       assert.match(joined, pattern)
     }

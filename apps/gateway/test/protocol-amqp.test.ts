@@ -72,7 +72,7 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
     await client.close()
   })
 
-  it('a burst of connects (CLIENT_CONNECTEDs coalesced): each announced, durable, before its first event, whose ack follows', async () => {
+  it('a burst of connects and one of disconnects (coalesced): each announced, durable, before its first event, whose ack follows; each told gone once', async () => {
     const clients = await Promise.all(Array.from({ length: 40 }, () => TestClient.open(gw.wsUrl)))
     const sids = await Promise.all(clients.map((c) => c.sid()))
     clients.forEach((c, i) => {
@@ -90,7 +90,16 @@ describe('PROTOCOL.md over the real broker: gateway <-> User Manager / CI', () =
       const connected = um.received.find((m) => m.body.type === 'CLIENT_CONNECTED' && m.body.sid === sid)
       assert.equal(connected?.durable, true)
     }
+    // And a burst of disconnects (coalesced too, outside the outbox bound): each told once, last.
     await Promise.all(clients.map((c) => c.close()))
+    for (const sid of sids) {
+      await um.waitFor((m) => m.body.type === 'CLIENT_DISCONNECTED' && m.body.sid === sid)
+    }
+    await disconnectsOf(sids[0] ?? '') // a marker after them all: anything more for these sids is in by now
+    for (const sid of sids) {
+      const order = um.received.filter((m) => 'sid' in m.body && m.body.sid === sid).map((m) => m.body.type)
+      assert.deepEqual(order, ['CLIENT_CONNECTED', 'CLIENT_EVENT', 'CLIENT_DISCONNECTED'], sid)
+    }
   })
 
   it('forwards a client event as CLIENT_EVENT and acks it only once the broker accepted it', async (t) => {

@@ -2,11 +2,19 @@ import type { Socket } from 'node:net'
 
 const BATCHED = Symbol('fastify-ci-bridge.batchedWrites')
 
+/**
+ * Bytes a hold keeps corked before it ends early: a hold bounds how long a write waits, this bounds
+ * how much it gathers (at high rates the hold ends by size, well before its time), so one write
+ * stays one read's worth for the broker.
+ */
+export const LINGER_MAX_BYTES = 64 * 1024
+
 /** The write batching of one socket (see {@link batchSocketWrites}). */
 export interface WriteBatching {
   /**
    * Holds what is written on the socket from now on for up to `ms` (instead of to the end of the
-   * turn), so that writes of the next turns leave in the same system call. No-op while a hold runs.
+   * turn), so that writes of the next turns leave in the same system call, or until more than
+   * {@link LINGER_MAX_BYTES} are held. No-op while a hold runs.
    */
   linger(ms: number): void
 }
@@ -45,7 +53,12 @@ export function batchSocketWrites(socket: Socket & { [BATCHED]?: WriteBatching }
   }
   socket.write = function batchedWrite(this: Socket, ...args: Parameters<Socket['write']>) {
     if (!corked && !socket.destroyed) cork()
-    return write.apply(this, args)
+    const written = write.apply(this, args)
+    if (hold !== undefined && socket.writableLength > LINGER_MAX_BYTES) {
+      clearTimeout(hold)
+      endHold()
+    }
+    return written
   } as Socket['write']
   const batching: WriteBatching = {
     linger(ms) {

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 import { Writable } from 'node:stream'
 import { mock, test } from 'node:test'
 import { checkSendOptions } from '../src/codec.js'
-import { batchSocketWrites } from '../src/write-batching.js'
+import { batchSocketWrites, LINGER_MAX_BYTES } from '../src/write-batching.js'
 
 /** A socket stand-in that records each batch of chunks it is asked to write (one batch: one system call). */
 function recordingSocket(): { socket: Socket; batches: string[][] } {
@@ -79,6 +79,32 @@ test('write batching: end() sends what a hold keeps at once, and a destroyed soc
     other.socket.destroy()
     otherBatching.linger(100)
     assert.equal(other.socket.writableCorked, 0, 'not corked')
+  } finally {
+    mock.timers.reset()
+  }
+})
+
+test('write batching: a hold ends early, in one write, once it keeps more than LINGER_MAX_BYTES', () => {
+  mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] })
+  try {
+    const { socket, batches } = recordingSocket()
+    const batching = batchSocketWrites(socket)
+    const chunk = 'x'.repeat(1024)
+    const fit = LINGER_MAX_BYTES / chunk.length
+    batching.linger(100)
+    for (let i = 0; i < fit; i++) {
+      socket.write(chunk)
+      mock.timers.tick(0)
+    }
+    assert.equal(batches.length, 0, 'exactly the bound: still held')
+    socket.write('y')
+    assert.equal(batches.length, 1, "past the bound: written at once, not at the hold's end")
+    assert.equal(batches[0]?.length, fit + 1, 'every held chunk in that one write')
+    socket.write('z')
+    mock.timers.tick(0)
+    assert.deepEqual(batches.at(-1), ['z'], 'the hold is over: the next write waits for its turn only')
+    mock.timers.tick(100)
+    assert.equal(batches.length, 2, "the ended hold's timer writes nothing more")
   } finally {
     mock.timers.reset()
   }

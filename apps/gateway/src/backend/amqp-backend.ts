@@ -75,11 +75,14 @@ export async function registerAmqpBackend(
     // bounded by the sessions this node holds, and still time out.
     sendToUserManager: (body, options = {}) => {
       const queuedBefore = bridge.sentCount
-      const base = LIFECYCLE_TYPES.has(body.type)
-        ? LIFECYCLE_SEND
-        : options.coalesceMs !== undefined
-          ? { bypassOutboxLimit: false, coalesceMs: options.coalesceMs } // a CLIENT_CONNECTED of a burst
-          : EVENT_SEND
+      const lifecycle = LIFECYCLE_TYPES.has(body.type)
+      // A lifecycle message of a burst (sessions-wiring.ts): a literal per such send, no cache.
+      const base =
+        options.coalesceMs !== undefined
+          ? { bypassOutboxLimit: lifecycle, coalesceMs: options.coalesceMs }
+          : lifecycle
+            ? LIFECYCLE_SEND
+            : EVENT_SEND
       // NODE_HEARTBEAT: not durable, with a ttl (nodes/heartbeat.ts).
       const shaped =
         options.durable !== undefined || options.ttl !== undefined

@@ -44,7 +44,8 @@ export interface UmSendOptions {
   ttl?: number
   /**
    * May wait up to this many ms for the sends of the next turns, to leave in one write with them
-   * (`CLIENT_CONNECTED` during a burst of connects). Still acknowledged only once accepted.
+   * (a lifecycle message in a burst of connects, resumes or disconnects). Still acknowledged only
+   * once accepted.
    */
   coalesceMs?: number
 }

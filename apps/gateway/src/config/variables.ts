@@ -567,6 +567,16 @@ const SPECS = [
       "How long a resume waits for the session's old node to hand it over (resume on, PROTOCOL.md 5.4); past it the client gets a new session, reason unavailable",
   },
   {
+    name: 'GATEWAY_LIFECYCLE_COALESCE_MS',
+    group: 'node',
+    key: 'lifecycleCoalesceMs',
+    coerce: 'integer',
+    schema: nonNegative(100),
+    default: '25',
+    description:
+      "In a burst of connects, resumes or disconnects (each within 2 ms of the last), how long the node holds its AMQP writes so that the burst's CLIENT_* messages reach the broker in one write (or until 64 KiB are held). 0: each is written at the end of its turn",
+  },
+  {
     name: 'GATEWAY_DRAIN_MS',
     group: 'node',
     key: 'drainMs',
