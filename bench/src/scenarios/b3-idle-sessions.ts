@@ -87,6 +87,14 @@ async function holdIdle(
   }
 }
 
+/**
+ * CPU of the whole machine per connect while connecting (server, load generators, broker, UM: what
+ * the connect rate of two shared cores follows), in µs.
+ */
+function machineCpuPerConnect(r: IdleResult): number {
+  return ((r.connectCpu.machine * r.connectCpu.seconds) / Math.max(1, r.connect.opened)) * 1e6
+}
+
 /** The gateway's CPU share over the idle window (three decimals: the target is 0.03). */
 function idleCores(r: IdleResult): number {
   return (r.idleCpu.cpuSeconds[0] ?? 0) / r.idleCpu.seconds
@@ -108,6 +116,32 @@ async function gatewaySide(
   }
 }
 
+/**
+ * The bare parts of a connect (servers/bare-ws-amqp-server.ts): bare ws and one durable
+ * CLIENT_CONNECTED per connection sent with bare rhea, consumed by its own echo UM.
+ */
+async function barePartsSide(settings: BenchSettings): Promise<IdleResult> {
+  const marker = queueMarker(settings, 'B3-parts')
+  const { child: um } = await startChild('servers/echo-um.ts', {
+    name: 'b3-parts-echo-um',
+    env: { ECHO_UM_QUEUE: `${marker}-um` },
+  })
+  try {
+    const { child: server, ready } = await startChild('servers/bare-ws-amqp-server.ts', {
+      name: 'b3-parts-ws-amqp',
+      env: { BARE_UM_QUEUE: `${marker}-um`, BARE_NODE: marker },
+    })
+    try {
+      return await holdIdle(settings, ipcServer(server), String(ready.wsUrl), 'b3-parts')
+    } finally {
+      await server.stop()
+    }
+  } finally {
+    await um.stop()
+    await deleteQueuesContaining(marker)
+  }
+}
+
 /** B3: idle sessions, RSS per session and connect rate, vs a bare `ws` server holding the same count. */
 export async function b3IdleSessions(settings: BenchSettings): Promise<ScenarioResult> {
   const started = performance.now()
@@ -120,6 +154,10 @@ export async function b3IdleSessions(settings: BenchSettings): Promise<ScenarioR
   } finally {
     await bare.stop()
   }
+  const timeWaitParts = await waitForTimeWait(5000, 60_000)
+
+  settings.log('B3 baseline: the bare parts (bare ws + one durable rhea send per connect)')
+  const parts = await barePartsSide(settings)
   const timeWaitBetween = await waitForTimeWait(5000, 60_000)
 
   settings.log('B3 gateway')
@@ -133,6 +171,7 @@ export async function b3IdleSessions(settings: BenchSettings): Promise<ScenarioR
     ['gateway', gateway],
     ['baseline', baseline],
     ['gateway with resume on', resume],
+    ['bare parts', parts],
   ] as const) {
     if (r.sessions < TARGET_SESSIONS) {
       notes.push(
@@ -154,6 +193,20 @@ export async function b3IdleSessions(settings: BenchSettings): Promise<ScenarioR
         kind: 'ratio-min',
         value: 0.8,
       }),
+      figure(
+        'B3',
+        'connect rate vs the bare parts (bare ws + one durable rhea send per connect)',
+        'conn/s',
+        gateway.connectPerSec,
+        parts.connectPerSec,
+      ),
+      figure(
+        'B3',
+        'CPU per connect of the machine while connecting, vs the bare parts',
+        'µs',
+        machineCpuPerConnect(gateway),
+        machineCpuPerConnect(parts),
+      ),
       figure('B3', 'idle CPU (one heartbeat interval)', 'cores', idleCores(gateway), idleCores(baseline), {
         kind: 'absolute-max',
         value: 0.03,
@@ -179,8 +232,14 @@ export async function b3IdleSessions(settings: BenchSettings): Promise<ScenarioR
       gateway,
       baseline,
       resume,
+      parts,
       idleWindowMs: IDLE_MS,
-      timeWait: { atStart: timeWaitAtStart, between: timeWaitBetween, beforeResume: timeWaitResume },
+      timeWait: {
+        atStart: timeWaitAtStart,
+        beforeParts: timeWaitParts,
+        between: timeWaitBetween,
+        beforeResume: timeWaitResume,
+      },
     },
     notes,
     durationMs: performance.now() - started,
