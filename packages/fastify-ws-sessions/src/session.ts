@@ -14,7 +14,13 @@ import type { ResolvedOptions } from './options.js'
 import { TokenBucket } from './rate-limit.js'
 import type { SessionStream } from './resume/session-stream.js'
 import type { Rooms } from './rooms.js'
-import { type DirectSender, directSender, type SharedFrame, senderIdle } from './shared-frame.js'
+import {
+  type DirectSender,
+  directSender,
+  encodeTextFrame,
+  type SharedFrame,
+  senderIdle,
+} from './shared-frame.js'
 import type { Timers } from './timers.js'
 import { type SessionTransport, type TransportOpened, TransportState } from './transport.js'
 import type { Delivery, Session, UserClaims } from './types.js'
@@ -78,6 +84,12 @@ const FINAL_CLIENT_CODES: ReadonlySet<number> = new Set([
   /** No status received: a close frame without a code. */
   1005,
 ])
+
+/**
+ * A ping with no payload (RFC 6455 5.5.2: FIN, opcode 9, length 0, unmasked from a server): the
+ * same two bytes for every session, written as they are over a plain `ws` connection.
+ */
+const PING_FRAME = Buffer.from([0x89, 0x00])
 
 /** Bytes a session holds corked in one turn before it writes them anyway. */
 const CORKED_MAX_BYTES = 64 * 1024
@@ -327,12 +339,19 @@ export class WsSession implements Session, Corked {
     return this.#sent(socket) ? 'delivered' : 'none'
   }
 
-  /** Sends a frame as it is, without `seq`: replies, error frames, the session frame, replays. */
+  /**
+   * Sends a frame as it is, without `seq`: replies, error frames, the session frame, replays, and
+   * (through deliverRaw) every frame of this session alone. Over a plain `ws` connection whose sender
+   * is idle, the frame is built here in one buffer and written to the TCP socket, as shared frames
+   * are: `ws`'s `send` would allocate the payload and a header and write them as two chunks.
+   */
   sendControl(text: string): boolean {
     const socket = this.#socket
     if (!this.isOpen || socket === undefined) return false
     this.#batchWrites()
-    socket.send(text)
+    const direct = this.#direct
+    if (direct !== undefined && senderIdle(direct)) (this.#transport as Writable).write(encodeTextFrame(text))
+    else socket.send(text)
     return this.#sent(socket)
   }
 
@@ -431,7 +450,9 @@ export class WsSession implements Session, Corked {
       return
     }
     this.#pongPending = true
-    socket.ping()
+    const direct = this.#direct
+    if (direct !== undefined && senderIdle(direct)) (this.#transport as Writable).write(PING_FRAME)
+    else socket.ping()
   }
 
   #releaseHeld(handle: boolean): void {
