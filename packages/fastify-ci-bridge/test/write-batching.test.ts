@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import type { Socket } from 'node:net'
 import { Writable } from 'node:stream'
-import { mock, test } from 'node:test'
+import { test } from 'node:test'
 import { checkSendOptions } from '../src/codec.js'
 import { batchSocketWrites, LINGER_MAX_BYTES } from '../src/write-batching.js'
 
@@ -21,93 +21,81 @@ function recordingSocket(): { socket: Socket; batches: string[][] } {
   return { socket: socket as unknown as Socket, batches }
 }
 
-test('write batching: a turn leaves in one write; a linger holds the next turns until it ends, once', () => {
-  mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] })
-  try {
-    const { socket, batches } = recordingSocket()
-    const batching = batchSocketWrites(socket)
-    assert.equal(batchSocketWrites(socket), batching, 'installed once per socket')
+test('write batching: a turn leaves in one write; a linger holds the next turns until it ends, once', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] })
+  const { socket, batches } = recordingSocket()
+  const batching = batchSocketWrites(socket)
+  assert.equal(batchSocketWrites(socket), batching, 'installed once per socket')
 
-    socket.write('a')
-    socket.write('b')
-    assert.deepEqual(batches, [], 'corked for the rest of the turn')
-    mock.timers.tick(0)
-    assert.deepEqual(batches, [['a', 'b']], 'the turn ends: one write')
+  socket.write('a')
+  socket.write('b')
+  assert.deepEqual(batches, [], 'corked for the rest of the turn')
+  t.mock.timers.tick(0)
+  assert.deepEqual(batches, [['a', 'b']], 'the turn ends: one write')
 
-    batching.linger(2)
-    socket.write('c')
-    mock.timers.tick(0)
-    socket.write('d')
-    batching.linger(50) // a second hold while one runs changes nothing
-    mock.timers.tick(1)
-    assert.deepEqual(batches, [['a', 'b']], 'held across turns')
-    mock.timers.tick(1)
-    assert.deepEqual(
-      batches,
-      [
-        ['a', 'b'],
-        ['c', 'd'],
-      ],
-      'the hold ends: both in one write',
-    )
+  batching.linger(2)
+  socket.write('c')
+  t.mock.timers.tick(0)
+  socket.write('d')
+  batching.linger(50) // a second hold while one runs changes nothing
+  t.mock.timers.tick(1)
+  assert.deepEqual(batches, [['a', 'b']], 'held across turns')
+  t.mock.timers.tick(1)
+  assert.deepEqual(
+    batches,
+    [
+      ['a', 'b'],
+      ['c', 'd'],
+    ],
+    'the hold ends: both in one write',
+  )
 
-    socket.write('e')
-    mock.timers.tick(0)
-    assert.deepEqual(batches.at(-1), ['e'], 'no hold any more: the end of the turn')
-    mock.timers.tick(100)
-    assert.equal(batches.length, 3, 'nothing left behind')
-  } finally {
-    mock.timers.reset()
-  }
+  socket.write('e')
+  t.mock.timers.tick(0)
+  assert.deepEqual(batches.at(-1), ['e'], 'no hold any more: the end of the turn')
+  t.mock.timers.tick(100)
+  assert.equal(batches.length, 3, 'nothing left behind')
 })
 
-test('write batching: end() sends what a hold keeps at once, and a destroyed socket starts no hold', () => {
-  mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] })
-  try {
-    const { socket, batches } = recordingSocket()
-    const batching = batchSocketWrites(socket)
-    batching.linger(100)
-    socket.write('x')
-    socket.write('y')
-    socket.end()
-    assert.deepEqual(batches, [['x', 'y']], 'a close is never delayed by a hold')
-    mock.timers.tick(100)
-    assert.equal(batches.length, 1, 'the hold ending later writes nothing more')
+test('write batching: end() sends what a hold keeps at once, and a destroyed socket starts no hold', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] })
+  const { socket, batches } = recordingSocket()
+  const batching = batchSocketWrites(socket)
+  batching.linger(100)
+  socket.write('x')
+  socket.write('y')
+  socket.end()
+  assert.deepEqual(batches, [['x', 'y']], 'a close is never delayed by a hold')
+  t.mock.timers.tick(100)
+  assert.equal(batches.length, 1, 'the hold ending later writes nothing more')
 
-    const other = recordingSocket()
-    const otherBatching = batchSocketWrites(other.socket)
-    other.socket.destroy()
-    otherBatching.linger(100)
-    assert.equal(other.socket.writableCorked, 0, 'not corked')
-  } finally {
-    mock.timers.reset()
-  }
+  const other = recordingSocket()
+  const otherBatching = batchSocketWrites(other.socket)
+  other.socket.destroy()
+  otherBatching.linger(100)
+  assert.equal(other.socket.writableCorked, 0, 'not corked')
 })
 
-test('write batching: a hold ends early, in one write, once it keeps more than LINGER_MAX_BYTES', () => {
-  mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] })
-  try {
-    const { socket, batches } = recordingSocket()
-    const batching = batchSocketWrites(socket)
-    const chunk = 'x'.repeat(1024)
-    const fit = LINGER_MAX_BYTES / chunk.length
-    batching.linger(100)
-    for (let i = 0; i < fit; i++) {
-      socket.write(chunk)
-      mock.timers.tick(0)
-    }
-    assert.equal(batches.length, 0, 'exactly the bound: still held')
-    socket.write('y')
-    assert.equal(batches.length, 1, "past the bound: written at once, not at the hold's end")
-    assert.equal(batches[0]?.length, fit + 1, 'every held chunk in that one write')
-    socket.write('z')
-    mock.timers.tick(0)
-    assert.deepEqual(batches.at(-1), ['z'], 'the hold is over: the next write waits for its turn only')
-    mock.timers.tick(100)
-    assert.equal(batches.length, 2, "the ended hold's timer writes nothing more")
-  } finally {
-    mock.timers.reset()
+test('write batching: a hold ends early, in one write, once it keeps more than LINGER_MAX_BYTES', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] })
+  const { socket, batches } = recordingSocket()
+  const batching = batchSocketWrites(socket)
+  const chunk = 'x'.repeat(1024)
+  const fit = LINGER_MAX_BYTES / chunk.length
+  batching.linger(100)
+  for (let i = 0; i < fit; i++) {
+    socket.write(chunk)
+    t.mock.timers.tick(0)
   }
+  assert.equal(batches.length, 0, 'exactly the bound: still held')
+  socket.write('y')
+  assert.equal(batches.length, 1, "past the bound: written at once, not at the hold's end")
+  assert.equal(batches[0]?.length, fit + 1, 'every held chunk in that one write')
+  socket.write('z')
+  t.mock.timers.tick(0)
+  assert.deepEqual(batches.at(-1), ['z'], 'the hold is over: the next write waits for its turn only')
+  t.mock.timers.tick(100)
+  assert.equal(batches.length, 2, "the ended hold's timer writes nothing more")
 })
 
 test('coalesceMs: an integer of 1-100 ms, else a clear error', () => {

@@ -333,26 +333,36 @@ export class WsSession implements Session, Corked {
     const socket = this.#socket
     if (!this.isOpen || socket === undefined) return 'none'
     this.#batchWrites()
-    const direct = this.#direct
-    if (direct !== undefined && senderIdle(direct)) (this.#transport as Writable).write(frame.wire)
+    const raw = this.#rawTransport()
+    if (raw !== undefined) raw.write(frame.wire)
     else socket.send(frame.text)
     return this.#sent(socket) ? 'delivered' : 'none'
   }
 
   /**
    * Sends a frame as it is, without `seq`: replies, error frames, the session frame, replays, and
-   * (through deliverRaw) every frame of this session alone. Over a plain `ws` connection whose sender
-   * is idle, the frame is built here in one buffer and written to the TCP socket, as shared frames
-   * are: `ws`'s `send` would allocate the payload and a header and write them as two chunks.
+   * (through deliverRaw) every frame of this session alone, built here in one buffer when it can be
+   * written raw (see {@link #rawTransport}).
    */
   sendControl(text: string): boolean {
     const socket = this.#socket
     if (!this.isOpen || socket === undefined) return false
     this.#batchWrites()
-    const direct = this.#direct
-    if (direct !== undefined && senderIdle(direct)) (this.#transport as Writable).write(encodeTextFrame(text))
+    const raw = this.#rawTransport()
+    if (raw !== undefined) raw.write(encodeTextFrame(text))
     else socket.send(text)
     return this.#sent(socket)
+  }
+
+  /**
+   * The TCP socket, when a whole WebSocket frame written to it now leaves where `ws`'s own `send` or
+   * `ping` would put it (a plain `ws` connection whose sender is idle: shared-frame.ts); else
+   * undefined, and the frame goes through `ws`. Written raw, a frame is one buffer and one chunk,
+   * where `ws` copies the payload, allocates a header and writes them as two.
+   */
+  #rawTransport(): Writable | undefined {
+    const direct = this.#direct
+    return direct !== undefined && senderIdle(direct) ? (this.#transport as Writable) : undefined
   }
 
   /** After a frame was written: counted, and the slow-consumer bound checked (false: closing). */
@@ -450,8 +460,8 @@ export class WsSession implements Session, Corked {
       return
     }
     this.#pongPending = true
-    const direct = this.#direct
-    if (direct !== undefined && senderIdle(direct)) (this.#transport as Writable).write(PING_FRAME)
+    const raw = this.#rawTransport()
+    if (raw !== undefined) raw.write(PING_FRAME)
     else socket.ping()
   }
 
