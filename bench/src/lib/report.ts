@@ -16,6 +16,8 @@ function num(n: number): string {
   if (Math.abs(n) >= 1000) return Math.round(n).toLocaleString('en-US')
   if (Math.abs(n) >= 100) return n.toFixed(0)
   if (Math.abs(n) >= 10) return n.toFixed(1)
+  // Two significant digits below 0.1 (idle cores: 0.027, not 0.03 beside a 0.03 target).
+  if (Math.abs(n) < 0.1 && n !== 0) return n.toPrecision(2)
   return n.toFixed(2)
 }
 

@@ -10,9 +10,19 @@ import { type BenchSettings, figure, type ScenarioResult } from '../lib/types.js
 const TARGET_SESSIONS = Number(process.env.BENCH_B3_SESSIONS ?? 19_000)
 /**
  * Idle CPU is measured over this window once every session is connected: one heartbeat interval (the
- * gateway's default 30 s), so that each session's ping and pong fall in it exactly once.
+ * gateway's default 30 s), so that each session's ping and pong fall in it once.
  */
 const IDLE_MS = Number(process.env.BENCH_B3_IDLE_MS ?? 30_000)
+/**
+ * Windows measured one after the other on the sides that ping (the gateway's, the bare parts'): the
+ * lowest counts, as the best of rounds elsewhere. Some 20-50 s after a storm of connects V8's memory
+ * reducer runs its full collections once (0.5-0.8 s of CPU with 19,000 sessions, seen with
+ * `--trace-gc`); whether they fall in a single window was chance, and they are the storm's cost, not
+ * the interval's.
+ */
+const IDLE_WINDOWS = 2
+/** The heartbeat interval of the gateway sides (the gateway's default) and of the bare parts' pings. */
+const HEARTBEAT_MS = 30_000
 /** The resume settings of the third B3 side (issue 12: memory per idle session with resume on). */
 const RESUME_ENV = {
   SESSION_RESUME_WINDOW_MS: '30000',
@@ -31,19 +41,25 @@ interface IdleResult {
   rssBeforeBytes: number
   rssAfterBytes: number
   rssPerSessionBytes: number
-  /** CPU of the server while every session sits idle, over IDLE_MS (1.0 = one core). */
+  /** CPU of the server while every session sits idle, over IDLE_MS (1.0 = one core): the lowest window. */
   idleCpu: CpuShares
+  /** Every idle window, in order. */
+  idleWindows: CpuShares[]
   closedInMs: number
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Connects TARGET_SESSIONS idle sessions from 4 processes and 4 source addresses; measures RSS and connect rate. */
+/**
+ * Connects TARGET_SESSIONS idle sessions from 4 processes and 4 source addresses; measures RSS,
+ * connect rate and, over `windows` idle windows, idle CPU.
+ */
 async function holdIdle(
   settings: BenchSettings,
   server: Server,
   url: string,
   prefix: string,
+  windows: number,
 ): Promise<IdleResult> {
   const loadgens = await startLoadgens(prefix, LOADGENS)
   try {
@@ -62,11 +78,17 @@ async function holdIdle(
     // The same settling time on both sides; no forced GC (the gateway runs its production entry point).
     await sleep(3000)
     const rssAfter = rssBytes(server.pid)
-    settings.log(`  ${prefix}: measuring idle CPU over ${IDLE_MS} ms`)
-    const idle = new CpuMeter([server.pid])
-    idle.start()
-    await sleep(IDLE_MS)
-    const idleCpu = idle.stop()
+    settings.log(`  ${prefix}: measuring idle CPU over ${windows} x ${IDLE_MS} ms`)
+    const idleWindows: CpuShares[] = []
+    for (let i = 0; i < windows; i++) {
+      const idle = new CpuMeter([server.pid])
+      idle.start()
+      await sleep(IDLE_MS)
+      idleWindows.push(idle.stop())
+    }
+    const idleCpu = idleWindows.reduce((low, w) =>
+      (w.cpuSeconds[0] ?? 0) < (low.cpuSeconds[0] ?? 0) ? w : low,
+    )
     settings.log(`  ${prefix}: ${sessions} sessions, closing them with TCP resets`)
     const closeStart = performance.now()
     await resetAll(loadgens)
@@ -80,6 +102,7 @@ async function holdIdle(
       rssAfterBytes: rssAfter,
       rssPerSessionBytes: (rssAfter - rssBefore) / Math.max(1, sessions),
       idleCpu,
+      idleWindows,
       closedInMs: performance.now() - closeStart,
     }
   } finally {
@@ -95,7 +118,16 @@ function machineCpuPerConnect(r: IdleResult): number {
   return ((r.connectCpu.machine * r.connectCpu.seconds) / Math.max(1, r.connect.opened)) * 1e6
 }
 
-/** The gateway's CPU share over the idle window (three decimals: the target is 0.03). */
+/**
+ * The server's CPU per read over the idle window, in µs: while idle, a server reads once per session
+ * per interval (the pong), so this is what one session's ping and pong cost, however many fell in it.
+ */
+function idleCpuPerPong(r: IdleResult): number {
+  const reads = r.idleCpu.syscalls[0]?.reads ?? 0
+  return reads > 0 ? ((r.idleCpu.cpuSeconds[0] ?? 0) / reads) * 1e6 : Number.NaN
+}
+
+/** The gateway's CPU share over the idle window (the target is 0.03). */
 function idleCores(r: IdleResult): number {
   return (r.idleCpu.cpuSeconds[0] ?? 0) / r.idleCpu.seconds
 }
@@ -106,9 +138,11 @@ async function gatewaySide(
   prefix: string,
   env: Record<string, string>,
 ): Promise<IdleResult> {
-  const gw = await startGateway(settings, 'B3', { env })
+  const gw = await startGateway(settings, 'B3', {
+    env: { SESSION_HEARTBEAT_MS: String(HEARTBEAT_MS), ...env },
+  })
   try {
-    return await holdIdle(settings, gw.gateway, gw.wsUrl, prefix)
+    return await holdIdle(settings, gw.gateway, gw.wsUrl, prefix, IDLE_WINDOWS)
   } finally {
     await stopAll([gw.gateway])
     await stopAll([gw.um])
@@ -118,7 +152,8 @@ async function gatewaySide(
 
 /**
  * The bare parts of a connect (servers/bare-ws-amqp-server.ts): bare ws and one durable
- * CLIENT_CONNECTED per connection sent with bare rhea, consumed by its own echo UM.
+ * CLIENT_CONNECTED per connection sent with bare rhea, consumed by its own echo UM; and, while
+ * idle, a ping per connection per heartbeat interval, as the gateway's.
  */
 async function barePartsSide(settings: BenchSettings): Promise<IdleResult> {
   const marker = queueMarker(settings, 'B3-parts')
@@ -129,10 +164,10 @@ async function barePartsSide(settings: BenchSettings): Promise<IdleResult> {
   try {
     const { child: server, ready } = await startChild('servers/bare-ws-amqp-server.ts', {
       name: 'b3-parts-ws-amqp',
-      env: { BARE_UM_QUEUE: `${marker}-um`, BARE_NODE: marker },
+      env: { BARE_UM_QUEUE: `${marker}-um`, BARE_NODE: marker, BARE_HEARTBEAT_MS: String(HEARTBEAT_MS) },
     })
     try {
-      return await holdIdle(settings, ipcServer(server), String(ready.wsUrl), 'b3-parts')
+      return await holdIdle(settings, ipcServer(server), String(ready.wsUrl), 'b3-parts', IDLE_WINDOWS)
     } finally {
       await server.stop()
     }
@@ -150,7 +185,7 @@ export async function b3IdleSessions(settings: BenchSettings): Promise<ScenarioR
   settings.log('B3 baseline: bare ws server')
   const { child: bare, ready } = await startChild('servers/bare-ws-server.ts', { name: 'b3-bare-ws' })
   try {
-    baseline = await holdIdle(settings, ipcServer(bare), String(ready.wsUrl), 'b3-base')
+    baseline = await holdIdle(settings, ipcServer(bare), String(ready.wsUrl), 'b3-base', 1)
   } finally {
     await bare.stop()
   }
@@ -207,10 +242,21 @@ export async function b3IdleSessions(settings: BenchSettings): Promise<ScenarioR
         machineCpuPerConnect(gateway),
         machineCpuPerConnect(parts),
       ),
-      figure('B3', 'idle CPU (one heartbeat interval)', 'cores', idleCores(gateway), idleCores(baseline), {
-        kind: 'absolute-max',
-        value: 0.03,
-      }),
+      figure(
+        'B3',
+        'idle CPU over one heartbeat interval, vs the bare parts pinging every session as the gateway',
+        'cores',
+        idleCores(gateway),
+        idleCores(parts),
+        { kind: 'absolute-max', value: 0.03 },
+      ),
+      figure(
+        'B3',
+        'idle CPU per session per interval (one ping and its pong), vs the bare parts',
+        'µs',
+        idleCpuPerPong(gateway),
+        idleCpuPerPong(parts),
+      ),
       figure(
         'B3',
         'resume on: RSS per session (vs resume off, <= +1 KB)',

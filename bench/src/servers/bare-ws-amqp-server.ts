@@ -5,20 +5,24 @@
  * connection counted once the broker accepted that message. No Fastify, no session, no validation,
  * no batching beyond rhea's own. So the gateway's connect rate against it is what the gateway's
  * stack costs over the parts any implementation of the protocol must pay for (the broker's share
- * included), where against the bare ws server it is also the price of telling the UM.
+ * included), where against the bare ws server it is also the price of telling the UM. Its
+ * connections are pinged as the gateway's are (lib/bare-heartbeat.ts), so that its idle CPU is the
+ * liveness every implementation pays for.
  *
- * env: BARE_UM_QUEUE (queue name), BARE_NODE (the `node` field).
+ * env: BARE_UM_QUEUE (queue name), BARE_NODE (the `node` field), BARE_HEARTBEAT_MS (the interval).
  */
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { Delivery, EventContext } from 'rhea'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { jsonMessage, openConnection, senderOpen } from '../lib/amqp.js'
+import { pingEvery } from '../lib/bare-heartbeat.js'
 import { failAndExit, toParent } from '../lib/ipc.js'
 import { serveCommands } from '../lib/server-child.js'
 
 const queue = process.env.BARE_UM_QUEUE ?? 'bench-bare-um'
 const node = process.env.BARE_NODE ?? 'bench-bare-parts'
+const heartbeatMs = Number(process.env.BARE_HEARTBEAT_MS ?? 30_000)
 
 async function main(): Promise<void> {
   const connection = await openConnection('bench-bare-ws-amqp')
@@ -44,6 +48,7 @@ async function main(): Promise<void> {
   sender.on('modified', refused)
 
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 1024 * 1024 })
+  const stopPings = pingEvery(server, heartbeatMs)
   server.on('connection', (socket, request: IncomingMessage) => {
     socket.on('error', () => {})
     const sid = randomUUID()
@@ -77,6 +82,7 @@ async function main(): Promise<void> {
     sessions: () => announced,
     stop: async () => {
       if (failed > 0) process.stderr.write(`bare-ws-amqp: ${failed} CLIENT_CONNECTED rejected\n`)
+      stopPings()
       for (const client of server.clients) client.terminate()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       connection.close()

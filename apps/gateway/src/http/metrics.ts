@@ -104,11 +104,19 @@ export function mirroredLabelledCounter(
 
 const BROKER_STATES = ['connecting', 'open', 'reconnecting', 'closed'] as const
 
+/**
+ * How often the `nodejs_eventloop_lag_*` histogram samples the event loop (prom-client's
+ * `monitorEventLoopDelay` timer), in ms. Each sample wakes the process: at 20 ms an idle node woke
+ * 50 times a second, about 0.004 cores on a 2-core VM (docs/PERFORMANCE.md, "B3: an idle node's own
+ * wake-ups"). A stall longer than this is always seen; a shorter one in proportion to its length.
+ */
+export const LOOP_DELAY_RESOLUTION_MS = 100
+
 /** The Prometheus metrics of one gateway node (its own registry, so several nodes can live in one process). */
 export function createMetrics(nodeId: string, parts: ObservedParts, counters: Counters): GatewayMetrics {
   const registry = new Registry()
   registry.setDefaultLabels({ node: nodeId })
-  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 })
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: LOOP_DELAY_RESOLUTION_MS })
   sessionMetrics(registry, parts.sessions)
   brokerMetrics(registry, parts.backend)
   connectionMetrics(registry, parts.connections, counters)
